@@ -1,0 +1,79 @@
+//! The application: shared state, the route table, and the server loop.
+//!
+//! [`run`] takes a bound listener and a shutdown future, so tests bind port 0
+//! and stop the server when they are done; `main` passes SIGTERM/Ctrl-C.
+
+use std::{future::Future, sync::Arc, time::Instant};
+
+use poem::{Endpoint, EndpointExt, Route, Server, listener::TcpAcceptor};
+
+use crate::{
+    api,
+    auth::{Auth, jwt::JwtKeys},
+    config::Config,
+    db::Pool,
+    domain::{Core, Settings},
+    middleware,
+};
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub core: Core,
+    pub auth: Auth,
+    pub started: Instant,
+}
+
+impl AppState {
+    /// Builds the core and the auth service (loading every tenant's policy).
+    pub async fn new(config: Config, pool: Pool) -> anyhow::Result<Self> {
+        let settings = Settings {
+            refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
+        };
+        let core = Core::new(pool, settings);
+        let jwt = JwtKeys::new(&config.jwt_secret, config.access_token_ttl);
+        let auth = Auth::new(core.clone(), jwt, config.session_cache_ttl).await?;
+        Ok(Self {
+            config: Arc::new(config),
+            core,
+            auth,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// The route table: the OpenAPI operations (under `/api`, plus `/ping` and
+/// `/health`), the spec and its docs UI, wrapped in the shared middleware.
+pub fn routes(state: &AppState) -> impl Endpoint + 'static {
+    let api = api::service();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let body_limit = state.config.body_limit;
+    Route::new()
+        .nest("/", api)
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .around(move |ep, req| middleware::limit_body(ep, req, body_limit))
+        .with(middleware::cors(&state.config.cors_origins))
+        .data(state.auth.clone())
+        .data(state.clone())
+        .around(middleware::request_context)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish
+/// (up to the configured timeout) and closes the database pool.
+pub async fn run(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let timeout = state.config.shutdown_timeout;
+    Server::new_with_acceptor(acceptor)
+        .name("samvad")
+        .run_with_graceful_shutdown(routes(&state), shutdown, Some(timeout))
+        .await?;
+    state.core.pool().close().await;
+    Ok(())
+}

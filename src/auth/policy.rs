@@ -1,0 +1,208 @@
+//! Authorization with casbin: RBAC with domains, the tenant as the domain.
+//!
+//! The model is `src/auth/model.conf`; each tenant's rules live in MySQL
+//! (`casbin_rules`, seeded from `src/auth/default_policy.csv`). The platform's
+//! own rules (the superadmin in the `platform` domain) are built in.
+//!
+//! Rules are edited through the core, which publishes `PolicyChanged`; the
+//! [`Policy`] listens and reloads that one tenant's rules in memory before
+//! the edit's request returns. Auto-save is off: the enforcer never writes.
+
+use std::sync::Arc;
+
+use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
+use tokio::sync::RwLock;
+
+use crate::{
+    db::Pool,
+    domain::{
+        Role, TenantId,
+        events::{DomainEvent, Listener},
+        policy::{self, StoredRule},
+    },
+    error::{AppError, AppResult},
+};
+
+const MODEL: &str = include_str!("model.conf");
+
+/// The casbin domain of the platform superadmin.
+pub const PLATFORM_DOMAIN: &str = "platform";
+
+/// Built-in rules of the platform domain (not stored, not editable).
+const PLATFORM_RULES: [[&str; 4]; 2] = [
+    ["superadmin", PLATFORM_DOMAIN, "tenants", "read"],
+    ["superadmin", PLATFORM_DOMAIN, "tenants", "write"],
+];
+
+/// A casbin adapter that reads rules from MySQL. Writes go through the core,
+/// so the write half of the trait refuses.
+struct MysqlAdapter {
+    pool: Pool,
+}
+
+fn casbin_error(err: impl std::fmt::Display) -> casbin::Error {
+    casbin::Error::AdapterError(casbin::error::AdapterError(err.to_string().into()))
+}
+
+fn read_only() -> casbin::Result<bool> {
+    Err(casbin_error(
+        "policies are edited through the core, not the enforcer",
+    ))
+}
+
+fn insert_rule(model: &mut dyn Model, (ptype, values): StoredRule) {
+    let section = ptype.chars().next().map(String::from).unwrap_or_default();
+    model.add_policy(&section, &ptype, values);
+}
+
+#[async_trait::async_trait]
+impl Adapter for MysqlAdapter {
+    async fn load_policy(&mut self, model: &mut dyn Model) -> casbin::Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(casbin_error)?;
+        let rules = policy::load_all(&mut conn).await.map_err(casbin_error)?;
+        for rule in rules {
+            insert_rule(model, rule);
+        }
+        for rule in PLATFORM_RULES {
+            insert_rule(
+                model,
+                ("p".into(), rule.iter().map(|v| (*v).to_owned()).collect()),
+            );
+        }
+        Ok(())
+    }
+
+    async fn load_filtered_policy<'a>(
+        &mut self,
+        model: &mut dyn Model,
+        _: Filter<'a>,
+    ) -> casbin::Result<()> {
+        self.load_policy(model).await
+    }
+
+    async fn save_policy(&mut self, _: &mut dyn Model) -> casbin::Result<()> {
+        read_only().map(|_| ())
+    }
+
+    async fn clear_policy(&mut self) -> casbin::Result<()> {
+        read_only().map(|_| ())
+    }
+
+    fn is_filtered(&self) -> bool {
+        false
+    }
+
+    async fn add_policy(&mut self, _: &str, _: &str, _: Vec<String>) -> casbin::Result<bool> {
+        read_only()
+    }
+
+    async fn add_policies(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
+        read_only()
+    }
+
+    async fn remove_policy(&mut self, _: &str, _: &str, _: Vec<String>) -> casbin::Result<bool> {
+        read_only()
+    }
+
+    async fn remove_policies(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
+        read_only()
+    }
+
+    async fn remove_filtered_policy(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: usize,
+        _: Vec<String>,
+    ) -> casbin::Result<bool> {
+        read_only()
+    }
+}
+
+/// The enforcer shared by all requests.
+#[derive(Clone)]
+pub struct Policy {
+    enforcer: Arc<RwLock<Enforcer>>,
+    pool: Pool,
+}
+
+impl Policy {
+    /// Loads the model and every tenant's rules.
+    pub async fn load(pool: Pool) -> anyhow::Result<Self> {
+        let model = DefaultModel::from_str(MODEL).await?;
+        let mut enforcer = Enforcer::new(model, MysqlAdapter { pool: pool.clone() }).await?;
+        enforcer.enable_auto_save(false);
+        Ok(Self {
+            enforcer: Arc::new(RwLock::new(enforcer)),
+            pool,
+        })
+    }
+
+    /// Whether `role` may `action` on `object` in `domain`.
+    pub async fn allows(
+        &self,
+        role: Role,
+        domain: &str,
+        object: &str,
+        action: &str,
+    ) -> AppResult<bool> {
+        self.enforcer
+            .read()
+            .await
+            .enforce((role.as_str(), domain, object, action))
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin enforce failed: {err}")))
+    }
+
+    /// Replaces one tenant's rules in memory with what MySQL holds.
+    pub async fn reload_tenant(&self, tenant: TenantId) -> AppResult<()> {
+        let rules = policy::load_tenant(&mut *self.pool.acquire().await?, tenant).await?;
+        let domain = tenant.to_string();
+        let (p, g): (Vec<StoredRule>, Vec<StoredRule>) =
+            rules.into_iter().partition(|(ptype, _)| ptype == "p");
+        let failed =
+            |err: casbin::Error| AppError::Internal(anyhow::anyhow!("casbin reload failed: {err}"));
+        let mut enforcer = self.enforcer.write().await;
+        enforcer
+            .remove_filtered_policy(1, vec![domain.clone()])
+            .await
+            .map_err(failed)?;
+        enforcer
+            .remove_filtered_grouping_policy(2, vec![domain])
+            .await
+            .map_err(failed)?;
+        if !p.is_empty() {
+            enforcer
+                .add_policies(p.into_iter().map(|(_, v)| v).collect())
+                .await
+                .map_err(failed)?;
+        }
+        if !g.is_empty() {
+            enforcer
+                .add_grouping_policies(g.into_iter().map(|(_, v)| v).collect())
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Listener for Policy {
+    async fn on_event(&self, event: &DomainEvent) {
+        if let DomainEvent::PolicyChanged { tenant } = event
+            && let Err(err) = self.reload_tenant(*tenant).await
+        {
+            tracing::error!(%tenant, error = %err, "reloading the tenant's policy failed");
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The `samvad` command line: `serve`, `migrate`, `openapi`, and operator
+//! commands that create superadmins, tenants and participants. With
+//! `--json` an operator command prints exactly one JSON object: the
+//! envelope `{"success": true, "data": ...}`, or the error envelope.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::{
+    api,
+    app::{self, AppState},
+    config::{Config, Environment},
+    db, demo,
+    domain::{
+        Core, Settings,
+        participant::{ParticipantInput, ParticipantType},
+        tenant::NewTenant,
+        values::{Email, Name, Password, Slug},
+    },
+    error::{AppError, AppResult},
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "samvad",
+    version,
+    about = "Multi-tenant chat and calls for consultation marketplaces"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (creates and migrates the database first)
+    Serve,
+    /// Create the database if missing and apply pending migrations
+    Migrate,
+    /// Print the OpenAPI spec (what `openapi/openapi.json` holds)
+    Openapi,
+    /// Manage platform superadmins
+    Superadmin {
+        #[command(subcommand)]
+        command: SuperadminCommand,
+    },
+    /// Manage tenants
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage participants of a tenant
+    Participant {
+        #[command(subcommand)]
+        command: ParticipantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SuperadminCommand {
+    /// Create a superadmin
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with default policies and its first admin
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long)]
+        admin_password: String,
+        #[arg(long)]
+        admin_name: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ParticipantCommand {
+    /// Create a participant
+    Create {
+        /// Tenant slug
+        #[arg(long)]
+        tenant: String,
+        /// user, astrologer or admin
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Output {
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return fail(&format!("{err:#}")),
+    };
+    telemetry::init(config.log_format);
+    match cli.command {
+        Command::Serve => outcome(serve(config).await),
+        Command::Migrate => outcome(migrate(&config).await),
+        Command::Openapi => {
+            print!("{}", api::spec_json());
+            ExitCode::SUCCESS
+        }
+        Command::Superadmin { command } => operator(&config, command).await,
+        Command::Tenant { command } => operator(&config, command).await,
+        Command::Participant { command } => operator(&config, command).await,
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+fn outcome(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&format!("{err:#}")),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = db::prepare(config.database_url.expose(), config.db_max_connections).await?;
+    let bind = config.bind;
+    let dev = config.env == Environment::Dev;
+    let state = AppState::new(config, pool).await?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind} (SAMVAD_BIND)"))?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(
+        "samvad {} listening on {base_url}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if dev {
+        if demo::seed_if_empty(&state.core).await? {
+            tracing::info!("created the demo tenant (dev mode, empty database)");
+        }
+        if state.core.tenant_by_slug(demo::SLUG).await?.is_some() {
+            println!("{}", demo::login_hint(&base_url));
+        }
+    }
+    app::run(state, listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pool = db::prepare(config.database_url.expose(), 2).await?;
+    pool.close().await;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// An operator command: runs against the core, prints text or one JSON object.
+trait OperatorCommand {
+    fn json(&self) -> bool;
+    async fn run(self, core: &Core) -> AppResult<(Value, String)>;
+}
+
+async fn operator(config: &Config, command: impl OperatorCommand) -> ExitCode {
+    let json = command.json();
+    let pool = match db::prepare(config.database_url.expose(), 2).await {
+        Ok(pool) => pool,
+        Err(err) => return report(json, Err(AppError::Internal(err))),
+    };
+    let settings = Settings {
+        refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl).unwrap_or_default(),
+    };
+    let core = Core::new(pool.clone(), settings);
+    let result = command.run(&core).await;
+    pool.close().await;
+    report(json, result)
+}
+
+fn report(json: bool, result: AppResult<(Value, String)>) -> ExitCode {
+    match (result, json) {
+        (Ok((data, _)), true) => {
+            println!("{}", json!({ "success": true, "data": data }));
+            ExitCode::SUCCESS
+        }
+        (Ok((_, text)), false) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        (Err(err), true) => {
+            let message = match &err {
+                AppError::Internal(cause) => format!("{cause:#}"),
+                other => other.to_string(),
+            };
+            println!(
+                "{}",
+                json!({ "success": false, "error": { "code": err.code(), "message": message }, "message": message })
+            );
+            ExitCode::FAILURE
+        }
+        (Err(AppError::Internal(cause)), false) => fail(&format!("{cause:#}")),
+        (Err(err), false) => fail(&err.to_string()),
+    }
+}
+
+impl OperatorCommand for SuperadminCommand {
+    fn json(&self) -> bool {
+        let Self::Create { output, .. } = self;
+        output.json
+    }
+
+    async fn run(self, core: &Core) -> AppResult<(Value, String)> {
+        let Self::Create {
+            email, password, ..
+        } = self;
+        let admin = core
+            .create_superadmin(Email::parse(&email)?, &Password::parse(&password)?)
+            .await?;
+        Ok((
+            json!({ "id": admin.id, "email": admin.email }),
+            format!("created superadmin {} ({})", admin.email, admin.id),
+        ))
+    }
+}
+
+impl OperatorCommand for TenantCommand {
+    fn json(&self) -> bool {
+        let Self::Create { output, .. } = self;
+        output.json
+    }
+
+    async fn run(self, core: &Core) -> AppResult<(Value, String)> {
+        let Self::Create {
+            slug,
+            name,
+            admin_email,
+            admin_password,
+            admin_name,
+            ..
+        } = self;
+        let new = NewTenant {
+            slug: Slug::parse(&slug)?,
+            name: Name::parse(&name)?,
+            admin_email: Email::parse(&admin_email)?,
+            admin_password: Password::parse(&admin_password)?,
+            admin_name: admin_name.as_deref().map(Name::parse).transpose()?,
+        };
+        let (tenant, admin) = core.create_tenant(None, new).await?;
+        Ok((
+            json!({ "tenantId": tenant.id, "slug": tenant.slug, "adminId": admin.id }),
+            format!(
+                "created tenant `{}` ({}) with admin {}",
+                tenant.slug, tenant.id, admin.id
+            ),
+        ))
+    }
+}
+
+impl OperatorCommand for ParticipantCommand {
+    fn json(&self) -> bool {
+        let Self::Create { output, .. } = self;
+        output.json
+    }
+
+    async fn run(self, core: &Core) -> AppResult<(Value, String)> {
+        let Self::Create {
+            tenant,
+            role,
+            name,
+            email,
+            phone,
+            password,
+            ..
+        } = self;
+        let tenant = core
+            .tenant_by_slug(&tenant)
+            .await?
+            .ok_or(AppError::NotFound("tenant"))?;
+        let input = ParticipantInput {
+            kind: ParticipantType::parse(&role)?,
+            name: Name::parse(&name)?,
+            email: email.as_deref().map(Email::parse).transpose()?,
+            phone,
+            password: password.as_deref().map(Password::parse).transpose()?,
+        };
+        let created = core.create_participant(None, tenant.id, input).await?;
+        Ok((
+            json!({ "id": created.id, "tenantId": tenant.id, "type": created.kind.as_str() }),
+            format!(
+                "created {} {} ({}) in `{}`",
+                created.kind.as_str(),
+                created.name,
+                created.id,
+                tenant.slug
+            ),
+        ))
+    }
+}

@@ -1,0 +1,270 @@
+//! Configuration, read once from the environment at start-up.
+//!
+//! Every variable is listed in the README's configuration table; keep the two
+//! in step. Secrets are wrapped in [`Secret`] so `Debug` never prints them.
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+use anyhow::{Context, bail};
+
+/// Default MySQL/MariaDB URL when `DATABASE_URL` is unset.
+pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/samvad";
+/// Default listen address when `SAMVAD_BIND` is unset.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// A value that must never appear in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used, never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where the server runs: development conveniences or production strictness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Dev,
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Allowed CORS origins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+/// The whole configuration of a Samvad process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: Environment,
+    pub database_url: Secret,
+    pub bind: SocketAddr,
+    pub jwt_secret: Secret,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub cors_origins: CorsOrigins,
+    pub body_limit: usize,
+    pub log_format: LogFormat,
+    pub db_max_connections: u32,
+    pub shutdown_timeout: Duration,
+    /// How long a verified session stays cached before MySQL is asked again.
+    pub session_cache_ttl: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let env = match get("SAMVAD_ENV").as_deref() {
+            None | Some("dev") | Some("development") => Environment::Dev,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => bail!("SAMVAD_ENV must be `dev` or `production`, not `{other}`"),
+        };
+        let jwt_secret = match get("SAMVAD_JWT_SECRET") {
+            Some(secret) if secret.len() >= 32 => Secret::new(secret),
+            Some(_) => bail!("SAMVAD_JWT_SECRET must be at least 32 bytes"),
+            None if env == Environment::Production => {
+                bail!(
+                    "SAMVAD_JWT_SECRET is required when SAMVAD_ENV=production (at least 32 bytes)"
+                )
+            }
+            None => Secret::new(random_secret()),
+        };
+        let cors_origins = parse_cors(get("SAMVAD_CORS_ORIGINS").as_deref());
+        if env == Environment::Production && cors_origins == CorsOrigins::Any {
+            bail!(
+                "SAMVAD_CORS_ORIGINS must list explicit origins when SAMVAD_ENV=production (a wildcard is refused)"
+            );
+        }
+        let bind = get("SAMVAD_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        Ok(Self {
+            env,
+            database_url: Secret::new(
+                get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            ),
+            bind: bind
+                .parse()
+                .with_context(|| format!("SAMVAD_BIND `{bind}` is not a socket address"))?,
+            jwt_secret,
+            access_token_ttl: secs(&get, "SAMVAD_ACCESS_TOKEN_TTL", 15 * 60)?,
+            refresh_token_ttl: secs(&get, "SAMVAD_REFRESH_TOKEN_TTL", 30 * 24 * 3600)?,
+            cors_origins,
+            body_limit: number(&get, "SAMVAD_BODY_LIMIT", 1024 * 1024)?,
+            log_format: match get("SAMVAD_LOG_FORMAT").as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => bail!("SAMVAD_LOG_FORMAT must be `text` or `json`, not `{other}`"),
+            },
+            db_max_connections: number(&get, "SAMVAD_DB_MAX_CONNECTIONS", 20)?,
+            shutdown_timeout: secs(&get, "SAMVAD_SHUTDOWN_TIMEOUT", 20)?,
+            session_cache_ttl: secs(&get, "SAMVAD_SESSION_CACHE_TTL", 30)?,
+        })
+    }
+
+    /// A development configuration for tests: fixed secret, given database.
+    pub fn for_tests(database_url: &str) -> Self {
+        let mut config = Self::from_lookup(|_| None).expect("defaults are valid");
+        config.database_url = Secret::new(database_url);
+        config.jwt_secret = Secret::new("test-secret-test-secret-test-secret!");
+        config
+    }
+}
+
+fn parse_cors(raw: Option<&str>) -> CorsOrigins {
+    match raw.map(str::trim) {
+        None | Some("*") => CorsOrigins::Any,
+        Some(list) => {
+            let origins: Vec<String> = list
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+            if origins.iter().any(|o| o == "*") {
+                CorsOrigins::Any
+            } else {
+                CorsOrigins::List(origins)
+            }
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+) -> anyhow::Result<T> {
+    match get(key) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{key} must be a positive whole number, not `{raw}`")),
+    }
+}
+
+fn secs(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: u64,
+) -> anyhow::Result<Duration> {
+    number(get, key, default).map(Duration::from_secs)
+}
+
+/// A random 256-bit secret for development runs without `SAMVAD_JWT_SECRET`.
+fn random_secret() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_are_a_working_dev_setup() {
+        let config = with(&[]).unwrap();
+        assert_eq!(config.env, Environment::Dev);
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(config.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(config.body_limit, 1024 * 1024);
+        assert!(config.jwt_secret.expose().len() >= 32);
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_jwt_secret() {
+        let err = with(&[
+            ("SAMVAD_ENV", "production"),
+            ("SAMVAD_CORS_ORIGINS", "https://a.example"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("SAMVAD_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_a_wildcard_cors_origin() {
+        let secret = "x".repeat(32);
+        for origins in [None, Some("*"), Some("https://a.example, *")] {
+            let mut pairs = vec![
+                ("SAMVAD_ENV", "production"),
+                ("SAMVAD_JWT_SECRET", secret.as_str()),
+            ];
+            if let Some(o) = origins {
+                pairs.push(("SAMVAD_CORS_ORIGINS", o));
+            }
+            let err = with(&pairs).unwrap_err();
+            assert!(err.to_string().contains("SAMVAD_CORS_ORIGINS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn production_starts_with_a_secret_and_explicit_origins() {
+        let secret = "y".repeat(40);
+        let config = with(&[
+            ("SAMVAD_ENV", "production"),
+            ("SAMVAD_JWT_SECRET", &secret),
+            (
+                "SAMVAD_CORS_ORIGINS",
+                "https://a.example/, https://b.example",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.cors_origins,
+            CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_everywhere() {
+        assert!(with(&[("SAMVAD_JWT_SECRET", "short")]).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let config = with(&[("SAMVAD_JWT_SECRET", &"s3cr3t".repeat(8))]).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+    }
+
+    #[test]
+    fn malformed_numbers_are_reported_with_their_variable() {
+        let err = with(&[("SAMVAD_BODY_LIMIT", "lots")]).unwrap_err();
+        assert!(err.to_string().contains("SAMVAD_BODY_LIMIT"), "{err}");
+    }
+}

@@ -1,0 +1,135 @@
+//! The MySQL pool: connecting, creating the database when missing, and the
+//! migrations embedded in the binary from `migrations/`.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    ConnectOptions, Executor,
+    migrate::Migrator,
+    mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions},
+};
+
+/// The migrations in `migrations/`, compiled into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The pool type used everywhere.
+pub type Pool = MySqlPool;
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn options(url: &str) -> anyhow::Result<MySqlConnectOptions> {
+    let options = MySqlConnectOptions::from_str(url).map_err(|err| {
+        anyhow::anyhow!("DATABASE_URL {} is not a MySQL URL: {err}", redact_url(url))
+    })?;
+    // Statement logging at INFO drowns the server log; keep slow ones only.
+    Ok(options
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500))
+        .charset("utf8mb4"))
+}
+
+/// `url` without its database path (query parameters kept): the server itself.
+fn server_url(url: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[host_start..].find('/') {
+        Some(slash) => &base[..host_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}?{q}"),
+        None => base.to_owned(),
+    }
+}
+
+/// Creates the database named in `url` if it does not exist yet.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
+    let options = options(url)?;
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        anyhow::bail!("DATABASE_URL {} names no database", redact_url(url));
+    };
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("database name `{name}` may only contain letters, digits and `_`");
+    }
+    let mut server = self::options(&server_url(url))?
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to MySQL at {}", redact_url(url)))?;
+    server
+        .execute(
+            format!(
+                "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            .as_str(),
+        )
+        .await
+        .with_context(|| format!("cannot create database `{name}` at {}", redact_url(url)))?;
+    Ok(())
+}
+
+/// Connects a pool to `url` (the database must exist).
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
+    MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options(url)?)
+        .await
+        .with_context(|| format!("cannot connect to MySQL at {}", redact_url(url)))
+}
+
+/// Applies the embedded migrations that have not run yet.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("running migrations")
+}
+
+/// Creates the database if needed, connects, and migrates: what `serve` and
+/// `migrate` do before anything else.
+pub async fn prepare(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
+    create_database_if_missing(url).await?;
+    let pool = connect(url, max_connections).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_from_urls() {
+        assert_eq!(
+            redact_url("mysql://app:hunter2@db.internal:3306/samvad"),
+            "mysql://app:***@db.internal:3306/samvad"
+        );
+    }
+
+    #[test]
+    fn the_server_url_drops_only_the_database() {
+        assert_eq!(
+            super::server_url("mysql://root@127.0.0.1:3306/samvad?ssl-mode=disabled"),
+            "mysql://root@127.0.0.1:3306?ssl-mode=disabled"
+        );
+        assert_eq!(super::server_url("mysql://root@h/db"), "mysql://root@h");
+    }
+
+    #[test]
+    fn urls_without_passwords_are_unchanged() {
+        let url = "mysql://root@127.0.0.1:3306/samvad";
+        assert_eq!(redact_url(url), url);
+    }
+}

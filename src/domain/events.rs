@@ -1,0 +1,126 @@
+//! The domain event bus: the core publishes what changed; front doors and
+//! caches react. Nothing else broadcasts.
+//!
+//! Two kinds of consumer:
+//! - [`Listener`]s run inside [`EventBus::publish`], before it returns, so a
+//!   cache invalidated or a policy reloaded by an event is in effect for the
+//!   very next request (session revocation, tenant suspension, policy edits).
+//! - Streams ([`EventBus::subscribe`]) receive every event asynchronously;
+//!   the realtime layer and the console fan them out to clients.
+//!
+//! When Samvad runs on several nodes the same events also travel through
+//! Redis, so every node's listeners see them.
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::broadcast;
+
+use super::{ParticipantId, SessionId, TenantId, tenant::TenantStatus};
+
+/// Something that changed in the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainEvent {
+    /// A tenant was suspended or resumed.
+    TenantStatusChanged {
+        tenant: TenantId,
+        status: TenantStatus,
+    },
+    /// A tenant's casbin rules changed (seeded, added or removed).
+    PolicyChanged { tenant: TenantId },
+    /// One session was revoked (logout, refresh-token reuse).
+    SessionRevoked { session: SessionId },
+    /// Every session of a participant was revoked (blocked, password change).
+    ParticipantSessionsRevoked {
+        tenant: TenantId,
+        participant: ParticipantId,
+    },
+    /// A participant's profile changed (name, avatar, status, blocked).
+    ParticipantUpdated {
+        tenant: TenantId,
+        participant: ParticipantId,
+    },
+}
+
+/// A consumer that must have seen an event before `publish` returns.
+#[async_trait::async_trait]
+pub trait Listener: Send + Sync {
+    async fn on_event(&self, event: &DomainEvent);
+}
+
+/// Fan-out of domain events inside one process.
+#[derive(Clone)]
+pub struct EventBus {
+    listeners: Arc<RwLock<Vec<Arc<dyn Listener>>>>,
+    stream: broadcast::Sender<Arc<DomainEvent>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    pub fn new() -> Self {
+        let (stream, _) = broadcast::channel(4096);
+        Self {
+            listeners: Arc::default(),
+            stream,
+        }
+    }
+
+    /// Registers a listener that runs synchronously with every publish.
+    pub fn listen(&self, listener: Arc<dyn Listener>) {
+        self.listeners
+            .write()
+            .expect("listener lock")
+            .push(listener);
+    }
+
+    /// A stream of every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<DomainEvent>> {
+        self.stream.subscribe()
+    }
+
+    /// Runs the listeners, then hands the event to the streams.
+    pub async fn publish(&self, event: DomainEvent) {
+        let listeners = self.listeners.read().expect("listener lock").clone();
+        for listener in listeners {
+            listener.on_event(&event).await;
+        }
+        // No stream subscribers is normal (CLI, tests); nothing to report.
+        let _ = self.stream.send(Arc::new(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    struct Recorder(Mutex<Vec<DomainEvent>>);
+
+    #[async_trait::async_trait]
+    impl Listener for Recorder {
+        async fn on_event(&self, event: &DomainEvent) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    #[tokio::test]
+    async fn listeners_have_seen_an_event_when_publish_returns() {
+        let bus = EventBus::new();
+        let recorder = Arc::new(Recorder(Mutex::new(vec![])));
+        bus.listen(recorder.clone());
+        let mut stream = bus.subscribe();
+        let event = DomainEvent::SessionRevoked {
+            session: SessionId::new(),
+        };
+
+        bus.publish(event.clone()).await;
+
+        assert_eq!(*recorder.0.lock().unwrap(), vec![event.clone()]);
+        assert_eq!(*stream.recv().await.unwrap(), event);
+    }
+}

@@ -1,0 +1,580 @@
+//! Participants of a tenant: users, astrologers and admins. Admins manage
+//! them; everyone reads the tenant's directory and edits their own profile.
+
+use chrono::{DateTime, Utc};
+use sqlx::{MySqlConnection, QueryBuilder, Row};
+
+use super::{
+    Actor, Core, Page, ParticipantId, TenantId, audit, cursor,
+    events::DomainEvent,
+    like_escape, session,
+    values::{Email, Name, Password, Phone},
+};
+use crate::{
+    auth::password::{self, PasswordHash},
+    error::{AppError, AppResult, is_unique_violation},
+};
+
+/// The three kinds of participant (the seeds' `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParticipantType {
+    User,
+    Astrologer,
+    Admin,
+}
+
+super::text_enum!(ParticipantType { User => "user", Astrologer => "astrologer", Admin => "admin" });
+
+impl ParticipantType {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        Self::from_str_opt(raw.trim()).ok_or_else(|| {
+            AppError::validation(format!(
+                "type must be user, astrologer or admin, not `{}`",
+                raw.trim()
+            ))
+        })
+    }
+}
+
+/// A participant row (without its password hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Participant {
+    pub tenant_id: TenantId,
+    pub id: ParticipantId,
+    #[sqlx(rename = "type")]
+    pub kind: ParticipantType,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+    pub status_text: Option<String>,
+    pub blocked: bool,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A participant to insert.
+#[derive(Debug)]
+pub struct NewParticipant {
+    pub kind: ParticipantType,
+    pub name: Name,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// Input of [`Core::create_participant`]: the phone is parsed with the
+/// tenant's default region, so it arrives raw.
+#[derive(Debug)]
+pub struct ParticipantInput {
+    pub kind: ParticipantType,
+    pub name: Name,
+    pub email: Option<Email>,
+    pub phone: Option<String>,
+    pub password: Option<Password>,
+}
+
+/// A partial update; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub name: Option<Name>,
+    pub avatar_url: Option<Option<String>>,
+    pub status_text: Option<Option<String>>,
+    /// Admin-only fields; raw phone is parsed with the tenant's region.
+    pub email: Option<Option<Email>>,
+    pub phone: Option<Option<String>>,
+}
+
+/// Filters of a directory listing.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    /// Matches name (anywhere), email or phone (prefix).
+    pub q: Option<String>,
+    pub kind: Option<ParticipantType>,
+    pub blocked: Option<bool>,
+}
+
+const COLUMNS: &str = "tenant_id, id, type, name, email, phone, avatar_url, status_text, blocked, \
+                       last_seen_at, created_at, updated_at";
+
+fn map_unique(err: sqlx::Error) -> AppError {
+    if is_unique_violation(&err, "uq_participants_email") {
+        AppError::conflict(
+            "email_taken",
+            "another participant of this tenant has that email",
+        )
+    } else if is_unique_violation(&err, "uq_participants_phone") {
+        AppError::conflict(
+            "phone_taken",
+            "another participant of this tenant has that phone",
+        )
+    } else {
+        err.into()
+    }
+}
+
+pub async fn insert(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    new: NewParticipant,
+) -> AppResult<Participant> {
+    let now = super::now();
+    let participant = Participant {
+        tenant_id: tenant,
+        id: ParticipantId::new(),
+        kind: new.kind,
+        name: new.name.into_inner(),
+        email: new.email.map(Email::into_inner),
+        phone: new.phone.map(Phone::into_inner),
+        avatar_url: None,
+        status_text: None,
+        blocked: false,
+        last_seen_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO participants
+           (tenant_id, id, type, name, email, phone, password_hash, blocked, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?)",
+    )
+    .bind(tenant)
+    .bind(participant.id)
+    .bind(participant.kind)
+    .bind(&participant.name)
+    .bind(&participant.email)
+    .bind(&participant.phone)
+    .bind(new.password_hash.as_ref().map(PasswordHash::as_str))
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(map_unique)?;
+    Ok(participant)
+}
+
+pub async fn get(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ParticipantId,
+) -> AppResult<Option<Participant>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM participants WHERE tenant_id = ? AND id = ?"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The participants among `ids` that exist in `tenant`, in no particular order.
+pub async fn get_many(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    ids: &[ParticipantId],
+) -> AppResult<Vec<Participant>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM participants WHERE tenant_id = "
+    ));
+    query.push_bind(tenant).push(" AND id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+    Ok(query.build_query_as().fetch_all(conn).await?)
+}
+
+/// How a participant names themself at login. The phone is raw: it is read
+/// with the default region of the tenant, which the caller has not resolved.
+#[derive(Debug)]
+pub enum LoginId {
+    Email(Email),
+    Phone(String),
+}
+
+/// A login id resolved against a tenant.
+#[derive(Debug)]
+pub enum ResolvedLogin {
+    Email(Email),
+    Phone(Phone),
+}
+
+/// The participant with this email or phone, with their password hash.
+pub async fn find_for_login(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    login: &ResolvedLogin,
+) -> AppResult<Option<(Participant, Option<String>)>> {
+    let (column, value) = match login {
+        ResolvedLogin::Email(email) => ("email", email.as_str()),
+        ResolvedLogin::Phone(phone) => ("phone", phone.as_str()),
+    };
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, password_hash FROM participants WHERE tenant_id = ? AND {column} = ?"
+    ))
+    .bind(tenant)
+    .bind(value)
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let hash: Option<String> = row.try_get("password_hash")?;
+            Ok(Some((sqlx::FromRow::from_row(&row)?, hash)))
+        }
+    }
+}
+
+/// Directory listing ordered by (name, id), after the cursor's key.
+/// `kinds` limits the types visible to the caller.
+pub async fn list(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    filter: &Filter,
+    kinds: &[ParticipantType],
+    after: Option<&(String, ParticipantId)>,
+    limit: u32,
+) -> AppResult<Vec<Participant>> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM participants WHERE tenant_id = "
+    ));
+    query.push_bind(tenant);
+    if let Some(kind) = filter.kind {
+        query.push(" AND type = ").push_bind(kind);
+    }
+    query.push(" AND type IN (");
+    let mut list = query.separated(", ");
+    for kind in kinds {
+        list.push_bind(*kind);
+    }
+    query.push(")");
+    if let Some(blocked) = filter.blocked {
+        query.push(" AND blocked = ").push_bind(blocked);
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = like_escape(q);
+        query
+            .push(" AND (name LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" OR email LIKE ")
+            .push_bind(format!("{}%", escaped.to_lowercase()))
+            .push(" OR phone LIKE ")
+            .push_bind(format!("{escaped}%"))
+            .push(")");
+    }
+    if let Some((name, id)) = after {
+        query
+            .push(" AND (name > ")
+            .push_bind(name.clone())
+            .push(" OR (name = ")
+            .push_bind(name.clone())
+            .push(" AND id > ")
+            .push_bind(*id)
+            .push("))");
+    }
+    query.push(" ORDER BY name, id LIMIT ").push_bind(limit);
+    Ok(query.build_query_as().fetch_all(conn).await?)
+}
+
+async fn update(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ParticipantId,
+    changes: &ProfileChanges,
+    phone: Option<Option<Phone>>,
+) -> AppResult<()> {
+    let mut query = QueryBuilder::new("UPDATE participants SET updated_at = ");
+    query.push_bind(super::now());
+    if let Some(name) = &changes.name {
+        query.push(", name = ").push_bind(name.as_str().to_owned());
+    }
+    if let Some(avatar) = &changes.avatar_url {
+        query.push(", avatar_url = ").push_bind(avatar.clone());
+    }
+    if let Some(status) = &changes.status_text {
+        query.push(", status_text = ").push_bind(status.clone());
+    }
+    if let Some(email) = &changes.email {
+        query
+            .push(", email = ")
+            .push_bind(email.as_ref().map(|e| e.as_str().to_owned()));
+    }
+    if let Some(phone) = phone {
+        query
+            .push(", phone = ")
+            .push_bind(phone.map(Phone::into_inner));
+    }
+    query
+        .push(" WHERE tenant_id = ")
+        .push_bind(tenant)
+        .push(" AND id = ")
+        .push_bind(id);
+    query.build().execute(conn).await.map_err(map_unique)?;
+    Ok(())
+}
+
+async fn set_blocked(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ParticipantId,
+    blocked: bool,
+) -> AppResult<bool> {
+    let done = sqlx::query(
+        "UPDATE participants SET blocked = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+    )
+    .bind(blocked)
+    .bind(super::now())
+    .bind(tenant)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn default_region(conn: &mut MySqlConnection, tenant: TenantId) -> AppResult<String> {
+    Ok(
+        sqlx::query("SELECT default_region FROM tenants WHERE id = ?")
+            .bind(tenant)
+            .fetch_optional(conn)
+            .await?
+            .map(|row| row.get("default_region"))
+            .unwrap_or_else(|| "IN".into()),
+    )
+}
+
+const ALL_KINDS: [ParticipantType; 3] = [
+    ParticipantType::User,
+    ParticipantType::Astrologer,
+    ParticipantType::Admin,
+];
+
+/// The types a caller may see in the directory: admins see everyone; others
+/// see the people they can address (astrologers and admins). Users find
+/// each other only through conversations, never by browsing.
+pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
+    if actor.is_admin() {
+        &ALL_KINDS
+    } else {
+        &[ParticipantType::Astrologer, ParticipantType::Admin]
+    }
+}
+
+impl Core {
+    /// Creates a participant of `tenant` (admins; the CLI passes no actor).
+    pub async fn create_participant(
+        &self,
+        actor: Option<&Actor>,
+        tenant: TenantId,
+        input: ParticipantInput,
+    ) -> AppResult<Participant> {
+        let password_hash = match &input.password {
+            Some(pw) => Some(password::hash(pw).await?),
+            None => None,
+        };
+        let mut tx = self.pool().begin().await?;
+        let phone = match &input.phone {
+            Some(raw) => Some(Phone::parse(raw, &default_region(&mut tx, tenant).await?)?),
+            None => None,
+        };
+        let participant = insert(
+            &mut tx,
+            tenant,
+            NewParticipant {
+                kind: input.kind,
+                name: input.name,
+                email: input.email,
+                phone,
+                password_hash,
+            },
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            audit::Entry::new(actor, "participant.create")
+                .tenant(tenant)
+                .target("participant", participant.id.0)
+                .detail(serde_json::json!({ "type": participant.kind.as_str() })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(participant)
+    }
+
+    /// A participant of `tenant`; another tenant's id is a 404.
+    pub async fn participant(&self, tenant: TenantId, id: ParticipantId) -> AppResult<Participant> {
+        get(&mut *self.pool().acquire().await?, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))
+    }
+
+    /// A participant the actor may see in the directory; others are a 404.
+    pub async fn visible_participant(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+    ) -> AppResult<Participant> {
+        let (tenant, me) = actor.participant()?;
+        let found = self.participant(tenant, id).await?;
+        if found.id == me || visible_kinds(actor).contains(&found.kind) {
+            Ok(found)
+        } else {
+            Err(AppError::NotFound("participant"))
+        }
+    }
+
+    /// The visible participants among `ids` (unknown ids are left out).
+    pub async fn participants_by_ids(
+        &self,
+        actor: &Actor,
+        ids: &[ParticipantId],
+    ) -> AppResult<Vec<Participant>> {
+        let (tenant, me) = actor.participant()?;
+        let kinds = visible_kinds(actor);
+        let found = get_many(&mut *self.pool().acquire().await?, tenant, ids).await?;
+        Ok(found
+            .into_iter()
+            .filter(|p| p.id == me || kinds.contains(&p.kind))
+            .collect())
+    }
+
+    /// The tenant directory as the actor may see it, filtered and paged.
+    pub async fn directory(
+        &self,
+        actor: &Actor,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Participant>> {
+        self.page_of(actor.tenant()?, filter, visible_kinds(actor), cursor, limit)
+            .await
+    }
+
+    /// Every participant of `tenant` matching `filter` (account management).
+    pub async fn participants(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Participant>> {
+        self.page_of(tenant, filter, &ALL_KINDS, cursor, limit)
+            .await
+    }
+
+    async fn page_of(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        kinds: &[ParticipantType],
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Participant>> {
+        let after: Option<(String, ParticipantId)> = cursor.map(cursor::decode).transpose()?;
+        let mut conn = self.pool().acquire().await?;
+        let rows = list(&mut conn, tenant, filter, kinds, after.as_ref(), limit + 1).await?;
+        Ok(cursor::page(rows, limit, |p| (p.name.clone(), p.id)))
+    }
+
+    /// Applies `changes` to a participant of the actor's tenant. The front
+    /// door has authorized the change (`participants write` for another
+    /// participant, `profile write` for oneself, which offers no email or
+    /// phone fields).
+    pub async fn update_participant(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+        changes: ProfileChanges,
+    ) -> AppResult<Participant> {
+        let tenant = actor.tenant()?;
+        let mut tx = self.pool().begin().await?;
+        if get(&mut tx, tenant, id).await?.is_none() {
+            return Err(AppError::NotFound("participant"));
+        }
+        let phone = match &changes.phone {
+            Some(Some(raw)) => Some(Some(Phone::parse(
+                raw,
+                &default_region(&mut tx, tenant).await?,
+            )?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        update(&mut tx, tenant, id, &changes, phone).await?;
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "participant.update")
+                .tenant(tenant)
+                .target("participant", id.0),
+        )
+        .await?;
+        let updated = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        tx.commit().await?;
+        self.events()
+            .publish(DomainEvent::ParticipantUpdated {
+                tenant,
+                participant: id,
+            })
+            .await;
+        Ok(updated)
+    }
+
+    /// Blocks (revoking every session) or unblocks a participant.
+    pub async fn set_participant_blocked(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+        blocked: bool,
+    ) -> AppResult<Participant> {
+        let tenant = actor.tenant()?;
+        if blocked && actor.id == id.0 {
+            return Err(AppError::conflict(
+                "cannot_block_self",
+                "an admin cannot block themselves",
+            ));
+        }
+        let mut tx = self.pool().begin().await?;
+        if !set_blocked(&mut tx, tenant, id, blocked).await? {
+            return Err(AppError::NotFound("participant"));
+        }
+        if blocked {
+            session::revoke_all_of_subject(&mut tx, Some(tenant), id.0, "blocked").await?;
+        }
+        let action = if blocked {
+            "participant.block"
+        } else {
+            "participant.unblock"
+        };
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), action)
+                .tenant(tenant)
+                .target("participant", id.0),
+        )
+        .await?;
+        let updated = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        tx.commit().await?;
+        if blocked {
+            self.events()
+                .publish(DomainEvent::ParticipantSessionsRevoked {
+                    tenant,
+                    participant: id,
+                })
+                .await;
+        }
+        self.events()
+            .publish(DomainEvent::ParticipantUpdated {
+                tenant,
+                participant: id,
+            })
+            .await;
+        Ok(updated)
+    }
+}

@@ -1,0 +1,38 @@
+//! Samvad: a multi-tenant communication platform for consultation
+//! marketplaces (astrology brands first).
+//!
+//! # Architecture
+//! Three front doors call one core:
+//! ```text
+//!  REST (api)      Socket.IO (realtime)      console
+//!        \               |                    /
+//!     authenticate + authorize (auth: JWT sessions, casbin)
+//!                        |
+//!        core (domain): rules, SQL, domain events
+//!                        |
+//!          MySQL (sqlx)  +  event bus (domain::events)
+//! ```
+//! - [`api`] parses REST input, authorizes, calls [`domain::Core`], shapes
+//!   the envelope. It holds no SQL.
+//! - [`domain`] owns every rule and every query; each query on tenant data
+//!   takes a [`domain::TenantId`]. It publishes [`domain::events::DomainEvent`]s.
+//! - [`auth`] turns tokens into an [`domain::Actor`] and asks casbin whether
+//!   the actor's role may act in its tenant.
+//! - [`app`] wires state, routes and middleware; [`db`] the pool and
+//!   migrations; [`config`] the environment; [`error`] the one error type.
+//!
+//! `docs/ARCHITECTURE.md` tells the same story at more length.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod middleware;
+pub mod telemetry;

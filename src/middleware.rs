@@ -1,0 +1,142 @@
+//! HTTP middleware shared by the API and the console: request ids, access
+//! logs and security headers; the body-size limit; CORS.
+
+use std::{sync::Arc, time::Instant};
+
+use poem::{
+    Body, Endpoint, IntoResponse, Request, Response, Result,
+    http::{HeaderValue, Method, header},
+    middleware::Cors,
+};
+use tracing::Instrument;
+
+use crate::{
+    config::CorsOrigins,
+    error::{AppError, render_any_error},
+};
+
+/// The request id, in request extensions for handlers and error pages.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Accepts a caller's request id when it is short and plain, else makes one.
+fn request_id(req: &Request) -> String {
+    req.header(REQUEST_ID)
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// Outermost layer: gives every request an id (echoed in `x-request-id`),
+/// runs it inside a tracing span, renders any escaped error as the envelope,
+/// adds the security headers to every response, and writes one access-log
+/// line.
+pub async fn request_context<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response> {
+    let id = request_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %id, %method, %path);
+    let started = Instant::now();
+    let mut response = async {
+        match ep.call(req).await {
+            Ok(output) => output.into_response(),
+            Err(err) => render_any_error(err).await,
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "served"
+        )
+    });
+    Ok(response)
+}
+
+/// Refuses bodies over `limit` bytes with 413: at once when Content-Length
+/// says so, otherwise (chunked bodies) while reading.
+pub async fn limit_body<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    limit: usize,
+) -> Result<Response> {
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|len| len.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => return Err(AppError::PayloadTooLarge { limit }.into()),
+        Some(_) => {}
+        None if req.method() != Method::GET && req.method() != Method::HEAD => {
+            let body = req.take_body();
+            let bytes = body
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|_| AppError::PayloadTooLarge { limit })?;
+            req.set_body(Body::from_bytes(bytes));
+        }
+        None => {}
+    }
+    Ok(ep.call(req).await?.into_response())
+}
+
+/// CORS from `SAMVAD_CORS_ORIGINS`. Bearer tokens travel in a header, so
+/// credentials (cookies) are not allowed cross-origin.
+pub fn cors(origins: &CorsOrigins) -> Cors {
+    let cors = Cors::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers(["authorization", "content-type", "x-api-key", REQUEST_ID])
+        .expose_header(REQUEST_ID)
+        .allow_credentials(false)
+        .max_age(600);
+    match origins {
+        CorsOrigins::Any => cors,
+        CorsOrigins::List(list) => cors.allow_origins(list.iter().map(String::as_str)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_caller_request_ids_are_kept_and_others_replaced() {
+        let req = Request::builder().header(REQUEST_ID, "abc-123_X").finish();
+        assert_eq!(request_id(&req), "abc-123_X");
+        let req = Request::builder().header(REQUEST_ID, "bad id\n").finish();
+        assert_ne!(request_id(&req), "bad id\n");
+        let req = Request::builder()
+            .header(REQUEST_ID, "x".repeat(65))
+            .finish();
+        assert_eq!(request_id(&req).len(), 36);
+    }
+}

@@ -1,0 +1,29 @@
+//! Logging with `tracing`: human-readable text by default, one JSON object
+//! per line with `SAMVAD_LOG_FORMAT=json`. `RUST_LOG` sets the filter
+//! (default `info`, with sqlx's per-statement logs quieted). Logs go to
+//! stderr; stdout carries only what a command prints for its caller.
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber; later calls are ignored.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,poem=warn"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match format {
+        LogFormat::Text => registry
+            .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+}

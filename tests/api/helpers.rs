@@ -1,0 +1,388 @@
+//! The test harness: a fresh MySQL database per test, the real app on port
+//! 0, and a small HTTP client that speaks the envelope.
+//!
+//! `TestApp::spawn()` creates `samvad_test_<uuid>` on the server named by
+//! `SAMVAD_TEST_DATABASE_URL` (default `mysql://root@127.0.0.1:3306`),
+//! migrates it, serves the app, and drops the database when the test ends,
+//! even when it panics. Nothing waits with sleeps: the listener is bound
+//! before the server task starts.
+
+use std::{sync::OnceLock, time::Duration};
+
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use samvad::{
+    app::{self, AppState},
+    config::Config,
+    db,
+    domain::{
+        Core,
+        participant::{ParticipantInput, ParticipantType},
+        tenant::NewTenant,
+        values::{Email, Name, Password, Slug},
+    },
+};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The password of every account the harness creates.
+pub const PASSWORD: &str = "test-password-1";
+
+/// The MySQL server the tests create their databases on.
+pub fn server_url() -> String {
+    std::env::var("SAMVAD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A database that exists for one test and is dropped with it.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = format!("samvad_test_{}", uuid::Uuid::now_v7().simple());
+        let url = format!("{}/{name}", server_url());
+        db::create_database_if_missing(&url)
+            .await
+            .unwrap_or_else(|err| panic!("cannot create a test database: {err:#}"));
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (server_url(), self.name.clone());
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                use sqlx::{Connection, Executor};
+                if let Ok(mut conn) = sqlx::MySqlConnection::connect(&server).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A response: status, headers and the JSON body (Null when not JSON).
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Res {
+    /// `data` of a success envelope; panics with the body otherwise.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.status.is_success() && self.body["success"] == json!(true),
+            "expected success, got {} {}",
+            self.status,
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// Asserts an error envelope with this status and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_envelope(&self.body);
+        assert_eq!(
+            self.body["error"]["code"],
+            json!(code),
+            "body: {}",
+            self.body
+        );
+    }
+}
+
+/// Asserts the failure envelope shape `{success:false, error:{code,message}, message}`.
+pub fn assert_envelope(body: &Value) {
+    assert_eq!(
+        body["success"],
+        json!(false),
+        "not an error envelope: {body}"
+    );
+    assert!(body["error"]["code"].is_string(), "no error.code: {body}");
+    assert!(
+        body["error"]["message"].is_string(),
+        "no error.message: {body}"
+    );
+    assert_eq!(
+        body["message"], body["error"]["message"],
+        "message differs: {body}"
+    );
+}
+
+/// A tenant the harness created, with its admin.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub id: uuid::Uuid,
+    pub slug: String,
+    pub admin_id: uuid::Uuid,
+    pub admin_email: String,
+}
+
+/// A logged-in participant or superadmin.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub id: uuid::Uuid,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// The app under test.
+pub struct TestApp {
+    pub base: String,
+    pub core: Core,
+    pub state: AppState,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    // Dropped last: the server must stop before its database goes.
+    _db: TestDb,
+}
+
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            samvad::telemetry::init(samvad::config::LogFormat::Text);
+        }
+    });
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns the app after `configure` adjusts the test configuration.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        init_logs();
+        let db = TestDb::create().await;
+        let mut config = Config::for_tests(&db.url);
+        config.db_max_connections = 5;
+        configure(&mut config);
+        let pool = db::prepare(&db.url, config.db_max_connections)
+            .await
+            .expect("database");
+        let state = AppState::new(config, pool).await.expect("app state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app::run(state.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            core: state.core.clone(),
+            state,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            shutdown: Some(tx),
+            server: Some(server),
+            _db: db,
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// Sends a prepared request and reads the JSON body.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Res {
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A raw request builder for unusual requests (bad bodies, headers).
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Res {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Res {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Creates a tenant (through the core) whose admin's password is [`PASSWORD`].
+    pub async fn tenant(&self, slug: &str) -> TestTenant {
+        let admin_email = format!("admin@{slug}.test");
+        let (tenant, admin) = self
+            .core
+            .create_tenant(
+                None,
+                NewTenant {
+                    slug: Slug::parse(slug).unwrap(),
+                    name: Name::parse(&format!("Tenant {slug}")).unwrap(),
+                    admin_email: Email::parse(&admin_email).unwrap(),
+                    admin_password: Password::parse(PASSWORD).unwrap(),
+                    admin_name: None,
+                },
+            )
+            .await
+            .expect("create tenant");
+        TestTenant {
+            id: tenant.id.0,
+            slug: tenant.slug,
+            admin_id: admin.id.0,
+            admin_email,
+        }
+    }
+
+    /// Creates a participant with an email and [`PASSWORD`]; returns its id.
+    pub async fn participant(
+        &self,
+        tenant: &TestTenant,
+        kind: ParticipantType,
+        name: &str,
+    ) -> (uuid::Uuid, String) {
+        let email = format!(
+            "{}@{}.test",
+            name.to_lowercase().replace(' ', "."),
+            tenant.slug
+        );
+        let created = self
+            .core
+            .create_participant(
+                None,
+                samvad::domain::TenantId(tenant.id),
+                ParticipantInput {
+                    kind,
+                    name: Name::parse(name).unwrap(),
+                    email: Some(Email::parse(&email).unwrap()),
+                    phone: None,
+                    password: Some(Password::parse(PASSWORD).unwrap()),
+                },
+            )
+            .await
+            .expect("create participant");
+        (created.id.0, email)
+    }
+
+    /// Logs a participant in by email.
+    pub async fn login(&self, tenant: &TestTenant, email: &str) -> Login {
+        let res = self
+            .post(
+                "/api/auth/login",
+                None,
+                json!({ "tenant": tenant.slug, "email": email, "password": PASSWORD }),
+            )
+            .await;
+        let data = res.data();
+        Login {
+            id: data["user"]["id"].as_str().unwrap().parse().unwrap(),
+            access: data["accessToken"].as_str().unwrap().to_owned(),
+            refresh: data["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Logs the tenant's admin in.
+    pub async fn login_admin(&self, tenant: &TestTenant) -> Login {
+        self.login(tenant, &tenant.admin_email).await
+    }
+
+    /// Creates a participant and logs them in.
+    pub async fn participant_login(
+        &self,
+        tenant: &TestTenant,
+        kind: ParticipantType,
+        name: &str,
+    ) -> Login {
+        let (_, email) = self.participant(tenant, kind, name).await;
+        self.login(tenant, &email).await
+    }
+
+    /// Creates the superadmin `root@platform.test` and logs in.
+    pub async fn superadmin(&self) -> Login {
+        let email = "root@platform.test";
+        self.core
+            .create_superadmin(
+                Email::parse(email).unwrap(),
+                &Password::parse(PASSWORD).unwrap(),
+            )
+            .await
+            .expect("create superadmin");
+        let res = self
+            .post(
+                "/api/platform/login",
+                None,
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
+        let data = res.data();
+        Login {
+            id: data["superadmin"]["id"].as_str().unwrap().parse().unwrap(),
+            access: data["accessToken"].as_str().unwrap().to_owned(),
+            refresh: data["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
