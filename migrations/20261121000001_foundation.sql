@@ -73,7 +73,8 @@ CREATE TABLE sessions (
 
 -- Every refresh token a session was ever given, hashed. The unused one is
 -- current; presenting a used one again means it was stolen or replayed, and
--- revokes the session.
+-- revokes the session. Reached only through its session (whose row carries
+-- the tenant), so it has no tenant_id of its own.
 CREATE TABLE session_refresh_tokens (
     session_id BINARY(16)  NOT NULL,
     token_hash BINARY(32)  NOT NULL,

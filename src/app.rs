@@ -62,7 +62,8 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish
-/// (up to the configured timeout) and closes the database pool.
+/// (up to the configured timeout) and closes the database pool. Background
+/// upkeep (the periodic policy reload) runs for as long as the server does.
 pub async fn run(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -70,10 +71,25 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let timeout = state.config.shutdown_timeout;
-    Server::new_with_acceptor(acceptor)
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let served = Server::new_with_acceptor(acceptor)
         .name("samvad")
         .run_with_graceful_shutdown(routes(&state), shutdown, Some(timeout))
-        .await?;
+        .await;
+    upkeep.abort();
     state.core.pool().close().await;
-    Ok(())
+    Ok(served?)
+}
+
+/// Periodic work: re-reads every tenant's policy so edits made by another
+/// process (the CLI, another node) apply within `SAMVAD_POLICY_REFRESH`.
+async fn upkeep(state: AppState) {
+    let mut every = tokio::time::interval(state.config.policy_refresh);
+    every.tick().await; // the first tick is immediate; the policy is fresh
+    loop {
+        every.tick().await;
+        if let Err(err) = state.auth.reload_policy().await {
+            tracing::warn!(error = %err, "periodic policy reload failed");
+        }
+    }
 }

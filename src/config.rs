@@ -70,6 +70,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// How long a verified session stays cached before MySQL is asked again.
     pub session_cache_ttl: Duration,
+    /// How often every tenant's policy is re-read (edits from other processes).
+    pub policy_refresh: Duration,
 }
 
 impl Config {
@@ -125,6 +127,7 @@ impl Config {
             db_max_connections: number(&get, "SAMVAD_DB_MAX_CONNECTIONS", 20)?,
             shutdown_timeout: secs(&get, "SAMVAD_SHUTDOWN_TIMEOUT", 20)?,
             session_cache_ttl: secs(&get, "SAMVAD_SESSION_CACHE_TTL", 30)?,
+            policy_refresh: secs(&get, "SAMVAD_POLICY_REFRESH", 60)?,
         })
     }
 

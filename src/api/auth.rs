@@ -142,6 +142,7 @@ impl AuthApi {
     /// Log out: revokes this session; its tokens stop working immediately
     #[oai(path = "/logout", method = "post")]
     async fn logout(&self, Data(state): Data<&AppState>, auth: BearerAuth) -> Reply<Done> {
+        // Authentication only: ending one's own session is never forbidden.
         state.core.logout(&auth.0).await?;
         ok(Done { done: true })
     }
@@ -152,6 +153,7 @@ impl AuthApi {
         let (tenant, me) = auth.0.participant().map_err(|_| {
             AppError::forbidden("the superadmin has no participant profile; use /api/platform/me")
         })?;
+        state.auth.authorize(&auth.0, "profile", "read").await?;
         ok(ParticipantView::full(
             state.core.participant(tenant, me).await?,
         ))

@@ -138,6 +138,11 @@ impl Auth {
         }
     }
 
+    /// Re-reads every tenant's rules from MySQL.
+    pub async fn reload_policy(&self) -> AppResult<()> {
+        self.policy.reload_all().await
+    }
+
     /// Dry run: may `role` do `action` on `object` in `tenant`?
     pub async fn check(
         &self,

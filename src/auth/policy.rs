@@ -7,8 +7,12 @@
 //! Rules are edited through the core, which publishes `PolicyChanged`; the
 //! [`Policy`] listens and reloads that one tenant's rules in memory before
 //! the edit's request returns. Auto-save is off: the enforcer never writes.
+//!
+//! Changes made by another process (the CLI creating a tenant, another
+//! node) are picked up two ways: a tenant never seen before is loaded on its
+//! first check, and [`Policy::reload_all`] runs periodically (see `app::run`).
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
 use tokio::sync::RwLock;
@@ -133,7 +137,18 @@ impl Adapter for MysqlAdapter {
 #[derive(Clone)]
 pub struct Policy {
     enforcer: Arc<RwLock<Enforcer>>,
+    /// Tenant domains whose rules are in memory.
+    loaded: Arc<std::sync::RwLock<HashSet<String>>>,
     pool: Pool,
+}
+
+/// The domains that have rules in memory (`p` rules carry it second).
+fn domains_of(enforcer: &Enforcer) -> HashSet<String> {
+    enforcer
+        .get_policy()
+        .into_iter()
+        .filter_map(|rule| rule.get(1).cloned())
+        .collect()
 }
 
 impl Policy {
@@ -142,13 +157,27 @@ impl Policy {
         let model = DefaultModel::from_str(MODEL).await?;
         let mut enforcer = Enforcer::new(model, MysqlAdapter { pool: pool.clone() }).await?;
         enforcer.enable_auto_save(false);
+        let loaded = domains_of(&enforcer);
         Ok(Self {
             enforcer: Arc::new(RwLock::new(enforcer)),
+            loaded: Arc::new(std::sync::RwLock::new(loaded)),
             pool,
         })
     }
 
-    /// Whether `role` may `action` on `object` in `domain`.
+    /// Replaces every rule in memory with what MySQL holds.
+    pub async fn reload_all(&self) -> AppResult<()> {
+        let mut enforcer = self.enforcer.write().await;
+        enforcer
+            .load_policy()
+            .await
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin reload failed: {err}")))?;
+        *self.loaded.write().expect("policy lock") = domains_of(&enforcer);
+        Ok(())
+    }
+
+    /// Whether `role` may `action` on `object` in `domain`. A tenant not
+    /// seen yet (created by another process) is loaded first.
     pub async fn allows(
         &self,
         role: Role,
@@ -156,6 +185,11 @@ impl Policy {
         object: &str,
         action: &str,
     ) -> AppResult<bool> {
+        let known =
+            domain == PLATFORM_DOMAIN || self.loaded.read().expect("policy lock").contains(domain);
+        if !known && let Ok(tenant) = domain.parse::<TenantId>() {
+            self.reload_tenant(tenant).await?;
+        }
         self.enforcer
             .read()
             .await
@@ -192,6 +226,10 @@ impl Policy {
                 .await
                 .map_err(failed)?;
         }
+        self.loaded
+            .write()
+            .expect("policy lock")
+            .insert(tenant.to_string());
         Ok(())
     }
 }

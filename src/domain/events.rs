@@ -8,8 +8,11 @@
 //! - Streams ([`EventBus::subscribe`]) receive every event asynchronously;
 //!   the realtime layer and the console fan them out to clients.
 //!
-//! When Samvad runs on several nodes the same events also travel through
-//! Redis, so every node's listeners see them.
+//! Today the bus is in-process: another node (or the CLI) does not see these
+//! events. The policy enforcer re-reads MySQL periodically and the session
+//! cache expires after `SAMVAD_SESSION_CACHE_TTL`, which bounds how long
+//! another node can lag. Carrying the events over Redis (scale-out) removes
+//! that lag.
 
 use std::sync::{Arc, RwLock};
 

@@ -121,3 +121,61 @@ async fn rules_are_validated_duplicates_conflict_and_the_lockout_guard_is_protec
         .await
         .assert_error(404, "not_found");
 }
+
+/// A core of another process (the CLI, another node): same database, but
+/// its events reach none of this server's listeners.
+fn other_process(app: &TestApp) -> samvad::domain::Core {
+    samvad::domain::Core::new(app.core.pool().clone(), Default::default())
+}
+
+#[tokio::test]
+async fn a_tenant_created_by_another_process_works_without_a_restart() {
+    let app = TestApp::spawn().await;
+    let cli = other_process(&app);
+    let new = samvad::domain::tenant::NewTenant {
+        slug: samvad::domain::values::Slug::parse("from-cli").unwrap(),
+        name: samvad::domain::values::Name::parse("From CLI").unwrap(),
+        admin_email: samvad::domain::values::Email::parse("boss@cli.test").unwrap(),
+        admin_password: samvad::domain::values::Password::parse(crate::helpers::PASSWORD).unwrap(),
+        admin_name: None,
+    };
+    cli.create_tenant(None, new).await.unwrap();
+
+    let login = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "tenant": "from-cli", "email": "boss@cli.test", "password": crate::helpers::PASSWORD }),
+        )
+        .await;
+    let access = login.data()["accessToken"].as_str().unwrap().to_owned();
+    app.get("/api/policies", &access).await.data();
+}
+
+#[tokio::test]
+async fn a_rule_edited_by_another_process_applies_after_the_periodic_reload() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let user = app
+        .participant_login(&tenant, ParticipantType::User, "Uma")
+        .await;
+    let admin_actor = app
+        .state
+        .auth
+        .authenticate(&app.login_admin(&tenant).await.access, None)
+        .await
+        .unwrap();
+    app.get("/api/users", &user.access).await.data();
+
+    let rule = samvad::domain::policy::Rule::parse("user", "directory", "read").unwrap();
+    other_process(&app)
+        .remove_policy_rule(&admin_actor, rule)
+        .await
+        .unwrap();
+    app.get("/api/users", &user.access).await.data(); // not seen yet: another process
+
+    app.state.auth.reload_policy().await.unwrap(); // what the periodic upkeep runs
+    app.get("/api/users", &user.access)
+        .await
+        .assert_error(403, "forbidden");
+}
