@@ -73,8 +73,7 @@ CREATE TABLE sessions (
 
 -- Every refresh token a session was ever given, hashed. The unused one is
 -- current; presenting a used one again means it was stolen or replayed, and
--- revokes the session. Reached only through its session (whose row carries
--- the tenant), so it has no tenant_id of its own.
+-- revokes the session.
 CREATE TABLE session_refresh_tokens (
     session_id BINARY(16)  NOT NULL,
     token_hash BINARY(32)  NOT NULL,

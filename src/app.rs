@@ -13,7 +13,7 @@ use crate::{
     config::Config,
     db::Pool,
     domain::{Core, Settings},
-    middleware,
+    error, middleware,
 };
 
 /// Everything a request handler may need; cheap to clone.
@@ -55,6 +55,8 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .around(move |ep, req| middleware::limit_body(ep, req, body_limit))
+        // Render errors inside CORS: its layer would turn them into bare text.
+        .catch_all_error(error::render_any_error)
         .with(middleware::cors(&state.config.cors_origins))
         .data(state.auth.clone())
         .data(state.clone())

@@ -24,7 +24,8 @@ use crate::{
     telemetry,
 };
 
-#[derive(Debug, Parser)]
+// No Debug on these: they hold passwords.
+#[derive(Parser)]
 #[command(
     name = "samvad",
     version,
@@ -35,7 +36,7 @@ pub struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Run the server (creates and migrates the database first)
     Serve,
@@ -60,7 +61,7 @@ enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum SuperadminCommand {
     /// Create a superadmin
     Create {
@@ -73,7 +74,7 @@ enum SuperadminCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum TenantCommand {
     /// Create a tenant with default policies and its first admin
     Create {
@@ -92,7 +93,7 @@ enum TenantCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum ParticipantCommand {
     /// Create a participant
     Create {
@@ -115,7 +116,7 @@ enum ParticipantCommand {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 struct Output {
     /// Print one JSON object instead of text
     #[arg(long)]
@@ -124,23 +125,64 @@ struct Output {
 
 /// Runs the command line and returns the process exit code.
 pub async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let json = std::env::args().any(|arg| arg == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if json && err.use_stderr() => {
+            // clap's message without its usage block, on one line.
+            let rendered = err.render().to_string();
+            let text = rendered.split("Usage:").next().unwrap_or_default();
+            let message = text
+                .trim_start_matches("error:")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            return report(
+                json,
+                Err(AppError::BadRequest {
+                    code: "usage",
+                    message,
+                }),
+            );
+        }
+        Err(err) => err.exit(),
+    };
+    if let Command::Openapi = cli.command {
+        // The spec needs no configuration and no database. A closed pipe
+        // (`samvad openapi | head`) is not an error worth a panic.
+        say(api::spec_json().trim_end());
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
+        Err(err) if json => {
+            let err = AppError::BadRequest {
+                code: "configuration",
+                message: format!("{err:#}"),
+            };
+            return report(json, Err(err));
+        }
         Err(err) => return fail(&format!("{err:#}")),
     };
     telemetry::init(config.log_format);
     match cli.command {
         Command::Serve => outcome(serve(config).await),
         Command::Migrate => outcome(migrate(&config).await),
-        Command::Openapi => {
-            print!("{}", api::spec_json());
-            ExitCode::SUCCESS
-        }
+        Command::Openapi => unreachable!("handled above"),
         Command::Superadmin { command } => operator(&config, command).await,
         Command::Tenant { command } => operator(&config, command).await,
         Command::Participant { command } => operator(&config, command).await,
     }
+}
+
+/// Prints a line to stdout. A closed pipe (`samvad openapi | head`) is the
+/// reader's choice, not an error worth a panic, so write errors are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"));
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -173,7 +215,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!("created the demo tenant (dev mode, empty database)");
         }
         if state.core.tenant_by_slug(demo::SLUG).await?.is_some() {
-            println!("{}", demo::login_hint(&base_url));
+            say(&demo::login_hint(&base_url));
         }
     }
     app::run(state, listener, shutdown_signal()).await?;
@@ -184,7 +226,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     let pool = db::prepare(config.database_url.expose(), 2).await?;
     pool.close().await;
-    println!("database is up to date");
+    say("database is up to date");
     Ok(())
 }
 
@@ -235,11 +277,11 @@ async fn operator(config: &Config, command: impl OperatorCommand) -> ExitCode {
 fn report(json: bool, result: AppResult<(Value, String)>) -> ExitCode {
     match (result, json) {
         (Ok((data, _)), true) => {
-            println!("{}", json!({ "success": true, "data": data }));
+            say(&json!({ "success": true, "data": data }).to_string());
             ExitCode::SUCCESS
         }
         (Ok((_, text)), false) => {
-            println!("{text}");
+            say(&text);
             ExitCode::SUCCESS
         }
         (Err(err), true) => {
@@ -247,10 +289,7 @@ fn report(json: bool, result: AppResult<(Value, String)>) -> ExitCode {
                 AppError::Internal(cause) => format!("{cause:#}"),
                 other => other.to_string(),
             };
-            println!(
-                "{}",
-                json!({ "success": false, "error": { "code": err.code(), "message": message }, "message": message })
-            );
+            say(&json!({ "success": false, "error": { "code": err.code(), "message": message }, "message": message }).to_string());
             ExitCode::FAILURE
         }
         (Err(AppError::Internal(cause)), false) => fail(&format!("{cause:#}")),

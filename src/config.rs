@@ -99,7 +99,7 @@ impl Config {
             }
             None => Secret::new(random_secret()),
         };
-        let cors_origins = parse_cors(get("SAMVAD_CORS_ORIGINS").as_deref());
+        let cors_origins = parse_cors(get("SAMVAD_CORS_ORIGINS").as_deref())?;
         if env == Environment::Production && cors_origins == CorsOrigins::Any {
             bail!(
                 "SAMVAD_CORS_ORIGINS must list explicit origins when SAMVAD_ENV=production (a wildcard is refused)"
@@ -140,25 +140,47 @@ impl Config {
     }
 }
 
-fn parse_cors(raw: Option<&str>) -> CorsOrigins {
-    match raw.map(str::trim) {
-        None | Some("*") => CorsOrigins::Any,
-        Some(list) => {
-            let origins: Vec<String> = list
-                .split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
-                .filter(|o| !o.is_empty())
-                .collect();
-            if origins.iter().any(|o| o == "*") {
-                CorsOrigins::Any
-            } else {
-                CorsOrigins::List(origins)
-            }
-        }
+/// `*` (or unset) allows any origin; otherwise a comma-separated list of
+/// origins, each `http(s)://host[:port]` exactly as browsers send it. An
+/// empty list is refused: poem would read it as "any origin".
+fn parse_cors(raw: Option<&str>) -> anyhow::Result<CorsOrigins> {
+    let Some(list) = raw.map(str::trim) else {
+        return Ok(CorsOrigins::Any);
+    };
+    let entries: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect();
+    if entries.contains(&"*") {
+        return Ok(CorsOrigins::Any);
     }
+    if entries.is_empty() {
+        bail!("SAMVAD_CORS_ORIGINS lists no origin; give `*` or origins like https://app.example");
+    }
+    let mut origins = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let origin = entry.trim_end_matches('/');
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .filter(|host| {
+                !host.is_empty()
+                    && host.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
+                    })
+            });
+        if host.is_none() {
+            bail!(
+                "SAMVAD_CORS_ORIGINS entry `{entry}` is not an origin like https://app.example[:port]"
+            );
+        }
+        origins.push(origin.to_owned());
+    }
+    Ok(CorsOrigins::List(origins))
 }
 
-fn number<T: std::str::FromStr>(
+fn number<T: std::str::FromStr + PartialEq + Default>(
     get: &impl Fn(&str) -> Option<String>,
     key: &str,
     default: T,
@@ -168,7 +190,9 @@ fn number<T: std::str::FromStr>(
         Some(raw) => raw
             .trim()
             .parse()
-            .map_err(|_| anyhow::anyhow!("{key} must be a positive whole number, not `{raw}`")),
+            .ok()
+            .filter(|n: &T| *n != T::default())
+            .ok_or_else(|| anyhow::anyhow!("{key} must be a positive whole number, not `{raw}`")),
     }
 }
 
@@ -266,8 +290,41 @@ mod tests {
     }
 
     #[test]
-    fn malformed_numbers_are_reported_with_their_variable() {
-        let err = with(&[("SAMVAD_BODY_LIMIT", "lots")]).unwrap_err();
-        assert!(err.to_string().contains("SAMVAD_BODY_LIMIT"), "{err}");
+    fn malformed_or_zero_numbers_are_reported_with_their_variable() {
+        for bad in ["lots", "0", "-1"] {
+            let err = with(&[("SAMVAD_BODY_LIMIT", bad)]).unwrap_err();
+            assert!(err.to_string().contains("SAMVAD_BODY_LIMIT"), "{err}");
+        }
+        assert!(with(&[("SAMVAD_POLICY_REFRESH", "0")]).is_err());
+    }
+
+    #[test]
+    fn an_empty_or_malformed_origin_list_is_refused_not_read_as_any() {
+        for bad in [
+            ",",
+            " , ",
+            "https://*.x.example",
+            "app.example",
+            "https://a.example/path",
+            "ftp://a.example",
+        ] {
+            let err = with(&[("SAMVAD_CORS_ORIGINS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("SAMVAD_CORS_ORIGINS"),
+                "{bad}: {err}"
+            );
+        }
+        let ok = with(&[(
+            "SAMVAD_CORS_ORIGINS",
+            "http://localhost:5173,https://[::1]:8443",
+        )])
+        .unwrap();
+        assert_eq!(
+            ok.cors_origins,
+            CorsOrigins::List(vec![
+                "http://localhost:5173".into(),
+                "https://[::1]:8443".into()
+            ])
+        );
     }
 }

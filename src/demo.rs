@@ -9,7 +9,7 @@ use crate::{
         tenant::NewTenant,
         values::{Email, Name, Password, Slug},
     },
-    error::AppResult,
+    error::{AppError, AppResult},
 };
 
 /// The demo tenant's slug.
@@ -28,24 +28,24 @@ const ACCOUNTS: [(ParticipantType, &str, &str); 2] = [
 ];
 const ADMIN_EMAIL: &str = "admin@demo.test";
 
-/// Creates the demo tenant when no tenant exists; true when it did.
+/// Creates the demo tenant when no tenant exists (true when it did), and
+/// completes a demo left half-made by an interrupted start.
 pub async fn seed_if_empty(core: &Core) -> AppResult<bool> {
-    if !core.tenants(None, 1).await?.items.is_empty() {
-        return Ok(false);
-    }
     let password = Password::parse(PASSWORD)?;
-    let (tenant, _) = core
-        .create_tenant(
-            None,
-            NewTenant {
+    let (tenant, created) = match core.tenant_by_slug(SLUG).await? {
+        Some(tenant) => (tenant, false),
+        None if core.tenants(None, 1).await?.items.is_empty() => {
+            let new = NewTenant {
                 slug: Slug::parse(SLUG)?,
                 name: Name::parse("Demo Astrology")?,
                 admin_email: Email::parse(ADMIN_EMAIL)?,
                 admin_password: password.clone(),
                 admin_name: Some(Name::parse("Demo Admin")?),
-            },
-        )
-        .await?;
+            };
+            (core.create_tenant(None, new).await?.0, true)
+        }
+        None => return Ok(false),
+    };
     for (kind, name, email) in ACCOUNTS {
         let input = ParticipantInput {
             kind,
@@ -54,9 +54,16 @@ pub async fn seed_if_empty(core: &Core) -> AppResult<bool> {
             phone: None,
             password: Some(password.clone()),
         };
-        core.create_participant(None, tenant.id, input).await?;
+        match core.create_participant(None, tenant.id, input).await {
+            Ok(_) => {}
+            Err(AppError::Conflict {
+                code: "email_taken",
+                ..
+            }) => {} // already there
+            Err(err) => return Err(err),
+        }
     }
-    Ok(true)
+    Ok(created)
 }
 
 /// How to log in to the demo tenant, for the start-up banner.

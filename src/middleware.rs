@@ -35,11 +35,34 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// `/api/users/` is `/api/users`: clients written against Express's
+/// forgiving router send trailing slashes.
+fn strip_trailing_slash(req: &mut Request) {
+    let path = req.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
+    }
+    let trimmed = match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    };
+    let path_and_query = match req.uri().query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    if let Ok(uri) = poem::http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+}
+
 /// Outermost layer: gives every request an id (echoed in `x-request-id`),
 /// runs it inside a tracing span, renders any escaped error as the envelope,
 /// adds the security headers to every response, and writes one access-log
 /// line.
 pub async fn request_context<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response> {
+    strip_trailing_slash(&mut req);
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();

@@ -15,7 +15,7 @@ use crate::{
 pub struct AuthApi;
 
 /// Password login. The tenant is named by its slug; give `email` or `phone`.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct LoginRequest {
     /// Tenant slug, e.g. `demo`.
@@ -29,7 +29,7 @@ pub struct LoginRequest {
 }
 
 /// Tokens of a session: a short-lived access token and a single-use refresh token.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct TokenPair {
     /// JWT for `Authorization: Bearer`.
@@ -54,7 +54,7 @@ impl From<Tokens> for TokenPair {
 }
 
 /// A successful login: tokens and the participant.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub access_token: String,
@@ -64,7 +64,7 @@ pub struct LoginResponse {
     pub user: ParticipantView,
 }
 
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -124,7 +124,7 @@ impl AuthApi {
             refresh_token: tokens.refresh_token,
             expires_in: tokens.expires_in,
             token_type: "Bearer".into(),
-            user: ParticipantView::full(participant),
+            user: ParticipantView::from(participant),
         })
     }
 
@@ -154,7 +154,7 @@ impl AuthApi {
             AppError::forbidden("the superadmin has no participant profile; use /api/platform/me")
         })?;
         state.auth.authorize(&auth.0, "profile", "read").await?;
-        ok(ParticipantView::full(
+        ok(ParticipantView::from(
             state.core.participant(tenant, me).await?,
         ))
     }

@@ -83,7 +83,8 @@ impl<T: ParseFromJSON + ToJSON + Type> PageOf<T> {
 
 /// A participant as the API shows it. Both spellings the seeds use are
 /// present: `id`/`uid`/`userId`, `type`/`role`, `avatar`/`avatarUrl`.
-/// `email` and `phone` are shown to admins and to the participant only.
+/// `email` and `phone` are shown to admins and to the participant only (the
+/// core removes them for everyone else).
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ParticipantView {
@@ -109,9 +110,9 @@ pub struct ParticipantView {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl ParticipantView {
-    /// Everything, for admins and the participant themself.
-    pub fn full(p: Participant) -> Self {
+/// The participant as the core returned it (already redacted for the viewer).
+impl From<Participant> for ParticipantView {
+    fn from(p: Participant) -> Self {
         Self {
             id: p.id.0,
             uid: p.id.0,
@@ -129,24 +130,6 @@ impl ParticipantView {
             last_seen: p.last_seen_at,
             created_at: p.created_at,
             updated_at: p.updated_at,
-        }
-    }
-
-    /// Without contact details, for other participants.
-    pub fn public(p: Participant) -> Self {
-        Self {
-            email: None,
-            phone: None,
-            ..Self::full(p)
-        }
-    }
-
-    /// Full for admins and oneself, public otherwise.
-    pub fn for_viewer(p: Participant, viewer: &crate::domain::Actor) -> Self {
-        if viewer.is_admin() || p.id.0 == viewer.id {
-            Self::full(p)
-        } else {
-            Self::public(p)
         }
     }
 }

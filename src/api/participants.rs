@@ -14,7 +14,7 @@ use crate::{
     auth::BearerAuth,
     domain::{
         ParticipantId, page_limit,
-        participant::{Filter, ParticipantInput, ParticipantType, ProfileChanges},
+        participant::{Filter, OwnProfile, ParticipantInput, ParticipantType, ProfileChanges},
         values::{Email, Name, Password, optional_text, parse_url},
     },
     error::{AppError, AppResult},
@@ -23,7 +23,7 @@ use crate::{
 pub struct ParticipantsApi;
 
 /// A new participant of the admin's tenant.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateParticipantRequest {
     /// `user`, `astrologer` or `admin`.
@@ -38,7 +38,7 @@ pub struct CreateParticipantRequest {
 }
 
 /// Changes to a participant; absent fields stay, `null` clears.
-#[derive(Debug, Object, Default)]
+#[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct UpdateParticipantRequest {
     pub name: MaybeUndefined<String>,
@@ -65,29 +65,41 @@ fn change<T>(
     }
 }
 
+/// Reads name, avatar (either spelling) and status into the core's shape.
+pub fn own_profile(
+    name: &MaybeUndefined<String>,
+    avatar: &MaybeUndefined<String>,
+    avatar_url: &MaybeUndefined<String>,
+    status: &MaybeUndefined<String>,
+) -> AppResult<OwnProfile> {
+    let name = match name {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => return Err(AppError::validation("name cannot be cleared")),
+        MaybeUndefined::Value(v) => Some(Name::parse(v)?),
+    };
+    let avatar = if avatar_url.is_undefined() {
+        avatar
+    } else {
+        avatar_url
+    };
+    Ok(OwnProfile {
+        name,
+        avatar_url: change(avatar, |v| {
+            if v.trim().is_empty() {
+                Ok(None)
+            } else {
+                parse_url(v, "avatar").map(Some)
+            }
+        })?,
+        status_text: change(status, |v| optional_text(Some(v), "status", 140))?,
+    })
+}
+
 impl UpdateParticipantRequest {
     /// Validates the body into core changes.
     pub fn into_changes(self) -> AppResult<ProfileChanges> {
-        let name = match &self.name {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => return Err(AppError::validation("name cannot be cleared")),
-            MaybeUndefined::Value(v) => Some(Name::parse(v)?),
-        };
-        let avatar = if self.avatar_url.is_undefined() {
-            &self.avatar
-        } else {
-            &self.avatar_url
-        };
         Ok(ProfileChanges {
-            name,
-            avatar_url: change(avatar, |v| {
-                if v.trim().is_empty() {
-                    Ok(None)
-                } else {
-                    parse_url(v, "avatar").map(Some)
-                }
-            })?,
-            status_text: change(&self.status, |v| optional_text(Some(v), "status", 140))?,
+            profile: own_profile(&self.name, &self.avatar, &self.avatar_url, &self.status)?,
             email: change(&self.email, |v| Email::parse(v).map(Some))?,
             phone: change(&self.phone, |v| Ok(Some(v.to_owned())))?,
         })
@@ -120,7 +132,7 @@ impl ParticipantsApi {
             .core
             .create_participant(Some(&auth.0), auth.0.tenant()?, input)
             .await?;
-        ok(ParticipantView::full(created))
+        ok(ParticipantView::from(created))
     }
 
     /// List participants: search, filter by type or blocked, paginate by cursor (admin)
@@ -157,7 +169,7 @@ impl ParticipantsApi {
                 page_limit(limit.0),
             )
             .await?;
-        ok(PageOf::from_page(page, ParticipantView::full))
+        ok(PageOf::from_page(page, ParticipantView::from))
     }
 
     /// One participant (admin)
@@ -172,7 +184,7 @@ impl ParticipantsApi {
             .auth
             .authorize(&auth.0, "participants", "read")
             .await?;
-        ok(ParticipantView::full(
+        ok(ParticipantView::from(
             state
                 .core
                 .participant(auth.0.tenant()?, ParticipantId(id.0))
@@ -194,7 +206,7 @@ impl ParticipantsApi {
             .authorize(&auth.0, "participants", "write")
             .await?;
         let changes = body.0.into_changes()?;
-        ok(ParticipantView::full(
+        ok(ParticipantView::from(
             state
                 .core
                 .update_participant(&auth.0, ParticipantId(id.0), changes)
@@ -214,7 +226,7 @@ impl ParticipantsApi {
             .auth
             .authorize(&auth.0, "participants", "write")
             .await?;
-        ok(ParticipantView::full(
+        ok(ParticipantView::from(
             state
                 .core
                 .set_participant_blocked(&auth.0, ParticipantId(id.0), true)
@@ -234,7 +246,7 @@ impl ParticipantsApi {
             .auth
             .authorize(&auth.0, "participants", "write")
             .await?;
-        ok(ParticipantView::full(
+        ok(ParticipantView::from(
             state
                 .core
                 .set_participant_blocked(&auth.0, ParticipantId(id.0), false)

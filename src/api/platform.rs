@@ -24,7 +24,7 @@ use crate::{
 
 pub struct PlatformApi;
 
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PlatformLoginRequest {
     pub email: String,
@@ -42,7 +42,7 @@ pub struct SuperadminView {
     pub role: String,
 }
 
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PlatformLoginResponse {
     #[oai(flatten)]
@@ -80,7 +80,7 @@ impl From<Tenant> for TenantView {
 }
 
 /// A new tenant and its first admin.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CreateTenantRequest {
     /// 2-40 of a-z, 0-9 and `-`.
@@ -173,6 +173,7 @@ impl PlatformApi {
         limit: Query<Option<u32>>,
     ) -> Reply<PageOf<TenantView>> {
         state.auth.authorize(&auth.0, "tenants", "read").await?;
+        auth.0.require_superadmin()?;
         let page = state
             .core
             .tenants(cursor.0.as_deref(), page_limit(limit.0))
@@ -189,6 +190,7 @@ impl PlatformApi {
         id: Path<uuid::Uuid>,
     ) -> Reply<TenantView> {
         state.auth.authorize(&auth.0, "tenants", "read").await?;
+        auth.0.require_superadmin()?;
         ok(state.core.tenant(TenantId(id.0)).await?.into())
     }
 

@@ -10,7 +10,7 @@ use poem_openapi::{
     types::MaybeUndefined,
 };
 
-use super::{PageOf, ParticipantView, Reply, Tag, ok, participants::UpdateParticipantRequest};
+use super::{PageOf, ParticipantView, Reply, Tag, ok, participants::own_profile};
 use crate::{
     app::AppState,
     auth::BearerAuth,
@@ -74,9 +74,7 @@ async fn directory(
         .core
         .directory(actor, &filter, cursor.as_deref(), page_limit(limit))
         .await?;
-    ok(PageOf::from_page(page, |p| {
-        ParticipantView::for_viewer(p, actor)
-    }))
+    ok(PageOf::from_page(page, ParticipantView::from))
 }
 
 #[OpenApi(prefix_path = "/api/users", tag = "Tag::Users")]
@@ -130,10 +128,7 @@ impl UsersApi {
         state.auth.authorize(&auth.0, "directory", "read").await?;
         let ids = parse_ids(&ids.0)?;
         let found = state.core.participants_by_ids(&auth.0, &ids).await?;
-        ok(found
-            .into_iter()
-            .map(|p| ParticipantView::for_viewer(p, &auth.0))
-            .collect())
+        ok(found.into_iter().map(ParticipantView::from).collect())
     }
 
     /// The logged-in participant's own profile
@@ -145,7 +140,7 @@ impl UsersApi {
     ) -> Reply<ParticipantView> {
         state.auth.authorize(&auth.0, "profile", "read").await?;
         let (tenant, me) = auth.0.participant()?;
-        ok(ParticipantView::full(
+        ok(ParticipantView::from(
             state.core.participant(tenant, me).await?,
         ))
     }
@@ -163,7 +158,7 @@ impl UsersApi {
             .core
             .visible_participant(&auth.0, ParticipantId(user_id.0))
             .await?;
-        ok(ParticipantView::for_viewer(found, &auth.0))
+        ok(ParticipantView::from(found))
     }
 
     /// Update one's own name, avatar (`avatar` or `avatarUrl`) and status line
@@ -175,18 +170,10 @@ impl UsersApi {
         body: Json<UpdateMeRequest>,
     ) -> Reply<ParticipantView> {
         state.auth.authorize(&auth.0, "profile", "write").await?;
-        let (_, me) = auth.0.participant()?;
         let body = body.0;
-        let changes = UpdateParticipantRequest {
-            name: body.name,
-            avatar: body.avatar,
-            avatar_url: body.avatar_url,
-            status: body.status,
-            ..Default::default()
-        }
-        .into_changes()?;
-        ok(ParticipantView::full(
-            state.core.update_participant(&auth.0, me, changes).await?,
+        let profile = own_profile(&body.name, &body.avatar, &body.avatar_url, &body.status)?;
+        ok(ParticipantView::from(
+            state.core.update_own_profile(&auth.0, profile).await?,
         ))
     }
 }

@@ -1,6 +1,6 @@
 //! Authentication and authorization, shared by every front door.
 //!
-//! - [`jwt`]: access tokens; [`password`]: argon2id; [`policy`]: casbin.
+//! - [`jwt`]: access tokens; [`policy`]: casbin; [`sessions`]: the session cache.
 //! - [`guard`]: the poem-openapi security scheme that turns a bearer token
 //!   into an [`Actor`].
 //! - [`Auth`] ties them together: it authenticates (JWT + live session, the
@@ -9,18 +9,16 @@
 
 pub mod guard;
 pub mod jwt;
-pub mod password;
 pub mod policy;
+pub mod sessions;
 
 use std::time::Duration;
-
-use moka::sync::Cache;
 
 use crate::{
     domain::{
         Actor, Core, Role, SessionId, TenantId,
         events::{DomainEvent, Listener},
-        session::{Issued, Liveness},
+        session::Issued,
     },
     error::{AppError, AppResult},
 };
@@ -28,11 +26,18 @@ use crate::{
 pub use guard::BearerAuth;
 
 /// A fresh access token with the refresh token of the same session.
-#[derive(Debug)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: u64,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Authentication and authorization service; cheap to clone.
@@ -41,7 +46,7 @@ pub struct Auth {
     core: Core,
     jwt: jwt::JwtKeys,
     policy: policy::Policy,
-    sessions: Cache<SessionId, Liveness>,
+    sessions: std::sync::Arc<sessions::SessionCache>,
 }
 
 impl Auth {
@@ -53,11 +58,7 @@ impl Auth {
     ) -> anyhow::Result<Self> {
         let policy = policy::Policy::load(core.pool().clone()).await?;
         let auth = Self {
-            sessions: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(session_cache_ttl)
-                .support_invalidation_closures()
-                .build(),
+            sessions: std::sync::Arc::new(sessions::SessionCache::new(session_cache_ttl)),
             core: core.clone(),
             jwt,
             policy: policy.clone(),
@@ -85,16 +86,11 @@ impl Auth {
     pub async fn authenticate(&self, token: &str, ip: Option<String>) -> AppResult<Actor> {
         let claims = self.jwt.verify(token)?;
         let session = SessionId(claims.sid);
-        let live = match self.sessions.get(&session) {
-            Some(live) => live,
-            None => {
-                let live = self.core.session_liveness(session).await?.ok_or_else(|| {
-                    AppError::unauthorized("session_revoked", "session not found")
-                })?;
-                self.sessions.insert(session, live.clone());
-                live
-            }
-        };
+        let live = self
+            .sessions
+            .get_or_load(session, || self.core.session_liveness(session))
+            .await?
+            .ok_or_else(|| AppError::unauthorized("session_revoked", "session not found"))?;
         if let Some(reason) = live.dead_because {
             return Err(AppError::unauthorized(reason, dead_message(reason)));
         }
@@ -170,20 +166,12 @@ fn dead_message(reason: &str) -> &'static str {
 impl Listener for Auth {
     async fn on_event(&self, event: &DomainEvent) {
         match *event {
-            DomainEvent::SessionRevoked { session } => self.sessions.invalidate(&session),
+            DomainEvent::SessionRevoked { session } => self.sessions.evict_session(session),
             DomainEvent::ParticipantSessionsRevoked {
                 tenant,
                 participant,
-            } => {
-                let _ = self.sessions.invalidate_entries_if(move |_, live| {
-                    live.tenant == Some(tenant) && live.subject_id == participant.0
-                });
-            }
-            DomainEvent::TenantStatusChanged { tenant, .. } => {
-                let _ = self
-                    .sessions
-                    .invalidate_entries_if(move |_, live| live.tenant == Some(tenant));
-            }
+            } => self.sessions.evict_participant(tenant, participant),
+            DomainEvent::TenantStatusChanged { tenant, .. } => self.sessions.evict_tenant(tenant),
             DomainEvent::PolicyChanged { .. } | DomainEvent::ParticipantUpdated { .. } => {}
         }
     }

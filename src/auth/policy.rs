@@ -139,7 +139,17 @@ pub struct Policy {
     enforcer: Arc<RwLock<Enforcer>>,
     /// Tenant domains whose rules are in memory.
     loaded: Arc<std::sync::RwLock<HashSet<String>>>,
+    /// Serializes reloads, so a snapshot read earlier is never applied last.
+    reloading: Arc<tokio::sync::Mutex<()>>,
     pool: Pool,
+}
+
+/// A new enforcer loaded with every stored rule (and the platform's).
+async fn load_enforcer(pool: &Pool) -> casbin::Result<Enforcer> {
+    let model = DefaultModel::from_str(MODEL).await?;
+    let mut enforcer = Enforcer::new(model, MysqlAdapter { pool: pool.clone() }).await?;
+    enforcer.enable_auto_save(false);
+    Ok(enforcer)
 }
 
 /// The domains that have rules in memory (`p` rules carry it second).
@@ -154,25 +164,27 @@ fn domains_of(enforcer: &Enforcer) -> HashSet<String> {
 impl Policy {
     /// Loads the model and every tenant's rules.
     pub async fn load(pool: Pool) -> anyhow::Result<Self> {
-        let model = DefaultModel::from_str(MODEL).await?;
-        let mut enforcer = Enforcer::new(model, MysqlAdapter { pool: pool.clone() }).await?;
-        enforcer.enable_auto_save(false);
+        let enforcer = load_enforcer(&pool).await?;
         let loaded = domains_of(&enforcer);
         Ok(Self {
             enforcer: Arc::new(RwLock::new(enforcer)),
             loaded: Arc::new(std::sync::RwLock::new(loaded)),
+            reloading: Arc::default(),
             pool,
         })
     }
 
-    /// Replaces every rule in memory with what MySQL holds.
+    /// Replaces every rule in memory with what MySQL holds. The new rules
+    /// are loaded aside and swapped in only when complete: a failed reload
+    /// keeps the old rules, and checks never wait on the database.
     pub async fn reload_all(&self) -> AppResult<()> {
-        let mut enforcer = self.enforcer.write().await;
-        enforcer
-            .load_policy()
+        let _reloading = self.reloading.lock().await;
+        let fresh = load_enforcer(&self.pool)
             .await
             .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin reload failed: {err}")))?;
-        *self.loaded.write().expect("policy lock") = domains_of(&enforcer);
+        let domains = domains_of(&fresh);
+        *self.enforcer.write().await = fresh;
+        *self.loaded.write().expect("policy lock") = domains;
         Ok(())
     }
 
@@ -199,6 +211,7 @@ impl Policy {
 
     /// Replaces one tenant's rules in memory with what MySQL holds.
     pub async fn reload_tenant(&self, tenant: TenantId) -> AppResult<()> {
+        let _reloading = self.reloading.lock().await;
         let rules = policy::load_tenant(&mut *self.pool.acquire().await?, tenant).await?;
         let domain = tenant.to_string();
         let (p, g): (Vec<StoredRule>, Vec<StoredRule>) =

@@ -55,6 +55,7 @@ pub mod audit;
 pub mod events;
 pub mod ids;
 pub mod participant;
+pub mod password;
 pub mod policy;
 pub mod session;
 pub mod superadmin;
@@ -191,6 +192,18 @@ impl Actor {
 
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Refuses anyone but the platform superadmin (tenant management). The
+    /// policy says so too; this holds even if a tenant's rules were wrong.
+    pub fn require_superadmin(&self) -> AppResult<()> {
+        if self.role == Role::Superadmin && self.tenant.is_none() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "only the platform superadmin manages tenants",
+            ))
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use super::{
     values::{Email, Phone},
 };
 use crate::{
-    auth::password,
+    domain::password,
     error::{AppError, AppResult},
 };
 
@@ -41,13 +41,23 @@ pub enum Subject {
 }
 
 /// A new session and the first refresh token of its chain.
-#[derive(Debug)]
 pub struct Issued {
     pub session: SessionId,
     pub tenant: Option<TenantId>,
     pub subject_id: Uuid,
     pub role: Role,
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("session", &self.session)
+            .field("tenant", &self.tenant)
+            .field("subject_id", &self.subject_id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the guard needs to know about a session.
@@ -381,12 +391,19 @@ impl Core {
         .bind(&hash)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?")
-            .bind(super::now())
-            .bind(self.refresh_expiry())
-            .bind(session)
-            .execute(&mut *tx)
-            .await?;
+        // Conditional: a logout that committed since the liveness read wins,
+        // and this refresh fails instead of handing out dead tokens.
+        let extended = sqlx::query(
+            "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(super::now())
+        .bind(self.refresh_expiry())
+        .bind(session)
+        .execute(&mut *tx)
+        .await?;
+        if extended.rows_affected() != 1 {
+            return Err(invalid_refresh());
+        }
         let refresh_token = add_refresh_token(&mut tx, session).await?;
         tx.commit().await?;
         Ok(Issued {

@@ -8,7 +8,7 @@ use super::{
     values::{Email, Password},
 };
 use crate::{
-    auth::password,
+    domain::password,
     error::{AppError, AppResult, is_unique_violation},
 };
 

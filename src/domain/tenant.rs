@@ -12,7 +12,7 @@ use super::{
     values::{Email, Name, Password, Slug},
 };
 use crate::{
-    auth::password,
+    domain::password,
     error::{AppError, AppResult, is_unique_violation},
 };
 
@@ -149,6 +149,9 @@ impl Core {
         actor: Option<&Actor>,
         new: NewTenant,
     ) -> AppResult<(Tenant, Participant)> {
+        if let Some(actor) = actor {
+            actor.require_superadmin()?;
+        }
         let password_hash = password::hash(&new.admin_password).await?;
         let mut tx = self.pool().begin().await?;
         let tenant = insert(&mut tx, &new.slug, &new.name).await?;
@@ -169,8 +172,8 @@ impl Core {
         .await?;
         audit::record(
             &mut tx,
+            // A platform entry: the tenant's own admins do not see who created it.
             audit::Entry::new(actor, "tenant.create")
-                .tenant(tenant.id)
                 .target("tenant", tenant.id.0)
                 .detail(serde_json::json!({ "slug": tenant.slug, "adminId": admin.id })),
         )
@@ -210,6 +213,7 @@ impl Core {
         id: TenantId,
         status: TenantStatus,
     ) -> AppResult<Tenant> {
+        actor.require_superadmin()?;
         let mut tx = self.pool().begin().await?;
         if !set_status(&mut tx, id, status).await? {
             return Err(AppError::NotFound("tenant"));
@@ -220,9 +224,8 @@ impl Core {
         };
         audit::record(
             &mut tx,
-            audit::Entry::new(Some(actor), action)
-                .tenant(id)
-                .target("tenant", id.0),
+            // A platform entry: the tenant's admins do not see the superadmin.
+            audit::Entry::new(Some(actor), action).target("tenant", id.0),
         )
         .await?;
         let tenant = get(&mut tx, id)

@@ -150,11 +150,13 @@ pub fn optional_text(
     }
 }
 
-/// An avatar or media URL: http(s), at most 2048 bytes.
+/// An avatar or media URL: http(s), or a path on this server (not `//host`,
+/// which browsers read as another site), at most 2048 bytes.
 pub fn parse_url(raw: &str, field: &str) -> AppResult<String> {
     let url = raw.trim();
+    let is_path = url.starts_with('/') && !url.starts_with("//");
     let ok = url.len() <= 2048
-        && (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+        && (url.starts_with("https://") || url.starts_with("http://") || is_path)
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if !ok {
         return Err(AppError::validation(format!(
@@ -233,5 +235,6 @@ mod tests {
         assert!(parse_url("https://cdn.example/a.png", "avatar").is_ok());
         assert!(parse_url("/uploads/a.png", "avatar").is_ok());
         assert!(parse_url("javascript:alert(1)", "avatar").is_err());
+        assert!(parse_url("//evil.example/x.png", "avatar").is_err());
     }
 }

@@ -170,6 +170,53 @@ async fn operator_command_failures_exit_non_zero_with_the_error_envelope() {
 }
 
 #[test]
+fn json_mode_reports_configuration_and_usage_errors_as_the_envelope() {
+    let config = Command::new(BIN)
+        .args([
+            "participant",
+            "create",
+            "--tenant",
+            "t",
+            "--role",
+            "user",
+            "--name",
+            "U",
+            "--json",
+        ])
+        .env("SAMVAD_LOG_FORMAT", "yaml")
+        .output()
+        .unwrap();
+    assert!(!config.status.success());
+    assert_eq!(json_of(&config)["error"]["code"], json!("configuration"));
+
+    let usage = Command::new(BIN)
+        .args(["participant", "create", "--json"])
+        .output()
+        .unwrap();
+    assert!(!usage.status.success());
+    let body = json_of(&usage);
+    assert_eq!(body["error"]["code"], json!("usage"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--role"),
+        "{body}"
+    );
+}
+
+#[test]
+fn openapi_needs_no_configuration() {
+    let output = Command::new(BIN)
+        .arg("openapi")
+        .env("SAMVAD_ENV", "production")
+        .env_remove("SAMVAD_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+}
+
+#[test]
 fn an_unreachable_database_is_one_clear_line_with_the_password_hidden() {
     let output = samvad("mysql://app:hunter2@127.0.0.1:1/samvad", &["serve"]);
     assert!(!output.status.success());

@@ -93,6 +93,49 @@ async fn cors_allows_configured_origins_only() {
 }
 
 #[tokio::test]
+async fn cross_origin_errors_are_envelopes_a_browser_may_read() {
+    let app = TestApp::spawn_with(|c| {
+        c.cors_origins = samvad::config::CorsOrigins::List(vec!["https://app.example".into()]);
+    })
+    .await;
+    let from_app = |method: Method, path: &str| {
+        app.raw(method, path)
+            .header("origin", "https://app.example")
+    };
+
+    let cases = [
+        (from_app(Method::GET, "/api/auth/me"), 401, "unauthorized"),
+        (from_app(Method::GET, "/api/nope"), 404, "not_found"),
+        (
+            from_app(Method::POST, "/api/auth/login")
+                .header("content-type", "application/json")
+                .body("{bad"),
+            400,
+            "bad_request",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let res = app.send(request).await;
+        res.assert_error(status, code);
+        assert_eq!(
+            res.headers["access-control-allow-origin"],
+            "https://app.example"
+        );
+    }
+}
+
+#[tokio::test]
+async fn trailing_slashes_reach_the_same_endpoint() {
+    let app = TestApp::spawn().await;
+    let ping = app.call(Method::GET, "/ping/", None, None).await;
+    assert_eq!(ping.data(), &json!("pong"));
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    let users = app.get("/api/users/?limit=1", &admin.access).await;
+    assert_eq!(users.data()["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_are_413_whether_declared_or_chunked() {
     let app = TestApp::spawn_with(|c| c.body_limit = 1024).await;
     let big = format!("{{\"tenant\":\"{}\"}}", "x".repeat(2000));

@@ -179,3 +179,27 @@ async fn a_rule_edited_by_another_process_applies_after_the_periodic_reload() {
         .await
         .assert_error(403, "forbidden");
 }
+
+#[tokio::test]
+async fn a_failed_reload_keeps_the_rules_in_force() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    use sqlx::Executor;
+    app.core
+        .pool()
+        .execute("RENAME TABLE casbin_rules TO casbin_rules_away")
+        .await
+        .unwrap();
+
+    assert!(app.state.auth.reload_policy().await.is_err());
+    app.get("/api/participants", &admin.access).await.data();
+
+    app.core
+        .pool()
+        .execute("RENAME TABLE casbin_rules_away TO casbin_rules")
+        .await
+        .unwrap();
+    app.state.auth.reload_policy().await.unwrap();
+    app.get("/api/participants", &admin.access).await.data();
+}

@@ -187,3 +187,53 @@ async fn a_participant_updates_their_own_profile_with_either_avatar_spelling() {
     .await
     .assert_error(422, "validation_failed");
 }
+
+#[tokio::test]
+async fn others_cannot_search_by_contact_details_they_cannot_see() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    app.participant(&tenant, ParticipantType::Astrologer, "Asha")
+        .await;
+    let user = app
+        .participant_login(&tenant, ParticipantType::User, "Uma")
+        .await;
+    let admin = app.login_admin(&tenant).await;
+
+    // asha@acme.test: an admin finds her by email prefix; a user must not,
+    // or the hidden address could be recovered one character at a time.
+    let as_admin = app.get("/api/users?q=asha%40acme.t", &admin.access).await;
+    assert_eq!(names(as_admin.data()), ["Asha"]);
+    let as_user = app.get("/api/users?q=asha%40acme.t", &user.access).await;
+    assert!(names(as_user.data()).is_empty());
+    let as_user = app.get("/api/users/search?q=admin%40", &user.access).await;
+    assert!(names(as_user.data()).is_empty());
+}
+
+#[tokio::test]
+async fn blocked_participants_leave_the_directory_of_non_admins() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let (astro, _) = app
+        .participant(&tenant, ParticipantType::Astrologer, "Asha")
+        .await;
+    let user = app
+        .participant_login(&tenant, ParticipantType::User, "Uma")
+        .await;
+    let admin = app.login_admin(&tenant).await;
+    app.post(
+        &format!("/api/participants/{astro}/block"),
+        Some(&admin.access),
+        json!({}),
+    )
+    .await
+    .data();
+
+    let as_user = app.get("/api/users", &user.access).await;
+    assert_eq!(names(as_user.data()), ["Admin"]);
+    let as_admin = app.get("/api/users", &admin.access).await;
+    assert!(names(as_admin.data()).contains(&"Asha".to_owned()));
+    // A known id still resolves (chats show the name of a blocked partner).
+    app.get(&format!("/api/users/profile/{astro}"), &user.access)
+        .await
+        .data();
+}

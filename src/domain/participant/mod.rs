@@ -1,17 +1,22 @@
 //! Participants of a tenant: users, astrologers and admins. Admins manage
 //! them; everyone reads the tenant's directory and edits their own profile.
+//!
+//! This module holds the types and their SQL; `service` holds the use cases
+//! and the visibility rules (who sees whom, and whose contact details).
+
+mod service;
+
+pub use service::visible_kinds;
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, QueryBuilder, Row};
 
 use super::{
-    Actor, Core, Page, ParticipantId, TenantId, audit, cursor,
-    events::DomainEvent,
-    like_escape, session,
+    ParticipantId, TenantId, like_escape,
     values::{Email, Name, Password, Phone},
 };
 use crate::{
-    auth::password::{self, PasswordHash},
+    domain::password::PasswordHash,
     error::{AppError, AppResult, is_unique_violation},
 };
 
@@ -75,13 +80,20 @@ pub struct ParticipantInput {
     pub password: Option<Password>,
 }
 
-/// A partial update; `None` leaves a field alone, `Some(None)` clears it.
+/// What anyone may change about themself. `None` leaves a field alone,
+/// `Some(None)` clears it.
 #[derive(Debug, Default)]
-pub struct ProfileChanges {
+pub struct OwnProfile {
     pub name: Option<Name>,
     pub avatar_url: Option<Option<String>>,
     pub status_text: Option<Option<String>>,
-    /// Admin-only fields; raw phone is parsed with the tenant's region.
+}
+
+/// What account management may change: the profile plus contact details.
+/// The raw phone is parsed with the tenant's region.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub profile: OwnProfile,
     pub email: Option<Option<Email>>,
     pub phone: Option<Option<String>>,
 }
@@ -89,10 +101,19 @@ pub struct ProfileChanges {
 /// Filters of a directory listing.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
-    /// Matches name (anywhere), email or phone (prefix).
+    /// Matches names anywhere; for viewers who may see contact details, also
+    /// email and phone by prefix.
     pub q: Option<String>,
     pub kind: Option<ParticipantType>,
     pub blocked: Option<bool>,
+}
+
+/// How a listing searches and what it may show, decided by the core.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub kinds: &'a [ParticipantType],
+    /// Whether `q` may match email and phone.
+    pub search_contacts: bool,
 }
 
 const COLUMNS: &str = "tenant_id, id, type, name, email, phone, avatar_url, status_text, blocked, \
@@ -230,13 +251,13 @@ pub async fn find_for_login(
     }
 }
 
-/// Directory listing ordered by (name, id), after the cursor's key.
-/// `kinds` limits the types visible to the caller.
+/// Directory listing ordered by (name, id), after the cursor's key, within
+/// what `scope` allows.
 pub async fn list(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     filter: &Filter,
-    kinds: &[ParticipantType],
+    scope: Scope<'_>,
     after: Option<&(String, ParticipantId)>,
     limit: u32,
 ) -> AppResult<Vec<Participant>> {
@@ -249,7 +270,7 @@ pub async fn list(
     }
     query.push(" AND type IN (");
     let mut list = query.separated(", ");
-    for kind in kinds {
+    for kind in scope.kinds {
         list.push_bind(*kind);
     }
     query.push(")");
@@ -260,12 +281,15 @@ pub async fn list(
         let escaped = like_escape(q);
         query
             .push(" AND (name LIKE ")
-            .push_bind(format!("%{escaped}%"))
-            .push(" OR email LIKE ")
-            .push_bind(format!("{}%", escaped.to_lowercase()))
-            .push(" OR phone LIKE ")
-            .push_bind(format!("{escaped}%"))
-            .push(")");
+            .push_bind(format!("%{escaped}%"));
+        if scope.search_contacts {
+            query
+                .push(" OR email LIKE ")
+                .push_bind(format!("{}%", escaped.to_lowercase()))
+                .push(" OR phone LIKE ")
+                .push_bind(format!("{escaped}%"));
+        }
+        query.push(")");
     }
     if let Some((name, id)) = after {
         query
@@ -281,25 +305,28 @@ pub async fn list(
     Ok(query.build_query_as().fetch_all(conn).await?)
 }
 
-async fn update(
+/// Applies profile changes, and contact changes when given (`None` leaves
+/// email or phone alone).
+pub(crate) async fn update(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     id: ParticipantId,
-    changes: &ProfileChanges,
+    profile: &OwnProfile,
+    email: Option<&Option<Email>>,
     phone: Option<Option<Phone>>,
 ) -> AppResult<()> {
     let mut query = QueryBuilder::new("UPDATE participants SET updated_at = ");
     query.push_bind(super::now());
-    if let Some(name) = &changes.name {
+    if let Some(name) = &profile.name {
         query.push(", name = ").push_bind(name.as_str().to_owned());
     }
-    if let Some(avatar) = &changes.avatar_url {
+    if let Some(avatar) = &profile.avatar_url {
         query.push(", avatar_url = ").push_bind(avatar.clone());
     }
-    if let Some(status) = &changes.status_text {
+    if let Some(status) = &profile.status_text {
         query.push(", status_text = ").push_bind(status.clone());
     }
-    if let Some(email) = &changes.email {
+    if let Some(email) = email {
         query
             .push(", email = ")
             .push_bind(email.as_ref().map(|e| e.as_str().to_owned()));
@@ -318,7 +345,7 @@ async fn update(
     Ok(())
 }
 
-async fn set_blocked(
+pub(crate) async fn set_blocked(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     id: ParticipantId,
@@ -336,7 +363,10 @@ async fn set_blocked(
     Ok(done.rows_affected() == 1)
 }
 
-async fn default_region(conn: &mut MySqlConnection, tenant: TenantId) -> AppResult<String> {
+pub(crate) async fn default_region(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+) -> AppResult<String> {
     Ok(
         sqlx::query("SELECT default_region FROM tenants WHERE id = ?")
             .bind(tenant)
@@ -345,236 +375,4 @@ async fn default_region(conn: &mut MySqlConnection, tenant: TenantId) -> AppResu
             .map(|row| row.get("default_region"))
             .unwrap_or_else(|| "IN".into()),
     )
-}
-
-const ALL_KINDS: [ParticipantType; 3] = [
-    ParticipantType::User,
-    ParticipantType::Astrologer,
-    ParticipantType::Admin,
-];
-
-/// The types a caller may see in the directory: admins see everyone; others
-/// see the people they can address (astrologers and admins). Users find
-/// each other only through conversations, never by browsing.
-pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
-    if actor.is_admin() {
-        &ALL_KINDS
-    } else {
-        &[ParticipantType::Astrologer, ParticipantType::Admin]
-    }
-}
-
-impl Core {
-    /// Creates a participant of `tenant` (admins; the CLI passes no actor).
-    pub async fn create_participant(
-        &self,
-        actor: Option<&Actor>,
-        tenant: TenantId,
-        input: ParticipantInput,
-    ) -> AppResult<Participant> {
-        let password_hash = match &input.password {
-            Some(pw) => Some(password::hash(pw).await?),
-            None => None,
-        };
-        let mut tx = self.pool().begin().await?;
-        let phone = match &input.phone {
-            Some(raw) => Some(Phone::parse(raw, &default_region(&mut tx, tenant).await?)?),
-            None => None,
-        };
-        let participant = insert(
-            &mut tx,
-            tenant,
-            NewParticipant {
-                kind: input.kind,
-                name: input.name,
-                email: input.email,
-                phone,
-                password_hash,
-            },
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            audit::Entry::new(actor, "participant.create")
-                .tenant(tenant)
-                .target("participant", participant.id.0)
-                .detail(serde_json::json!({ "type": participant.kind.as_str() })),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(participant)
-    }
-
-    /// A participant of `tenant`; another tenant's id is a 404.
-    pub async fn participant(&self, tenant: TenantId, id: ParticipantId) -> AppResult<Participant> {
-        get(&mut *self.pool().acquire().await?, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("participant"))
-    }
-
-    /// A participant the actor may see in the directory; others are a 404.
-    pub async fn visible_participant(
-        &self,
-        actor: &Actor,
-        id: ParticipantId,
-    ) -> AppResult<Participant> {
-        let (tenant, me) = actor.participant()?;
-        let found = self.participant(tenant, id).await?;
-        if found.id == me || visible_kinds(actor).contains(&found.kind) {
-            Ok(found)
-        } else {
-            Err(AppError::NotFound("participant"))
-        }
-    }
-
-    /// The visible participants among `ids` (unknown ids are left out).
-    pub async fn participants_by_ids(
-        &self,
-        actor: &Actor,
-        ids: &[ParticipantId],
-    ) -> AppResult<Vec<Participant>> {
-        let (tenant, me) = actor.participant()?;
-        let kinds = visible_kinds(actor);
-        let found = get_many(&mut *self.pool().acquire().await?, tenant, ids).await?;
-        Ok(found
-            .into_iter()
-            .filter(|p| p.id == me || kinds.contains(&p.kind))
-            .collect())
-    }
-
-    /// The tenant directory as the actor may see it, filtered and paged.
-    pub async fn directory(
-        &self,
-        actor: &Actor,
-        filter: &Filter,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> AppResult<Page<Participant>> {
-        self.page_of(actor.tenant()?, filter, visible_kinds(actor), cursor, limit)
-            .await
-    }
-
-    /// Every participant of `tenant` matching `filter` (account management).
-    pub async fn participants(
-        &self,
-        tenant: TenantId,
-        filter: &Filter,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> AppResult<Page<Participant>> {
-        self.page_of(tenant, filter, &ALL_KINDS, cursor, limit)
-            .await
-    }
-
-    async fn page_of(
-        &self,
-        tenant: TenantId,
-        filter: &Filter,
-        kinds: &[ParticipantType],
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> AppResult<Page<Participant>> {
-        let after: Option<(String, ParticipantId)> = cursor.map(cursor::decode).transpose()?;
-        let mut conn = self.pool().acquire().await?;
-        let rows = list(&mut conn, tenant, filter, kinds, after.as_ref(), limit + 1).await?;
-        Ok(cursor::page(rows, limit, |p| (p.name.clone(), p.id)))
-    }
-
-    /// Applies `changes` to a participant of the actor's tenant. The front
-    /// door has authorized the change (`participants write` for another
-    /// participant, `profile write` for oneself, which offers no email or
-    /// phone fields).
-    pub async fn update_participant(
-        &self,
-        actor: &Actor,
-        id: ParticipantId,
-        changes: ProfileChanges,
-    ) -> AppResult<Participant> {
-        let tenant = actor.tenant()?;
-        let mut tx = self.pool().begin().await?;
-        if get(&mut tx, tenant, id).await?.is_none() {
-            return Err(AppError::NotFound("participant"));
-        }
-        let phone = match &changes.phone {
-            Some(Some(raw)) => Some(Some(Phone::parse(
-                raw,
-                &default_region(&mut tx, tenant).await?,
-            )?)),
-            Some(None) => Some(None),
-            None => None,
-        };
-        update(&mut tx, tenant, id, &changes, phone).await?;
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), "participant.update")
-                .tenant(tenant)
-                .target("participant", id.0),
-        )
-        .await?;
-        let updated = get(&mut tx, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("participant"))?;
-        tx.commit().await?;
-        self.events()
-            .publish(DomainEvent::ParticipantUpdated {
-                tenant,
-                participant: id,
-            })
-            .await;
-        Ok(updated)
-    }
-
-    /// Blocks (revoking every session) or unblocks a participant.
-    pub async fn set_participant_blocked(
-        &self,
-        actor: &Actor,
-        id: ParticipantId,
-        blocked: bool,
-    ) -> AppResult<Participant> {
-        let tenant = actor.tenant()?;
-        if blocked && actor.id == id.0 {
-            return Err(AppError::conflict(
-                "cannot_block_self",
-                "an admin cannot block themselves",
-            ));
-        }
-        let mut tx = self.pool().begin().await?;
-        if !set_blocked(&mut tx, tenant, id, blocked).await? {
-            return Err(AppError::NotFound("participant"));
-        }
-        if blocked {
-            session::revoke_all_of_subject(&mut tx, Some(tenant), id.0, "blocked").await?;
-        }
-        let action = if blocked {
-            "participant.block"
-        } else {
-            "participant.unblock"
-        };
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), action)
-                .tenant(tenant)
-                .target("participant", id.0),
-        )
-        .await?;
-        let updated = get(&mut tx, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("participant"))?;
-        tx.commit().await?;
-        if blocked {
-            self.events()
-                .publish(DomainEvent::ParticipantSessionsRevoked {
-                    tenant,
-                    participant: id,
-                })
-                .await;
-        }
-        self.events()
-            .publish(DomainEvent::ParticipantUpdated {
-                tenant,
-                participant: id,
-            })
-            .await;
-        Ok(updated)
-    }
 }

@@ -1,7 +1,11 @@
-//! argon2id password hashing. Hashing is deliberately slow, so it runs on
-//! tokio's blocking pool and never stalls the async workers.
+//! argon2id password hashing. Hashing is deliberately slow and memory-hard
+//! (19 MiB each), so it runs on tokio's blocking pool, never stalling the
+//! async workers, and at most [`MAX_CONCURRENT`] at a time, so a flood of
+//! logins queues instead of exhausting memory.
 
 use std::sync::LazyLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::{
     Argon2,
@@ -29,6 +33,26 @@ impl std::fmt::Debug for PasswordHash {
     }
 }
 
+/// Hashes computed at once: twice the cores, at least two.
+pub static MAX_CONCURRENT: LazyLock<usize> = LazyLock::new(|| {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .max(2)
+});
+
+static PERMITS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(*MAX_CONCURRENT));
+
+/// Runs `work` on the blocking pool under a hashing permit.
+async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    let _permit = PERMITS
+        .acquire()
+        .await
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("hashing permits closed: {err}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| AppError::Internal(err.into()))
+}
+
 fn hash_blocking(password: &str) -> AppResult<PasswordHash> {
     Argon2::default()
         .hash_password(password.as_bytes())
@@ -39,9 +63,7 @@ fn hash_blocking(password: &str) -> AppResult<PasswordHash> {
 /// Hashes a new password with a fresh salt.
 pub async fn hash(password: &Password) -> AppResult<PasswordHash> {
     let password = password.expose().to_owned();
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|err| AppError::Internal(err.into()))?
+    bounded(move || hash_blocking(&password)).await?
 }
 
 /// True when `password` matches the stored hash. A malformed stored hash
@@ -72,7 +94,7 @@ static DUMMY: LazyLock<String> = LazyLock::new(|| {
 
 /// Spends the time of one verification.
 pub async fn burn_time() {
-    let _ = tokio::task::spawn_blocking(|| {
+    let _ = bounded(|| {
         let _ = Phc::new(&DUMMY).map(|phc| Argon2::default().verify_password(b"x", &phc));
     })
     .await;

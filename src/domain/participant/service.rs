@@ -1,0 +1,314 @@
+//! Participant use cases, and the visibility rules they apply: who appears
+//! in whose directory, and who sees contact details. The core applies them,
+//! so every front door shows the same thing.
+
+use super::{
+    Filter, OwnProfile, Participant, ParticipantInput, ParticipantType, ProfileChanges, Scope,
+    default_region, get, get_many, insert, list, set_blocked, update,
+};
+use crate::{
+    domain::password,
+    domain::{
+        Actor, Core, Page, ParticipantId, TenantId, audit, cursor, events::DomainEvent, session,
+        values::Phone,
+    },
+    error::{AppError, AppResult},
+};
+
+const ALL_KINDS: [ParticipantType; 3] = [
+    ParticipantType::User,
+    ParticipantType::Astrologer,
+    ParticipantType::Admin,
+];
+
+/// The types a caller may see in the directory: admins see everyone; others
+/// see the people they can address (astrologers and admins). Users find
+/// each other only through conversations, never by browsing.
+pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
+    if actor.is_admin() {
+        &ALL_KINDS
+    } else {
+        &[ParticipantType::Astrologer, ParticipantType::Admin]
+    }
+}
+
+/// `p` as `viewer` may see it: email and phone only for admins and for the
+/// participant themself.
+fn as_seen_by(viewer: &Actor, mut p: Participant) -> Participant {
+    if !(viewer.is_admin() || viewer.id == p.id.0) {
+        p.email = None;
+        p.phone = None;
+    }
+    p
+}
+
+impl Core {
+    /// Creates a participant of `tenant` (admins; the CLI passes no actor).
+    pub async fn create_participant(
+        &self,
+        actor: Option<&Actor>,
+        tenant: TenantId,
+        input: ParticipantInput,
+    ) -> AppResult<Participant> {
+        let password_hash = match &input.password {
+            Some(pw) => Some(password::hash(pw).await?),
+            None => None,
+        };
+        let mut tx = self.pool().begin().await?;
+        let phone = match &input.phone {
+            Some(raw) => Some(Phone::parse(raw, &default_region(&mut tx, tenant).await?)?),
+            None => None,
+        };
+        let participant = insert(
+            &mut tx,
+            tenant,
+            super::NewParticipant {
+                kind: input.kind,
+                name: input.name,
+                email: input.email,
+                phone,
+                password_hash,
+            },
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            audit::Entry::new(actor, "participant.create")
+                .tenant(tenant)
+                .target("participant", participant.id.0)
+                .detail(serde_json::json!({ "type": participant.kind.as_str() })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(participant)
+    }
+
+    /// A participant of `tenant`, contact details included (account
+    /// management, or oneself); another tenant's id is a 404.
+    pub async fn participant(&self, tenant: TenantId, id: ParticipantId) -> AppResult<Participant> {
+        get(&mut *self.pool().acquire().await?, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))
+    }
+
+    /// A participant as the actor may see it; one they may not see is a 404.
+    pub async fn visible_participant(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+    ) -> AppResult<Participant> {
+        let found = self.participant(actor.tenant()?, id).await?;
+        if found.id.0 == actor.id || visible_kinds(actor).contains(&found.kind) {
+            Ok(as_seen_by(actor, found))
+        } else {
+            Err(AppError::NotFound("participant"))
+        }
+    }
+
+    /// The participants among `ids` the actor may see (others are left out).
+    pub async fn participants_by_ids(
+        &self,
+        actor: &Actor,
+        ids: &[ParticipantId],
+    ) -> AppResult<Vec<Participant>> {
+        let tenant = actor.tenant()?;
+        let kinds = visible_kinds(actor);
+        let found = get_many(&mut *self.pool().acquire().await?, tenant, ids).await?;
+        Ok(found
+            .into_iter()
+            .filter(|p| p.id.0 == actor.id || kinds.contains(&p.kind))
+            .map(|p| as_seen_by(actor, p))
+            .collect())
+    }
+
+    /// The tenant directory as the actor may see it. Others than admins see
+    /// no blocked participants and search by name only (they cannot see
+    /// email or phone, so they may not match on them either).
+    pub async fn directory(
+        &self,
+        actor: &Actor,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Participant>> {
+        let mut filter = filter.clone();
+        if !actor.is_admin() {
+            filter.blocked = Some(false);
+        }
+        let scope = Scope {
+            kinds: visible_kinds(actor),
+            search_contacts: actor.is_admin(),
+        };
+        let page = self
+            .page_of(actor.tenant()?, &filter, scope, cursor, limit)
+            .await?;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|p| as_seen_by(actor, p))
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// Every participant of `tenant` matching `filter` (account management).
+    pub async fn participants(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Participant>> {
+        let scope = Scope {
+            kinds: &ALL_KINDS,
+            search_contacts: true,
+        };
+        self.page_of(tenant, filter, scope, cursor, limit).await
+    }
+
+    async fn page_of(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        scope: Scope<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Participant>> {
+        let after: Option<(String, ParticipantId)> = cursor.map(cursor::decode).transpose()?;
+        let mut conn = self.pool().acquire().await?;
+        let rows = list(&mut conn, tenant, filter, scope, after.as_ref(), limit + 1).await?;
+        Ok(cursor::page(rows, limit, |p| (p.name.clone(), p.id)))
+    }
+
+    /// The actor changes their own name, avatar or status line.
+    pub async fn update_own_profile(
+        &self,
+        actor: &Actor,
+        profile: OwnProfile,
+    ) -> AppResult<Participant> {
+        let (_, me) = actor.participant()?;
+        self.apply_changes(
+            actor,
+            me,
+            ProfileChanges {
+                profile,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Account management: changes another participant's profile and
+    /// contact details. Front doors authorize `participants write` first.
+    pub async fn update_participant(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+        changes: ProfileChanges,
+    ) -> AppResult<Participant> {
+        self.apply_changes(actor, id, changes).await
+    }
+
+    async fn apply_changes(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+        changes: ProfileChanges,
+    ) -> AppResult<Participant> {
+        let tenant = actor.tenant()?;
+        let mut tx = self.pool().begin().await?;
+        if get(&mut tx, tenant, id).await?.is_none() {
+            return Err(AppError::NotFound("participant"));
+        }
+        let phone = match &changes.phone {
+            Some(Some(raw)) => Some(Some(Phone::parse(
+                raw,
+                &default_region(&mut tx, tenant).await?,
+            )?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        update(
+            &mut tx,
+            tenant,
+            id,
+            &changes.profile,
+            changes.email.as_ref(),
+            phone,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "participant.update")
+                .tenant(tenant)
+                .target("participant", id.0),
+        )
+        .await?;
+        let updated = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        tx.commit().await?;
+        self.events()
+            .publish(DomainEvent::ParticipantUpdated {
+                tenant,
+                participant: id,
+            })
+            .await;
+        Ok(updated)
+    }
+
+    /// Blocks (revoking every session) or unblocks a participant.
+    pub async fn set_participant_blocked(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+        blocked: bool,
+    ) -> AppResult<Participant> {
+        let tenant = actor.tenant()?;
+        if blocked && actor.id == id.0 {
+            return Err(AppError::conflict(
+                "cannot_block_self",
+                "an admin cannot block themselves",
+            ));
+        }
+        let mut tx = self.pool().begin().await?;
+        if !set_blocked(&mut tx, tenant, id, blocked).await? {
+            return Err(AppError::NotFound("participant"));
+        }
+        if blocked {
+            session::revoke_all_of_subject(&mut tx, Some(tenant), id.0, "blocked").await?;
+        }
+        let action = if blocked {
+            "participant.block"
+        } else {
+            "participant.unblock"
+        };
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), action)
+                .tenant(tenant)
+                .target("participant", id.0),
+        )
+        .await?;
+        let updated = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        tx.commit().await?;
+        if blocked {
+            self.events()
+                .publish(DomainEvent::ParticipantSessionsRevoked {
+                    tenant,
+                    participant: id,
+                })
+                .await;
+        }
+        self.events()
+            .publish(DomainEvent::ParticipantUpdated {
+                tenant,
+                participant: id,
+            })
+            .await;
+        Ok(updated)
+    }
+}
