@@ -9,10 +9,11 @@ use poem::{Endpoint, EndpointExt, Route, Server, listener::TcpAcceptor};
 
 use crate::{
     api,
-    auth::{Auth, jwt::JwtKeys},
+    auth::Auth,
     config::Config,
     db::Pool,
-    domain::{Core, Settings},
+    delivery::Delivery,
+    domain::{Core, CoreConfig},
     error, middleware,
 };
 
@@ -28,12 +29,8 @@ pub struct AppState {
 impl AppState {
     /// Builds the core and the auth service (loading every tenant's policy).
     pub async fn new(config: Config, pool: Pool) -> anyhow::Result<Self> {
-        let settings = Settings {
-            refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
-        };
-        let core = Core::new(pool, settings);
-        let jwt = JwtKeys::new(&config.jwt_secret, config.access_token_ttl);
-        let auth = Auth::new(core.clone(), jwt, config.session_cache_ttl).await?;
+        let core = build_core(&config, pool)?;
+        let auth = Auth::new(core.clone(), &config).await?;
         Ok(Self {
             config: Arc::new(config),
             core,
@@ -41,6 +38,15 @@ impl AppState {
             started: Instant::now(),
         })
     }
+}
+
+/// The core as the configuration describes it (server, CLI and tests).
+pub fn build_core(config: &Config, pool: Pool) -> anyhow::Result<Core> {
+    Ok(Core::new(
+        pool,
+        CoreConfig::from_config(config)?,
+        Delivery::from_config(config)?,
+    ))
 }
 
 /// The route table: the OpenAPI operations (under `/api`, plus `/ping` and

@@ -15,10 +15,10 @@ use crate::{
     config::{Config, Environment},
     db, demo,
     domain::{
-        Core, Settings,
+        Core,
         participant::{ParticipantInput, ParticipantType},
         tenant::NewTenant,
-        values::{Email, Name, Password, Slug},
+        values::{Email, Name, Password, Slug, optional_text},
     },
     error::{AppError, AppResult},
     telemetry,
@@ -111,6 +111,9 @@ enum ParticipantCommand {
         phone: Option<String>,
         #[arg(long)]
         password: Option<String>,
+        /// The account's id in an old backend (its old tokens then work)
+        #[arg(long)]
+        legacy_id: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -265,10 +268,10 @@ async fn operator(config: &Config, command: impl OperatorCommand) -> ExitCode {
         Ok(pool) => pool,
         Err(err) => return report(json, Err(AppError::Internal(err))),
     };
-    let settings = Settings {
-        refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl).unwrap_or_default(),
+    let core = match app::build_core(config, pool.clone()) {
+        Ok(core) => core,
+        Err(err) => return report(json, Err(AppError::Internal(err))),
     };
-    let core = Core::new(pool.clone(), settings);
     let result = command.run(&core).await;
     pool.close().await;
     report(json, result)
@@ -364,6 +367,7 @@ impl OperatorCommand for ParticipantCommand {
             email,
             phone,
             password,
+            legacy_id,
             ..
         } = self;
         let tenant = core
@@ -376,6 +380,7 @@ impl OperatorCommand for ParticipantCommand {
             email: email.as_deref().map(Email::parse).transpose()?,
             phone,
             password: password.as_deref().map(Password::parse).transpose()?,
+            legacy_id: optional_text(legacy_id.as_deref(), "legacy id", 64)?,
         };
         let created = core.create_participant(None, tenant.id, input).await?;
         Ok((

@@ -72,6 +72,35 @@ pub struct Config {
     pub session_cache_ttl: Duration,
     /// How often every tenant's policy is re-read (edits from other processes).
     pub policy_refresh: Duration,
+    /// Base URL of this server as users reach it, for links in emails.
+    pub public_url: String,
+    /// Where development mail and SMS land when no transport is configured.
+    pub data_dir: std::path::PathBuf,
+    /// SMTP server URL (`smtps://user:pass@host:465`); `None` writes mail to files.
+    pub smtp_url: Option<Secret>,
+    /// The `From` of every email.
+    pub mail_from: String,
+    /// SMS gateway webhook; `None` writes SMS to a file.
+    pub sms_webhook: Option<SmsWebhook>,
+    /// Old apps' JWTs (`{uid}` / `{id, sessionId}`), accepted for one tenant.
+    pub legacy_tokens: Option<LegacyTokens>,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy only).
+    pub trust_proxy: bool,
+}
+
+/// An HTTP SMS gateway: JSON POSTs signed with HMAC-SHA256.
+#[derive(Debug, Clone)]
+pub struct SmsWebhook {
+    pub url: String,
+    pub secret: Secret,
+}
+
+/// Verification of the JWTs issued by the old backends.
+#[derive(Debug, Clone)]
+pub struct LegacyTokens {
+    pub secret: Secret,
+    /// Slug of the tenant those apps belong to.
+    pub tenant: String,
 }
 
 impl Config {
@@ -106,6 +135,36 @@ impl Config {
             );
         }
         let bind = get("SAMVAD_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let sms_webhook = match (
+            get("SAMVAD_SMS_WEBHOOK_URL"),
+            get("SAMVAD_SMS_WEBHOOK_SECRET"),
+        ) {
+            (None, _) => None,
+            (Some(url), Some(secret))
+                if url.starts_with("https://") || url.starts_with("http://") =>
+            {
+                Some(SmsWebhook {
+                    url,
+                    secret: Secret::new(secret),
+                })
+            }
+            (Some(_), None) => {
+                bail!("SAMVAD_SMS_WEBHOOK_SECRET is required with SAMVAD_SMS_WEBHOOK_URL")
+            }
+            (Some(url), Some(_)) => bail!("SAMVAD_SMS_WEBHOOK_URL `{url}` is not an http(s) URL"),
+        };
+        let legacy_tokens = match (get("SAMVAD_LEGACY_JWT_SECRET"), get("SAMVAD_LEGACY_TENANT")) {
+            (None, None) => None,
+            (Some(secret), Some(tenant)) => Some(LegacyTokens {
+                secret: Secret::new(secret),
+                tenant,
+            }),
+            _ => bail!("SAMVAD_LEGACY_JWT_SECRET and SAMVAD_LEGACY_TENANT go together"),
+        };
+        let public_url = get("SAMVAD_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
         Ok(Self {
             env,
             database_url: Secret::new(
@@ -128,6 +187,19 @@ impl Config {
             shutdown_timeout: secs(&get, "SAMVAD_SHUTDOWN_TIMEOUT", 20)?,
             session_cache_ttl: secs(&get, "SAMVAD_SESSION_CACHE_TTL", 30)?,
             policy_refresh: secs(&get, "SAMVAD_POLICY_REFRESH", 60)?,
+            public_url,
+            data_dir: get("SAMVAD_DATA_DIR")
+                .unwrap_or_else(|| "data".into())
+                .into(),
+            smtp_url: get("SAMVAD_SMTP_URL").map(Secret::new),
+            mail_from: get("SAMVAD_MAIL_FROM")
+                .unwrap_or_else(|| "Samvad <no-reply@samvad.localhost>".into()),
+            sms_webhook,
+            legacy_tokens,
+            trust_proxy: matches!(
+                get("SAMVAD_TRUST_PROXY").as_deref(),
+                Some("1" | "true" | "yes")
+            ),
         })
     }
 
@@ -136,6 +208,8 @@ impl Config {
         let mut config = Self::from_lookup(|_| None).expect("defaults are valid");
         config.database_url = Secret::new(database_url);
         config.jwt_secret = Secret::new("test-secret-test-secret-test-secret!");
+        config.data_dir =
+            std::env::temp_dir().join(format!("samvad-test-{}", uuid::Uuid::now_v7().simple()));
         config
     }
 }

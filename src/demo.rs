@@ -53,6 +53,7 @@ pub async fn seed_if_empty(core: &Core) -> AppResult<bool> {
             email: Some(Email::parse(email)?),
             phone: None,
             password: Some(password.clone()),
+            legacy_id: None,
         };
         match core.create_participant(None, tenant.id, input).await {
             Ok(_) => {}

@@ -78,11 +78,11 @@ pub struct Done {
 }
 
 /// Where a login comes from.
-pub fn device(req: &Request, name: Option<String>) -> Device {
+pub fn device(state: &AppState, req: &Request, name: Option<String>) -> Device {
     Device {
         name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
         user_agent: req.header("user-agent").map(str::to_owned),
-        ip: client_ip(req),
+        ip: client_ip(req, state.auth.trust_proxy()),
     }
 }
 
@@ -115,7 +115,7 @@ impl AuthApi {
                 &body.tenant,
                 login,
                 &body.password,
-                &device(req, body.device_name),
+                &device(state, req, body.device_name),
             )
             .await?;
         let tokens = state.auth.tokens(issued)?;

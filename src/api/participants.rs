@@ -35,6 +35,9 @@ pub struct CreateParticipantRequest {
     pub phone: Option<String>,
     /// 8-128 characters; without one the participant logs in by OTP only.
     pub password: Option<String>,
+    /// The account's id in an old backend, when imported: its old tokens
+    /// then work here (see the README on legacy tokens).
+    pub legacy_id: Option<String>,
 }
 
 /// Changes to a participant; absent fields stay, `null` clears.
@@ -127,6 +130,7 @@ impl ParticipantsApi {
             email: body.email.as_deref().map(Email::parse).transpose()?,
             phone: body.phone.filter(|p| !p.trim().is_empty()),
             password: body.password.as_deref().map(Password::parse).transpose()?,
+            legacy_id: optional_text(body.legacy_id.as_deref(), "legacyId", 64)?,
         };
         let created = state
             .core

@@ -113,7 +113,11 @@ impl PlatformApi {
         let email = Email::parse(&body.email)?;
         let (admin, issued) = state
             .core
-            .superadmin_login(&email, &body.password, &device(req, body.device_name))
+            .superadmin_login(
+                &email,
+                &body.password,
+                &device(state, req, body.device_name),
+            )
             .await?;
         ok(PlatformLoginResponse {
             tokens: state.auth.tokens(issued)?.into(),

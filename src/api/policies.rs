@@ -8,10 +8,7 @@ use super::{Reply, Tag, auth::Done, ok};
 use crate::{
     app::AppState,
     auth::BearerAuth,
-    domain::{
-        Role,
-        policy::{ACTIONS, OBJECTS, ROLES, Rule},
-    },
+    domain::policy::{ACTIONS, OBJECTS, ROLES, Rule},
     error::AppError,
 };
 
@@ -123,10 +120,9 @@ impl PoliciesApi {
     ) -> Reply<CheckResult> {
         state.auth.authorize(&auth.0, "policies", "read").await?;
         let rule = body.0.parse()?;
-        let role = Role::parse(&rule.role).ok_or_else(|| AppError::validation("unknown role"))?;
         let allowed = state
             .auth
-            .check(auth.0.tenant()?, role, &rule.object, &rule.action)
+            .check(auth.0.tenant()?, &rule.role, &rule.object, &rule.action)
             .await?;
         ok(CheckResult { allowed })
     }

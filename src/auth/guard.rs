@@ -1,27 +1,112 @@
-//! The bearer-token security scheme of the REST API. Handlers take a
-//! [`BearerAuth`] argument, which authenticates, then call
-//! `Auth::authorize` as their first line.
+//! The security schemes of the REST API. Handlers take one of these as an
+//! argument, which authenticates, then call `Auth::authorize` as their
+//! first line:
+//! - [`BearerAuth`]: a logged-in session (access token), for what only a
+//!   person may do (their profile, their sessions, tenant administration);
+//! - [`Caller`]: a session or an API key (`X-Api-Key`), for what a tenant's
+//!   integrations may also do; the key's scopes decide through the policy.
 
 use poem::Request;
-use poem_openapi::{SecurityScheme, auth::Bearer};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme,
+    auth::{ApiKey, Bearer},
+    registry::Registry,
+};
 
 use super::Auth;
 use crate::{domain::Actor, error::AppError};
 
-/// An authenticated caller (JWT access token in `Authorization: Bearer`).
+/// An authenticated person (JWT access token in `Authorization: Bearer`).
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
 pub struct BearerAuth(pub Actor);
 
-async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
-    let auth = req
+/// A tenant's API key in the `X-Api-Key` header.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "X-Api-Key",
+    key_in = "header",
+    checker = "check_api_key"
+)]
+pub struct ApiKeyAuth(pub Actor);
+
+/// A session or an API key: whichever the request carries (`X-Api-Key`
+/// wins when both are sent).
+pub struct Caller(pub Actor);
+
+fn auth_of(req: &Request) -> poem::Result<&Auth> {
+    Ok(req
         .data::<Auth>()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("Auth missing from request data")))?;
-    Ok(auth.authenticate(&bearer.token, client_ip(req)).await?)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("Auth missing from request data")))?)
 }
 
-/// The client's address as the audit log records it.
-pub fn client_ip(req: &Request) -> Option<String> {
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
+    let auth = auth_of(req)?;
+    Ok(auth
+        .authenticate(&bearer.token, client_ip(req, auth.trust_proxy()))
+        .await?)
+}
+
+async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Actor> {
+    let auth = auth_of(req)?;
+    let what = format!("{} {}", req.method(), req.uri().path());
+    Ok(auth
+        .authenticate_key(&key.key, &what, client_ip(req, auth.trust_proxy()))
+        .await?)
+}
+
+impl<'a> ApiExtractor<'a> for Caller {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <BearerAuth as ApiExtractor>::register(registry);
+        <ApiKeyAuth as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = <BearerAuth as ApiExtractor>::security_schemes();
+        schemes.extend(<ApiKeyAuth as ApiExtractor>::security_schemes());
+        schemes
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut poem::RequestBody,
+        _: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        if req.headers().contains_key("x-api-key") {
+            let key = <ApiKeyAuth as ApiExtractor>::from_request(
+                req,
+                body,
+                ExtractParamOptions::default(),
+            )
+            .await?;
+            Ok(Self(key.0))
+        } else {
+            let bearer = <BearerAuth as ApiExtractor>::from_request(
+                req,
+                body,
+                ExtractParamOptions::default(),
+            )
+            .await?;
+            Ok(Self(bearer.0))
+        }
+    }
+}
+
+/// The client's address: the peer, or with `SAMVAD_TRUST_PROXY` the first
+/// address of `X-Forwarded-For` (set it only behind a proxy that writes it).
+pub fn client_ip(req: &Request, trust_proxy: bool) -> Option<String> {
+    if trust_proxy
+        && let Some(forwarded) = req.header("x-forwarded-for")
+        && let Some(first) = forwarded.split(',').next().map(str::trim)
+        && first.parse::<std::net::IpAddr>().is_ok()
+    {
+        return Some(first.to_owned());
+    }
     req.remote_addr()
         .as_socket_addr()
         .map(|addr| addr.ip().to_string())

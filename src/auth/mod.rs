@@ -1,29 +1,33 @@
 //! Authentication and authorization, shared by every front door.
 //!
-//! - [`jwt`]: access tokens; [`policy`]: casbin; [`sessions`]: the session cache.
-//! - [`guard`]: the poem-openapi security scheme that turns a bearer token
-//!   into an [`Actor`].
+//! - [`jwt`]: access tokens; [`policy`]: casbin; [`sessions`]: the session
+//!   cache; [`legacy`]: the old backends' tokens.
+//! - [`guard`]: the poem-openapi security schemes that turn a bearer token
+//!   or an API key into an [`Actor`].
 //! - [`Auth`] ties them together: it authenticates (JWT + live session, the
-//!   session answer cached so MySQL is asked at most once per cache period)
-//!   and authorizes (casbin, with the actor's tenant as the domain).
+//!   session answer cached so MySQL is asked at most once per cache period;
+//!   or an API key) and authorizes (casbin, with the actor's tenant as the
+//!   domain and its role, or its key's scopes, as subjects).
 
 pub mod guard;
 pub mod jwt;
+pub mod legacy;
 pub mod policy;
 pub mod sessions;
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::{
+    config::Config,
     domain::{
-        Actor, Core, Role, SessionId, TenantId,
+        Actor, Core, Credential, Role, SessionId, TenantId,
         events::{DomainEvent, Listener},
-        session::Issued,
+        session::{Device, Issued},
     },
     error::{AppError, AppResult},
 };
 
-pub use guard::BearerAuth;
+pub use guard::{BearerAuth, Caller};
 
 /// A fresh access token with the refresh token of the same session.
 pub struct Tokens {
@@ -46,26 +50,34 @@ pub struct Auth {
     core: Core,
     jwt: jwt::JwtKeys,
     policy: policy::Policy,
-    sessions: std::sync::Arc<sessions::SessionCache>,
+    sessions: Arc<sessions::SessionCache>,
+    legacy: Option<Arc<legacy::LegacyVerifier>>,
+    trust_proxy: bool,
 }
 
 impl Auth {
     /// Loads the policy and subscribes the caches to the core's events.
-    pub async fn new(
-        core: Core,
-        jwt: jwt::JwtKeys,
-        session_cache_ttl: Duration,
-    ) -> anyhow::Result<Self> {
+    pub async fn new(core: Core, config: &Config) -> anyhow::Result<Self> {
         let policy = policy::Policy::load(core.pool().clone()).await?;
         let auth = Self {
-            sessions: std::sync::Arc::new(sessions::SessionCache::new(session_cache_ttl)),
             core: core.clone(),
-            jwt,
+            jwt: jwt::JwtKeys::new(&config.jwt_secret, config.access_token_ttl),
             policy: policy.clone(),
+            sessions: Arc::new(sessions::SessionCache::new(config.session_cache_ttl)),
+            legacy: config
+                .legacy_tokens
+                .as_ref()
+                .map(|c| Arc::new(legacy::LegacyVerifier::new(c))),
+            trust_proxy: config.trust_proxy,
         };
-        core.events().listen(std::sync::Arc::new(policy));
-        core.events().listen(std::sync::Arc::new(auth.clone()));
+        core.events().listen(Arc::new(policy));
+        core.events().listen(Arc::new(auth.clone()));
         Ok(auth)
+    }
+
+    /// Whether client addresses come from `X-Forwarded-For`.
+    pub fn trust_proxy(&self) -> bool {
+        self.trust_proxy
     }
 
     /// Issues the access token for a newly issued or refreshed session.
@@ -82,10 +94,23 @@ impl Auth {
         })
     }
 
-    /// Turns an access token into the acting identity, or a 401 saying why.
+    /// Turns an access token (ours, or an old backend's when configured)
+    /// into the acting identity, or a 401 saying why.
     pub async fn authenticate(&self, token: &str, ip: Option<String>) -> AppResult<Actor> {
-        let claims = self.jwt.verify(token)?;
-        let session = SessionId(claims.sid);
+        let (session, claims) = match self.jwt.verify(token) {
+            Ok(claims) => (SessionId(claims.sid), Some(claims)),
+            Err(err) => match &self.legacy {
+                Some(legacy) if err.code() == "invalid_token" => {
+                    let device = Device {
+                        name: None,
+                        user_agent: None,
+                        ip: ip.clone(),
+                    };
+                    (legacy.session(&self.core, token, &device).await?, None)
+                }
+                _ => return Err(err),
+            },
+        };
         let live = self
             .sessions
             .get_or_load(session, || self.core.session_liveness(session))
@@ -94,44 +119,65 @@ impl Auth {
         if let Some(reason) = live.dead_because {
             return Err(AppError::unauthorized(reason, dead_message(reason)));
         }
-        let role = Role::parse(&claims.role);
-        let matches = live.subject_id == claims.sub
-            && live.tenant.map(|t| t.0) == claims.tid
-            && role.is_some_and(|r| r.as_str() == live.role);
-        let Some(role) = role.filter(|_| matches) else {
-            return Err(AppError::unauthorized(
-                "invalid_token",
-                "access token is invalid",
-            ));
-        };
+        let role = Role::parse(&live.role).ok_or_else(invalid_token)?;
+        if let Some(claims) = &claims {
+            let matches = live.subject_id == claims.sub
+                && live.tenant.map(|t| t.0) == claims.tid
+                && claims.role == live.role;
+            if !matches {
+                return Err(invalid_token());
+            }
+        }
         Ok(Actor {
             tenant: live.tenant,
             id: live.subject_id,
             role,
-            session,
+            credential: Credential::Session(session),
             ip,
         })
     }
 
-    /// Refuses with 403 unless the actor's role may `action` on `object` in
-    /// its tenant (or, for the superadmin, the platform).
+    /// Turns an API key into the acting identity (its use is audited).
+    pub async fn authenticate_key(
+        &self,
+        key: &str,
+        what: &str,
+        ip: Option<String>,
+    ) -> AppResult<Actor> {
+        let verified = self.core.use_api_key(key, what, ip.as_deref()).await?;
+        Ok(Actor {
+            tenant: Some(verified.tenant),
+            id: verified.id.0,
+            role: Role::ApiKey,
+            credential: Credential::ApiKey {
+                key: verified.id,
+                scopes: verified.scopes,
+            },
+            ip,
+        })
+    }
+
+    /// Refuses with 403 unless one of the actor's subjects (its role, or its
+    /// key's scopes) may `action` on `object` in its tenant (or, for the
+    /// superadmin, the platform).
     pub async fn authorize(&self, actor: &Actor, object: &str, action: &str) -> AppResult<()> {
         let domain = match actor.tenant {
             Some(tenant) => tenant.to_string(),
             None => policy::PLATFORM_DOMAIN.to_owned(),
         };
-        if self
-            .policy
-            .allows(actor.role, &domain, object, action)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(AppError::forbidden(format!(
-                "role `{}` may not {action} {object}",
-                actor.role.as_str()
-            )))
+        for subject in actor.subjects() {
+            if self.policy.allows(subject, &domain, object, action).await? {
+                return Ok(());
+            }
         }
+        Err(AppError::forbidden(match &actor.credential {
+            Credential::ApiKey { .. } => {
+                format!("this API key's scopes do not allow to {action} {object}")
+            }
+            Credential::Session(_) => {
+                format!("role `{}` may not {action} {object}", actor.role.as_str())
+            }
+        }))
     }
 
     /// Re-reads every tenant's rules from MySQL.
@@ -139,18 +185,23 @@ impl Auth {
         self.policy.reload_all().await
     }
 
-    /// Dry run: may `role` do `action` on `object` in `tenant`?
+    /// Dry run: may `subject` (a role or `key:<scope>`) do `action` on
+    /// `object` in `tenant`?
     pub async fn check(
         &self,
         tenant: TenantId,
-        role: Role,
+        subject: &str,
         object: &str,
         action: &str,
     ) -> AppResult<bool> {
         self.policy
-            .allows(role, &tenant.to_string(), object, action)
+            .allows(subject, &tenant.to_string(), object, action)
             .await
     }
+}
+
+fn invalid_token() -> AppError {
+    AppError::unauthorized("invalid_token", "access token is invalid")
 }
 
 fn dead_message(reason: &str) -> &'static str {

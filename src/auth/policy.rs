@@ -20,7 +20,7 @@ use tokio::sync::RwLock;
 use crate::{
     db::Pool,
     domain::{
-        Role, TenantId,
+        TenantId,
         events::{DomainEvent, Listener},
         policy::{self, StoredRule},
     },
@@ -188,11 +188,11 @@ impl Policy {
         Ok(())
     }
 
-    /// Whether `role` may `action` on `object` in `domain`. A tenant not
+    /// Whether `subject` may `action` on `object` in `domain`. A tenant not
     /// seen yet (created by another process) is loaded first.
     pub async fn allows(
         &self,
-        role: Role,
+        subject: &str,
         domain: &str,
         object: &str,
         action: &str,
@@ -205,7 +205,7 @@ impl Policy {
         self.enforcer
             .read()
             .await
-            .enforce((role.as_str(), domain, object, action))
+            .enforce((subject, domain, object, action))
             .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin enforce failed: {err}")))
     }
 

@@ -81,3 +81,7 @@ id_type!(
     /// An audit log entry.
     AuditId
 );
+id_type!(
+    /// An API key of a tenant.
+    ApiKeyId
+);

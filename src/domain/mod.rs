@@ -51,13 +51,17 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
+pub mod actor;
+pub mod api_key;
 pub mod audit;
 pub mod events;
 pub mod ids;
+pub mod limits;
 pub mod participant;
 pub mod password;
 pub mod policy;
 pub mod session;
+pub mod settings;
 pub mod superadmin;
 pub mod tenant;
 pub mod values;
@@ -66,24 +70,53 @@ use base64::Engine;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
-pub use ids::{AuditId, ParticipantId, SessionId, SuperadminId, TenantId};
+pub use actor::{Actor, Credential, Role, Scope};
+pub use ids::{ApiKeyId, AuditId, ParticipantId, SessionId, SuperadminId, TenantId};
 
 use crate::{
     db::Pool,
     error::{AppError, AppResult},
 };
 
-/// Tunables of the core, taken from the configuration.
-#[derive(Debug, Clone)]
-pub struct Settings {
+/// What the core takes from the process configuration.
+#[derive(Clone)]
+pub struct CoreConfig {
     /// A session ends this long after its last refresh.
     pub refresh_token_ttl: chrono::Duration,
+    /// Key of the HMAC under which one-time codes are stored.
+    pub otp_key: [u8; 32],
+    /// Base URL of this server, for links in emails.
+    pub public_url: String,
 }
 
-impl Default for Settings {
+impl CoreConfig {
+    /// Derives the core's configuration from the process configuration.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(config.jwt_secret.expose().as_bytes())
+            .map_err(|err| anyhow::anyhow!("deriving the OTP key: {err}"))?;
+        mac.update(b"samvad one-time codes v1");
+        Ok(Self {
+            refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
+            otp_key: mac.finalize().into_bytes().into(),
+            public_url: config.public_url.clone(),
+        })
+    }
+}
+
+/// In-process caches of the core.
+pub struct Caches {
+    /// Tenant settings; this process invalidates on change, others expire.
+    pub settings: moka::sync::Cache<TenantId, std::sync::Arc<settings::TenantSettings>>,
+}
+
+impl Default for Caches {
     fn default() -> Self {
         Self {
-            refresh_token_ttl: chrono::Duration::days(30),
+            settings: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
         }
     }
 }
@@ -93,15 +126,21 @@ impl Default for Settings {
 pub struct Core {
     pool: Pool,
     events: events::EventBus,
-    settings: std::sync::Arc<Settings>,
+    config: std::sync::Arc<CoreConfig>,
+    caches: std::sync::Arc<Caches>,
+    limits: std::sync::Arc<limits::Limits>,
+    delivery: std::sync::Arc<crate::delivery::Delivery>,
 }
 
 impl Core {
-    pub fn new(pool: Pool, settings: Settings) -> Self {
+    pub fn new(pool: Pool, config: CoreConfig, delivery: crate::delivery::Delivery) -> Self {
         Self {
             pool,
             events: events::EventBus::new(),
-            settings: std::sync::Arc::new(settings),
+            config: std::sync::Arc::new(config),
+            caches: std::sync::Arc::default(),
+            limits: std::sync::Arc::default(),
+            delivery: std::sync::Arc::new(delivery),
         }
     }
 
@@ -114,96 +153,25 @@ impl Core {
         &self.events
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    pub fn caches(&self) -> &Caches {
+        &self.caches
+    }
+
+    pub fn limits(&self) -> &limits::Limits {
+        &self.limits
+    }
+
+    pub fn delivery(&self) -> &crate::delivery::Delivery {
+        &self.delivery
     }
 
     /// True when MySQL answers a trivial query.
     pub async fn database_is_reachable(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
-}
-
-/// The roles of the policy: the three participant types and the platform's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    User,
-    Astrologer,
-    Admin,
-    Superadmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Astrologer => "astrologer",
-            Self::Admin => "admin",
-            Self::Superadmin => "superadmin",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "user" => Self::User,
-            "astrologer" => Self::Astrologer,
-            "admin" => Self::Admin,
-            "superadmin" => Self::Superadmin,
-            _ => return None,
-        })
-    }
-}
-
-impl From<participant::ParticipantType> for Role {
-    fn from(kind: participant::ParticipantType) -> Self {
-        match kind {
-            participant::ParticipantType::User => Self::User,
-            participant::ParticipantType::Astrologer => Self::Astrologer,
-            participant::ParticipantType::Admin => Self::Admin,
-        }
-    }
-}
-
-/// Who is acting: an authenticated participant of a tenant, or the
-/// superadmin. Core use cases take it for rules and the audit log.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// The tenant, for participants; `None` for the superadmin.
-    pub tenant: Option<TenantId>,
-    /// The participant or superadmin id.
-    pub id: uuid::Uuid,
-    pub role: Role,
-    pub session: SessionId,
-    /// The client address, for the audit log.
-    pub ip: Option<String>,
-}
-
-impl Actor {
-    /// The actor's tenant; the superadmin has none and is refused here.
-    pub fn tenant(&self) -> AppResult<TenantId> {
-        self.tenant
-            .ok_or_else(|| AppError::forbidden("this action needs a tenant participant's token"))
-    }
-
-    /// The actor as a participant of its tenant.
-    pub fn participant(&self) -> AppResult<(TenantId, ParticipantId)> {
-        Ok((self.tenant()?, ParticipantId(self.id)))
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    /// Refuses anyone but the platform superadmin (tenant management). The
-    /// policy says so too; this holds even if a tenant's rules were wrong.
-    pub fn require_superadmin(&self) -> AppResult<()> {
-        if self.role == Role::Superadmin && self.tenant.is_none() {
-            Ok(())
-        } else {
-            Err(AppError::forbidden(
-                "only the platform superadmin manages tenants",
-            ))
-        }
     }
 }
 

@@ -11,10 +11,19 @@ use crate::error::{AppError, AppResult};
 /// The default policy file seeded into every new tenant.
 pub const DEFAULT_POLICY: &str = include_str!("../auth/default_policy.csv");
 
-/// Roles a tenant's rules may name.
-pub const ROLES: [&str; 3] = ["user", "astrologer", "admin"];
+/// Roles a tenant's rules may name: the participant types, and the scopes
+/// of API keys (a key acts with the roles of its scopes).
+pub const ROLES: [&str; 7] = [
+    "user",
+    "astrologer",
+    "admin",
+    "key:read",
+    "key:write",
+    "key:calls",
+    "key:admin",
+];
 /// Objects a rule may grant, with what they cover.
-pub const OBJECTS: [(&str, &str); 5] = [
+pub const OBJECTS: [(&str, &str); 7] = [
     ("participants", "manage accounts of the tenant (admin API)"),
     (
         "directory",
@@ -23,6 +32,8 @@ pub const OBJECTS: [(&str, &str); 5] = [
     ("profile", "read and edit one's own profile"),
     ("policies", "read and edit these rules"),
     ("audit", "read the audit log"),
+    ("settings", "read and change the tenant's settings"),
+    ("api_keys", "create, list and revoke API keys"),
 ];
 /// Actions of a rule.
 pub const ACTIONS: [&str; 2] = ["read", "write"];

@@ -167,6 +167,9 @@ impl Core {
                 email: Some(new.admin_email),
                 phone: None,
                 password_hash: Some(password_hash),
+                email_verified: false,
+                phone_verified: false,
+                legacy_id: None,
             },
         )
         .await?;

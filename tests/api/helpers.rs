@@ -313,6 +313,7 @@ impl TestApp {
                     email: Some(Email::parse(&email).unwrap()),
                     phone: None,
                     password: Some(Password::parse(PASSWORD).unwrap()),
+                    legacy_id: None,
                 },
             )
             .await

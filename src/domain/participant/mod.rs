@@ -50,10 +50,14 @@ pub struct Participant {
     pub kind: ParticipantType,
     pub name: String,
     pub email: Option<String>,
+    pub email_verified_at: Option<DateTime<Utc>>,
     pub phone: Option<String>,
+    pub phone_verified_at: Option<DateTime<Utc>>,
     pub avatar_url: Option<String>,
     pub status_text: Option<String>,
     pub blocked: bool,
+    /// The account's id in an old backend (for its old tokens).
+    pub legacy_id: Option<String>,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -67,6 +71,10 @@ pub struct NewParticipant {
     pub email: Option<Email>,
     pub phone: Option<Phone>,
     pub password_hash: Option<PasswordHash>,
+    /// Set when the contact was proven while creating (a one-time code).
+    pub email_verified: bool,
+    pub phone_verified: bool,
+    pub legacy_id: Option<String>,
 }
 
 /// Input of [`Core::create_participant`]: the phone is parsed with the
@@ -78,6 +86,8 @@ pub struct ParticipantInput {
     pub email: Option<Email>,
     pub phone: Option<String>,
     pub password: Option<Password>,
+    /// The account's id in an old backend, when imported from one.
+    pub legacy_id: Option<String>,
 }
 
 /// What anyone may change about themself. `None` leaves a field alone,
@@ -116,8 +126,8 @@ pub struct Scope<'a> {
     pub search_contacts: bool,
 }
 
-const COLUMNS: &str = "tenant_id, id, type, name, email, phone, avatar_url, status_text, blocked, \
-                       last_seen_at, created_at, updated_at";
+const COLUMNS: &str = "tenant_id, id, type, name, email, email_verified_at, phone, phone_verified_at, \
+                       avatar_url, status_text, blocked, legacy_id, last_seen_at, created_at, updated_at";
 
 fn map_unique(err: sqlx::Error) -> AppError {
     if is_unique_violation(&err, "uq_participants_email") {
@@ -147,32 +157,117 @@ pub async fn insert(
         kind: new.kind,
         name: new.name.into_inner(),
         email: new.email.map(Email::into_inner),
+        email_verified_at: new.email_verified.then_some(now),
         phone: new.phone.map(Phone::into_inner),
+        phone_verified_at: new.phone_verified.then_some(now),
         avatar_url: None,
         status_text: None,
         blocked: false,
+        legacy_id: new.legacy_id,
         last_seen_at: None,
         created_at: now,
         updated_at: now,
     };
     sqlx::query(
         "INSERT INTO participants
-           (tenant_id, id, type, name, email, phone, password_hash, blocked, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?)",
+           (tenant_id, id, type, name, email, email_verified_at, phone, phone_verified_at,
+            password_hash, blocked, legacy_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?)",
     )
     .bind(tenant)
     .bind(participant.id)
     .bind(participant.kind)
     .bind(&participant.name)
     .bind(&participant.email)
+    .bind(participant.email_verified_at)
     .bind(&participant.phone)
+    .bind(participant.phone_verified_at)
     .bind(new.password_hash.as_ref().map(PasswordHash::as_str))
+    .bind(&participant.legacy_id)
     .bind(now)
     .bind(now)
     .execute(conn)
     .await
     .map_err(map_unique)?;
     Ok(participant)
+}
+
+/// The participant an old backend's token names: by our id, or by the id
+/// the account had in the old backend.
+pub async fn find_by_legacy_id(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    raw: &str,
+) -> AppResult<Option<Participant>> {
+    let ours = uuid::Uuid::try_parse(raw).ok().map(ParticipantId);
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM participants WHERE tenant_id = ? AND (legacy_id = ? OR id <=> ?) LIMIT 1"
+    ))
+    .bind(tenant)
+    .bind(raw)
+    .bind(ours)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Marks a contact as proven (a code reached it, or a link was opened).
+pub async fn mark_verified(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ParticipantId,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE participants
+         SET email_verified_at = IF(email <=> ?, COALESCE(email_verified_at, ?), email_verified_at),
+             phone_verified_at = IF(phone <=> ?, COALESCE(phone_verified_at, ?), phone_verified_at)
+         WHERE tenant_id = ? AND id = ?",
+    )
+    .bind(email)
+    .bind(super::now())
+    .bind(phone)
+    .bind(super::now())
+    .bind(tenant)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a new password hash.
+pub async fn set_password(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ParticipantId,
+    hash: &PasswordHash,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE participants SET password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+    )
+    .bind(hash.as_str())
+    .bind(super::now())
+    .bind(tenant)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored password hash of a participant, if any.
+pub async fn password_hash(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ParticipantId,
+) -> AppResult<Option<String>> {
+    Ok(
+        sqlx::query("SELECT password_hash FROM participants WHERE tenant_id = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .and_then(|row| row.get("password_hash")),
+    )
 }
 
 pub async fn get(

@@ -25,7 +25,7 @@ const ALL_KINDS: [ParticipantType; 3] = [
 /// see the people they can address (astrologers and admins). Users find
 /// each other only through conversations, never by browsing.
 pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
-    if actor.is_admin() {
+    if actor.sees_everyone() {
         &ALL_KINDS
     } else {
         &[ParticipantType::Astrologer, ParticipantType::Admin]
@@ -35,7 +35,7 @@ pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
 /// `p` as `viewer` may see it: email and phone only for admins and for the
 /// participant themself.
 fn as_seen_by(viewer: &Actor, mut p: Participant) -> Participant {
-    if !(viewer.is_admin() || viewer.id == p.id.0) {
+    if !(viewer.sees_everyone() || viewer.id == p.id.0) {
         p.email = None;
         p.phone = None;
     }
@@ -68,6 +68,9 @@ impl Core {
                 email: input.email,
                 phone,
                 password_hash,
+                email_verified: false,
+                phone_verified: false,
+                legacy_id: input.legacy_id,
             },
         )
         .await?;
@@ -89,6 +92,15 @@ impl Core {
         get(&mut *self.pool().acquire().await?, tenant, id)
             .await?
             .ok_or(AppError::NotFound("participant"))
+    }
+
+    /// The participant an old backend's token names (see `auth::legacy`).
+    pub async fn participant_by_legacy_id(
+        &self,
+        tenant: TenantId,
+        raw: &str,
+    ) -> AppResult<Option<Participant>> {
+        super::find_by_legacy_id(&mut *self.pool().acquire().await?, tenant, raw).await
     }
 
     /// A participant as the actor may see it; one they may not see is a 404.
@@ -132,12 +144,12 @@ impl Core {
         limit: u32,
     ) -> AppResult<Page<Participant>> {
         let mut filter = filter.clone();
-        if !actor.is_admin() {
+        if !actor.sees_everyone() {
             filter.blocked = Some(false);
         }
         let scope = Scope {
             kinds: visible_kinds(actor),
-            search_contacts: actor.is_admin(),
+            search_contacts: actor.sees_everyone(),
         };
         let page = self
             .page_of(actor.tenant()?, &filter, scope, cursor, limit)

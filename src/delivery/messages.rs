@@ -1,0 +1,160 @@
+//! What Samvad sends, rendered from the askama templates in
+//! `templates/email/` (HTML escaped, text as is), always naming the tenant.
+
+use askama::Template;
+
+use super::EmailMessage;
+use crate::error::{AppError, AppResult};
+
+#[derive(Template)]
+#[template(path = "email/otp.html")]
+struct OtpHtml<'a> {
+    tenant: &'a str,
+    code: &'a str,
+    minutes: u32,
+}
+
+#[derive(Template)]
+#[template(path = "email/otp.txt")]
+struct OtpText<'a> {
+    tenant: &'a str,
+    code: &'a str,
+    minutes: u32,
+}
+
+#[derive(Template)]
+#[template(path = "email/verify_email.html")]
+struct VerifyHtml<'a> {
+    tenant: &'a str,
+    name: &'a str,
+    link: &'a str,
+    hours: u32,
+}
+
+#[derive(Template)]
+#[template(path = "email/verify_email.txt")]
+struct VerifyText<'a> {
+    tenant: &'a str,
+    name: &'a str,
+    link: &'a str,
+    hours: u32,
+}
+
+#[derive(Template)]
+#[template(path = "email/reset_password.html")]
+struct ResetHtml<'a> {
+    tenant: &'a str,
+    name: &'a str,
+    link: &'a str,
+    minutes: u32,
+}
+
+#[derive(Template)]
+#[template(path = "email/reset_password.txt")]
+struct ResetText<'a> {
+    tenant: &'a str,
+    name: &'a str,
+    link: &'a str,
+    minutes: u32,
+}
+
+fn render(template: &impl Template) -> AppResult<String> {
+    template
+        .render()
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("rendering an email failed: {err}")))
+}
+
+/// A one-time code by email.
+pub fn otp_email(tenant: &str, code: &str, minutes: u32) -> AppResult<EmailMessage> {
+    Ok(EmailMessage {
+        subject: format!("{code} is your {tenant} code"),
+        text: render(&OtpText {
+            tenant,
+            code,
+            minutes,
+        })?,
+        html: render(&OtpHtml {
+            tenant,
+            code,
+            minutes,
+        })?,
+    })
+}
+
+/// A one-time code by SMS.
+pub fn otp_sms(tenant: &str, code: &str, minutes: u32) -> String {
+    format!("{code} is your {tenant} code. It expires in {minutes} min. Never share it.")
+}
+
+/// The link that confirms an email address.
+pub fn verify_email(tenant: &str, name: &str, link: &str, hours: u32) -> AppResult<EmailMessage> {
+    Ok(EmailMessage {
+        subject: format!("Confirm your email for {tenant}"),
+        text: render(&VerifyText {
+            tenant,
+            name,
+            link,
+            hours,
+        })?,
+        html: render(&VerifyHtml {
+            tenant,
+            name,
+            link,
+            hours,
+        })?,
+    })
+}
+
+/// The link that resets a password.
+pub fn reset_password(
+    tenant: &str,
+    name: &str,
+    link: &str,
+    minutes: u32,
+) -> AppResult<EmailMessage> {
+    Ok(EmailMessage {
+        subject: format!("Reset your {tenant} password"),
+        text: render(&ResetText {
+            tenant,
+            name,
+            link,
+            minutes,
+        })?,
+        html: render(&ResetHtml {
+            tenant,
+            name,
+            link,
+            minutes,
+        })?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_name_the_tenant_and_carry_the_code() {
+        let email = otp_email("Star Gazers", "123456", 5).unwrap();
+        assert!(email.subject.contains("123456") && email.subject.contains("Star Gazers"));
+        assert!(email.text.contains("123456") && email.html.contains("123456"));
+        assert!(email.html.contains("Star Gazers"));
+    }
+
+    #[test]
+    fn user_text_is_escaped_in_html_but_not_in_text() {
+        let email = verify_email(
+            "A&B <Astro>",
+            "<script>x</script>",
+            "https://h/v?t=1&u=2",
+            24,
+        )
+        .unwrap();
+        assert!(!email.html.contains("<script>x"));
+        assert!(
+            email.html.contains("&#60;script&#62;x"),
+            "askama escapes < as &#60;"
+        );
+        assert!(email.text.contains("<script>x</script>"));
+    }
+}

@@ -1,0 +1,203 @@
+//! Per-tenant settings: OTP behaviour, rate limits, self-registration, the
+//! phone region. Stored as JSON in `tenant_settings` (missing fields take
+//! their defaults, so adding a setting needs no migration), validated on
+//! every change, and cached in the core.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use sqlx::{MySqlConnection, Row};
+
+use super::{Actor, Core, TenantId, audit};
+use crate::error::{AppError, AppResult};
+
+/// A rate: at most `max` events per `per_secs` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub max: u32,
+    pub per_secs: u32,
+}
+
+impl Rate {
+    pub const fn new(max: u32, per_secs: u32) -> Self {
+        Self { max, per_secs }
+    }
+
+    fn validate(&self, name: &str) -> AppResult<()> {
+        if !(1..=100_000).contains(&self.max) || !(1..=86_400).contains(&self.per_secs) {
+            return Err(AppError::validation(format!(
+                "{name}: max must be 1-100000 and perSeconds 1-86400"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The tunables of one tenant. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TenantSettings {
+    /// Seconds a one-time code stays valid.
+    pub otp_ttl_secs: u32,
+    /// Wrong codes allowed before a code is spent.
+    pub otp_max_attempts: u8,
+    /// Seconds before another code may be sent to the same destination.
+    pub otp_resend_cooldown_secs: u32,
+    /// Whether people may create their own accounts (register, OTP register).
+    pub allow_self_registration: bool,
+    pub login_per_ip: Rate,
+    pub login_per_account: Rate,
+    pub otp_send_per_ip: Rate,
+    pub otp_send_per_destination: Rate,
+    pub otp_verify_per_ip: Rate,
+    pub otp_verify_per_destination: Rate,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            otp_ttl_secs: 300,
+            otp_max_attempts: 5,
+            otp_resend_cooldown_secs: 30,
+            allow_self_registration: true,
+            login_per_ip: Rate::new(30, 60),
+            login_per_account: Rate::new(10, 60),
+            otp_send_per_ip: Rate::new(20, 3600),
+            otp_send_per_destination: Rate::new(5, 900),
+            otp_verify_per_ip: Rate::new(60, 60),
+            otp_verify_per_destination: Rate::new(10, 60),
+        }
+    }
+}
+
+impl TenantSettings {
+    /// Refuses values outside sane bounds.
+    pub fn validate(&self) -> AppResult<()> {
+        if !(60..=3600).contains(&self.otp_ttl_secs) {
+            return Err(AppError::validation("otpTtlSeconds must be 60-3600"));
+        }
+        if !(1..=10).contains(&self.otp_max_attempts) {
+            return Err(AppError::validation("otpMaxAttempts must be 1-10"));
+        }
+        if self.otp_resend_cooldown_secs > 3600 {
+            return Err(AppError::validation(
+                "otpResendCooldownSeconds must be 0-3600",
+            ));
+        }
+        for (name, rate) in [
+            ("loginPerIp", self.login_per_ip),
+            ("loginPerAccount", self.login_per_account),
+            ("otpSendPerIp", self.otp_send_per_ip),
+            ("otpSendPerDestination", self.otp_send_per_destination),
+            ("otpVerifyPerIp", self.otp_verify_per_ip),
+            ("otpVerifyPerDestination", self.otp_verify_per_destination),
+        ] {
+            rate.validate(name)?;
+        }
+        Ok(())
+    }
+
+    pub fn otp_ttl(&self) -> Duration {
+        Duration::from_secs(self.otp_ttl_secs.into())
+    }
+}
+
+async fn load(conn: &mut MySqlConnection, tenant: TenantId) -> AppResult<TenantSettings> {
+    let row = sqlx::query("SELECT settings FROM tenant_settings WHERE tenant_id = ?")
+        .bind(tenant)
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        None => Ok(TenantSettings::default()),
+        Some(row) => {
+            let json: String = row.try_get("settings")?;
+            serde_json::from_str(&json).map_err(|err| {
+                AppError::Internal(anyhow::anyhow!(
+                    "tenant {tenant} has unreadable settings: {err}"
+                ))
+            })
+        }
+    }
+}
+
+async fn store(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    settings: &TenantSettings,
+) -> AppResult<()> {
+    let json = serde_json::to_string(settings).map_err(|err| AppError::Internal(err.into()))?;
+    sqlx::query(
+        "INSERT INTO tenant_settings (tenant_id, settings, updated_at) VALUES (?, ?, ?)
+         ON DUPLICATE KEY UPDATE settings = VALUES(settings), updated_at = VALUES(updated_at)",
+    )
+    .bind(tenant)
+    .bind(json)
+    .bind(super::now())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Core {
+    /// The tenant's settings (cached; another process's change shows within
+    /// the cache's lifetime, this process's at once).
+    pub async fn settings_of(&self, tenant: TenantId) -> AppResult<Arc<TenantSettings>> {
+        if let Some(settings) = self.caches().settings.get(&tenant) {
+            return Ok(settings);
+        }
+        let settings = Arc::new(load(&mut *self.pool().acquire().await?, tenant).await?);
+        self.caches().settings.insert(tenant, settings.clone());
+        Ok(settings)
+    }
+
+    /// Replaces the actor's tenant settings after validating them.
+    pub async fn update_settings(
+        &self,
+        actor: &Actor,
+        settings: TenantSettings,
+    ) -> AppResult<TenantSettings> {
+        let tenant = actor.tenant()?;
+        settings.validate()?;
+        let mut tx = self.pool().begin().await?;
+        let before = load(&mut tx, tenant).await?;
+        store(&mut tx, tenant, &settings).await?;
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "settings.update").detail(serde_json::json!({
+                "before": before,
+                "after": settings,
+            })),
+        )
+        .await?;
+        tx.commit().await?;
+        self.caches().settings.invalidate(&tenant);
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_missing_fields_take_them() {
+        TenantSettings::default().validate().unwrap();
+        let partial: TenantSettings = serde_json::from_str(r#"{"otpTtlSecs": 120}"#).unwrap();
+        assert_eq!(partial.otp_ttl_secs, 120);
+        assert_eq!(partial.otp_max_attempts, 5);
+    }
+
+    #[test]
+    fn out_of_bounds_values_are_refused() {
+        let mut s = TenantSettings {
+            otp_max_attempts: 0,
+            ..Default::default()
+        };
+        assert!(s.validate().is_err());
+        s = TenantSettings {
+            login_per_ip: Rate::new(0, 60),
+            ..Default::default()
+        };
+        assert!(s.validate().is_err());
+    }
+}
