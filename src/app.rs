@@ -60,6 +60,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .nest("/", api)
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
+        .nest("/account", crate::console::account::routes())
         .around(move |ep, req| middleware::limit_body(ep, req, body_limit))
         // Render errors inside CORS: its layer would turn them into bare text.
         .catch_all_error(error::render_any_error)

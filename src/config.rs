@@ -280,9 +280,7 @@ fn secs(
 
 /// A random 256-bit secret for development runs without `SAMVAD_JWT_SECRET`.
 fn random_secret() -> String {
-    use base64::Engine;
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::domain::secrets::random()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi, param::Query};
 use super::{PageOf, Reply, Tag, ok};
 use crate::{
     app::AppState,
-    auth::BearerAuth,
+    auth::Caller,
     domain::{audit::Record, page_limit},
 };
 
@@ -53,7 +53,7 @@ impl AuditApi {
     async fn list(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         /// e.g. `auth.login`.
         action: Query<Option<String>>,
         cursor: Query<Option<String>>,

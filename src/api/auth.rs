@@ -1,5 +1,6 @@
-//! `/api/auth/*`: password login of tenant participants, refresh-token
-//! rotation, logout, and the current user.
+//! `/api/auth/*`: password login, refresh-token rotation, logout, the
+//! current user. One-time codes are in `otp`, account flows in `account`,
+//! device sessions in `sessions`; `aliases` serves the seeds' direct paths.
 
 use poem::{Request, web::Data};
 use poem_openapi::{Object, OpenApi, payload::Json};
@@ -8,8 +9,13 @@ use super::{ParticipantView, Reply, Tag, ok};
 use crate::{
     app::AppState,
     auth::{BearerAuth, Tokens, guard::client_ip},
-    domain::{participant::LoginId, session::Device, values::Email},
-    error::AppError,
+    domain::{
+        Actor,
+        participant::{LoginId, Participant},
+        session::{Device, Issued},
+        values::Email,
+    },
+    error::{AppError, AppResult},
 };
 
 pub struct AuthApi;
@@ -57,10 +63,8 @@ impl From<Tokens> for TokenPair {
 #[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct LoginResponse {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub expires_in: u64,
-    pub token_type: String,
+    #[oai(flatten)]
+    pub tokens: TokenPair,
     pub user: ParticipantView,
 }
 
@@ -77,6 +81,11 @@ pub struct Done {
     pub done: bool,
 }
 
+/// The success payload of actions without a result.
+pub fn done() -> Reply<Done> {
+    ok(Done { done: true })
+}
+
 /// Where a login comes from.
 pub fn device(state: &AppState, req: &Request, name: Option<String>) -> Device {
     Device {
@@ -86,12 +95,52 @@ pub fn device(state: &AppState, req: &Request, name: Option<String>) -> Device {
     }
 }
 
+/// Tokens for a session that just started, with its participant.
+pub fn logged_in(
+    state: &AppState,
+    participant: Participant,
+    issued: Issued,
+) -> AppResult<LoginResponse> {
+    Ok(LoginResponse {
+        tokens: state.auth.tokens(issued)?.into(),
+        user: participant.into(),
+    })
+}
+
+/// `POST /api/auth/login` (and its alias `/auth/login`).
+pub async fn login(state: &AppState, req: &Request, body: LoginRequest) -> Reply<LoginResponse> {
+    let login = match (body.email, body.phone) {
+        (Some(email), None) => LoginId::Email(Email::parse(&email)?),
+        (None, Some(phone)) => LoginId::Phone(phone),
+        _ => {
+            return Err(AppError::validation(
+                "give exactly one of `email` and `phone`",
+            ));
+        }
+    };
+    let device = device(state, req, body.device_name);
+    let (participant, issued) = state
+        .core
+        .login(&body.tenant, login, &body.password, &device)
+        .await?;
+    ok(logged_in(state, participant, issued)?)
+}
+
+/// `GET /api/auth/me` (and its alias `/auth/me`).
+pub async fn me(state: &AppState, actor: &Actor) -> Reply<ParticipantView> {
+    let (tenant, me) = actor.participant().map_err(|_| {
+        AppError::forbidden("the superadmin has no participant profile; use /api/platform/me")
+    })?;
+    state.auth.authorize(actor, "profile", "read").await?;
+    ok(state.core.participant(tenant, me).await?.into())
+}
+
 #[OpenApi(prefix_path = "/api/auth", tag = "Tag::Auth")]
 impl AuthApi {
     /// Log in with tenant slug, email or phone, and password
     ///
     /// Wrong tenant, unknown account and wrong password all answer the same
-    /// 401 `invalid_credentials`.
+    /// 401 `invalid_credentials`. Rate-limited per address and per account.
     #[oai(path = "/login", method = "post")]
     async fn login(
         &self,
@@ -99,33 +148,7 @@ impl AuthApi {
         req: &Request,
         body: Json<LoginRequest>,
     ) -> Reply<LoginResponse> {
-        let body = body.0;
-        let login = match (body.email, body.phone) {
-            (Some(email), None) => LoginId::Email(Email::parse(&email)?),
-            (None, Some(phone)) => LoginId::Phone(phone),
-            _ => {
-                return Err(AppError::validation(
-                    "give exactly one of `email` and `phone`",
-                ));
-            }
-        };
-        let (participant, issued) = state
-            .core
-            .login(
-                &body.tenant,
-                login,
-                &body.password,
-                &device(state, req, body.device_name),
-            )
-            .await?;
-        let tokens = state.auth.tokens(issued)?;
-        ok(LoginResponse {
-            access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token,
-            expires_in: tokens.expires_in,
-            token_type: "Bearer".into(),
-            user: ParticipantView::from(participant),
-        })
+        login(state, req, body.0).await
     }
 
     /// Exchange a refresh token for new tokens (the old refresh token is spent)
@@ -144,18 +167,12 @@ impl AuthApi {
     async fn logout(&self, Data(state): Data<&AppState>, auth: BearerAuth) -> Reply<Done> {
         // Authentication only: ending one's own session is never forbidden.
         state.core.logout(&auth.0).await?;
-        ok(Done { done: true })
+        done()
     }
 
     /// The logged-in participant
     #[oai(path = "/me", method = "get")]
     async fn me(&self, Data(state): Data<&AppState>, auth: BearerAuth) -> Reply<ParticipantView> {
-        let (tenant, me) = auth.0.participant().map_err(|_| {
-            AppError::forbidden("the superadmin has no participant profile; use /api/platform/me")
-        })?;
-        state.auth.authorize(&auth.0, "profile", "read").await?;
-        ok(ParticipantView::from(
-            state.core.participant(tenant, me).await?,
-        ))
+        me(state, &auth.0).await
     }
 }

@@ -6,12 +6,18 @@
 //! a summary (the `///` line), a tag, and the error responses of
 //! [`AppError`]. The generated spec is served at `/api/openapi.json`.
 
+pub mod account;
+pub mod aliases;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod otp;
 pub mod participants;
 pub mod platform;
 pub mod policies;
+pub mod sessions;
+pub mod settings;
 pub mod users;
 
 use poem_openapi::{
@@ -42,6 +48,10 @@ pub enum Tag {
     Policies,
     /// Who did what
     Audit,
+    /// The tenant's tunables
+    Settings,
+    /// Keys for third parties (`X-Api-Key`)
+    ApiKeys,
 }
 
 /// The success envelope: `{"success": true, "data": ...}`.
@@ -136,13 +146,25 @@ impl From<Participant> for ParticipantView {
 
 /// The operations of every area, for the route table and the spec.
 pub type Apis = (
-    health::HealthApi,
-    auth::AuthApi,
-    platform::PlatformApi,
-    participants::ParticipantsApi,
-    users::UsersApi,
-    policies::PoliciesApi,
-    audit::AuditApi,
+    (
+        health::HealthApi,
+        auth::AuthApi,
+        otp::OtpApi,
+        account::AccountApi,
+        sessions::SessionsApi,
+    ),
+    (
+        platform::PlatformApi,
+        participants::ParticipantsApi,
+        users::UsersApi,
+        policies::PoliciesApi,
+    ),
+    (
+        audit::AuditApi,
+        settings::SettingsApi,
+        api_keys::ApiKeysApi,
+        aliases::AliasesApi,
+    ),
 );
 
 /// The OpenAPI service: operations plus the spec's metadata. The operations
@@ -150,13 +172,25 @@ pub type Apis = (
 /// be generated without a database.
 pub fn service() -> OpenApiService<Apis, ()> {
     let apis = (
-        health::HealthApi,
-        auth::AuthApi,
-        platform::PlatformApi,
-        participants::ParticipantsApi,
-        users::UsersApi,
-        policies::PoliciesApi,
-        audit::AuditApi,
+        (
+            health::HealthApi,
+            auth::AuthApi,
+            otp::OtpApi,
+            account::AccountApi,
+            sessions::SessionsApi,
+        ),
+        (
+            platform::PlatformApi,
+            participants::ParticipantsApi,
+            users::UsersApi,
+            policies::PoliciesApi,
+        ),
+        (
+            audit::AuditApi,
+            settings::SettingsApi,
+            api_keys::ApiKeysApi,
+            aliases::AliasesApi,
+        ),
     );
     OpenApiService::new(apis, "Samvad", env!("CARGO_PKG_VERSION")).description(
         "Multi-tenant communication platform for consultation marketplaces. \

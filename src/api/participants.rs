@@ -11,7 +11,7 @@ use poem_openapi::{
 use super::{PageOf, ParticipantView, Reply, Tag, ok};
 use crate::{
     app::AppState,
-    auth::BearerAuth,
+    auth::Caller,
     domain::{
         ParticipantId, page_limit,
         participant::{Filter, OwnProfile, ParticipantInput, ParticipantType, ProfileChanges},
@@ -116,7 +116,7 @@ impl ParticipantsApi {
     async fn create(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         body: Json<CreateParticipantRequest>,
     ) -> Reply<ParticipantView> {
         state
@@ -144,7 +144,7 @@ impl ParticipantsApi {
     async fn list(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         /// Matches name anywhere, email or phone by prefix.
         q: Query<Option<String>>,
         /// `user`, `astrologer` or `admin`.
@@ -181,7 +181,7 @@ impl ParticipantsApi {
     async fn get(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         id: Path<uuid::Uuid>,
     ) -> Reply<ParticipantView> {
         state
@@ -201,7 +201,7 @@ impl ParticipantsApi {
     async fn update(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         id: Path<uuid::Uuid>,
         body: Json<UpdateParticipantRequest>,
     ) -> Reply<ParticipantView> {
@@ -223,7 +223,7 @@ impl ParticipantsApi {
     async fn block(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         id: Path<uuid::Uuid>,
     ) -> Reply<ParticipantView> {
         state
@@ -243,7 +243,7 @@ impl ParticipantsApi {
     async fn unblock(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         id: Path<uuid::Uuid>,
     ) -> Reply<ParticipantView> {
         state

@@ -7,7 +7,7 @@ use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 use super::{Reply, Tag, auth::Done, ok};
 use crate::{
     app::AppState,
-    auth::BearerAuth,
+    auth::Caller,
     domain::policy::{ACTIONS, OBJECTS, ROLES, Rule},
     error::AppError,
 };
@@ -63,7 +63,7 @@ pub struct CheckResult {
 impl PoliciesApi {
     /// The tenant's rules, with the roles, objects and actions rules may name
     #[oai(path = "/", method = "get")]
-    async fn list(&self, Data(state): Data<&AppState>, auth: BearerAuth) -> Reply<PolicySet> {
+    async fn list(&self, Data(state): Data<&AppState>, auth: Caller) -> Reply<PolicySet> {
         state.auth.authorize(&auth.0, "policies", "read").await?;
         let rules = state.core.policy_rules(auth.0.tenant()?).await?;
         ok(PolicySet {
@@ -85,7 +85,7 @@ impl PoliciesApi {
     async fn add(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         body: Json<RuleView>,
     ) -> Reply<RuleView> {
         state.auth.authorize(&auth.0, "policies", "write").await?;
@@ -99,7 +99,7 @@ impl PoliciesApi {
     async fn remove(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         role: Query<String>,
         object: Query<String>,
         action: Query<String>,
@@ -115,7 +115,7 @@ impl PoliciesApi {
     async fn check(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         body: Json<RuleView>,
     ) -> Reply<CheckResult> {
         state.auth.authorize(&auth.0, "policies", "read").await?;

@@ -13,7 +13,7 @@ use poem_openapi::{
 use super::{PageOf, ParticipantView, Reply, Tag, ok, participants::own_profile};
 use crate::{
     app::AppState,
-    auth::BearerAuth,
+    auth::{BearerAuth, Caller},
     domain::{
         Actor, ParticipantId, page_limit,
         participant::{Filter, ParticipantType},
@@ -86,7 +86,7 @@ impl UsersApi {
     async fn list(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         /// Matches name anywhere, email or phone by prefix.
         q: Query<Option<String>>,
         /// Same as `q` (the Electron client's name).
@@ -106,7 +106,7 @@ impl UsersApi {
     async fn search(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         /// Matches name anywhere, email or phone by prefix.
         q: Query<Option<String>>,
         #[oai(name = "type")] kind: Query<Option<String>>,
@@ -121,7 +121,7 @@ impl UsersApi {
     async fn by_ids(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         /// Comma-separated participant ids.
         ids: Query<String>,
     ) -> Reply<Vec<ParticipantView>> {
@@ -150,7 +150,7 @@ impl UsersApi {
     async fn profile(
         &self,
         Data(state): Data<&AppState>,
-        auth: BearerAuth,
+        auth: Caller,
         #[oai(name = "userId")] user_id: Path<uuid::Uuid>,
     ) -> Reply<ParticipantView> {
         state.auth.authorize(&auth.0, "directory", "read").await?;

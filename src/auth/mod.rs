@@ -21,7 +21,6 @@ use crate::{
     config::Config,
     domain::{
         Actor, Core, Credential, Role, SessionId, TenantId,
-        events::{DomainEvent, Listener},
         session::{Device, Issued},
     },
     error::{AppError, AppResult},
@@ -70,8 +69,10 @@ impl Auth {
                 .map(|c| Arc::new(legacy::LegacyVerifier::new(c))),
             trust_proxy: config.trust_proxy,
         };
+        // The listeners must not hold the core: the bus lives in the core,
+        // and a cycle would keep the pool (and its connections) alive forever.
         core.events().listen(Arc::new(policy));
-        core.events().listen(Arc::new(auth.clone()));
+        core.events().listen(auth.sessions.clone());
         Ok(auth)
     }
 
@@ -210,20 +211,5 @@ fn dead_message(reason: &str) -> &'static str {
         "tenant_suspended" => "this tenant is suspended",
         "account_blocked" => "this account is blocked",
         _ => "session revoked; log in again",
-    }
-}
-
-#[async_trait::async_trait]
-impl Listener for Auth {
-    async fn on_event(&self, event: &DomainEvent) {
-        match *event {
-            DomainEvent::SessionRevoked { session } => self.sessions.evict_session(session),
-            DomainEvent::ParticipantSessionsRevoked {
-                tenant,
-                participant,
-            } => self.sessions.evict_participant(tenant, participant),
-            DomainEvent::TenantStatusChanged { tenant, .. } => self.sessions.evict_tenant(tenant),
-            DomainEvent::PolicyChanged { .. } | DomainEvent::ParticipantUpdated { .. } => {}
-        }
     }
 }

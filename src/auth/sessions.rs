@@ -17,7 +17,11 @@ use std::{future::Future, sync::Mutex, time::Duration};
 use moka::sync::Cache;
 
 use crate::{
-    domain::{ParticipantId, SessionId, TenantId, session::Liveness},
+    domain::{
+        ParticipantId, SessionId, TenantId,
+        events::{DomainEvent, Listener},
+        session::Liveness,
+    },
     error::AppResult,
 };
 
@@ -92,6 +96,22 @@ impl SessionCache {
         self.evict(|entries| {
             let _ = entries.invalidate_entries_if(move |_, live| live.tenant == Some(tenant));
         });
+    }
+}
+
+/// Revocations evict before the revoking request returns.
+#[async_trait::async_trait]
+impl Listener for SessionCache {
+    async fn on_event(&self, event: &DomainEvent) {
+        match *event {
+            DomainEvent::SessionRevoked { session } => self.evict_session(session),
+            DomainEvent::ParticipantSessionsRevoked {
+                tenant,
+                participant,
+            } => self.evict_participant(tenant, participant),
+            DomainEvent::TenantStatusChanged { tenant, .. } => self.evict_tenant(tenant),
+            DomainEvent::PolicyChanged { .. } | DomainEvent::ParticipantUpdated { .. } => {}
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use lettre::{
     message::{Mailbox, MultiPart},
 };
 
-pub use sms::{FileSms, Sms, SmsSender, WebhookSms};
+pub use sms::{FileSms, Sms, SmsSender, WebhookSms, signature as sms_signature};
 
 use crate::{
     config::Config,

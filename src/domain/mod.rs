@@ -51,15 +51,18 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
+pub mod account;
 pub mod actor;
 pub mod api_key;
 pub mod audit;
 pub mod events;
 pub mod ids;
 pub mod limits;
+pub mod otp;
 pub mod participant;
 pub mod password;
 pub mod policy;
+pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod superadmin;

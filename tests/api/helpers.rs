@@ -172,17 +172,18 @@ impl TestApp {
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
         init_logs();
         let db = TestDb::create().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::for_tests(&db.url);
         config.db_max_connections = 5;
+        config.public_url = base.clone();
         configure(&mut config);
         let pool = db::prepare(&db.url, config.db_max_connections)
             .await
             .expect("database");
         let state = AppState::new(config, pool).await.expect("app state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app::run(state.clone(), listener, async {
             let _ = rx.await;

@@ -1,6 +1,8 @@
 //! Integration tests: the real app on port 0 against a fresh MySQL database
 //! per test, driven over HTTP. See `helpers.rs` for the harness.
 
+mod account;
+mod api_keys;
 mod audit;
 mod auth;
 mod bad_input;
@@ -8,9 +10,14 @@ mod cli;
 mod health;
 mod helpers;
 mod isolation;
+mod legacy;
 mod matrix;
 mod openapi;
+mod otp;
+mod outbox;
 mod participants;
 mod platform;
 mod policies;
+mod sessions;
+mod settings;
 mod users;

@@ -11,14 +11,12 @@ mod service;
 
 pub use service::invalid_credentials;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::{MySqlConnection, Row};
 use uuid::Uuid;
 
 use super::{
-    Role, SessionId, TenantId, participant::Participant, superadmin::Superadmin,
+    Role, SessionId, TenantId, participant::Participant, secrets, superadmin::Superadmin,
     tenant::TenantStatus,
 };
 use crate::error::{AppError, AppResult};
@@ -68,21 +66,16 @@ pub struct Liveness {
     pub dead_because: Option<&'static str>,
 }
 
-fn hash_secret(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
-
 fn new_refresh_token(session: SessionId) -> (String, Vec<u8>) {
-    let bytes: [u8; 32] = rand::random();
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_secret(&secret);
+    let secret = secrets::random();
+    let hash = secrets::digest(&secret);
     (format!("{}.{secret}", session.0.simple()), hash)
 }
 
 pub(crate) fn parse_refresh_token(token: &str) -> Option<(SessionId, Vec<u8>)> {
     let (sid, secret) = token.trim().split_once('.')?;
     let sid = Uuid::try_parse(sid).ok()?;
-    (secret.len() == 43).then(|| (SessionId(sid), hash_secret(secret)))
+    (secret.len() == secrets::LEN).then(|| (SessionId(sid), secrets::digest(secret)))
 }
 
 pub(crate) fn invalid_refresh() -> AppError {

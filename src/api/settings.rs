@@ -1,0 +1,130 @@
+//! `/api/settings`: the tenant's tunables (OTP behaviour, rate limits,
+//! self-registration), read and changed by its admins.
+
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, payload::Json};
+
+use super::{Reply, Tag, ok};
+use crate::{
+    app::AppState,
+    auth::Caller,
+    domain::settings::{Rate, TenantSettings},
+};
+
+pub struct SettingsApi;
+
+/// At most `max` events per `perSeconds` seconds.
+#[derive(Object, Clone, Copy)]
+#[oai(rename_all = "camelCase")]
+pub struct RateView {
+    pub max: u32,
+    pub per_seconds: u32,
+}
+
+impl From<Rate> for RateView {
+    fn from(r: Rate) -> Self {
+        Self {
+            max: r.max,
+            per_seconds: r.per_secs,
+        }
+    }
+}
+
+impl From<RateView> for Rate {
+    fn from(r: RateView) -> Self {
+        Rate::new(r.max, r.per_seconds)
+    }
+}
+
+/// The tenant's settings. In a `PATCH`, absent fields stay as they are.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SettingsView {
+    /// Seconds a one-time code stays valid (60-3600; default 300).
+    pub otp_ttl_seconds: Option<u32>,
+    /// Wrong codes allowed before a code is spent (1-10; default 5).
+    pub otp_max_attempts: Option<u8>,
+    /// Seconds before another code may go to the same destination (default 30).
+    pub otp_resend_cooldown_seconds: Option<u32>,
+    /// Whether people may create their own accounts (default true).
+    pub allow_self_registration: Option<bool>,
+    pub login_per_ip: Option<RateView>,
+    pub login_per_account: Option<RateView>,
+    pub otp_send_per_ip: Option<RateView>,
+    pub otp_send_per_destination: Option<RateView>,
+    pub otp_verify_per_ip: Option<RateView>,
+    pub otp_verify_per_destination: Option<RateView>,
+}
+
+impl From<&TenantSettings> for SettingsView {
+    fn from(s: &TenantSettings) -> Self {
+        Self {
+            otp_ttl_seconds: Some(s.otp_ttl_secs),
+            otp_max_attempts: Some(s.otp_max_attempts),
+            otp_resend_cooldown_seconds: Some(s.otp_resend_cooldown_secs),
+            allow_self_registration: Some(s.allow_self_registration),
+            login_per_ip: Some(s.login_per_ip.into()),
+            login_per_account: Some(s.login_per_account.into()),
+            otp_send_per_ip: Some(s.otp_send_per_ip.into()),
+            otp_send_per_destination: Some(s.otp_send_per_destination.into()),
+            otp_verify_per_ip: Some(s.otp_verify_per_ip.into()),
+            otp_verify_per_destination: Some(s.otp_verify_per_destination.into()),
+        }
+    }
+}
+
+impl SettingsView {
+    /// `current` with the fields this view sets.
+    fn apply_to(self, current: &TenantSettings) -> TenantSettings {
+        let mut s = current.clone();
+        let rate = |new: Option<RateView>, old: Rate| new.map_or(old, Rate::from);
+        s.otp_ttl_secs = self.otp_ttl_seconds.unwrap_or(s.otp_ttl_secs);
+        s.otp_max_attempts = self.otp_max_attempts.unwrap_or(s.otp_max_attempts);
+        s.otp_resend_cooldown_secs = self
+            .otp_resend_cooldown_seconds
+            .unwrap_or(s.otp_resend_cooldown_secs);
+        s.allow_self_registration = self
+            .allow_self_registration
+            .unwrap_or(s.allow_self_registration);
+        s.login_per_ip = rate(self.login_per_ip, s.login_per_ip);
+        s.login_per_account = rate(self.login_per_account, s.login_per_account);
+        s.otp_send_per_ip = rate(self.otp_send_per_ip, s.otp_send_per_ip);
+        s.otp_send_per_destination =
+            rate(self.otp_send_per_destination, s.otp_send_per_destination);
+        s.otp_verify_per_ip = rate(self.otp_verify_per_ip, s.otp_verify_per_ip);
+        s.otp_verify_per_destination = rate(
+            self.otp_verify_per_destination,
+            s.otp_verify_per_destination,
+        );
+        s
+    }
+}
+
+#[OpenApi(prefix_path = "/api/settings", tag = "Tag::Settings")]
+impl SettingsApi {
+    /// The tenant's settings
+    #[oai(path = "/", method = "get")]
+    async fn get(&self, Data(state): Data<&AppState>, auth: Caller) -> Reply<SettingsView> {
+        state.auth.authorize(&auth.0, "settings", "read").await?;
+        ok(SettingsView::from(
+            &*state.core.settings_of(auth.0.tenant()?).await?,
+        ))
+    }
+
+    /// Change some settings; values out of bounds are refused (422)
+    #[oai(path = "/", method = "patch")]
+    async fn update(
+        &self,
+        Data(state): Data<&AppState>,
+        auth: Caller,
+        body: Json<SettingsView>,
+    ) -> Reply<SettingsView> {
+        state.auth.authorize(&auth.0, "settings", "write").await?;
+        let current = state.core.settings_of(auth.0.tenant()?).await?;
+        let updated = state
+            .core
+            .update_settings(&auth.0, body.0.apply_to(&current))
+            .await?;
+        ok(SettingsView::from(&updated))
+    }
+}
