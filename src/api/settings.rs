@@ -8,7 +8,10 @@ use super::{Reply, Tag, ok};
 use crate::{
     app::AppState,
     auth::Caller,
-    domain::settings::{Rate, TenantSettings},
+    domain::{
+        settings::{Rate, TenantSettings},
+        values::Region,
+    },
 };
 
 pub struct SettingsApi;
@@ -48,6 +51,8 @@ pub struct SettingsView {
     pub otp_resend_cooldown_seconds: Option<u32>,
     /// Whether people may create their own accounts (default true).
     pub allow_self_registration: Option<bool>,
+    /// ISO 3166 region in which phone numbers without `+` are read (default `IN`).
+    pub default_region: Option<String>,
     pub login_per_ip: Option<RateView>,
     pub login_per_account: Option<RateView>,
     pub otp_send_per_ip: Option<RateView>,
@@ -56,9 +61,10 @@ pub struct SettingsView {
     pub otp_verify_per_destination: Option<RateView>,
 }
 
-impl From<&TenantSettings> for SettingsView {
-    fn from(s: &TenantSettings) -> Self {
+impl SettingsView {
+    fn of(s: &TenantSettings, region: String) -> Self {
         Self {
+            default_region: Some(region),
             otp_ttl_seconds: Some(s.otp_ttl_secs),
             otp_max_attempts: Some(s.otp_max_attempts),
             otp_resend_cooldown_seconds: Some(s.otp_resend_cooldown_secs),
@@ -106,9 +112,9 @@ impl SettingsApi {
     #[oai(path = "/", method = "get")]
     async fn get(&self, Data(state): Data<&AppState>, auth: Caller) -> Reply<SettingsView> {
         state.auth.authorize(&auth.0, "settings", "read").await?;
-        ok(SettingsView::from(
-            &*state.core.settings_of(auth.0.tenant()?).await?,
-        ))
+        let tenant = state.core.tenant(auth.0.tenant()?).await?;
+        let settings = state.core.settings_of(tenant.id).await?;
+        ok(SettingsView::of(&settings, tenant.default_region))
     }
 
     /// Change some settings; values out of bounds are refused (422)
@@ -120,11 +126,19 @@ impl SettingsApi {
         body: Json<SettingsView>,
     ) -> Reply<SettingsView> {
         state.auth.authorize(&auth.0, "settings", "write").await?;
-        let current = state.core.settings_of(auth.0.tenant()?).await?;
+        let tenant = auth.0.tenant()?;
+        let region = body
+            .0
+            .default_region
+            .as_deref()
+            .map(Region::parse)
+            .transpose()?;
+        let current = state.core.settings_of(tenant).await?;
         let updated = state
             .core
-            .update_settings(&auth.0, body.0.apply_to(&current))
+            .update_settings(&auth.0, body.0.apply_to(&current), region)
             .await?;
-        ok(SettingsView::from(&updated))
+        let region = state.core.tenant(tenant).await?.default_region;
+        ok(SettingsView::of(&updated, region))
     }
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use serde::{Deserialize, Serialize};
 use sqlx::{MySqlConnection, Row};
 
-use super::{Actor, Core, TenantId, audit};
+use super::{Actor, Core, TenantId, audit, values::Region};
 use crate::error::{AppError, AppResult};
 
 /// A rate: at most `max` events per `per_secs` seconds.
@@ -150,22 +150,33 @@ impl Core {
         Ok(settings)
     }
 
-    /// Replaces the actor's tenant settings after validating them.
+    /// Replaces the actor's tenant settings after validating them, and the
+    /// tenant's phone region when given.
     pub async fn update_settings(
         &self,
         actor: &Actor,
         settings: TenantSettings,
+        region: Option<Region>,
     ) -> AppResult<TenantSettings> {
         let tenant = actor.tenant()?;
         settings.validate()?;
         let mut tx = self.pool().begin().await?;
         let before = load(&mut tx, tenant).await?;
         store(&mut tx, tenant, &settings).await?;
+        if let Some(region) = &region {
+            sqlx::query("UPDATE tenants SET default_region = ?, updated_at = ? WHERE id = ?")
+                .bind(region.as_str())
+                .bind(super::now())
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await?;
+        }
         audit::record(
             &mut tx,
             audit::Entry::new(Some(actor), "settings.update").detail(serde_json::json!({
                 "before": before,
                 "after": settings,
+                "defaultRegion": region.as_ref().map(Region::as_str),
             })),
         )
         .await?;

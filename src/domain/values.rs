@@ -71,6 +71,24 @@ impl Phone {
     }
 }
 
+/// An ISO 3166 alpha-2 region that phone numbers are read in (`IN`, `US`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region(String);
+string_value!(Region);
+
+impl Region {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let region = raw.trim().to_uppercase();
+        if region.len() != 2 || region.parse::<phonenumber::country::Id>().is_err() {
+            return Err(AppError::validation(format!(
+                "defaultRegion must be an ISO 3166 two-letter region such as IN or US, not `{}`",
+                raw.trim()
+            )));
+        }
+        Ok(Self(region))
+    }
+}
+
 /// A tenant slug: 2–40 of `a-z 0-9 -`, not starting or ending with `-`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slug(String);
@@ -228,6 +246,14 @@ mod tests {
         assert!(Password::parse("short").is_err());
         let pw = Password::parse("long enough").unwrap();
         assert_eq!(format!("{pw:?}"), "Password(***)");
+    }
+
+    #[test]
+    fn regions_are_known_two_letter_codes() {
+        assert_eq!(Region::parse(" in ").unwrap().as_str(), "IN");
+        for bad in ["", "I", "IND", "ZZ", "12"] {
+            assert!(Region::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

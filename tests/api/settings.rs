@@ -131,3 +131,39 @@ async fn the_per_address_limit_counts_across_accounts() {
         .await
         .assert_error(429, "rate_limited");
 }
+
+#[tokio::test]
+async fn the_default_region_decides_how_national_numbers_are_read() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    assert_eq!(
+        app.get("/api/settings", &admin.access).await.data()["defaultRegion"],
+        json!("IN")
+    );
+
+    let res = app
+        .patch(
+            "/api/settings",
+            &admin.access,
+            json!({ "defaultRegion": "us" }),
+        )
+        .await;
+    assert_eq!(res.data()["defaultRegion"], json!("US"));
+    let user =
+        json!({ "type": "user", "name": "Sam", "phone": "(415) 555-2671", "password": PASSWORD });
+    let created = app
+        .post("/api/participants", Some(&admin.access), user)
+        .await;
+    assert_eq!(created.data()["phone"], json!("+14155552671"));
+    let login = json!({ "tenant": "acme", "phone": "415 555 2671", "password": PASSWORD });
+    app.post("/api/auth/login", None, login).await.data();
+
+    app.patch(
+        "/api/settings",
+        &admin.access,
+        json!({ "defaultRegion": "XX" }),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+}
