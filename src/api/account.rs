@@ -18,6 +18,7 @@ use crate::{
     },
 };
 
+#[derive(Default)]
 pub struct AccountApi;
 
 /// A new account of the tenant (a user).

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{app::AppState, auth::BearerAuth, domain::otp::Purpose};
 
+#[derive(Default)]
 pub struct AliasesApi;
 
 #[OpenApi(prefix_path = "/auth", tag = "Tag::Auth")]

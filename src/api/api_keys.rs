@@ -11,6 +11,7 @@ use crate::{
     domain::{ApiKeyId, Scope, api_key::ApiKey, values::Name},
 };
 
+#[derive(Default)]
 pub struct ApiKeysApi;
 
 #[derive(Object)]

@@ -10,6 +10,7 @@ use crate::{
     domain::{audit::Record, page_limit},
 };
 
+#[derive(Default)]
 pub struct AuditApi;
 
 /// One audit entry.

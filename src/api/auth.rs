@@ -18,6 +18,7 @@ use crate::{
     error::{AppError, AppResult},
 };
 
+#[derive(Default)]
 pub struct AuthApi;
 
 /// Password login. The tenant is named by its slug; give `email` or `phone`.

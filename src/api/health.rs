@@ -7,6 +7,7 @@ use poem_openapi::{Object, OpenApi};
 use super::{Reply, Tag, ok};
 use crate::{app::AppState, error::AppError};
 
+#[derive(Default)]
 pub struct HealthApi;
 
 /// Readiness report.

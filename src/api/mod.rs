@@ -7,15 +7,20 @@
 //! [`AppError`]. The generated spec is served at `/api/openapi.json`.
 
 pub mod account;
+pub mod admin_channel;
 pub mod aliases;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod conversations;
 pub mod health;
+pub mod messages;
+pub mod messaging;
 pub mod otp;
 pub mod participants;
 pub mod platform;
 pub mod policies;
+pub mod relationships;
 pub mod sessions;
 pub mod settings;
 pub mod users;
@@ -52,6 +57,12 @@ pub enum Tag {
     Settings,
     /// Keys for third parties (`X-Api-Key`)
     ApiKeys,
+    /// Conversations, their members and receipts
+    Conversations,
+    /// Messages: send, edit, delete, react, forward, search
+    Messages,
+    /// Consultations, chat requests, contacts and blocks
+    Relationships,
 }
 
 /// The success envelope: `{"success": true, "data": ...}`.
@@ -165,33 +176,19 @@ pub type Apis = (
         api_keys::ApiKeysApi,
         aliases::AliasesApi,
     ),
+    (
+        conversations::ConversationsApi,
+        messages::MessagesApi,
+        admin_channel::AdminChannelApi,
+        relationships::RelationshipsApi,
+    ),
 );
 
 /// The OpenAPI service: operations plus the spec's metadata. The operations
 /// hold no state (they read [`AppState`] from request data), so the spec can
 /// be generated without a database.
 pub fn service() -> OpenApiService<Apis, ()> {
-    let apis = (
-        (
-            health::HealthApi,
-            auth::AuthApi,
-            otp::OtpApi,
-            account::AccountApi,
-            sessions::SessionsApi,
-        ),
-        (
-            platform::PlatformApi,
-            participants::ParticipantsApi,
-            users::UsersApi,
-            policies::PoliciesApi,
-        ),
-        (
-            audit::AuditApi,
-            settings::SettingsApi,
-            api_keys::ApiKeysApi,
-            aliases::AliasesApi,
-        ),
-    );
+    let apis = Apis::default();
     OpenApiService::new(apis, "Samvad", env!("CARGO_PKG_VERSION")).description(
         "Multi-tenant communication platform for consultation marketplaces. \
              Every response uses the envelope `{\"success\": true, \"data\": ...}`; errors are \

@@ -21,6 +21,7 @@ use crate::{
     },
 };
 
+#[derive(Default)]
 pub struct OtpApi;
 
 /// Where to send a code: the tenant by slug and `phone` or `email`.

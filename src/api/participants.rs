@@ -20,6 +20,7 @@ use crate::{
     error::{AppError, AppResult},
 };
 
+#[derive(Default)]
 pub struct ParticipantsApi;
 
 /// A new participant of the admin's tenant.

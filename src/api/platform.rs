@@ -22,6 +22,7 @@ use crate::{
     },
 };
 
+#[derive(Default)]
 pub struct PlatformApi;
 
 #[derive(Object)]

@@ -12,6 +12,7 @@ use crate::{
     error::AppError,
 };
 
+#[derive(Default)]
 pub struct PoliciesApi;
 
 /// `role` may `action` (read|write) on `object`.

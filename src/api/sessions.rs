@@ -11,6 +11,7 @@ use super::{
 };
 use crate::{app::AppState, auth::BearerAuth, domain::SessionId};
 
+#[derive(Default)]
 pub struct SessionsApi;
 
 /// One logged-in device.

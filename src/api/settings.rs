@@ -14,6 +14,7 @@ use crate::{
     },
 };
 
+#[derive(Default)]
 pub struct SettingsApi;
 
 /// At most `max` events per `perSeconds` seconds.

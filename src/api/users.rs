@@ -21,6 +21,7 @@ use crate::{
     error::{AppError, AppResult},
 };
 
+#[derive(Default)]
 pub struct UsersApi;
 
 /// Changes to one's own profile; absent fields stay, `null` clears.

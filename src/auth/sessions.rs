@@ -110,7 +110,8 @@ impl Listener for SessionCache {
                 participant,
             } => self.evict_participant(tenant, participant),
             DomainEvent::TenantStatusChanged { tenant, .. } => self.evict_tenant(tenant),
-            DomainEvent::PolicyChanged { .. } | DomainEvent::ParticipantUpdated { .. } => {}
+            // Only the three revocations above end sessions.
+            _ => {}
         }
     }
 }

@@ -18,7 +18,10 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::broadcast;
 
-use super::{ParticipantId, SessionId, TenantId, tenant::TenantStatus};
+use super::{
+    ConversationId, ParticipantId, SessionId, TenantId, conversation::Conversation,
+    message::Message, relationship::ChatRequest, tenant::TenantStatus,
+};
 
 /// Something that changed in the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,67 @@ pub enum DomainEvent {
         tenant: TenantId,
         participant: ParticipantId,
     },
+    /// A conversation was created; `members` are its members.
+    ConversationCreated {
+        conversation: Arc<Conversation>,
+        members: Arc<[ParticipantId]>,
+    },
+    /// A conversation's title, activity or roles changed.
+    ConversationUpdated {
+        conversation: Arc<Conversation>,
+        members: Arc<[ParticipantId]>,
+    },
+    /// Someone joined a group; `members` includes them.
+    MemberAdded {
+        tenant: TenantId,
+        conversation: ConversationId,
+        participant: ParticipantId,
+        members: Arc<[ParticipantId]>,
+    },
+    /// Someone left or was removed; `members` includes them, to tell them.
+    MemberRemoved {
+        tenant: TenantId,
+        conversation: ConversationId,
+        participant: ParticipantId,
+        members: Arc<[ParticipantId]>,
+    },
+    /// A message was added (sent, forwarded, or written by Samvad).
+    MessageCreated {
+        message: Arc<Message>,
+        members: Arc<[ParticipantId]>,
+    },
+    /// A message's text changed.
+    MessageEdited {
+        message: Arc<Message>,
+        members: Arc<[ParticipantId]>,
+    },
+    /// A message was deleted for everyone, or for one member (then
+    /// `members` is just them).
+    MessageDeleted {
+        message: Arc<Message>,
+        members: Arc<[ParticipantId]>,
+        for_everyone: bool,
+    },
+    /// A participant reacted (`emoji`) or took their reaction back (`None`).
+    ReactionChanged {
+        message: Arc<Message>,
+        members: Arc<[ParticipantId]>,
+        participant: ParticipantId,
+        emoji: Option<String>,
+    },
+    /// A member's delivered or read cursor moved forward.
+    ReceiptMoved {
+        tenant: TenantId,
+        conversation: ConversationId,
+        participant: ParticipantId,
+        delivered_seq: u64,
+        read_seq: u64,
+        members: Arc<[ParticipantId]>,
+    },
+    /// A user asked an astrologer to chat.
+    ChatRequestCreated { request: Arc<ChatRequest> },
+    /// The astrologer accepted or declined.
+    ChatRequestAnswered { request: Arc<ChatRequest> },
 }
 
 /// A consumer that must have seen an event before `publish` returns.

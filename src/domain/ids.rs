@@ -85,3 +85,19 @@ id_type!(
     /// An API key of a tenant.
     ApiKeyId
 );
+id_type!(
+    /// A conversation (direct or group).
+    ConversationId
+);
+id_type!(
+    /// A message.
+    MessageId
+);
+id_type!(
+    /// A consultation recorded by the tenant's backend.
+    ConsultationId
+);
+id_type!(
+    /// A chat request from one participant to another.
+    ChatRequestId
+);

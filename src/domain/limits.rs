@@ -23,6 +23,7 @@ pub enum Kind {
     OtpSendPerDestination,
     OtpVerifyPerIp,
     OtpVerifyPerDestination,
+    MessagesPerParticipant,
 }
 
 type Limiter = DefaultKeyedRateLimiter<String>;

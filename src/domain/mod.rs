@@ -55,13 +55,16 @@ pub mod account;
 pub mod actor;
 pub mod api_key;
 pub mod audit;
+pub mod conversation;
 pub mod events;
 pub mod ids;
 pub mod limits;
+pub mod message;
 pub mod otp;
 pub mod participant;
 pub mod password;
 pub mod policy;
+pub mod relationship;
 pub mod secrets;
 pub mod session;
 pub mod settings;
@@ -74,7 +77,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use actor::{Actor, Credential, Role, Scope};
-pub use ids::{ApiKeyId, AuditId, ParticipantId, SessionId, SuperadminId, TenantId};
+pub use ids::{
+    ApiKeyId, AuditId, ChatRequestId, ConsultationId, ConversationId, MessageId, ParticipantId,
+    SessionId, SuperadminId, TenantId,
+};
 
 use crate::{
     db::Pool,

@@ -23,7 +23,7 @@ pub const ROLES: [&str; 7] = [
     "key:admin",
 ];
 /// Objects a rule may grant, with what they cover.
-pub const OBJECTS: [(&str, &str); 7] = [
+pub const OBJECTS: [(&str, &str); 11] = [
     ("participants", "manage accounts of the tenant (admin API)"),
     (
         "directory",
@@ -34,6 +34,16 @@ pub const OBJECTS: [(&str, &str); 7] = [
     ("audit", "read the audit log"),
     ("settings", "read and change the tenant's settings"),
     ("api_keys", "create, list and revoke API keys"),
+    (
+        "conversations",
+        "read and send in one's conversations (who with: the relationship rules)",
+    ),
+    ("groups", "create group conversations"),
+    (
+        "consultations",
+        "record (write) and read consultations, the user-astrologer relationship",
+    ),
+    ("chat_requests", "ask (write) and answer chat requests"),
 ];
 /// Actions of a rule.
 pub const ACTIONS: [&str; 2] = ["read", "write"];

@@ -51,6 +51,13 @@ pub struct TenantSettings {
     pub otp_send_per_destination: Rate,
     pub otp_verify_per_ip: Rate,
     pub otp_verify_per_destination: Rate,
+    /// Longest message, in characters.
+    pub max_message_chars: u32,
+    /// Seconds after sending during which a message may be edited.
+    pub message_edit_window_secs: u32,
+    /// Messages one participant may send (seed 004 suggests 10 a minute; the
+    /// default allows the bursts people type in a chat).
+    pub messages_per_participant: Rate,
 }
 
 impl Default for TenantSettings {
@@ -66,6 +73,9 @@ impl Default for TenantSettings {
             otp_send_per_destination: Rate::new(5, 900),
             otp_verify_per_ip: Rate::new(60, 60),
             otp_verify_per_destination: Rate::new(10, 60),
+            max_message_chars: 4000,
+            message_edit_window_secs: 15 * 60,
+            messages_per_participant: Rate::new(30, 60),
         }
     }
 }
@@ -84,6 +94,14 @@ impl TenantSettings {
                 "otpResendCooldownSeconds must be 0-3600",
             ));
         }
+        if !(1..=20_000).contains(&self.max_message_chars) {
+            return Err(AppError::validation("maxMessageChars must be 1-20000"));
+        }
+        if self.message_edit_window_secs > 7 * 24 * 3600 {
+            return Err(AppError::validation(
+                "messageEditWindowSeconds must be at most a week",
+            ));
+        }
         for (name, rate) in [
             ("loginPerIp", self.login_per_ip),
             ("loginPerAccount", self.login_per_account),
@@ -91,6 +109,7 @@ impl TenantSettings {
             ("otpSendPerDestination", self.otp_send_per_destination),
             ("otpVerifyPerIp", self.otp_verify_per_ip),
             ("otpVerifyPerDestination", self.otp_verify_per_destination),
+            ("messagesPerParticipant", self.messages_per_participant),
         ] {
             rate.validate(name)?;
         }

@@ -305,6 +305,24 @@ pub async fn get_many(
     Ok(query.build_query_as().fetch_all(conn).await?)
 }
 
+/// The participants with any of these E.164 numbers.
+pub async fn find_by_phones<'a>(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    phones: impl IntoIterator<Item = &'a str>,
+) -> AppResult<Vec<Participant>> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM participants WHERE tenant_id = "
+    ));
+    query.push_bind(tenant).push(" AND phone IN (");
+    let mut list = query.separated(", ");
+    for phone in phones {
+        list.push_bind(phone.to_owned());
+    }
+    query.push(")");
+    Ok(query.build_query_as().fetch_all(conn).await?)
+}
+
 /// How a participant names themself at login. The phone is raw: it is read
 /// with the default region of the tenant, which the caller has not resolved.
 #[derive(Debug)]

@@ -133,6 +133,53 @@ impl Core {
             .collect())
     }
 
+    /// Contact sync: which of these phone numbers (read in the tenant's
+    /// region) belong to participants the actor may see. Returns each match
+    /// with the number as given. Numbers that do not parse are skipped.
+    pub async fn participants_by_phones(
+        &self,
+        actor: &Actor,
+        phones: &[String],
+    ) -> AppResult<Vec<(String, Participant)>> {
+        let tenant = actor.tenant()?;
+        if phones.len() > 1000 {
+            return Err(AppError::validation("sync at most 1000 numbers at a time"));
+        }
+        let mut conn = self.pool().acquire().await?;
+        let region = default_region(&mut conn, tenant).await?;
+        let parsed: Vec<(String, String)> = phones
+            .iter()
+            .filter_map(|raw| {
+                Phone::parse(raw, &region)
+                    .ok()
+                    .map(|p| (raw.clone(), p.into_inner()))
+            })
+            .collect();
+        if parsed.is_empty() {
+            return Ok(vec![]);
+        }
+        let found = super::find_by_phones(
+            &mut conn,
+            tenant,
+            parsed.iter().map(|(_, e164)| e164.as_str()),
+        )
+        .await?;
+        let kinds = visible_kinds(actor);
+        Ok(parsed
+            .into_iter()
+            .filter_map(|(raw, e164)| {
+                found
+                    .iter()
+                    .find(|p| {
+                        p.phone.as_deref() == Some(e164.as_str())
+                            && !p.blocked
+                            && kinds.contains(&p.kind)
+                    })
+                    .map(|p| (raw, as_seen_by(actor, p.clone())))
+            })
+            .collect())
+    }
+
     /// The tenant directory as the actor may see it. Others than admins see
     /// no blocked participants and search by name only (they cannot see
     /// email or phone, so they may not match on them either).

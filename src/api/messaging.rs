@@ -1,0 +1,321 @@
+//! The shapes of conversations and messages on the wire, shared by the
+//! conversation, message and seed 004 endpoints. Both spellings the seeds'
+//! clients read are present (`conversationId`/`conversation`,
+//! `content`/`text`, `senderId`/`sender`/`from`, `type`/`messageType`).
+
+use poem_openapi::Object;
+
+use crate::domain::{
+    ParticipantId,
+    conversation::{ConversationView, MemberInfo},
+    message::{Message, MessagePage, Reaction},
+    participant::ParticipantType,
+};
+
+/// A member as a conversation shows them.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MemberView {
+    pub id: uuid::Uuid,
+    /// `user`, `astrologer` or `admin`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub avatar: Option<String>,
+    /// `owner`, `admin` or `member` (groups).
+    pub role: String,
+    /// Everything up to this seq reached them.
+    pub delivered_seq: u64,
+    /// Everything up to this seq was read by them.
+    pub read_seq: u64,
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&MemberInfo> for MemberView {
+    fn from(m: &MemberInfo) -> Self {
+        Self {
+            id: m.member.participant_id.0,
+            kind: m.kind.as_str().to_owned(),
+            name: m.name.clone(),
+            avatar: m.avatar_url.clone(),
+            role: m.member.role.as_str().to_owned(),
+            delivered_seq: m.member.delivered_seq,
+            read_seq: m.member.read_seq,
+            joined_at: m.member.joined_at,
+        }
+    }
+}
+
+/// The newest message of a conversation, for lists.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LastMessageView {
+    pub id: uuid::Uuid,
+    pub content: String,
+    pub sender_id: Option<uuid::Uuid>,
+    pub message_type: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+}
+
+/// A conversation as the caller sees it.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ConversationDto {
+    pub id: uuid::Uuid,
+    /// `admin_astrologer`, `user_astrologer` or `group`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// Same as `type` (seed 004's name).
+    pub conversation_type: String,
+    /// `consultation`, `service_request`, `support` or `general`.
+    pub context_type: String,
+    pub context_id: Option<String>,
+    /// Groups only.
+    pub title: Option<String>,
+    /// `false` once closed by an admin.
+    pub is_active: bool,
+    /// The seq of the newest message.
+    pub last_seq: u64,
+    pub last_message: Option<LastMessageView>,
+    /// Messages the caller has not read.
+    pub unread_count: u64,
+    pub muted: bool,
+    /// The caller's role; absent when an admin looks in without being a member.
+    pub role: Option<String>,
+    pub delivered_seq: Option<u64>,
+    pub read_seq: Option<u64>,
+    pub members: Vec<MemberView>,
+    /// Same as `members` (Backend1's name).
+    pub participants: Vec<MemberView>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<ConversationView> for ConversationDto {
+    fn from(v: ConversationView) -> Self {
+        let c = v.conversation;
+        let last_message = match (c.last_message_id, c.last_message_at) {
+            (Some(id), Some(at)) => Some(LastMessageView {
+                id: id.0,
+                content: c.last_message_preview.unwrap_or_default(),
+                sender_id: c.last_message_sender.map(|p| p.0),
+                message_type: c.last_message_type.unwrap_or_default(),
+                timestamp: at,
+            }),
+            _ => None,
+        };
+        let members: Vec<MemberView> = v.members.iter().map(MemberView::from).collect();
+        Self {
+            id: c.id.0,
+            kind: c.kind.as_str().to_owned(),
+            conversation_type: c.kind.as_str().to_owned(),
+            context_type: c.context_type.as_str().to_owned(),
+            context_id: c.context_id,
+            title: c.title,
+            is_active: c.is_active,
+            last_seq: c.last_seq,
+            last_message,
+            unread_count: v.unread,
+            muted: v.me.as_ref().is_some_and(|m| m.muted),
+            role: v.me.as_ref().map(|m| m.role.as_str().to_owned()),
+            delivered_seq: v.me.as_ref().map(|m| m.delivered_seq),
+            read_seq: v.me.as_ref().map(|m| m.read_seq),
+            participants: v.members.iter().map(MemberView::from).collect(),
+            members,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// One participant's reaction.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ReactionView {
+    pub participant_id: uuid::Uuid,
+    pub emoji: String,
+}
+
+impl From<&Reaction> for ReactionView {
+    fn from(r: &Reaction) -> Self {
+        Self {
+            participant_id: r.participant_id.0,
+            emoji: r.emoji.clone(),
+        }
+    }
+}
+
+/// A message.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MessageDto {
+    pub id: uuid::Uuid,
+    /// Position in the conversation: 1, 2, 3... without gaps.
+    pub seq: u64,
+    pub conversation_id: uuid::Uuid,
+    /// Same as `conversationId`.
+    pub conversation: uuid::Uuid,
+    /// `None` for messages written by Samvad.
+    pub sender_id: Option<uuid::Uuid>,
+    /// Same as `senderId`.
+    pub sender: Option<uuid::Uuid>,
+    /// Same as `senderId`.
+    pub from: Option<uuid::Uuid>,
+    /// `user`, `astrologer` or `admin`, when known.
+    pub sender_type: Option<String>,
+    /// `text`, `image`, `audio`, `file`, `system` or `call`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// Same as `type`.
+    pub message_type: String,
+    /// Exactly as sent; `null` once deleted for everyone.
+    pub content: Option<String>,
+    /// Same as `content`.
+    pub text: Option<String>,
+    pub media_url: Option<String>,
+    /// Type-specific details (file name and size, call outcome...).
+    pub metadata: Option<serde_json::Value>,
+    pub reply_to: Option<uuid::Uuid>,
+    /// The message this one was forwarded from.
+    pub forwarded_from: Option<uuid::Uuid>,
+    pub client_msg_id: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub edited_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Deleted for everyone (content and media are gone).
+    pub is_deleted: bool,
+    pub reactions: Vec<ReactionView>,
+    /// For the caller's own messages: `sent`, `delivered` (to everyone
+    /// else) or `read` (by everyone else).
+    pub status: Option<String>,
+}
+
+/// Builds message views with what they need from their conversation.
+pub struct MessageRenderer<'a> {
+    viewer: Option<ParticipantId>,
+    members: &'a [MemberInfo],
+    reactions: &'a [Reaction],
+}
+
+impl<'a> MessageRenderer<'a> {
+    pub fn new(
+        viewer: Option<ParticipantId>,
+        members: &'a [MemberInfo],
+        reactions: &'a [Reaction],
+    ) -> Self {
+        Self {
+            viewer,
+            members,
+            reactions,
+        }
+    }
+
+    fn sender_type(&self, sender: Option<ParticipantId>) -> Option<ParticipantType> {
+        let sender = sender?;
+        self.members
+            .iter()
+            .find(|m| m.member.participant_id == sender)
+            .map(|m| m.kind)
+    }
+
+    /// `sent`, `delivered` or `read` for the viewer's own messages, from
+    /// the other members' cursors.
+    fn status(&self, message: &Message) -> Option<String> {
+        let me = self.viewer?;
+        if message.sender_id != Some(me) {
+            return None;
+        }
+        let others: Vec<&MemberInfo> = self
+            .members
+            .iter()
+            .filter(|m| m.member.participant_id != me)
+            .collect();
+        let all = |seq: fn(&MemberInfo) -> u64| {
+            !others.is_empty() && others.iter().all(|m| seq(m) >= message.seq)
+        };
+        Some(
+            if all(|m| m.member.read_seq) {
+                "read"
+            } else if all(|m| m.member.delivered_seq) {
+                "delivered"
+            } else {
+                "sent"
+            }
+            .to_owned(),
+        )
+    }
+
+    pub fn render(&self, m: Message) -> MessageDto {
+        let sender_type = self.sender_type(m.sender_id).map(|k| k.as_str().to_owned());
+        let status = self.status(&m);
+        let reactions = self
+            .reactions
+            .iter()
+            .filter(|r| r.message_id == m.id)
+            .map(ReactionView::from)
+            .collect();
+        MessageDto {
+            id: m.id.0,
+            seq: m.seq,
+            conversation_id: m.conversation_id.0,
+            conversation: m.conversation_id.0,
+            sender_id: m.sender_id.map(|p| p.0),
+            sender: m.sender_id.map(|p| p.0),
+            from: m.sender_id.map(|p| p.0),
+            sender_type,
+            kind: m.kind.as_str().to_owned(),
+            message_type: m.kind.as_str().to_owned(),
+            text: m.content.clone(),
+            content: m.content,
+            media_url: m.media_url,
+            metadata: m
+                .metadata
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
+            reply_to: m.reply_to_id.map(|i| i.0),
+            forwarded_from: m.forwarded_from_id.map(|i| i.0),
+            client_msg_id: m.client_msg_id,
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            is_deleted: m.deleted_at.is_some(),
+            reactions,
+            status,
+        }
+    }
+}
+
+/// A page of messages.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MessagesDto {
+    pub conversation_id: uuid::Uuid,
+    /// Newest first, unless `after` was given (then oldest first).
+    pub items: Vec<MessageDto>,
+    /// More messages lie in the paging direction.
+    pub has_more: bool,
+    /// The seq of the conversation's newest message.
+    pub last_seq: u64,
+}
+
+impl MessagesDto {
+    pub fn from_page(page: MessagePage, viewer: Option<ParticipantId>) -> Self {
+        let renderer = MessageRenderer::new(viewer, &page.members, &page.reactions);
+        Self {
+            conversation_id: page.conversation.id.0,
+            items: page
+                .messages
+                .into_iter()
+                .map(|m| renderer.render(m))
+                .collect(),
+            has_more: page.more,
+            last_seq: page.conversation.last_seq,
+        }
+    }
+}
+
+/// A message just sent, edited or deleted, as its author sees it.
+pub fn own_message(m: Message, sender_type: Option<ParticipantType>) -> MessageDto {
+    let viewer = m.sender_id;
+    let mut dto = MessageRenderer::new(viewer, &[], &[]).render(m);
+    dto.sender_type = sender_type.map(|k| k.as_str().to_owned());
+    dto
+}
