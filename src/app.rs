@@ -90,15 +90,25 @@ pub async fn run(
     Ok(served?)
 }
 
-/// Periodic work: re-reads every tenant's policy so edits made by another
-/// process (the CLI, another node) apply within `SAMVAD_POLICY_REFRESH`.
+/// Periodic work, every `SAMVAD_POLICY_REFRESH`: re-reads every tenant's
+/// policy (edits made by the CLI or another node) and forgets rate-limit
+/// keys that have recovered; hourly, purges spent codes and links.
 async fn upkeep(state: AppState) {
+    const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
     let mut every = tokio::time::interval(state.config.policy_refresh);
-    every.tick().await; // the first tick is immediate; the policy is fresh
+    every.tick().await; // the first tick is immediate; everything is fresh
+    let mut purged = std::time::Instant::now();
     loop {
         every.tick().await;
         if let Err(err) = state.auth.reload_policy().await {
             tracing::warn!(error = %err, "periodic policy reload failed");
+        }
+        state.core.limits().forget_idle();
+        if purged.elapsed() >= PURGE_EVERY {
+            purged = std::time::Instant::now();
+            if let Err(err) = state.core.purge_spent().await {
+                tracing::warn!(error = %err, "purging spent codes failed");
+            }
         }
     }
 }

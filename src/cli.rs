@@ -213,6 +213,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "samvad {} listening on {base_url}",
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(legacy) = &state.config.legacy_tokens
+        && state.core.tenant_by_slug(&legacy.tenant).await?.is_none()
+    {
+        let problem = format!(
+            "SAMVAD_LEGACY_TENANT `{}` is not a tenant: old tokens will all be refused",
+            legacy.tenant
+        );
+        if !dev {
+            anyhow::bail!(problem);
+        }
+        tracing::warn!("{problem}");
+    }
     if dev {
         if demo::seed_if_empty(&state.core).await? {
             tracing::info!("created the demo tenant (dev mode, empty database)");

@@ -120,7 +120,11 @@ pub struct ParticipantView {
     pub role: String,
     pub name: String,
     pub email: Option<String>,
+    /// Whether a code or a link proved the email is the participant's.
+    pub email_verified: bool,
     pub phone: Option<String>,
+    /// Whether a code proved the phone is the participant's.
+    pub phone_verified: bool,
     pub avatar: Option<String>,
     pub avatar_url: Option<String>,
     /// The participant's status line.
@@ -142,6 +146,8 @@ impl From<Participant> for ParticipantView {
             kind: p.kind.as_str().to_owned(),
             role: p.kind.as_str().to_owned(),
             name: p.name,
+            email_verified: p.email.is_some() && p.email_verified_at.is_some(),
+            phone_verified: p.phone.is_some() && p.phone_verified_at.is_some(),
             email: p.email,
             phone: p.phone,
             avatar: p.avatar_url.clone(),

@@ -97,15 +97,17 @@ impl<'a> ApiExtractor<'a> for Caller {
     }
 }
 
-/// The client's address: the peer, or with `SAMVAD_TRUST_PROXY` the first
-/// address of `X-Forwarded-For` (set it only behind a proxy that writes it).
+/// The client's address: the peer, or with `SAMVAD_TRUST_PROXY` the last
+/// address of `X-Forwarded-For`, the one the trusted proxy added. (The
+/// first ones are whatever the client wrote; trusting them would let
+/// anyone pick their address, and dodge per-address limits.)
 pub fn client_ip(req: &Request, trust_proxy: bool) -> Option<String> {
     if trust_proxy
         && let Some(forwarded) = req.header("x-forwarded-for")
-        && let Some(first) = forwarded.split(',').next().map(str::trim)
-        && first.parse::<std::net::IpAddr>().is_ok()
+        && let Some(last) = forwarded.rsplit(',').next().map(str::trim)
+        && last.parse::<std::net::IpAddr>().is_ok()
     {
-        return Some(first.to_owned());
+        return Some(last.to_owned());
     }
     req.remote_addr()
         .as_socket_addr()

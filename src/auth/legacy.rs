@@ -4,10 +4,13 @@
 //! `{id, sessionId}`. With `SAMVAD_LEGACY_JWT_SECRET` and
 //! `SAMVAD_LEGACY_TENANT` set, such tokens are verified with that secret
 //! (HS256; `exp` checked when present) and mapped to the participant whose
-//! id or `legacyId` matches. Each maps to one session of ours (per old
-//! `sessionId`, or per account when the token had none), so logout,
-//! logout-all, blocking and suspension apply to it exactly as to a session
-//! that logged in here.
+//! `legacyId` (case-sensitive) matches: only accounts imported from the old
+//! backends, never one of ours by its own id. Each maps to one session of
+//! ours (per old account and `sessionId`, or per account when the token had
+//! none), so logout, logout-all, blocking and suspension apply to it
+//! exactly as to a session that logged in here. Such a session ends 30
+//! days (`SAMVAD_REFRESH_TOKEN_TTL`) after the token's first use, even when
+//! the old token has no expiry.
 
 use std::time::Duration;
 
@@ -77,7 +80,8 @@ impl LegacyVerifier {
         } else {
             let id = claims.get("id").and_then(text).ok_or_else(invalid)?;
             let session = claims.get("sessionId").and_then(text).ok_or_else(invalid)?;
-            (id, format!("session:{session}"))
+            // The account is part of the key: two accounts may reuse a session id.
+            (id.clone(), format!("session:{id}:{session}"))
         };
         Ok(OldClaims {
             subject,

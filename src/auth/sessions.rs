@@ -18,7 +18,7 @@ use moka::sync::Cache;
 
 use crate::{
     domain::{
-        ParticipantId, SessionId, TenantId,
+        SessionId, TenantId,
         events::{DomainEvent, Listener},
         session::Liveness,
     },
@@ -84,10 +84,11 @@ impl SessionCache {
         self.evict(|entries| entries.invalidate(&session));
     }
 
-    pub fn evict_participant(&self, tenant: TenantId, participant: ParticipantId) {
+    /// Evicts every session of a participant (or of the superadmin).
+    pub fn evict_subject(&self, tenant: Option<TenantId>, subject: uuid::Uuid) {
         self.evict(|entries| {
             let _ = entries.invalidate_entries_if(move |_, live| {
-                live.tenant == Some(tenant) && live.subject_id == participant.0
+                live.tenant == tenant && live.subject_id == subject
             });
         });
     }
@@ -105,10 +106,9 @@ impl Listener for SessionCache {
     async fn on_event(&self, event: &DomainEvent) {
         match *event {
             DomainEvent::SessionRevoked { session } => self.evict_session(session),
-            DomainEvent::ParticipantSessionsRevoked {
-                tenant,
-                participant,
-            } => self.evict_participant(tenant, participant),
+            DomainEvent::SubjectSessionsRevoked { tenant, subject } => {
+                self.evict_subject(tenant, subject)
+            }
             DomainEvent::TenantStatusChanged { tenant, .. } => self.evict_tenant(tenant),
             // Only the three revocations above end sessions.
             _ => {}

@@ -1,7 +1,8 @@
 //! The pages emailed links open: confirming an email address and choosing
 //! a new password. They call the same core as `/api/auth/verify-email` and
-//! `/api/auth/reset-password`. The reset form carries the link's token,
-//! which is also what makes a forged submission useless.
+//! `/api/auth/reset-password`. Opening a link never spends it (mail
+//! scanners open links); the form it shows does. The forms carry the
+//! link's token, which is also what makes a forged submission useless.
 
 use askama::Template;
 use poem::{
@@ -20,6 +21,12 @@ struct Message<'a> {
     title: &'a str,
     message: &'a str,
     success: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/verify_email.html")]
+struct VerifyForm<'a> {
+    token: &'a str,
 }
 
 #[derive(Template)]
@@ -48,12 +55,24 @@ struct ResetSubmission {
 const DEAD_LINK: &str =
     "This link is invalid, has expired or was already used. Ask for a new one in the app.";
 
+/// Opening the link only shows a button: mail scanners fetch links, and a
+/// GET that spent the token would leave the owner with a dead link.
+#[handler]
+async fn verify_form(Query(query): Query<TokenQuery>) -> AppResult<Response> {
+    page(
+        &VerifyForm {
+            token: &query.token,
+        },
+        StatusCode::OK,
+    )
+}
+
 #[handler]
 async fn verify_email(
     Data(state): Data<&AppState>,
-    Query(query): Query<TokenQuery>,
+    Form(form): Form<TokenQuery>,
 ) -> AppResult<Response> {
-    match state.core.verify_email(&query.token).await {
+    match state.core.verify_email(&form.token).await {
         Ok(account) => {
             let message = format!(
                 "Thank you, {}. Your email address is confirmed.",
@@ -136,6 +155,6 @@ async fn reset_submit(
 /// The routes under `/account`.
 pub fn routes() -> Route {
     Route::new()
-        .at("/verify-email", get(verify_email))
+        .at("/verify-email", get(verify_form).post(verify_email))
         .at("/reset-password", get(reset_form).post(reset_submit))
 }

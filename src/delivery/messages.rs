@@ -26,7 +26,6 @@ struct OtpText<'a> {
 #[template(path = "email/verify_email.html")]
 struct VerifyHtml<'a> {
     tenant: &'a str,
-    name: &'a str,
     link: &'a str,
     hours: u32,
 }
@@ -35,7 +34,6 @@ struct VerifyHtml<'a> {
 #[template(path = "email/verify_email.txt")]
 struct VerifyText<'a> {
     tenant: &'a str,
-    name: &'a str,
     link: &'a str,
     hours: u32,
 }
@@ -86,19 +84,19 @@ pub fn otp_sms(tenant: &str, code: &str, minutes: u32) -> String {
     format!("{code} is your {tenant} code. It expires in {minutes} min. Never share it.")
 }
 
-/// The link that confirms an email address.
-pub fn verify_email(tenant: &str, name: &str, link: &str, hours: u32) -> AppResult<EmailMessage> {
+/// The link that confirms an email address. It carries no text of the
+/// registrant's (a name chosen by a stranger would go out under the
+/// tenant's brand).
+pub fn verify_email(tenant: &str, link: &str, hours: u32) -> AppResult<EmailMessage> {
     Ok(EmailMessage {
         subject: format!("Confirm your email for {tenant}"),
         text: render(&VerifyText {
             tenant,
-            name,
             link,
             hours,
         })?,
         html: render(&VerifyHtml {
             tenant,
-            name,
             link,
             hours,
         })?,
@@ -143,7 +141,7 @@ mod tests {
 
     #[test]
     fn user_text_is_escaped_in_html_but_not_in_text() {
-        let email = verify_email(
+        let email = reset_password(
             "A&B <Astro>",
             "<script>x</script>",
             "https://h/v?t=1&u=2",

@@ -19,7 +19,7 @@ use super::{
     values::{Email, Name, Password, Phone},
 };
 use crate::{
-    delivery::messages,
+    delivery::{EmailMessage, messages},
     error::{AppError, AppResult},
 };
 
@@ -153,6 +153,17 @@ impl Core {
         format!("{}/account/{page}?token={token}", self.config().public_url)
     }
 
+    /// Sends an email after the answer has gone out: its time and its
+    /// failure never show in the answer (failures are logged).
+    fn mail_later(&self, to: Email, message: EmailMessage) {
+        let core = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = core.delivery().email(&to, message).await {
+                tracing::warn!(error = %err, "an account email was not delivered");
+            }
+        });
+    }
+
     /// Creates a user account with a password, emails a verification link,
     /// and logs the new user in.
     pub async fn register(
@@ -161,10 +172,7 @@ impl Core {
         new: Registration,
         device: &Device,
     ) -> AppResult<(Participant, Issued)> {
-        let tenant = self
-            .tenant_by_slug(tenant_slug)
-            .await?
-            .ok_or(AppError::NotFound("tenant"))?;
+        let tenant = self.active_tenant(tenant_slug).await?;
         let settings = self.settings_of(tenant.id).await?;
         if !settings.allow_self_registration {
             return Err(registration_closed());
@@ -191,6 +199,7 @@ impl Core {
                 email_verified: false,
                 phone_verified: false,
                 legacy_id: None,
+                self_registered: true,
             },
         )
         .await?;
@@ -219,11 +228,10 @@ impl Core {
         tx.commit().await?;
         let message = messages::verify_email(
             &tenant.name,
-            &account.name,
             &self.link("verify-email", &token),
             VERIFY_TTL_HOURS,
         )?;
-        self.delivery().email(&new.email, message).await?;
+        self.mail_later(new.email, message);
         let issued = self
             .start_session(&account, device, "auth.register")
             .await?;
@@ -233,6 +241,7 @@ impl Core {
     /// Emails a new verification link for the actor's email address.
     pub async fn send_email_verification(&self, actor: &Actor) -> AppResult<()> {
         let (tenant_id, me) = actor.participant()?;
+        let tenant = self.active_tenant_by_id(tenant_id).await?;
         let account = self.participant(tenant_id, me).await?;
         let Some(email) = account.email.clone() else {
             return Err(AppError::validation("this account has no email address"));
@@ -243,13 +252,14 @@ impl Core {
                 "this email address is already verified",
             ));
         }
-        let tenant = self.tenant(tenant_id).await?;
         let settings = self.settings_of(tenant_id).await?;
-        self.limits().check(
+        let ip = actor.ip.as_deref().unwrap_or("unknown");
+        self.limits().check_identifier(
             tenant_id,
-            Kind::OtpSendPerDestination,
+            Kind::AccountMailPerDestination,
             settings.otp_send_per_destination,
             &email,
+            ip,
         )?;
         let expires = super::now() + chrono::Duration::hours(VERIFY_TTL_HOURS.into());
         let mut tx = self.pool().begin().await?;
@@ -264,64 +274,63 @@ impl Core {
         tx.commit().await?;
         let message = messages::verify_email(
             &tenant.name,
-            &account.name,
             &self.link("verify-email", &token),
             VERIFY_TTL_HOURS,
         )?;
-        self.delivery().email(&Email::parse(&email)?, message).await
+        self.mail_later(Email::parse(&email)?, message);
+        Ok(())
     }
 
-    /// Confirms an email address from its link.
+    /// Confirms an email address from its link. The address must still be
+    /// the account's (a changed address spends its links anyway).
     pub async fn verify_email(&self, token: &str) -> AppResult<Participant> {
         let mut tx = self.pool().begin().await?;
         let (tenant, id, email) = spend_token(&mut tx, token, TokenPurpose::VerifyEmail).await?;
+        self.active_tenant_by_id(tenant).await?;
+        let account = participant::get(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(invalid_link)?;
+        if account.email.as_deref() != Some(email.as_str()) {
+            return Err(invalid_link());
+        }
         participant::mark_verified(&mut tx, tenant, id, Some(&email), None).await?;
         audit::record(
             &mut tx,
             audit::Entry::by(
                 Some(tenant),
                 Some(id.0),
-                super::Role::User,
+                account.kind.into(),
                 "participant.email_verified",
             )
             .target("participant", id.0),
         )
         .await?;
-        let account = participant::get(&mut tx, tenant, id)
+        let verified = participant::get(&mut tx, tenant, id)
             .await?
             .ok_or_else(invalid_link)?;
         tx.commit().await?;
-        if account.email.as_deref() != Some(email.as_str()) {
-            // The address changed after the link was sent: nothing verified.
-            return Err(invalid_link());
-        }
-        Ok(account)
+        Ok(verified)
     }
 
     /// Emails a password-reset link when the address belongs to an active
-    /// account; answers the same either way.
+    /// account; answers the same either way, without waiting for the mail.
     pub async fn forgot_password(
         &self,
         tenant_slug: &str,
         email: &Email,
         ip: Option<&str>,
     ) -> AppResult<()> {
-        let tenant = self
-            .tenant_by_slug(tenant_slug)
-            .await?
-            .ok_or(AppError::NotFound("tenant"))?;
+        let tenant = self.active_tenant(tenant_slug).await?;
         let settings = self.settings_of(tenant.id).await?;
-        self.limits().check(
+        let ip = ip.unwrap_or("unknown");
+        self.limits()
+            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)?;
+        self.limits().check_identifier(
             tenant.id,
-            Kind::OtpSendPerIp,
-            settings.otp_send_per_ip,
-            ip.unwrap_or("unknown"),
-        )?;
-        self.limits().check(
-            tenant.id,
-            Kind::OtpSendPerDestination,
+            Kind::AccountMailPerDestination,
             settings.otp_send_per_destination,
             email.as_str(),
+            ip,
         )?;
         let login = ResolvedLogin::Email(email.clone());
         let mut tx = self.pool().begin().await?;
@@ -349,28 +358,31 @@ impl Core {
                 account.kind.into(),
                 "auth.reset_requested",
             )
-            .ip(ip.map(str::to_owned))
+            .ip(Some(ip.to_owned()))
             .target("participant", account.id.0),
         )
         .await?;
         tx.commit().await?;
-        let message = messages::reset_password(
-            &tenant.name,
-            &account.name,
-            &self.link("reset-password", &token),
-            RESET_TTL_MINUTES,
-        )?;
-        self.delivery().email(email, message).await
+        let link = self.link("reset-password", &token);
+        let message =
+            messages::reset_password(&tenant.name, &account.name, &link, RESET_TTL_MINUTES)?;
+        self.mail_later(email.clone(), message);
+        Ok(())
     }
 
-    /// Sets a new password from a reset link; every session ends.
+    /// Sets a new password from a reset link; every session ends. The link
+    /// must have gone to the account's current address.
     pub async fn reset_password(&self, token: &str, new_password: &Password) -> AppResult<()> {
         let hash = password::hash(new_password).await?;
         let mut tx = self.pool().begin().await?;
-        let (tenant, id, _) = spend_token(&mut tx, token, TokenPurpose::ResetPassword).await?;
+        let (tenant, id, email) = spend_token(&mut tx, token, TokenPurpose::ResetPassword).await?;
+        self.active_tenant_by_id(tenant).await?;
         let account = participant::get(&mut tx, tenant, id)
             .await?
             .ok_or_else(invalid_link)?;
+        if account.email.as_deref() != Some(email.as_str()) || account.blocked {
+            return Err(invalid_link());
+        }
         participant::set_password(&mut tx, tenant, id, &hash).await?;
         session::revoke_all_of_subject(&mut tx, Some(tenant), id.0, "password_reset").await?;
         audit::record(
@@ -389,7 +401,8 @@ impl Core {
         Ok(())
     }
 
-    /// Changes the actor's password; their other sessions end.
+    /// Changes the actor's password; their other sessions end. Wrong current
+    /// passwords count against the account's login limit.
     pub async fn change_password(
         &self,
         actor: &Actor,
@@ -398,6 +411,15 @@ impl Core {
     ) -> AppResult<()> {
         let (tenant, me) = actor.participant()?;
         let session = actor.session()?;
+        let settings = self.settings_of(tenant).await?;
+        let ip = actor.ip.as_deref().unwrap_or("unknown");
+        self.limits().check_identifier(
+            tenant,
+            Kind::LoginPerAccount,
+            settings.login_per_account,
+            &me.to_string(),
+            ip,
+        )?;
         let stored =
             participant::password_hash(&mut *self.pool().acquire().await?, tenant, me).await?;
         let current_ok = match &stored {
@@ -405,10 +427,10 @@ impl Core {
             None => current.is_empty(),
         };
         if !current_ok {
-            return Err(AppError::unauthorized(
-                "invalid_credentials",
-                "the current password is wrong",
-            ));
+            return Err(AppError::Validation {
+                code: "wrong_password",
+                message: "the current password is wrong".into(),
+            });
         }
         let hash = password::hash(new_password).await?;
         let mut tx = self.pool().begin().await?;

@@ -35,10 +35,11 @@ pub enum DomainEvent {
     PolicyChanged { tenant: TenantId },
     /// One session was revoked (logout, refresh-token reuse).
     SessionRevoked { session: SessionId },
-    /// Every session of a participant was revoked (blocked, password change).
-    ParticipantSessionsRevoked {
-        tenant: TenantId,
-        participant: ParticipantId,
+    /// Every session of a participant (or, without a tenant, of the
+    /// superadmin) was revoked: blocked, logout-all, password change.
+    SubjectSessionsRevoked {
+        tenant: Option<TenantId>,
+        subject: uuid::Uuid,
     },
     /// A participant's profile changed (name, avatar, status, blocked).
     ParticipantUpdated {

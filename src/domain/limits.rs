@@ -1,6 +1,12 @@
 //! Rate limits (governor), keyed per tenant and per kind, with each
 //! tenant's quotas from its settings. A refusal is a 429 whose
 //! `Retry-After` says when to try again.
+//!
+//! Limits on an identifier (an account, a phone number) would let anyone
+//! lock its owner out by failing on purpose. So they count per identifier
+//! *and address* at the tenant's rate, and per identifier from everywhere
+//! only at [`GLOBAL_FACTOR`] times that: one address cannot lock anyone
+//! out, and many addresses are still held back. Limits are per process.
 
 use std::{
     collections::HashMap,
@@ -24,6 +30,18 @@ pub enum Kind {
     OtpVerifyPerIp,
     OtpVerifyPerDestination,
     MessagesPerParticipant,
+    /// Password-reset and verification emails to one address.
+    AccountMailPerDestination,
+}
+
+/// How much more an identifier may see from everywhere than from one address.
+pub const GLOBAL_FACTOR: u32 = 5;
+
+/// Whether a limiter counts per address or across all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scope {
+    One,
+    Everywhere,
 }
 
 type Limiter = DefaultKeyedRateLimiter<String>;
@@ -33,7 +51,7 @@ type Slot = (Quota, Arc<Limiter>);
 /// Every limiter of the process.
 #[derive(Default)]
 pub struct Limits {
-    limiters: Mutex<HashMap<(TenantId, Kind), Slot>>,
+    limiters: Mutex<HashMap<(TenantId, Kind, Scope), Slot>>,
 }
 
 fn quota(rate: Rate) -> Quota {
@@ -45,13 +63,46 @@ fn quota(rate: Rate) -> Quota {
 }
 
 impl Limits {
-    /// Counts one event for `key` and refuses it when over `rate`.
+    /// Counts one event for `key` (an address, a participant) and refuses
+    /// it when over `rate`.
     pub fn check(&self, tenant: TenantId, kind: Kind, rate: Rate, key: &str) -> AppResult<()> {
+        self.check_in(tenant, kind, Scope::One, rate, key)
+    }
+
+    /// Counts one event for an identifier seen from `address`: `rate` per
+    /// identifier and address, [`GLOBAL_FACTOR`] times it per identifier.
+    pub fn check_identifier(
+        &self,
+        tenant: TenantId,
+        kind: Kind,
+        rate: Rate,
+        identifier: &str,
+        address: &str,
+    ) -> AppResult<()> {
+        self.check_in(
+            tenant,
+            kind,
+            Scope::One,
+            rate,
+            &format!("{identifier}\u{0}{address}"),
+        )?;
+        let everywhere = Rate::new(rate.max.saturating_mul(GLOBAL_FACTOR), rate.per_secs);
+        self.check_in(tenant, kind, Scope::Everywhere, everywhere, identifier)
+    }
+
+    fn check_in(
+        &self,
+        tenant: TenantId,
+        kind: Kind,
+        scope: Scope,
+        rate: Rate,
+        key: &str,
+    ) -> AppResult<()> {
         let quota = quota(rate);
         let limiter = {
             let mut limiters = self.limiters.lock().expect("limits lock");
             let entry = limiters
-                .entry((tenant, kind))
+                .entry((tenant, kind, scope))
                 .or_insert_with(|| (quota, Arc::new(RateLimiter::keyed(quota))));
             if entry.0 != quota {
                 // The tenant changed this limit: start counting afresh.
@@ -113,6 +164,42 @@ mod tests {
         limits
             .check(TenantId::new(), Kind::LoginPerIp, rate, "1.2.3.4")
             .unwrap();
+    }
+
+    #[test]
+    fn one_address_cannot_lock_an_identifier_out_for_everyone() {
+        let limits = Limits::default();
+        let tenant = TenantId::new();
+        let rate = Rate::new(2, 60);
+        for _ in 0..2 {
+            limits
+                .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "attacker")
+                .unwrap();
+        }
+        assert!(
+            limits
+                .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "attacker")
+                .is_err()
+        );
+        // The owner, elsewhere, still gets in ...
+        limits
+            .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "owner")
+            .unwrap();
+        // ... until the identifier's overall limit is reached from many addresses.
+        for n in 0..(2 * GLOBAL_FACTOR) {
+            let _ = limits.check_identifier(
+                tenant,
+                Kind::LoginPerAccount,
+                rate,
+                "victim",
+                &format!("bot{n}"),
+            );
+        }
+        assert!(
+            limits
+                .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "owner")
+                .is_err()
+        );
     }
 
     #[test]

@@ -141,6 +141,17 @@ async fn set_status(
     Ok(done.rows_affected() == 1)
 }
 
+fn ensure_active(tenant: &Tenant) -> AppResult<()> {
+    if tenant.status == TenantStatus::Active {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            code: "tenant_suspended",
+            message: "this tenant is suspended".into(),
+        })
+    }
+}
+
 impl Core {
     /// Creates a tenant with its default policies and first admin, atomically.
     /// `actor` is the superadmin, or `None` from the CLI.
@@ -170,6 +181,7 @@ impl Core {
                 email_verified: false,
                 phone_verified: false,
                 legacy_id: None,
+                self_registered: false,
             },
         )
         .await?;
@@ -192,6 +204,24 @@ impl Core {
         get(&mut *self.pool().acquire().await?, id)
             .await?
             .ok_or(AppError::NotFound("tenant"))
+    }
+
+    /// The tenant a public request (login, codes, links) names: unknown is
+    /// a 404, suspended a 403.
+    pub(crate) async fn active_tenant(&self, slug: &str) -> AppResult<Tenant> {
+        let tenant = self
+            .tenant_by_slug(slug)
+            .await?
+            .ok_or(AppError::NotFound("tenant"))?;
+        ensure_active(&tenant)?;
+        Ok(tenant)
+    }
+
+    /// The tenant of an emailed link, which must still be active.
+    pub(crate) async fn active_tenant_by_id(&self, id: TenantId) -> AppResult<Tenant> {
+        let tenant = self.tenant(id).await?;
+        ensure_active(&tenant)?;
+        Ok(tenant)
     }
 
     pub async fn tenant_by_slug(&self, slug: &str) -> AppResult<Option<Tenant>> {

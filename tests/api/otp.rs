@@ -136,7 +136,7 @@ async fn registering_by_code_creates_a_verified_user_and_then_logs_it_in() {
     .assert_error(429, "rate_limited"); // the 30 s resend cooldown
     app.core
         .pool()
-        .execute("UPDATE otp_codes SET created_at = created_at - INTERVAL 1 MINUTE")
+        .execute("UPDATE otp_throttle SET last_sent_at = last_sent_at - INTERVAL 1 MINUTE")
         .await
         .unwrap();
     app.post(
@@ -206,7 +206,7 @@ async fn expired_used_and_superseded_codes_fail() {
     let age_codes = || async {
         app.core
             .pool()
-            .execute("UPDATE otp_codes SET created_at = created_at - INTERVAL 1 MINUTE")
+            .execute("UPDATE otp_throttle SET last_sent_at = last_sent_at - INTERVAL 1 MINUTE")
             .await
             .unwrap();
     };

@@ -58,6 +58,8 @@ pub struct Participant {
     pub blocked: bool,
     /// The account's id in an old backend (for its old tokens).
     pub legacy_id: Option<String>,
+    /// Created by its holder with a password (not by an admin or a code).
+    pub self_registered: bool,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -75,6 +77,7 @@ pub struct NewParticipant {
     pub email_verified: bool,
     pub phone_verified: bool,
     pub legacy_id: Option<String>,
+    pub self_registered: bool,
 }
 
 /// Input of [`Core::create_participant`]: the phone is parsed with the
@@ -127,10 +130,18 @@ pub struct Scope<'a> {
 }
 
 const COLUMNS: &str = "tenant_id, id, type, name, email, email_verified_at, phone, phone_verified_at, \
-                       avatar_url, status_text, blocked, legacy_id, last_seen_at, created_at, updated_at";
+                       avatar_url, status_text, blocked, CONVERT(legacy_id USING utf8mb4) AS legacy_id, self_registered, \
+                       last_seen_at, created_at, updated_at";
+// legacy_id is selected through CONVERT: its case-sensitive (binary)
+// collation would otherwise reach sqlx flagged as bytes, not text.
 
 fn map_unique(err: sqlx::Error) -> AppError {
-    if is_unique_violation(&err, "uq_participants_email") {
+    if is_unique_violation(&err, "uq_participants_legacy") {
+        AppError::conflict(
+            "legacy_id_taken",
+            "another participant of this tenant has that legacy id",
+        )
+    } else if is_unique_violation(&err, "uq_participants_email") {
         AppError::conflict(
             "email_taken",
             "another participant of this tenant has that email",
@@ -164,6 +175,7 @@ pub async fn insert(
         status_text: None,
         blocked: false,
         legacy_id: new.legacy_id,
+        self_registered: new.self_registered,
         last_seen_at: None,
         created_at: now,
         updated_at: now,
@@ -171,8 +183,8 @@ pub async fn insert(
     sqlx::query(
         "INSERT INTO participants
            (tenant_id, id, type, name, email, email_verified_at, phone, phone_verified_at,
-            password_hash, blocked, legacy_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?)",
+            password_hash, blocked, legacy_id, self_registered, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?)",
     )
     .bind(tenant)
     .bind(participant.id)
@@ -184,6 +196,7 @@ pub async fn insert(
     .bind(participant.phone_verified_at)
     .bind(new.password_hash.as_ref().map(PasswordHash::as_str))
     .bind(&participant.legacy_id)
+    .bind(participant.self_registered)
     .bind(now)
     .bind(now)
     .execute(conn)
@@ -192,20 +205,18 @@ pub async fn insert(
     Ok(participant)
 }
 
-/// The participant an old backend's token names: by our id, or by the id
-/// the account had in the old backend.
+/// The participant an old backend's token names, by the id the account
+/// had there (never by our own id: those tokens are not ours to trust).
 pub async fn find_by_legacy_id(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     raw: &str,
 ) -> AppResult<Option<Participant>> {
-    let ours = uuid::Uuid::try_parse(raw).ok().map(ParticipantId);
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM participants WHERE tenant_id = ? AND (legacy_id = ? OR id <=> ?) LIMIT 1"
+        "SELECT {COLUMNS} FROM participants WHERE tenant_id = ? AND legacy_id = ?"
     ))
     .bind(tenant)
     .bind(raw)
-    .bind(ours)
     .fetch_optional(conn)
     .await?)
 }
@@ -220,12 +231,14 @@ pub async fn mark_verified(
 ) -> AppResult<()> {
     sqlx::query(
         "UPDATE participants
-         SET email_verified_at = IF(email <=> ?, COALESCE(email_verified_at, ?), email_verified_at),
-             phone_verified_at = IF(phone <=> ?, COALESCE(phone_verified_at, ?), phone_verified_at)
+         SET email_verified_at = IF(? IS NOT NULL AND email <=> ?, COALESCE(email_verified_at, ?), email_verified_at),
+             phone_verified_at = IF(? IS NOT NULL AND phone <=> ?, COALESCE(phone_verified_at, ?), phone_verified_at)
          WHERE tenant_id = ? AND id = ?",
     )
     .bind(email)
+    .bind(email)
     .bind(super::now())
+    .bind(phone)
     .bind(phone)
     .bind(super::now())
     .bind(tenant)
@@ -251,6 +264,21 @@ pub async fn set_password(
     .bind(id)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Removes a participant's password (they log in by code until they set one).
+pub async fn clear_password(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ParticipantId,
+) -> AppResult<()> {
+    sqlx::query("UPDATE participants SET password_hash = NULL, updated_at = ? WHERE tenant_id = ? AND id = ?")
+        .bind(super::now())
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -332,10 +360,20 @@ pub enum LoginId {
 }
 
 /// A login id resolved against a tenant.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ResolvedLogin {
     Email(Email),
     Phone(Phone),
+}
+
+impl ResolvedLogin {
+    /// The email or E.164 number: one spelling per account.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Email(email) => email.as_str(),
+            Self::Phone(phone) => phone.as_str(),
+        }
+    }
 }
 
 /// The participant with this email or phone, with their password hash.
@@ -439,15 +477,23 @@ pub(crate) async fn update(
     if let Some(status) = &profile.status_text {
         query.push(", status_text = ").push_bind(status.clone());
     }
+    // MySQL assigns left to right: compare with the old value first. A new
+    // address is not verified, and links sent to the old one stop working.
     if let Some(email) = email {
+        let email = email.as_ref().map(|e| e.as_str().to_owned());
         query
-            .push(", email = ")
-            .push_bind(email.as_ref().map(|e| e.as_str().to_owned()));
+            .push(", email_verified_at = IF(email <=> ")
+            .push_bind(email.clone())
+            .push(", email_verified_at, NULL), email = ")
+            .push_bind(email);
     }
     if let Some(phone) = phone {
+        let phone = phone.map(Phone::into_inner);
         query
-            .push(", phone = ")
-            .push_bind(phone.map(Phone::into_inner));
+            .push(", phone_verified_at = IF(phone <=> ")
+            .push_bind(phone.clone())
+            .push(", phone_verified_at, NULL), phone = ")
+            .push_bind(phone);
     }
     query
         .push(" WHERE tenant_id = ")

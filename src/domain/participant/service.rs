@@ -32,6 +32,17 @@ pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
     }
 }
 
+/// Admin accounts are managed by admins in person, never by API keys.
+fn require_admin_in_person(actor: &Actor) -> AppResult<()> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "only an admin (not an API key) manages admin accounts",
+        ))
+    }
+}
+
 /// `p` as `viewer` may see it: email and phone only for admins and for the
 /// participant themself.
 fn as_seen_by(viewer: &Actor, mut p: Participant) -> Participant {
@@ -44,12 +55,19 @@ fn as_seen_by(viewer: &Actor, mut p: Participant) -> Participant {
 
 impl Core {
     /// Creates a participant of `tenant` (admins; the CLI passes no actor).
+    /// Only an admin in person creates admins: an API key with `write`
+    /// must not be able to mint itself a full account.
     pub async fn create_participant(
         &self,
         actor: Option<&Actor>,
         tenant: TenantId,
         input: ParticipantInput,
     ) -> AppResult<Participant> {
+        if let Some(actor) = actor
+            && input.kind == ParticipantType::Admin
+        {
+            require_admin_in_person(actor)?;
+        }
         let password_hash = match &input.password {
             Some(pw) => Some(password::hash(pw).await?),
             None => None,
@@ -71,6 +89,7 @@ impl Core {
                 email_verified: false,
                 phone_verified: false,
                 legacy_id: input.legacy_id,
+                self_registered: false,
             },
         )
         .await?;
@@ -277,8 +296,11 @@ impl Core {
     ) -> AppResult<Participant> {
         let tenant = actor.tenant()?;
         let mut tx = self.pool().begin().await?;
-        if get(&mut tx, tenant, id).await?.is_none() {
-            return Err(AppError::NotFound("participant"));
+        let target = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        if target.kind == ParticipantType::Admin && id.0 != actor.id {
+            require_admin_in_person(actor)?;
         }
         let phone = match &changes.phone {
             Some(Some(raw)) => Some(Some(Phone::parse(
@@ -297,6 +319,21 @@ impl Core {
             phone,
         )
         .await?;
+        let email_changed = changes
+            .email
+            .as_ref()
+            .is_some_and(|new| new.as_ref().map(|e| e.as_str()) != target.email.as_deref());
+        if email_changed {
+            // Links sent to the old address stop working.
+            sqlx::query(
+                "UPDATE account_tokens SET used_at = ? WHERE tenant_id = ? AND participant_id = ? AND used_at IS NULL",
+            )
+            .bind(crate::domain::now())
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         audit::record(
             &mut tx,
             audit::Entry::new(Some(actor), "participant.update")
@@ -332,6 +369,12 @@ impl Core {
             ));
         }
         let mut tx = self.pool().begin().await?;
+        let target = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        if target.kind == ParticipantType::Admin {
+            require_admin_in_person(actor)?;
+        }
         if !set_blocked(&mut tx, tenant, id, blocked).await? {
             return Err(AppError::NotFound("participant"));
         }
@@ -355,12 +398,7 @@ impl Core {
             .ok_or(AppError::NotFound("participant"))?;
         tx.commit().await?;
         if blocked {
-            self.events()
-                .publish(DomainEvent::ParticipantSessionsRevoked {
-                    tenant,
-                    participant: id,
-                })
-                .await;
+            self.publish_sessions_revoked(Some(tenant), id.0).await;
         }
         self.events()
             .publish(DomainEvent::ParticipantUpdated {

@@ -303,12 +303,12 @@ pub async fn legacy(
     expires_at: DateTime<Utc>,
 ) -> AppResult<SessionId> {
     let find = || {
-        sqlx::query("SELECT id FROM sessions WHERE tenant_id = ? AND legacy_key = ?")
+        sqlx::query("SELECT id, subject_id FROM sessions WHERE tenant_id = ? AND legacy_key = ?")
             .bind(tenant)
             .bind(&key[..])
     };
     if let Some(row) = find().fetch_optional(&mut *conn).await? {
-        return Ok(row.try_get("id")?);
+        return same_subject(&row, participant);
     }
     let id = SessionId::new();
     let now = super::now();
@@ -335,6 +335,19 @@ pub async fn legacy(
     }
     // Another request created it first.
     let row = find().fetch_one(conn).await?;
+    same_subject(&row, participant)
+}
+
+/// A legacy session row belongs to the participant the token names, or the
+/// token is refused (never act as someone else).
+fn same_subject(row: &sqlx::mysql::MySqlRow, participant: &Participant) -> AppResult<SessionId> {
+    let subject: Uuid = row.try_get("subject_id")?;
+    if subject != participant.id.0 {
+        return Err(AppError::unauthorized(
+            "invalid_token",
+            "access token is invalid",
+        ));
+    }
     Ok(row.try_get("id")?)
 }
 

@@ -39,19 +39,11 @@ pub fn invalid_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "invalid credentials")
 }
 
-/// A login id as the rate limiter keys it.
-fn login_key(login: &LoginId) -> String {
-    match login {
-        LoginId::Email(email) => email.to_string(),
-        LoginId::Phone(raw) => raw.chars().filter(char::is_ascii_digit).collect(),
-    }
-}
-
 impl Core {
     /// Password login of a tenant participant. Unknown tenant, unknown
     /// account, wrong password, blocked account and suspended tenant all give
     /// the same 401, so nothing about accounts leaks. Rate-limited per
-    /// client address and per account (tenant settings).
+    /// address and per account (tenant settings; see `limits`).
     pub async fn login(
         &self,
         tenant_slug: &str,
@@ -66,12 +58,6 @@ impl Core {
         let ip = device.ip.as_deref().unwrap_or("unknown");
         self.limits()
             .check(tenant.id, Kind::LoginPerIp, settings.login_per_ip, ip)?;
-        self.limits().check(
-            tenant.id,
-            Kind::LoginPerAccount,
-            settings.login_per_account,
-            &login_key(&login),
-        )?;
         let resolved = match login {
             LoginId::Email(email) => ResolvedLogin::Email(email),
             LoginId::Phone(raw) => match Phone::parse(&raw, &tenant.default_region) {
@@ -79,6 +65,13 @@ impl Core {
                 Err(_) => return Err(refuse_login().await),
             },
         };
+        self.limits().check_identifier(
+            tenant.id,
+            Kind::LoginPerAccount,
+            settings.login_per_account,
+            resolved.as_str(),
+            ip,
+        )?;
         let found =
             participant::find_for_login(&mut *self.pool().acquire().await?, tenant.id, &resolved)
                 .await?;
@@ -104,12 +97,29 @@ impl Core {
         action: &'static str,
     ) -> AppResult<Issued> {
         let role = Role::from(participant.kind);
-        let tenant = participant.tenant_id;
+        self.open_session(
+            Some(participant.tenant_id),
+            participant.id.0,
+            role,
+            device,
+            action,
+        )
+        .await
+    }
+
+    async fn open_session(
+        &self,
+        tenant: Option<TenantId>,
+        subject: Uuid,
+        role: Role,
+        device: &Device,
+        action: &'static str,
+    ) -> AppResult<Issued> {
         let mut tx = self.pool().begin().await?;
         let (session, refresh_token) = insert(
             &mut tx,
-            Some(tenant),
-            participant.id.0,
+            tenant,
+            subject,
             role,
             device,
             self.refresh_expiry(),
@@ -117,7 +127,7 @@ impl Core {
         .await?;
         audit::record(
             &mut tx,
-            audit::Entry::by(Some(tenant), Some(participant.id.0), role, action)
+            audit::Entry::by(tenant, Some(subject), role, action)
                 .ip(device.ip.clone())
                 .target("session", session.0),
         )
@@ -125,8 +135,8 @@ impl Core {
         tx.commit().await?;
         Ok(Issued {
             session,
-            tenant: Some(tenant),
-            subject_id: participant.id.0,
+            tenant,
+            subject_id: subject,
             role,
             refresh_token,
         })
@@ -143,11 +153,12 @@ impl Core {
         let ip = device.ip.as_deref().unwrap_or("unknown");
         self.limits()
             .check(PLATFORM, Kind::LoginPerIp, limits.login_per_ip, ip)?;
-        self.limits().check(
+        self.limits().check_identifier(
             PLATFORM,
             Kind::LoginPerAccount,
             limits.login_per_account,
             email.as_str(),
+            ip,
         )?;
         let found = superadmin::find_by_email(&mut *self.pool().acquire().await?, email).await?;
         let Some((admin, hash)) = found else {
@@ -156,31 +167,9 @@ impl Core {
         if !password::verify(pw, &hash).await {
             return Err(invalid_credentials());
         }
-        let mut tx = self.pool().begin().await?;
-        let (session, refresh_token) = insert(
-            &mut tx,
-            None,
-            admin.id.0,
-            Role::Superadmin,
-            device,
-            self.refresh_expiry(),
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            audit::Entry::by(None, Some(admin.id.0), Role::Superadmin, "auth.login")
-                .ip(device.ip.clone())
-                .target("session", session.0),
-        )
-        .await?;
-        tx.commit().await?;
-        let issued = Issued {
-            session,
-            tenant: None,
-            subject_id: admin.id.0,
-            role: Role::Superadmin,
-            refresh_token,
-        };
+        let issued = self
+            .open_session(None, admin.id.0, Role::Superadmin, device, "auth.login")
+            .await?;
         Ok((admin, issued))
     }
 
@@ -309,15 +298,9 @@ impl Core {
 
     /// Tells the caches that every session of a subject is gone.
     pub(crate) async fn publish_sessions_revoked(&self, tenant: Option<TenantId>, subject: Uuid) {
-        if let Some(tenant) = tenant {
-            let participant = crate::domain::ParticipantId(subject);
-            self.events()
-                .publish(DomainEvent::ParticipantSessionsRevoked {
-                    tenant,
-                    participant,
-                })
-                .await;
-        }
+        self.events()
+            .publish(DomainEvent::SubjectSessionsRevoked { tenant, subject })
+            .await;
     }
 
     /// Liveness of a session, for the authentication guard. Asked at most

@@ -1,5 +1,5 @@
-//! One-time codes by SMS or email, and the flows built on them: logging in
-//! and registering by phone (the mobile app) or email.
+//! One-time codes by SMS or email. Sending and checking here; logging in
+//! and registering with them in `flows`.
 //!
 //! A code is 6 digits, valid for the tenant's `otpTtlSecs` (default 5
 //! minutes), good for one use and `otpMaxAttempts` tries (default 5; the
@@ -8,9 +8,12 @@
 //! Only an HMAC of the code is stored, under a key derived from the server
 //! secret, so a database copy does not reveal codes.
 //!
-//! Nothing here tells whether an account exists: asking for a login code
-//! for an unknown number answers exactly like for a known one (a code is
-//! even recorded, so the cooldown behaves the same), but nothing is sent.
+//! Nothing here tells whether an account exists. Asking for a login code
+//! for an unknown number answers exactly like for a known one: a code is
+//! recorded (never sent), the cooldown applies, and delivery happens after
+//! the answer, so neither its time nor its failure shows.
+
+mod flows;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -18,14 +21,13 @@ use sha2::Sha256;
 use sqlx::{MySqlConnection, Row};
 
 use super::{
-    Core, TenantId, audit,
+    Core, TenantId,
     limits::Kind,
-    participant::{self, NewParticipant, Participant, ParticipantType, ResolvedLogin},
+    participant::{self, ResolvedLogin},
     secrets,
-    session::{Device, Issued},
     settings::TenantSettings,
-    tenant::{Tenant, TenantStatus},
-    values::{Email, Name, Phone},
+    tenant::Tenant,
+    values::{Email, Phone},
 };
 use crate::{
     delivery::messages,
@@ -65,13 +67,6 @@ impl Target {
             Self::Phone(raw) => ResolvedLogin::Phone(Phone::parse(raw, &tenant.default_region)?),
             Self::Email(raw) => ResolvedLogin::Email(Email::parse(raw)?),
         })
-    }
-}
-
-fn destination(login: &ResolvedLogin) -> &str {
-    match login {
-        ResolvedLogin::Phone(phone) => phone.as_str(),
-        ResolvedLogin::Email(email) => email.as_str(),
     }
 }
 
@@ -139,21 +134,30 @@ fn code_hash(
     mac.finalize().into_bytes().to_vec()
 }
 
-async fn last_sent(
+/// Locks the destination's throttle row and returns when it last got a code.
+async fn lock_destination(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     destination: &str,
     purpose: Purpose,
-) -> AppResult<Option<DateTime<Utc>>> {
-    Ok(sqlx::query(
-        "SELECT MAX(created_at) AS sent FROM otp_codes WHERE tenant_id = ? AND destination = ? AND purpose = ?",
+) -> AppResult<DateTime<Utc>> {
+    sqlx::query(
+        "INSERT INTO otp_throttle (tenant_id, destination, purpose, last_sent_at) VALUES (?, ?, ?, '1970-01-01')
+         ON DUPLICATE KEY UPDATE tenant_id = tenant_id",
+    )
+    .bind(tenant)
+    .bind(destination)
+    .bind(purpose)
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query_scalar(
+        "SELECT last_sent_at FROM otp_throttle WHERE tenant_id = ? AND destination = ? AND purpose = ? FOR UPDATE",
     )
     .bind(tenant)
     .bind(destination)
     .bind(purpose)
     .fetch_one(conn)
-    .await?
-    .try_get("sent")?)
+    .await?)
 }
 
 /// Stores a new code, spending every earlier one for the same destination.
@@ -164,7 +168,7 @@ async fn replace_code(
     destination: &str,
     hash: Vec<u8>,
     expires_at: DateTime<Utc>,
-) -> AppResult<()> {
+) -> AppResult<uuid::Uuid> {
     let now = super::now();
     sqlx::query(
         "UPDATE otp_codes SET consumed_at = ?
@@ -176,39 +180,64 @@ async fn replace_code(
     .bind(purpose)
     .execute(&mut *conn)
     .await?;
+    let id = uuid::Uuid::now_v7();
     sqlx::query(
         "INSERT INTO otp_codes (tenant_id, id, purpose, destination, code_hash, attempts, created_at, expires_at)
          VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
     )
     .bind(tenant)
-    .bind(uuid::Uuid::now_v7())
+    .bind(id)
     .bind(purpose)
     .bind(destination)
     .bind(hash)
     .bind(now)
     .bind(expires_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    sqlx::query("UPDATE otp_throttle SET last_sent_at = ? WHERE tenant_id = ? AND destination = ? AND purpose = ?")
+        .bind(now)
+        .bind(tenant)
+        .bind(destination)
+        .bind(purpose)
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// A code that could not be delivered: it is withdrawn and the cooldown
+/// lifted, so asking again works at once.
+async fn withdraw(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    code: uuid::Uuid,
+    destination: &str,
+    purpose: Purpose,
+) -> AppResult<()> {
+    sqlx::query("UPDATE otp_codes SET consumed_at = ? WHERE tenant_id = ? AND id = ?")
+        .bind(super::now())
+        .bind(tenant)
+        .bind(code)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE otp_throttle SET last_sent_at = '1970-01-01' WHERE tenant_id = ? AND destination = ? AND purpose = ?")
+        .bind(tenant)
+        .bind(destination)
+        .bind(purpose)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-impl Core {
-    /// The tenant named by a login or OTP request; unknown is a 404,
-    /// suspended a 403.
-    async fn active_tenant(&self, slug: &str) -> AppResult<Tenant> {
-        let tenant = self
-            .tenant_by_slug(slug)
-            .await?
-            .ok_or(AppError::NotFound("tenant"))?;
-        if tenant.status != TenantStatus::Active {
-            return Err(AppError::Forbidden {
-                code: "tenant_suspended",
-                message: "this tenant is suspended".into(),
-            });
-        }
-        Ok(tenant)
-    }
+/// MySQL's deadlock error (SQLSTATE 40001): the transaction was rolled
+/// back and may be retried.
+fn is_deadlock(err: &AppError) -> bool {
+    let AppError::Internal(err) = err else {
+        return false;
+    };
+    matches!(err.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40001"))
+}
 
+impl Core {
     /// Sends a one-time code. For a login code to an unknown or blocked
     /// account nothing is sent, but the answer is the same.
     pub async fn send_code(
@@ -221,52 +250,32 @@ impl Core {
         let tenant = self.active_tenant(tenant_slug).await?;
         let settings = self.settings_of(tenant.id).await?;
         let login = target.resolve(&tenant)?;
-        let dest = destination(&login).to_owned();
-        self.limits().check(
-            tenant.id,
-            Kind::OtpSendPerIp,
-            settings.otp_send_per_ip,
-            ip.unwrap_or("unknown"),
-        )?;
-        self.limits().check(
-            tenant.id,
-            Kind::OtpSendPerDestination,
-            settings.otp_send_per_destination,
-            &dest,
-        )?;
+        let ip = ip.unwrap_or("unknown");
+        self.limits()
+            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)?;
         if purpose == Purpose::Register && !settings.allow_self_registration {
             return Err(registration_closed());
         }
         let code = new_code();
-        let mut tx = self.pool().begin().await?;
-        if let Some(sent) = last_sent(&mut tx, tenant.id, &dest, purpose).await? {
-            let ready = sent + chrono::Duration::seconds(settings.otp_resend_cooldown_secs.into());
-            let wait = (ready - super::now()).num_seconds();
-            if wait > 0 {
-                return Err(AppError::TooManyRequests {
-                    retry_after_secs: wait as u64,
-                });
+        let stored = match self
+            .store_code(&tenant, &settings, purpose, &login, &code, ip)
+            .await
+        {
+            Err(err) if is_deadlock(&err) => {
+                self.store_code(&tenant, &settings, purpose, &login, &code, ip)
+                    .await
             }
-        }
-        let account = participant::find_for_login(&mut tx, tenant.id, &login)
-            .await?
-            .map(|(p, _)| p);
-        let deliver = match purpose {
-            Purpose::Register => true,
-            Purpose::Login => account.as_ref().is_some_and(|p| !p.blocked),
-        };
-        // A code nobody receives keeps the answer and the cooldown the same.
-        let stored = if deliver {
-            code.clone()
-        } else {
-            new_code() + "x"
-        };
-        let expires_at = super::now() + chrono::Duration::seconds(settings.otp_ttl_secs.into());
-        let hash = code_hash(&self.config().otp_key, tenant.id, purpose, &dest, &stored);
-        replace_code(&mut tx, tenant.id, purpose, &dest, hash, expires_at).await?;
-        tx.commit().await?;
-        if deliver {
-            self.deliver_code(&tenant, &settings, &login, &code).await?;
+            other => other,
+        }?;
+        if let Some(code_id) = stored {
+            self.deliver_later(
+                tenant,
+                settings.otp_ttl_secs,
+                purpose,
+                code_id,
+                login.clone(),
+                code,
+            );
         }
         Ok(Sent {
             channel: match login {
@@ -279,34 +288,101 @@ impl Core {
         })
     }
 
-    async fn deliver_code(
+    /// Records a code under the destination's lock: checks the cooldown,
+    /// then the destination's limits (so waiting out a cooldown costs
+    /// nothing), and returns the code's id when it is to be delivered.
+    async fn store_code(
         &self,
         tenant: &Tenant,
         settings: &TenantSettings,
-        to: &ResolvedLogin,
+        purpose: Purpose,
+        login: &ResolvedLogin,
         code: &str,
-    ) -> AppResult<()> {
-        let minutes = settings.otp_ttl_secs.div_ceil(60);
-        match to {
-            ResolvedLogin::Phone(phone) => {
-                self.delivery()
-                    .sms(
-                        &tenant.slug,
-                        phone,
-                        messages::otp_sms(&tenant.name, code, minutes),
-                    )
-                    .await
-            }
-            ResolvedLogin::Email(email) => {
-                self.delivery()
-                    .email(email, messages::otp_email(&tenant.name, code, minutes)?)
-                    .await
-            }
+        ip: &str,
+    ) -> AppResult<Option<uuid::Uuid>> {
+        let dest = login.as_str();
+        let mut tx = self.pool().begin().await?;
+        let last_sent = lock_destination(&mut tx, tenant.id, dest, purpose).await?;
+        let ready = last_sent + chrono::Duration::seconds(settings.otp_resend_cooldown_secs.into());
+        let wait = (ready - super::now()).num_seconds();
+        if wait > 0 {
+            return Err(AppError::TooManyRequests {
+                retry_after_secs: wait as u64,
+            });
         }
+        self.limits().check_identifier(
+            tenant.id,
+            Kind::OtpSendPerDestination,
+            settings.otp_send_per_destination,
+            dest,
+            ip,
+        )?;
+        let account = participant::find_for_login(&mut tx, tenant.id, login)
+            .await?
+            .map(|(p, _)| p);
+        let deliver = match purpose {
+            Purpose::Register => true,
+            Purpose::Login => account.as_ref().is_some_and(|p| !p.blocked),
+        };
+        // A code nobody receives keeps the answer and the cooldown the same.
+        let kept = if deliver {
+            code.to_owned()
+        } else {
+            secrets::random()
+        };
+        let expires_at = super::now() + chrono::Duration::seconds(settings.otp_ttl_secs.into());
+        let hash = code_hash(&self.config().otp_key, tenant.id, purpose, dest, &kept);
+        let id = replace_code(&mut tx, tenant.id, purpose, dest, hash, expires_at).await?;
+        tx.commit().await?;
+        Ok(deliver.then_some(id))
+    }
+
+    /// Delivers a code after the answer has gone out. A failed delivery
+    /// withdraws the code and lifts the cooldown, so asking again works.
+    fn deliver_later(
+        &self,
+        tenant: Tenant,
+        ttl_secs: u32,
+        purpose: Purpose,
+        code_id: uuid::Uuid,
+        to: ResolvedLogin,
+        code: String,
+    ) {
+        let core = self.clone();
+        tokio::spawn(async move {
+            let minutes = ttl_secs.div_ceil(60);
+            let delivered = match &to {
+                ResolvedLogin::Phone(phone) => {
+                    core.delivery()
+                        .sms(
+                            &tenant.slug,
+                            phone,
+                            messages::otp_sms(&tenant.name, &code, minutes),
+                        )
+                        .await
+                }
+                ResolvedLogin::Email(email) => {
+                    match messages::otp_email(&tenant.name, &code, minutes) {
+                        Ok(message) => core.delivery().email(email, message).await,
+                        Err(err) => Err(err),
+                    }
+                }
+            };
+            if delivered.is_err() {
+                let withdrawn = async {
+                    let mut conn = core.pool().acquire().await?;
+                    withdraw(&mut conn, tenant.id, code_id, to.as_str(), purpose).await
+                };
+                if let Err(err) = withdrawn.await {
+                    tracing::error!(error = %err, "withdrawing an undelivered code failed");
+                }
+            }
+        });
     }
 
     /// Checks a code and spends it when right. A wrong code costs one of the
-    /// code's attempts; the last one spends it.
+    /// code's attempts; the last one spends it. Malformed codes are refused
+    /// before they count against anyone's limits.
     async fn check_code(
         &self,
         tenant: &Tenant,
@@ -315,24 +391,26 @@ impl Core {
         code: &str,
         ip: Option<&str>,
     ) -> AppResult<()> {
-        let settings = self.settings_of(tenant.id).await?;
-        let dest = destination(login);
-        self.limits().check(
-            tenant.id,
-            Kind::OtpVerifyPerIp,
-            settings.otp_verify_per_ip,
-            ip.unwrap_or("unknown"),
-        )?;
-        self.limits().check(
-            tenant.id,
-            Kind::OtpVerifyPerDestination,
-            settings.otp_verify_per_destination,
-            dest,
-        )?;
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid_code());
         }
+        let settings = self.settings_of(tenant.id).await?;
+        let dest = login.as_str();
+        let ip = ip.unwrap_or("unknown");
+        self.limits().check(
+            tenant.id,
+            Kind::OtpVerifyPerIp,
+            settings.otp_verify_per_ip,
+            ip,
+        )?;
+        self.limits().check_identifier(
+            tenant.id,
+            Kind::OtpVerifyPerDestination,
+            settings.otp_verify_per_destination,
+            dest,
+            ip,
+        )?;
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "SELECT id, code_hash, attempts, expires_at FROM otp_codes
@@ -372,120 +450,29 @@ impl Core {
         tx.commit().await?;
         if ok { Ok(()) } else { Err(invalid_code()) }
     }
+}
 
-    /// Logs in with a code sent by [`Core::send_code`] for `Purpose::Login`.
-    pub async fn login_with_code(
-        &self,
-        tenant_slug: &str,
-        target: Target,
-        code: &str,
-        device: &Device,
-    ) -> AppResult<(Participant, Issued)> {
-        let tenant = self.active_tenant(tenant_slug).await?;
-        let login = target.resolve(&tenant)?;
-        self.check_code(&tenant, Purpose::Login, &login, code, device.ip.as_deref())
+impl Core {
+    /// Deletes codes and link tokens that can no longer be used (a day after
+    /// they expired), keeping the tables small. Cooldowns are unaffected:
+    /// they live in `otp_throttle`.
+    pub async fn purge_spent(&self) -> AppResult<()> {
+        let horizon = super::now() - chrono::Duration::days(1);
+        let tenants: Vec<TenantId> = sqlx::query_scalar("SELECT id FROM tenants")
+            .fetch_all(self.pool())
             .await?;
-        let found =
-            participant::find_for_login(&mut *self.pool().acquire().await?, tenant.id, &login)
+        for tenant in tenants {
+            for table in ["otp_codes", "account_tokens"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE tenant_id = ? AND expires_at < ? LIMIT 10000"
+                ))
+                .bind(tenant)
+                .bind(horizon)
+                .execute(self.pool())
                 .await?;
-        let Some((account, _)) = found.filter(|(p, _)| !p.blocked) else {
-            return Err(invalid_code());
-        };
-        self.mark_contact_verified(&account, &login).await?;
-        let issued = self
-            .start_session(&account, device, "auth.otp_login")
-            .await?;
-        Ok((account, issued))
-    }
-
-    /// Registers (or, for an existing account, logs in) with a code sent for
-    /// `Purpose::Register`. The proven phone or email is marked verified.
-    /// Without a name, the new account is named after its destination.
-    pub async fn register_with_code(
-        &self,
-        tenant_slug: &str,
-        target: Target,
-        code: &str,
-        name: Option<Name>,
-        device: &Device,
-    ) -> AppResult<(Participant, Issued, bool)> {
-        let tenant = self.active_tenant(tenant_slug).await?;
-        let login = target.resolve(&tenant)?;
-        self.check_code(
-            &tenant,
-            Purpose::Register,
-            &login,
-            code,
-            device.ip.as_deref(),
-        )
-        .await?;
-        let mut tx = self.pool().begin().await?;
-        let existing = participant::find_for_login(&mut tx, tenant.id, &login)
-            .await?
-            .map(|(p, _)| p);
-        let (account, created) = match existing {
-            Some(account) if account.blocked => return Err(super::session::invalid_credentials()),
-            Some(account) => (account, false),
-            None => {
-                let name = match name {
-                    Some(name) => name,
-                    None => Name::parse(&mask(&login))?,
-                };
-                let (email, phone) = match &login {
-                    ResolvedLogin::Email(email) => (Some(email.clone()), None),
-                    ResolvedLogin::Phone(phone) => (None, Some(phone.clone())),
-                };
-                let new = NewParticipant {
-                    kind: ParticipantType::User,
-                    name,
-                    email_verified: email.is_some(),
-                    phone_verified: phone.is_some(),
-                    email,
-                    phone,
-                    password_hash: None,
-                    legacy_id: None,
-                };
-                let account = participant::insert(&mut tx, tenant.id, new).await?;
-                audit::record(
-                    &mut tx,
-                    audit::Entry::by(
-                        Some(tenant.id),
-                        Some(account.id.0),
-                        super::Role::User,
-                        "participant.register",
-                    )
-                    .ip(device.ip.clone())
-                    .target("participant", account.id.0)
-                    .detail(serde_json::json!({ "via": "otp" })),
-                )
-                .await?;
-                (account, true)
             }
-        };
-        tx.commit().await?;
-        if !created {
-            self.mark_contact_verified(&account, &login).await?;
         }
-        let action = if created {
-            "auth.otp_register"
-        } else {
-            "auth.otp_login"
-        };
-        let issued = self.start_session(&account, device, action).await?;
-        Ok((account, issued, created))
-    }
-
-    async fn mark_contact_verified(
-        &self,
-        account: &Participant,
-        login: &ResolvedLogin,
-    ) -> AppResult<()> {
-        let (email, phone) = match login {
-            ResolvedLogin::Email(email) => (Some(email.as_str()), None),
-            ResolvedLogin::Phone(phone) => (None, Some(phone.as_str())),
-        };
-        let mut conn = self.pool().acquire().await?;
-        participant::mark_verified(&mut conn, account.tenant_id, account.id, email, phone).await
+        Ok(())
     }
 }
 
