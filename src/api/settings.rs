@@ -60,6 +60,12 @@ pub struct SettingsView {
     pub otp_send_per_destination: Option<RateView>,
     pub otp_verify_per_ip: Option<RateView>,
     pub otp_verify_per_destination: Option<RateView>,
+    /// Longest message in characters (1-20000; default 4000).
+    pub max_message_chars: Option<u32>,
+    /// Seconds after sending during which a message may be edited (default 900).
+    pub message_edit_window_seconds: Option<u32>,
+    /// Messages one participant may send (default 30 per 60 s).
+    pub messages_per_participant: Option<RateView>,
 }
 
 impl SettingsView {
@@ -76,6 +82,9 @@ impl SettingsView {
             otp_send_per_destination: Some(s.otp_send_per_destination.into()),
             otp_verify_per_ip: Some(s.otp_verify_per_ip.into()),
             otp_verify_per_destination: Some(s.otp_verify_per_destination.into()),
+            max_message_chars: Some(s.max_message_chars),
+            message_edit_window_seconds: Some(s.message_edit_window_secs),
+            messages_per_participant: Some(s.messages_per_participant.into()),
         }
     }
 }
@@ -103,6 +112,9 @@ impl SettingsView {
             self.otp_verify_per_destination,
             s.otp_verify_per_destination,
         );
+        s.max_message_chars = self.max_message_chars.unwrap_or(s.max_message_chars);
+        s.message_edit_window_secs = self.message_edit_window_seconds.unwrap_or(s.message_edit_window_secs);
+        s.messages_per_participant = rate(self.messages_per_participant, s.messages_per_participant);
         s
     }
 }
