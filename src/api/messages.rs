@@ -13,7 +13,7 @@ use poem_openapi::{
 use super::{
     Reply, Tag,
     conversations::{self, SendMessageRequest, sender_type},
-    messaging::{MessageDto, MessagesDto, ReactionView, own_message},
+    messaging::{MessageDto, MessageRenderer, MessagesDto, ReactionView, own_message},
     ok,
 };
 use crate::{
@@ -44,6 +44,11 @@ pub struct PostMessageRequest {
     pub metadata: Option<serde_json::Value>,
     pub reply_to: Option<uuid::Uuid>,
     pub client_msg_id: Option<String>,
+    /// Accepted and ignored (Backend1's spelling): the sender is always the
+    /// authenticated caller.
+    pub from: Option<serde_json::Value>,
+    /// Accepted and ignored (Backend's spelling), like `from`.
+    pub sender: Option<serde_json::Value>,
 }
 
 /// New text for a message (`content` or `text`).
@@ -161,9 +166,8 @@ impl MessagesApi {
             )
             .await?;
         let me = auth.0.participant().ok().map(|(_, me)| me);
-        let renderer = super::messaging::MessageRenderer::new(me, &[], &[]);
         ok(SearchResults {
-            items: found.into_iter().map(|m| renderer.render(m)).collect(),
+            items: MessageRenderer::set(found, me),
         })
     }
 
@@ -189,7 +193,11 @@ impl MessagesApi {
             .core
             .edit_message(&auth.0, MessageId(id.0), content)
             .await?;
-        ok(own_message(edited, sender_type(&auth.0)))
+        let me = auth.0.participant().ok().map(|(_, me)| me);
+        match MessageRenderer::set(edited, me).pop() {
+            Some(view) => ok(view),
+            None => Err(AppError::NotFound("message")),
+        }
     }
 
     /// Delete a message for oneself, or for everyone (`forEveryone=true`)

@@ -8,7 +8,7 @@ use poem_openapi::Object;
 use crate::domain::{
     ParticipantId,
     conversation::{ConversationView, MemberInfo},
-    message::{Message, MessagePage, Reaction},
+    message::{Message, MessagePage, MessageSet, Reaction},
     participant::ParticipantType,
 };
 
@@ -209,6 +209,15 @@ impl<'a> MessageRenderer<'a> {
         }
     }
 
+    /// Renders a whole set as `viewer` sees it.
+    pub fn set(set: MessageSet, viewer: Option<ParticipantId>) -> Vec<MessageDto> {
+        let renderer = MessageRenderer::new(viewer, &set.members, &set.reactions);
+        set.messages
+            .into_iter()
+            .map(|m| renderer.render(m))
+            .collect()
+    }
+
     fn sender_type(&self, sender: Option<ParticipantId>) -> Option<ParticipantType> {
         let sender = sender?;
         self.members
@@ -227,7 +236,9 @@ impl<'a> MessageRenderer<'a> {
         let others: Vec<&MemberInfo> = self
             .members
             .iter()
-            .filter(|m| m.member.participant_id != me)
+            .filter(|m| {
+                m.member.conversation_id == message.conversation_id && m.member.participant_id != me
+            })
             .collect();
         let all = |seq: fn(&MemberInfo) -> u64| {
             !others.is_empty() && others.iter().all(|m| seq(m) >= message.seq)
@@ -298,14 +309,9 @@ pub struct MessagesDto {
 
 impl MessagesDto {
     pub fn from_page(page: MessagePage, viewer: Option<ParticipantId>) -> Self {
-        let renderer = MessageRenderer::new(viewer, &page.members, &page.reactions);
         Self {
             conversation_id: page.conversation.id.0,
-            items: page
-                .messages
-                .into_iter()
-                .map(|m| renderer.render(m))
-                .collect(),
+            items: MessageRenderer::set(page.set, viewer),
             has_more: page.more,
             last_seq: page.conversation.last_seq,
         }

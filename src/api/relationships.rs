@@ -265,7 +265,7 @@ impl RelationshipsApi {
             .into())
     }
 
-    /// The caller's chat requests: received (default) or sent
+    /// The caller's chat requests, newest first (at most 200): received (default) or sent
     #[oai(path = "/api/chat-requests", method = "get")]
     async fn requests(
         &self,

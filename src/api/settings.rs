@@ -113,8 +113,11 @@ impl SettingsView {
             s.otp_verify_per_destination,
         );
         s.max_message_chars = self.max_message_chars.unwrap_or(s.max_message_chars);
-        s.message_edit_window_secs = self.message_edit_window_seconds.unwrap_or(s.message_edit_window_secs);
-        s.messages_per_participant = rate(self.messages_per_participant, s.messages_per_participant);
+        s.message_edit_window_secs = self
+            .message_edit_window_seconds
+            .unwrap_or(s.message_edit_window_secs);
+        s.messages_per_participant =
+            rate(self.messages_per_participant, s.messages_per_participant);
         s
     }
 }

@@ -558,15 +558,25 @@ impl Core {
         Ok(())
     }
 
-    /// Lifts the actor's block of a participant (unknown blocks are fine).
+    /// Lifts the actor's block of a participant. Unblocking someone not
+    /// blocked is fine; unblocking someone who does not exist is a 404.
     pub async fn unblock(&self, actor: &Actor, target: ParticipantId) -> AppResult<()> {
         let (tenant, me) = actor.participant()?;
-        sqlx::query("DELETE FROM blocks WHERE tenant_id = ? AND blocker_id = ? AND blocked_id = ?")
-            .bind(tenant)
-            .bind(me)
-            .bind(target)
-            .execute(self.pool())
-            .await?;
+        let mut conn = self.pool().acquire().await?;
+        let lifted = sqlx::query(
+            "DELETE FROM blocks WHERE tenant_id = ? AND blocker_id = ? AND blocked_id = ?",
+        )
+        .bind(tenant)
+        .bind(me)
+        .bind(target)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if lifted == 0 {
+            participant::get(&mut conn, tenant, target)
+                .await?
+                .ok_or(AppError::NotFound("participant"))?;
+        }
         Ok(())
     }
 

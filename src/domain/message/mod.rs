@@ -5,10 +5,10 @@
 
 mod service;
 
-pub use service::{MessagePage, Paging, SendInput};
+pub use service::{MessagePage, MessageSet, Paging, SendInput};
 
 use chrono::{DateTime, Utc};
-use sqlx::{MySqlConnection, QueryBuilder, Row};
+use sqlx::{MySqlConnection, QueryBuilder};
 
 use super::{ConversationId, MessageId, ParticipantId, TenantId, conversation::Member};
 use crate::error::{AppError, AppResult};
@@ -218,7 +218,9 @@ pub async fn reactions_of(
         return Ok(vec![]);
     }
     let mut query = QueryBuilder::new(
-        "SELECT message_id, participant_id, emoji FROM message_reactions WHERE tenant_id = ",
+        // utf8mb4_bin (emoji compare by bytes) reads back as VARBINARY: convert.
+        "SELECT message_id, participant_id, CONVERT(emoji USING utf8mb4) AS emoji \
+         FROM message_reactions WHERE tenant_id = ",
     );
     query.push_bind(tenant).push(" AND message_id IN (");
     let mut list = query.separated(", ");
@@ -259,7 +261,7 @@ pub async fn max_seq_of(
         return Ok(0);
     }
     let mut query = QueryBuilder::new(
-        "SELECT COALESCE(MAX(seq), 0) AS newest FROM messages WHERE tenant_id = ",
+        "SELECT CAST(COALESCE(MAX(seq), 0) AS UNSIGNED) FROM messages WHERE tenant_id = ",
     );
     query
         .push_bind(tenant)
@@ -271,8 +273,7 @@ pub async fn max_seq_of(
         list.push_bind(*id);
     }
     query.push(")");
-    let row = query.build().fetch_one(conn).await?;
-    Ok(row.try_get::<u64, _>("newest").unwrap_or_default())
+    Ok(query.build_query_scalar().fetch_one(conn).await?)
 }
 
 /// Full-text search over the conversations `me` is a member of (or one of

@@ -45,15 +45,42 @@ pub struct Paging {
     pub limit: u32,
 }
 
-/// A page of messages with what a client needs to show them.
+/// Messages with what a client needs to show them.
+#[derive(Debug, Clone, Default)]
+pub struct MessageSet {
+    pub messages: Vec<Message>,
+    /// The reactions to these messages.
+    pub reactions: Vec<Reaction>,
+    /// Every member of their conversations with their cursors, for
+    /// senders' types and the per-message status of one's own messages.
+    pub members: Vec<MemberInfo>,
+}
+
+impl MessageSet {
+    /// Loads the reactions and members `messages` are shown with.
+    async fn of(
+        conn: &mut MySqlConnection,
+        tenant: TenantId,
+        messages: Vec<Message>,
+    ) -> AppResult<Self> {
+        let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+        let mut conversations: Vec<ConversationId> =
+            messages.iter().map(|m| m.conversation_id).collect();
+        conversations.sort_by_key(|c| c.0);
+        conversations.dedup();
+        Ok(Self {
+            reactions: reactions_of(conn, tenant, &ids).await?,
+            members: conversation::members_of(conn, tenant, &conversations).await?,
+            messages,
+        })
+    }
+}
+
+/// A page of one conversation's messages.
 #[derive(Debug, Clone)]
 pub struct MessagePage {
     pub conversation: Conversation,
-    pub messages: Vec<Message>,
-    pub reactions: Vec<Reaction>,
-    /// Every member with their cursors, for senders' types and the
-    /// per-message status of one's own messages.
-    pub members: Vec<MemberInfo>,
+    pub set: MessageSet,
     /// True when more messages lie in the paging direction.
     pub more: bool,
 }
@@ -335,14 +362,9 @@ impl Core {
         .await?;
         let more = messages.len() > limit as usize;
         messages.truncate(limit as usize);
-        let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
-        let reactions = reactions_of(&mut conn, tenant, &ids).await?;
-        let members = conversation::members_of(&mut conn, tenant, &[id]).await?;
         Ok(MessagePage {
             conversation,
-            messages,
-            reactions,
-            members,
+            set: MessageSet::of(&mut conn, tenant, messages).await?,
             more,
         })
     }
@@ -393,7 +415,7 @@ impl Core {
         actor: &Actor,
         id: MessageId,
         content: String,
-    ) -> AppResult<Message> {
+    ) -> AppResult<MessageSet> {
         let (tenant, me) = actor.participant()?;
         let settings = self.settings_of(tenant).await?;
         let (message, _, _) = self.visible(actor, id).await?;
@@ -447,7 +469,7 @@ impl Core {
             members,
         })
         .await?;
-        Ok(edited)
+        MessageSet::of(&mut *self.pool().acquire().await?, tenant, vec![edited]).await
     }
 
     /// Deletes a message for the actor only, or for everyone (its sender,
@@ -617,7 +639,7 @@ impl Core {
         text: &str,
         conversation: Option<ConversationId>,
         limit: u32,
-    ) -> AppResult<Vec<Message>> {
+    ) -> AppResult<MessageSet> {
         let (tenant, me) = actor.participant()?;
         if text.trim().is_empty() || text.chars().count() > 200 {
             return Err(AppError::validation("search for 1-200 characters"));
@@ -625,15 +647,17 @@ impl Core {
         if let Some(conversation) = conversation {
             self.membership(actor, conversation).await?;
         }
-        search(
-            &mut *self.pool().acquire().await?,
+        let mut conn = self.pool().acquire().await?;
+        let found = search(
+            &mut conn,
             tenant,
             me,
             conversation,
             text,
             limit.clamp(1, 100),
         )
-        .await
+        .await?;
+        MessageSet::of(&mut conn, tenant, found).await
     }
 
     /// The conversation a direct `to` participant implies: the seeds' `POST

@@ -1,0 +1,110 @@
+//! A tenant with the cast of the messaging tests: an admin, an astrologer,
+//! a user who consulted the astrologer, and a user who did not.
+
+use reqwest::Method;
+use samvad::domain::participant::ParticipantType;
+use serde_json::{Value, json};
+
+use crate::helpers::{Login, Res, TestApp, TestTenant};
+
+pub struct World {
+    pub app: TestApp,
+    pub tenant: TestTenant,
+    pub admin: Login,
+    pub astro: Login,
+    pub user: Login,
+    pub stranger: Login,
+}
+
+impl World {
+    pub async fn new() -> Self {
+        Self::in_app(TestApp::spawn().await, "acme").await
+    }
+
+    /// The cast in a tenant `slug` of an existing app.
+    pub async fn in_app(app: TestApp, slug: &str) -> Self {
+        let tenant = app.tenant(slug).await;
+        let admin = app.login_admin(&tenant).await;
+        // Tests send a lot: lift the per-participant send limit.
+        app.patch(
+            "/api/settings",
+            &admin.access,
+            json!({ "messagesPerParticipant": { "max": 10_000, "perSeconds": 60 } }),
+        )
+        .await
+        .data();
+        let astro = app
+            .participant_login(&tenant, ParticipantType::Astrologer, "Asha")
+            .await;
+        let user = app
+            .participant_login(&tenant, ParticipantType::User, "Uma")
+            .await;
+        let stranger = app
+            .participant_login(&tenant, ParticipantType::User, "Sam")
+            .await;
+        let world = Self {
+            app,
+            tenant,
+            admin,
+            astro,
+            user,
+            stranger,
+        };
+        world.consult(&world.user).await;
+        world
+    }
+
+    /// Records a consultation between `user` and the astrologer.
+    pub async fn consult(&self, user: &Login) {
+        let body = json!({ "userId": user.id, "astrologerId": self.astro.id, "status": "active" });
+        self.app
+            .post("/api/consultations", Some(&self.admin.access), body)
+            .await
+            .data();
+    }
+
+    /// Opens the direct conversation of `from` with `to`; returns its id.
+    pub async fn open(&self, from: &Login, to: &Login) -> String {
+        let res = self
+            .app
+            .post(
+                "/api/conversations",
+                Some(&from.access),
+                json!({ "participantId": to.id }),
+            )
+            .await;
+        res.data()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends `text` into a conversation; returns the message.
+    pub async fn send(&self, from: &Login, conversation: &str, text: &str) -> Value {
+        let path = format!("/api/conversations/{conversation}/messages");
+        self.app
+            .post(&path, Some(&from.access), json!({ "content": text }))
+            .await
+            .data()
+            .clone()
+    }
+
+    /// The messages of a conversation as `who` sees them, oldest first.
+    pub async fn history(&self, who: &Login, conversation: &str) -> Vec<Value> {
+        let path = format!("/api/conversations/{conversation}/messages?after=0&limit=100");
+        self.app.get(&path, &who.access).await.data()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// `who`'s view of a conversation.
+    pub async fn conversation(&self, who: &Login, conversation: &str) -> Value {
+        self.app
+            .get(&format!("/api/conversations/{conversation}"), &who.access)
+            .await
+            .data()
+            .clone()
+    }
+
+    pub async fn call(&self, who: &Login, method: Method, path: &str, body: Option<Value>) -> Res {
+        self.app.call(method, path, Some(&who.access), body).await
+    }
+}
