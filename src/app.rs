@@ -15,6 +15,7 @@ use crate::{
     delivery::Delivery,
     domain::{Core, CoreConfig},
     error, middleware,
+    realtime::Realtime,
 };
 
 /// Everything a request handler may need; cheap to clone.
@@ -50,8 +51,9 @@ pub fn build_core(config: &Config, pool: Pool) -> anyhow::Result<Core> {
 }
 
 /// The route table: the OpenAPI operations (under `/api`, plus `/ping` and
-/// `/health`), the spec and its docs UI, wrapped in the shared middleware.
-pub fn routes(state: &AppState) -> impl Endpoint + 'static {
+/// `/health`), the spec and its docs UI, Socket.IO at `/socket.io/`, wrapped
+/// in the shared middleware.
+pub fn routes(state: &AppState, realtime: &Realtime) -> impl Endpoint + 'static {
     let api = api::service();
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -61,6 +63,8 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest("/account", crate::console::account::routes())
+        // `nest` would strip the prefix, and socketioxide matches on it.
+        .nest_no_strip("/socket.io", realtime.endpoint())
         .around(move |ep, req| middleware::limit_body(ep, req, body_limit))
         // Render errors inside CORS: its layer would turn them into bare text.
         .catch_all_error(error::render_any_error)
@@ -81,9 +85,17 @@ pub async fn run(
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let timeout = state.config.shutdown_timeout;
     let upkeep = tokio::spawn(upkeep(state.clone()));
+    let realtime = Realtime::start(&state);
+    let routes = routes(&state, &realtime);
+    // Sockets are closed first: a long-poll would otherwise hold the
+    // graceful shutdown for its whole ping interval.
+    let shutdown = async {
+        shutdown.await;
+        realtime.close().await;
+    };
     let served = Server::new_with_acceptor(acceptor)
         .name("samvad")
-        .run_with_graceful_shutdown(routes(&state), shutdown, Some(timeout))
+        .run_with_graceful_shutdown(routes, shutdown, Some(timeout))
         .await;
     upkeep.abort();
     state.core.pool().close().await;

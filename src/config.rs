@@ -86,6 +86,9 @@ pub struct Config {
     pub legacy_tokens: Option<LegacyTokens>,
     /// Take the client address from `X-Forwarded-For` (behind a proxy only).
     pub trust_proxy: bool,
+    /// How long a participant whose last socket closed still shows online
+    /// (a reconnect within it is not an offline-online flap).
+    pub presence_grace: Duration,
 }
 
 /// An HTTP SMS gateway: JSON POSTs signed with HMAC-SHA256.
@@ -200,6 +203,7 @@ impl Config {
                 get("SAMVAD_TRUST_PROXY").as_deref(),
                 Some("1" | "true" | "yes")
             ),
+            presence_grace: secs(&get, "SAMVAD_PRESENCE_GRACE", 5)?,
         })
     }
 

@@ -113,6 +113,24 @@ impl AppError {
         }
     }
 
+    /// The failure envelope as JSON, for answers outside HTTP (Socket.IO
+    /// acks). Internal errors are logged here, as `as_response` does.
+    pub fn envelope(&self) -> serde_json::Value {
+        if let Self::Internal(err) = self {
+            tracing::error!(error = ?err, "internal error");
+        }
+        let message = self.client_message();
+        let mut body = json!({
+            "success": false,
+            "error": { "code": self.code(), "message": message },
+            "message": message,
+        });
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            body["error"]["retryAfter"] = json!(retry_after_secs);
+        }
+        body
+    }
+
     fn client_message(&self) -> String {
         match self {
             Self::Internal(_) => "internal error; the request id identifies it in the logs".into(),

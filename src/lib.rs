@@ -37,4 +37,5 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod middleware;
+pub mod realtime;
 pub mod telemetry;

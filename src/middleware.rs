@@ -90,13 +90,14 @@ pub async fn request_context<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Resul
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            ms = started.elapsed().as_millis() as u64,
-            "served"
-        )
-    });
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_millis() as u64;
+    // Socket.IO long-polls come every few seconds per client: debug level.
+    if path.starts_with("/socket.io") && status < 400 {
+        span.in_scope(|| tracing::debug!(status, ms, "served"));
+    } else {
+        span.in_scope(|| tracing::info!(status, ms, "served"));
+    }
     Ok(response)
 }
 

@@ -20,6 +20,7 @@ pub mod otp;
 pub mod participants;
 pub mod platform;
 pub mod policies;
+pub mod presence;
 pub mod relationships;
 pub mod sessions;
 pub mod settings;
@@ -187,6 +188,7 @@ pub type Apis = (
         messages::MessagesApi,
         admin_channel::AdminChannelApi,
         relationships::RelationshipsApi,
+        presence::PresenceApi,
     ),
 );
 

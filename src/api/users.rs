@@ -39,7 +39,7 @@ pub struct UpdateMeRequest {
 /// At most this many ids per `by-ids` request.
 const MAX_IDS: usize = 100;
 
-fn parse_ids(raw: &str) -> AppResult<Vec<ParticipantId>> {
+pub fn parse_ids(raw: &str) -> AppResult<Vec<ParticipantId>> {
     let ids: Vec<ParticipantId> = raw
         .split(',')
         .map(str::trim)

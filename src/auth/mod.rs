@@ -21,7 +21,7 @@ use crate::{
     config::Config,
     domain::{
         Actor, Core, Credential, Role, SessionId, TenantId,
-        session::{Device, Issued},
+        session::{Device, Issued, Liveness},
     },
     error::{AppError, AppResult},
 };
@@ -113,8 +113,7 @@ impl Auth {
             },
         };
         let live = self
-            .sessions
-            .get_or_load(session, || self.core.session_liveness(session))
+            .liveness(session)
             .await?
             .ok_or_else(|| AppError::unauthorized("session_revoked", "session not found"))?;
         if let Some(reason) = live.dead_because {
@@ -136,6 +135,19 @@ impl Auth {
             credential: Credential::Session(session),
             ip,
         })
+    }
+
+    /// True while `session` is usable (not revoked, expired, or in a
+    /// suspended tenant). Cached like `authenticate`'s check.
+    pub async fn session_is_live(&self, session: SessionId) -> AppResult<bool> {
+        let live = self.liveness(session).await?;
+        Ok(live.is_some_and(|l| l.dead_because.is_none()))
+    }
+
+    async fn liveness(&self, session: SessionId) -> AppResult<Option<Liveness>> {
+        self.sessions
+            .get_or_load(session, || self.core.session_liveness(session))
+            .await
     }
 
     /// Turns an API key into the acting identity (its use is audited).

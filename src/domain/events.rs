@@ -16,7 +16,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::{
     ConversationId, ParticipantId, SessionId, TenantId, conversation::Conversation,
@@ -94,19 +94,31 @@ pub enum DomainEvent {
         participant: ParticipantId,
         emoji: Option<String>,
     },
-    /// A member's delivered or read cursor moved forward.
+    /// A member's delivered or read cursor moved forward (which of the two
+    /// moved: `delivered_moved`, `read_moved`).
     ReceiptMoved {
         tenant: TenantId,
         conversation: ConversationId,
         participant: ParticipantId,
         delivered_seq: u64,
         read_seq: u64,
+        delivered_moved: bool,
+        read_moved: bool,
         members: Arc<[ParticipantId]>,
     },
     /// A user asked an astrologer to chat.
     ChatRequestCreated { request: Arc<ChatRequest> },
     /// The astrologer accepted or declined.
     ChatRequestAnswered { request: Arc<ChatRequest> },
+    /// A participant came online (first connection) or went offline (last
+    /// connection closed and the grace period passed) on this node.
+    PresenceChanged {
+        tenant: TenantId,
+        participant: ParticipantId,
+        online: bool,
+        /// When this happened; stored as the participant's `last_seen_at`.
+        at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// A consumer that must have seen an event before `publish` returns.
@@ -119,6 +131,7 @@ pub trait Listener: Send + Sync {
 #[derive(Clone)]
 pub struct EventBus {
     listeners: Arc<RwLock<Vec<Arc<dyn Listener>>>>,
+    feeds: Arc<RwLock<Vec<mpsc::UnboundedSender<Arc<DomainEvent>>>>>,
     stream: broadcast::Sender<Arc<DomainEvent>>,
 }
 
@@ -133,6 +146,7 @@ impl EventBus {
         let (stream, _) = broadcast::channel(4096);
         Self {
             listeners: Arc::default(),
+            feeds: Arc::default(),
             stream,
         }
     }
@@ -145,19 +159,44 @@ impl EventBus {
             .push(listener);
     }
 
-    /// A stream of every event published from now on.
+    /// A stream of every event published from now on. A subscriber that
+    /// falls more than 4096 events behind loses the oldest (and is told so
+    /// by `RecvError::Lagged`): for observers that can resynchronise.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<DomainEvent>> {
         self.stream.subscribe()
     }
 
-    /// Runs the listeners, then hands the event to the streams.
+    /// A feed of every event published from now on, in order, that never
+    /// drops one (unbounded): for the realtime fan-out, which must deliver
+    /// every message. The feed ends when its receiver is dropped.
+    pub fn feed(&self) -> mpsc::UnboundedReceiver<Arc<DomainEvent>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.feeds.write().expect("feed lock").push(tx);
+        rx
+    }
+
+    /// Runs the listeners, then hands the event to the feeds and streams.
     pub async fn publish(&self, event: DomainEvent) {
         let listeners = self.listeners.read().expect("listener lock").clone();
         for listener in listeners {
             listener.on_event(&event).await;
         }
+        let event = Arc::new(event);
+        let closed = {
+            let feeds = self.feeds.read().expect("feed lock");
+            feeds
+                .iter()
+                .filter(|feed| feed.send(event.clone()).is_err())
+                .count()
+        };
+        if closed > 0 {
+            self.feeds
+                .write()
+                .expect("feed lock")
+                .retain(|feed| !feed.is_closed());
+        }
         // No stream subscribers is normal (CLI, tests); nothing to report.
-        let _ = self.stream.send(Arc::new(event));
+        let _ = self.stream.send(event);
     }
 }
 
@@ -190,5 +229,29 @@ mod tests {
 
         assert_eq!(*recorder.0.lock().unwrap(), vec![event.clone()]);
         assert_eq!(*stream.recv().await.unwrap(), event);
+    }
+
+    #[tokio::test]
+    async fn feeds_get_every_event_in_order_and_closed_feeds_are_dropped() {
+        let bus = EventBus::new();
+        let mut feed = bus.feed();
+        let gone = bus.feed();
+        drop(gone);
+        let events: Vec<DomainEvent> = (0..10_000)
+            .map(|_| DomainEvent::SessionRevoked {
+                session: SessionId::new(),
+            })
+            .collect();
+        for event in &events {
+            bus.publish(event.clone()).await;
+        }
+        for event in &events {
+            assert_eq!(
+                *feed.try_recv().unwrap(),
+                *event,
+                "none lost, none reordered"
+            );
+        }
+        assert_eq!(bus.feeds.read().unwrap().len(), 1);
     }
 }

@@ -64,6 +64,7 @@ pub mod otp;
 pub mod participant;
 pub mod password;
 pub mod policy;
+pub mod presence;
 pub mod relationship;
 pub mod secrets;
 pub mod session;
@@ -96,6 +97,8 @@ pub struct CoreConfig {
     pub otp_key: [u8; 32],
     /// Base URL of this server, for links in emails.
     pub public_url: String,
+    /// How long a participant stays online after their last socket closes.
+    pub presence_grace: std::time::Duration,
 }
 
 impl CoreConfig {
@@ -109,6 +112,7 @@ impl CoreConfig {
             refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
             otp_key: mac.finalize().into_bytes().into(),
             public_url: config.public_url.clone(),
+            presence_grace: config.presence_grace,
         })
     }
 }
@@ -117,6 +121,8 @@ impl CoreConfig {
 pub struct Caches {
     /// Tenant settings; this process invalidates on change, others expire.
     pub settings: moka::sync::Cache<TenantId, std::sync::Arc<settings::TenantSettings>>,
+    /// Participants' types, which never change once created.
+    pub kinds: moka::sync::Cache<ParticipantId, participant::ParticipantType>,
 }
 
 impl Default for Caches {
@@ -126,6 +132,7 @@ impl Default for Caches {
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
+            kinds: moka::sync::Cache::new(100_000),
         }
     }
 }
@@ -139,6 +146,7 @@ pub struct Core {
     caches: std::sync::Arc<Caches>,
     limits: std::sync::Arc<limits::Limits>,
     delivery: std::sync::Arc<crate::delivery::Delivery>,
+    presence: std::sync::Arc<presence::Registry>,
 }
 
 impl Core {
@@ -150,6 +158,7 @@ impl Core {
             caches: std::sync::Arc::default(),
             limits: std::sync::Arc::default(),
             delivery: std::sync::Arc::new(delivery),
+            presence: std::sync::Arc::default(),
         }
     }
 

@@ -22,6 +22,7 @@ mod outbox;
 mod participants;
 mod platform;
 mod policies;
+mod presence;
 mod relationships;
 mod sessions;
 mod settings;

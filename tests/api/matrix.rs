@@ -184,6 +184,8 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::GET, "/api/users/search", "/api/users/search?q=a", None, PARTICIPANTS),
         case(Method::GET, "/api/users/by-ids", format!("/api/users/by-ids?ids={target}"), None, PARTICIPANTS),
         case(Method::GET, "/api/users/profile", "/api/users/profile", None, PARTICIPANTS),
+        case(Method::GET, "/api/presence", format!("/api/presence?ids={target}"), None, PARTICIPANTS),
+        case(Method::GET, "/presence", format!("/presence?ids={target}"), None, PARTICIPANTS),
         case(Method::GET, "/api/users/profile/{userId}", format!("/api/users/profile/{}", acme.admin_id), None, PARTICIPANTS),
         case(Method::PATCH, "/api/users/me", "/api/users/me", Some(json!({ "status": "here" })), PARTICIPANTS),
         case(Method::GET, "/api/policies", "/api/policies", None, ADMIN),

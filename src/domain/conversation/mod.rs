@@ -350,6 +350,85 @@ pub async fn member_ids(
     .await?)
 }
 
+/// The conversations `participant` is a current member of.
+pub async fn conversation_ids_of(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+) -> AppResult<Vec<ConversationId>> {
+    Ok(sqlx::query_scalar(
+        "SELECT conversation_id FROM conversation_members
+         WHERE tenant_id = ? AND participant_id = ? AND left_at IS NULL",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Everyone sharing a current conversation with `participant` (among
+/// `among`, when given), each once.
+pub async fn co_members(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+    among: Option<&[ParticipantId]>,
+) -> AppResult<Vec<ParticipantId>> {
+    if among.is_some_and(<[ParticipantId]>::is_empty) {
+        return Ok(vec![]);
+    }
+    let mut query = QueryBuilder::new(
+        "SELECT DISTINCT o.participant_id FROM conversation_members m
+         JOIN conversation_members o ON o.tenant_id = m.tenant_id AND o.conversation_id = m.conversation_id
+         WHERE o.left_at IS NULL AND m.left_at IS NULL AND m.tenant_id = ",
+    );
+    query
+        .push_bind(tenant)
+        .push(" AND m.participant_id = ")
+        .push_bind(participant)
+        .push(" AND o.participant_id <> ")
+        .push_bind(participant);
+    if let Some(among) = among {
+        query.push(" AND o.participant_id IN (");
+        let mut list = query.separated(", ");
+        for id in among {
+            list.push_bind(*id);
+        }
+        query.push(")");
+    }
+    Ok(query.build_query_scalar().fetch_all(conn).await?)
+}
+
+/// A membership whose conversation has messages past its delivered cursor.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Behind {
+    #[sqlx(flatten)]
+    pub member: Member,
+    pub last_seq: u64,
+}
+
+/// `participant`'s memberships with undelivered messages, most recently
+/// active first.
+pub async fn behind(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+    limit: u32,
+) -> AppResult<Vec<Behind>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS}, c.last_seq FROM conversation_members m
+         JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
+         WHERE m.tenant_id = ? AND m.participant_id = ? AND m.left_at IS NULL
+           AND c.last_seq > m.delivered_seq
+         ORDER BY c.activity_at DESC LIMIT ?"
+    ))
+    .bind(tenant)
+    .bind(participant)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// A row of a participant's conversation list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ListRow {

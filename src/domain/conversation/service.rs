@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     ContextType, Conversation, ConversationType, DirectKey, Filter, Member, MemberInfo, MemberRole,
-    add_member, advance_cursors, get, get_by_pair, insert, list_all, list_for, member, member_ids,
-    members_of, pair_key,
+    add_member, advance_cursors, conversation_ids_of, get, get_by_pair, insert, list_all, list_for,
+    member, member_ids, members_of, pair_key,
 };
 use crate::{
     domain::{
@@ -218,6 +218,12 @@ impl Core {
             return Err(not_found());
         }
         Ok((conversation, me))
+    }
+
+    /// The conversations the actor is a current member of.
+    pub async fn my_conversation_ids(&self, actor: &Actor) -> AppResult<Vec<ConversationId>> {
+        let (tenant, me) = actor.participant()?;
+        conversation_ids_of(&mut *self.pool().acquire().await?, tenant, me).await
     }
 
     /// The actor's membership in a conversation they belong to (else 404).
@@ -595,6 +601,8 @@ impl Core {
                     participant: me,
                     delivered_seq: after.delivered_seq,
                     read_seq: after.read_seq,
+                    delivered_moved: after.delivered_seq != before.delivered_seq,
+                    read_moved: after.read_seq != before.read_seq,
                     members: Arc::from(members),
                 })
                 .await;

@@ -5,7 +5,7 @@
 
 mod service;
 
-pub use service::{MessagePage, MessageSet, Paging, SendInput};
+pub use service::{CatchUp, MessagePage, MessageSet, Paging, SendInput};
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, QueryBuilder};

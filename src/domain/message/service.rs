@@ -76,6 +76,17 @@ impl MessageSet {
     }
 }
 
+/// One conversation's messages that a participant has not had delivered.
+#[derive(Debug, Clone)]
+pub struct CatchUp {
+    pub conversation: ConversationId,
+    /// Oldest first, after the member's delivered cursor.
+    pub set: MessageSet,
+    /// More are undelivered than were included: page on with `after`.
+    pub more: bool,
+    pub last_seq: u64,
+}
+
 /// A page of one conversation's messages.
 #[derive(Debug, Clone)]
 pub struct MessagePage {
@@ -367,6 +378,43 @@ impl Core {
             set: MessageSet::of(&mut conn, tenant, messages).await?,
             more,
         })
+    }
+
+    /// What the actor has not had delivered: for each conversation with
+    /// messages past their delivered cursor (the `conversations` most
+    /// recently active), up to `per_conversation` of those messages.
+    pub async fn undelivered(
+        &self,
+        actor: &Actor,
+        conversations: u32,
+        per_conversation: u32,
+    ) -> AppResult<Vec<CatchUp>> {
+        let (tenant, me) = actor.participant()?;
+        let mut conn = self.pool().acquire().await?;
+        let behind = conversation::behind(&mut conn, tenant, me, conversations).await?;
+        let mut out = Vec::with_capacity(behind.len());
+        for row in behind {
+            let id = row.member.conversation_id;
+            let mut messages = page(
+                &mut conn,
+                tenant,
+                id,
+                Some(&row.member),
+                None,
+                Some(row.member.delivered_seq),
+                per_conversation + 1,
+            )
+            .await?;
+            let more = messages.len() > per_conversation as usize;
+            messages.truncate(per_conversation as usize);
+            out.push(CatchUp {
+                conversation: id,
+                set: MessageSet::of(&mut conn, tenant, messages).await?,
+                more,
+                last_seq: row.last_seq,
+            });
+        }
+        Ok(out)
     }
 
     /// A message the actor may see, with the conversation's members.

@@ -6,7 +6,7 @@
 
 mod service;
 
-pub use service::visible_kinds;
+pub use service::{as_seen_by, visible_kinds};
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, QueryBuilder, Row};

@@ -1,0 +1,138 @@
+//! The fan-out: reads every domain event from the bus's lossless feed, in
+//! order, looks up what its plan needs and carries the plan out. Socket
+//! handlers never emit what the core did; this task does, so a message sent
+//! over REST and one sent over Socket.IO produce the same events.
+
+use std::sync::Arc;
+
+use socketioxide::SocketIo;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::{
+    emit_all,
+    outbound::{self, Action, Lookups, Needs},
+    session::Conn,
+};
+use crate::{
+    app::AppState,
+    domain::{
+        TenantId,
+        events::DomainEvent,
+        message::Message,
+        participant::{self, ParticipantType},
+    },
+};
+
+/// Runs until the feed ends (the bus is dropped) or the task is aborted.
+pub async fn run(io: SocketIo, state: AppState, mut feed: UnboundedReceiver<Arc<DomainEvent>>) {
+    while let Some(event) = feed.recv().await {
+        match outbound::needs(&event) {
+            // Messages keep their order: planned and sent inline.
+            Needs::Nothing | Needs::SenderKind => {
+                let found = lookups(&state, &event).await;
+                carry_out(&io, &state, outbound::plan(&event, &found)).await;
+            }
+            // Presence and profiles need a query; they do not hold up messages.
+            Needs::Audience | Needs::AudienceAndProfile => {
+                let (io, state) = (io.clone(), state.clone());
+                tokio::spawn(async move {
+                    let found = lookups(&state, &event).await;
+                    carry_out(&io, &state, outbound::plan(&event, &found)).await;
+                });
+            }
+        }
+    }
+}
+
+async fn lookups(state: &AppState, event: &DomainEvent) -> Lookups {
+    let core = &state.core;
+    let mut found = Lookups::default();
+    let result: crate::error::AppResult<()> = async {
+        match event {
+            DomainEvent::MessageCreated { message, .. }
+            | DomainEvent::MessageEdited { message, .. }
+            | DomainEvent::MessageDeleted { message, .. } => {
+                found.sender_kind = sender_kind(state, message).await?;
+            }
+            DomainEvent::PresenceChanged {
+                tenant,
+                participant,
+                ..
+            } => {
+                found.audience = core.audience_of(*tenant, *participant).await?;
+            }
+            DomainEvent::ParticipantUpdated {
+                tenant,
+                participant,
+            } => {
+                found.audience = core.audience_of(*tenant, *participant).await?;
+                found.profile = profile(state, *tenant, *participant).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "fan-out lookup failed; sending what is known");
+    }
+    found
+}
+
+async fn sender_kind(
+    state: &AppState,
+    message: &Message,
+) -> crate::error::AppResult<Option<ParticipantType>> {
+    match message.sender_id {
+        Some(sender) => state.core.participant_kind(message.tenant_id, sender).await,
+        None => Ok(None),
+    }
+}
+
+async fn profile(
+    state: &AppState,
+    tenant: TenantId,
+    id: crate::domain::ParticipantId,
+) -> crate::error::AppResult<Option<participant::Participant>> {
+    let mut conn = state.core.pool().acquire().await?;
+    participant::get(&mut conn, tenant, id).await
+}
+
+/// Carries the actions out in order.
+async fn carry_out(io: &SocketIo, state: &AppState, actions: Vec<Action>) {
+    for action in actions {
+        let done = match action {
+            Action::Emit(emit) => {
+                emit_all(io, vec![emit]).await;
+                Ok(())
+            }
+            Action::Join { who, room } => io.to(who).join(room).await,
+            Action::Leave { who, room } => io.to(who).leave(room).await,
+            Action::Disconnect { room } => {
+                if let Err(err) = io.within(room).disconnect().await {
+                    tracing::debug!(error = ?err, "disconnecting sockets failed");
+                }
+                Ok(())
+            }
+            Action::DisconnectDead { room } => {
+                for socket in io.within(room).sockets() {
+                    let Some(conn) = socket.extensions.get::<Conn>() else {
+                        continue;
+                    };
+                    if !state
+                        .auth
+                        .session_is_live(conn.session)
+                        .await
+                        .unwrap_or(true)
+                    {
+                        let _ = socket.disconnect();
+                    }
+                }
+                Ok(())
+            }
+        };
+        if let Err(err) = done {
+            tracing::debug!(error = ?err, "changing rooms failed");
+        }
+    }
+}

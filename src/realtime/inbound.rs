@@ -1,0 +1,350 @@
+//! What clients send over Socket.IO, in every dialect the seeds use, each
+//! mapped onto the same core call as its REST twin.
+//!
+//! Every handler answers through the ack when the client asks for one:
+//! `{"success":true,"data":...}` or the REST failure envelope. Without an
+//! ack, a failure is emitted as `dm:error` (`{event, code, message, ...}`).
+//! Nothing a client sends can take the connection down.
+
+use std::{convert::Infallible, future::Future, sync::Arc};
+
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+use socketioxide::{
+    SocketIo,
+    adapter::LocalAdapter,
+    extract::{AckSender, SocketRef, State, TryData},
+    handler::{FromMessageParts, Value as Packet},
+    socket::Socket,
+};
+
+use super::{emit_all, outbound, rooms, session::Conn, to_value};
+use crate::{
+    api::{conversations::sender_type, messaging::MessagesDto, presence::PresenceView},
+    app::AppState,
+    domain::{
+        ConversationId, MessageId, ParticipantId,
+        message::{MessageType, Paging, SendInput},
+    },
+    error::{AppError, AppResult},
+};
+
+/// The ack of the event being handled, and whether the client asked for one.
+pub struct Ack {
+    sender: AckSender,
+    wanted: bool,
+}
+
+impl FromMessageParts<LocalAdapter> for Ack {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        s: &Arc<Socket>,
+        v: &mut Packet,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(Self {
+            sender: AckSender::from_message_parts(s, v, ack_id)?,
+            wanted: ack_id.is_some(),
+        })
+    }
+}
+
+impl Ack {
+    fn answer(self, s: &SocketRef, event: &'static str, result: AppResult<Value>) {
+        let sent = match (result, self.wanted) {
+            (Ok(data), true) => self.sender.send(&json!({ "success": true, "data": data })),
+            (Ok(_), false) => Ok(()),
+            (Err(err), true) => self.sender.send(&err.envelope()),
+            (Err(err), false) => {
+                let mut body = err.envelope();
+                body["event"] = json!(event);
+                body["code"] = body["error"]["code"].clone();
+                s.emit("dm:error", &body)
+            }
+        };
+        if let Err(err) = sent {
+            tracing::debug!(error = %err, event, "answering a socket event failed");
+        }
+    }
+}
+
+/// What a handler works with.
+#[derive(Clone)]
+struct Ctx {
+    socket: SocketRef,
+    io: SocketIo,
+    state: AppState,
+    conn: Conn,
+}
+
+impl Ctx {
+    async fn authorize(&self, object: &str, action: &str) -> AppResult<()> {
+        self.state
+            .auth
+            .authorize(&self.conn.actor, object, action)
+            .await
+    }
+}
+
+/// Registers `handler` for `event` with the shared plumbing: the payload
+/// parsed as JSON, the connection's identity, and the answer.
+fn on<F, Fut>(s: &SocketRef, event: &'static str, handler: F)
+where
+    F: Fn(Ctx, Value) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<Value>> + Send + 'static,
+{
+    s.on(
+        event,
+        move |s: SocketRef,
+              io: SocketIo,
+              TryData(data): TryData<Value>,
+              ack: Ack,
+              State(state): State<AppState>| {
+            let handler = handler.clone();
+            async move {
+                let Some(conn) = s.extensions.get::<Conn>() else {
+                    return;
+                };
+                let result = match data {
+                    Ok(data) => {
+                        let ctx = Ctx {
+                            socket: s.clone(),
+                            io,
+                            state,
+                            conn,
+                        };
+                        handler(ctx, data).await
+                    }
+                    Err(_) => Err(AppError::validation("the payload must be one JSON object")),
+                };
+                ack.answer(&s, event, result);
+            }
+        },
+    );
+}
+
+/// Reads a payload into `T`; a wrong shape is a validation error naming it.
+fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
+    if !data.is_object() {
+        return Err(AppError::validation("the payload must be a JSON object"));
+    }
+    serde_json::from_value(data).map_err(|err| AppError::validation(format!("bad payload: {err}")))
+}
+
+/// A conversation named either way the seeds do.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Where {
+    conversation_id: Option<uuid::Uuid>,
+    conversation: Option<uuid::Uuid>,
+}
+
+impl Where {
+    fn id(&self) -> AppResult<ConversationId> {
+        self.conversation_id
+            .or(self.conversation)
+            .map(ConversationId)
+            .ok_or_else(|| AppError::validation("give conversationId"))
+    }
+}
+
+/// A message to send, in any of the seeds' spellings.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Outgoing {
+    #[serde(flatten)]
+    place: Where,
+    to: Option<uuid::Uuid>,
+    recipient_id: Option<uuid::Uuid>,
+    content: Option<String>,
+    text: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    message_type: Option<String>,
+    media_url: Option<String>,
+    metadata: Option<Value>,
+    reply_to: Option<uuid::Uuid>,
+    client_msg_id: Option<String>,
+}
+
+async fn send(ctx: Ctx, data: Value) -> AppResult<Value> {
+    ctx.authorize("conversations", "write").await?;
+    let body: Outgoing = parse(data)?;
+    let core = &ctx.state.core;
+    let actor = &ctx.conn.actor;
+    let id = match (body.place.id(), body.to.or(body.recipient_id)) {
+        (Ok(id), _) => id,
+        (Err(_), Some(to)) => core.direct_with(actor, ParticipantId(to)).await?,
+        (Err(err), None) => return Err(err),
+    };
+    let kind = match body.kind.or(body.message_type) {
+        Some(kind) => MessageType::parse_sendable(&kind)?,
+        None => MessageType::Text,
+    };
+    let input = SendInput {
+        kind,
+        content: body.content.or(body.text),
+        media_url: body.media_url,
+        metadata: body.metadata,
+        reply_to: body.reply_to.map(MessageId),
+        client_msg_id: body.client_msg_id,
+    };
+    let message = core.send_message(actor, id, input).await?;
+    Ok(outbound::message_payload(&message, sender_type(actor)))
+}
+
+async fn join(ctx: Ctx, data: Value) -> AppResult<Value> {
+    ctx.authorize("conversations", "read").await?;
+    let id = parse::<Where>(data)?.id()?;
+    ctx.state.core.membership(&ctx.conn.actor, id).await?;
+    ctx.socket.join(rooms::conversation(id));
+    let joined = json!({ "conversationId": id.0 });
+    if let Err(err) = ctx.socket.emit("dm:joined", &joined) {
+        tracing::debug!(error = %err, "emitting dm:joined failed");
+    }
+    Ok(joined)
+}
+
+async fn leave(ctx: Ctx, data: Value) -> AppResult<Value> {
+    let id = parse::<Where>(data)?.id()?;
+    ctx.socket.leave(rooms::conversation(id));
+    Ok(json!({ "conversationId": id.0 }))
+}
+
+/// Typing is not stored: it goes to the conversation's room, which only
+/// members' sockets are in.
+async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
+    let id = parse::<Where>(data)?.id()?;
+    let room = rooms::conversation(id);
+    if !ctx.socket.rooms().iter().any(|r| *r == room) {
+        return Err(AppError::NotFound("conversation"));
+    }
+    let (_, me) = ctx.conn.actor.participant()?;
+    emit_all(&ctx.io, outbound::typing(id, me, started)).await;
+    Ok(json!({ "conversationId": id.0 }))
+}
+
+/// Receipts: `seq` for a cursor, or (seed 004) `messageIds` for read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Receipt {
+    #[serde(flatten)]
+    place: Where,
+    seq: Option<u64>,
+    message_ids: Option<Vec<uuid::Uuid>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Cursor {
+    Delivered,
+    Read,
+}
+
+async fn receipt(ctx: Ctx, data: Value, cursor: Cursor) -> AppResult<Value> {
+    ctx.authorize("conversations", "write").await?;
+    let body: Receipt = parse(data)?;
+    let id = body.place.id()?;
+    let core = &ctx.state.core;
+    let actor = &ctx.conn.actor;
+    let member = match (cursor, body.seq, body.message_ids) {
+        (Cursor::Read, Some(seq), _) => core.mark(actor, id, seq, seq).await?,
+        (Cursor::Read, None, Some(ids)) => {
+            let ids: Vec<MessageId> = ids.into_iter().map(MessageId).collect();
+            core.mark_read_ids(actor, id, &ids).await?
+        }
+        (Cursor::Delivered, Some(seq), _) => core.mark(actor, id, seq, 0).await?,
+        _ => {
+            return Err(AppError::validation(
+                "give seq (or, to mark read, messageIds)",
+            ));
+        }
+    };
+    Ok(json!({
+        "conversationId": id.0,
+        "deliveredSeq": member.delivered_seq,
+        "readSeq": member.read_seq,
+    }))
+}
+
+/// Resync: everything after `afterSeq`, oldest first.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Resync {
+    #[serde(flatten)]
+    place: Where,
+    after_seq: Option<u64>,
+    after: Option<u64>,
+    limit: Option<u32>,
+}
+
+async fn sync(ctx: Ctx, data: Value) -> AppResult<Value> {
+    ctx.authorize("conversations", "read").await?;
+    let body: Resync = parse(data)?;
+    let id = body.place.id()?;
+    let paging = Paging {
+        before: None,
+        after: Some(body.after_seq.or(body.after).unwrap_or(0)),
+        limit: body.limit.unwrap_or(100),
+    };
+    let page = ctx.state.core.messages(&ctx.conn.actor, id, paging).await?;
+    let me = ctx.conn.actor.participant().ok().map(|(_, me)| me);
+    Ok(to_value(&MessagesDto::from_page(page, me)))
+}
+
+/// Presence of some participants (`ids` or `userIds`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Who {
+    ids: Option<Vec<uuid::Uuid>>,
+    user_ids: Option<Vec<uuid::Uuid>>,
+}
+
+async fn presence(ctx: Ctx, data: Value) -> AppResult<Value> {
+    ctx.authorize("directory", "read").await?;
+    let body: Who = parse(data)?;
+    let ids: Vec<ParticipantId> = body
+        .ids
+        .or(body.user_ids)
+        .unwrap_or_default()
+        .into_iter()
+        .take(100)
+        .map(ParticipantId)
+        .collect();
+    let found = ctx.state.core.presence(&ctx.conn.actor, &ids).await?;
+    Ok(Value::Array(
+        found
+            .iter()
+            .map(|p| to_value(&PresenceView::from(p)))
+            .collect(),
+    ))
+}
+
+/// Registers every client event on a new socket.
+pub fn register(s: &SocketRef) {
+    for event in ["dm:send_message", "send-message", "message"] {
+        on(s, event, send);
+    }
+    on(s, "dm:join_conversation", join);
+    on(s, "dm:leave_conversation", leave);
+    for event in ["dm:typing_start", "typing"] {
+        on(s, event, |ctx, data| typing(ctx, data, true));
+    }
+    for event in ["dm:typing_stop", "typing-stopped"] {
+        on(s, event, |ctx, data| typing(ctx, data, false));
+    }
+    for event in ["dm:mark_read", "read_up_to"] {
+        on(s, event, |ctx, data| receipt(ctx, data, Cursor::Read));
+    }
+    on(s, "delivered", |ctx, data| {
+        receipt(ctx, data, Cursor::Delivered)
+    });
+    on(s, "sync", sync);
+    on(s, "presence", presence);
+    // Unknown events are answered only when the client waits for an answer.
+    s.on_fallback(async |s: SocketRef, ack: Ack| {
+        if ack.wanted {
+            ack.answer(&s, "unknown", Err(AppError::bad_request("unknown event")));
+        }
+    });
+}

@@ -1,0 +1,89 @@
+//! The Socket.IO front door (socketioxide), at `/socket.io/` on the API's
+//! port: polling, polling upgraded to websocket, and websocket only.
+//!
+//! - [`session`]: authentication at connect, rooms, presence, catch-up.
+//! - [`inbound`]: what clients send (seed 004's `dm:*` and the Backend and
+//!   Backend1 names), each on the same core call as its REST twin.
+//! - [`fanout`] and [`outbound`]: every domain event, from whichever front
+//!   door, turned into Socket.IO events for the rooms concerned.
+//! - [`mount`]: serving socketioxide from poem, websocket upgrades included.
+//!
+//! `docs/REALTIME.md` is the wire contract.
+
+mod fanout;
+mod inbound;
+mod mount;
+pub mod outbound;
+pub mod rooms;
+mod session;
+
+use engineioxide::service::NotFoundService;
+use poem_openapi::types::ToJSON;
+use serde_json::Value;
+use socketioxide::{SocketIo, handler::ConnectHandler};
+use tokio::task::JoinHandle;
+
+pub use mount::SocketIoEndpoint;
+
+use crate::app::AppState;
+
+/// The Socket.IO server and its fan-out task.
+pub struct Realtime {
+    io: SocketIo,
+    svc: socketioxide::service::SocketIoService<NotFoundService>,
+    fanout: JoinHandle<()>,
+}
+
+impl Realtime {
+    /// Builds the server and starts fanning out the core's events.
+    pub fn start(state: &AppState) -> Self {
+        let (svc, io) = SocketIo::builder().with_state(state.clone()).build_svc();
+        io.ns("/", session::on_connect.with(session::authenticate));
+        let feed = state.core.events().feed();
+        let fanout = tokio::spawn(fanout::run(io.clone(), state.clone(), feed));
+        Self { io, svc, fanout }
+    }
+
+    /// The poem endpoint to mount at `/socket.io`.
+    pub fn endpoint(&self) -> SocketIoEndpoint {
+        SocketIoEndpoint::new(self.svc.clone())
+    }
+
+    /// A handle to emit and inspect sockets with.
+    pub fn io(&self) -> &SocketIo {
+        &self.io
+    }
+
+    /// Disconnects every socket and stops the fan-out.
+    pub async fn close(&self) {
+        self.io.close().await;
+        self.fanout.abort();
+    }
+}
+
+/// Sends each emit to its rooms. An emit with no room is dropped: to
+/// socket.io, no room means every socket.
+pub(crate) async fn emit_all(io: &SocketIo, emits: Vec<outbound::Emit>) {
+    for emit in emits {
+        if emit.to.is_empty() {
+            continue;
+        }
+        let sent = io
+            .to(emit.to)
+            .except(emit.except)
+            .emit(emit.event, &emit.data)
+            .await;
+        if let Err(err) = sent {
+            tracing::debug!(error = ?err, event = emit.event, "emit failed");
+        }
+    }
+}
+
+/// A REST view as JSON, so both front doors send the same shapes.
+pub(crate) fn to_value<T: ToJSON>(view: &T) -> Value {
+    view.to_json().unwrap_or(Value::Null)
+}
+
+pub(crate) fn to_values<T: ToJSON>(views: Vec<T>) -> Vec<Value> {
+    views.iter().map(to_value).collect()
+}

@@ -1,0 +1,97 @@
+//! Serving socketioxide from poem on the API's port.
+//!
+//! Long-polling requests go through poem's tower compatibility layer. A
+//! websocket upgrade cannot: poem keeps hyper's upgrade handle to itself, so
+//! socketioxide would answer "no upgrade available". For those this endpoint
+//! takes the upgrade from poem, answers `101 Switching Protocols` itself and
+//! hands the upgraded stream, with the request head, to socketioxide.
+
+use engineioxide::service::NotFoundService;
+use hyper::service::Service as _;
+use poem::{
+    Endpoint, IntoResponse, Request, Response,
+    endpoint::TowerCompatExt,
+    http::{HeaderValue, StatusCode, header},
+};
+use socketioxide::service::SocketIoService;
+
+use crate::error::envelope_response;
+
+type Svc = SocketIoService<NotFoundService>;
+
+pub struct SocketIoEndpoint {
+    svc: Svc,
+}
+
+impl SocketIoEndpoint {
+    pub fn new(svc: Svc) -> Self {
+        Self { svc }
+    }
+
+    fn upgrade(&self, req: Request) -> Response {
+        let key = req
+            .header(header::SEC_WEBSOCKET_KEY)
+            .map(|k| tungstenite::handshake::derive_accept_key(k.as_bytes()));
+        let version_ok = req.header(header::SEC_WEBSOCKET_VERSION) == Some("13");
+        let (Some(accept), true) = (key, version_ok) else {
+            return envelope_response(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "a websocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13",
+            );
+        };
+        let upgrade = match req.take_upgrade() {
+            Ok(upgrade) => upgrade,
+            Err(_) => {
+                return envelope_response(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "this connection cannot be upgraded",
+                );
+            }
+        };
+        let mut head = poem::http::Request::new(());
+        *head.method_mut() = req.method().clone();
+        *head.uri_mut() = req.uri().clone();
+        *head.version_mut() = req.version();
+        *head.headers_mut() = req.headers().clone();
+        let svc = self.svc.clone();
+        tokio::spawn(async move {
+            match upgrade.await {
+                Ok(stream) => {
+                    if let Err(err) = svc.call((stream, head)).await {
+                        tracing::debug!(error = ?err, "socket.io refused a websocket");
+                    }
+                }
+                Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
+            }
+        });
+        let mut response = Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .finish();
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            response
+                .headers_mut()
+                .insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        response
+    }
+}
+
+fn is_websocket_upgrade(req: &Request) -> bool {
+    req.header(header::UPGRADE)
+        .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+}
+
+impl Endpoint for SocketIoEndpoint {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if is_websocket_upgrade(&req) {
+            return Ok(self.upgrade(req));
+        }
+        Ok(self.svc.clone().compat().call(req).await?.into_response())
+    }
+}

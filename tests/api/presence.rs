@@ -1,0 +1,154 @@
+//! `GET /api/presence` (and Backend1's `GET /presence`): who is online, as
+//! the caller may see it, within the caller's tenant only.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use samvad::domain::participant::ParticipantType;
+
+use crate::{
+    helpers::{Login, TestApp},
+    world::World,
+};
+
+async fn presence(world: &World, who: &Login, path: &str, ids: &[uuid::Uuid]) -> Vec<Value> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let res = world
+        .app
+        .get(&format!("{path}?ids={}", ids.join(",")), &who.access)
+        .await;
+    res.data().as_array().unwrap().clone()
+}
+
+fn ids_of(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|p| p["userId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn world() -> World {
+    let app = TestApp::spawn_with(|c| c.presence_grace = Duration::from_millis(50)).await;
+    World::in_app(app, "acme").await
+}
+
+#[tokio::test]
+async fn online_while_connected_then_offline_with_last_seen() {
+    let world = world().await;
+    let astro = world
+        .app
+        .state
+        .auth
+        .authenticate(&world.astro.access, None)
+        .await
+        .unwrap();
+
+    let before = presence(&world, &world.user, "/api/presence", &[world.astro.id]).await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0]["online"], false);
+    assert_eq!(before[0]["status"], "offline");
+    assert!(
+        before[0]["lastSeen"].is_null(),
+        "never connected: {before:?}"
+    );
+
+    // Two devices: one leaving keeps the astrologer online.
+    world.app.core.connection_opened(&astro).await.unwrap();
+    world.app.core.connection_opened(&astro).await.unwrap();
+    world.app.core.connection_closed(&astro);
+    let online = presence(&world, &world.user, "/presence", &[world.astro.id]).await;
+    assert_eq!(online[0]["online"], true);
+    assert_eq!(online[0]["status"], "online");
+    assert!(online[0]["lastSeen"].is_string());
+
+    // The last device leaves: offline after the grace period, last seen kept.
+    world.app.core.connection_closed(&astro);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let now = presence(&world, &world.user, "/api/presence", &[world.astro.id]).await;
+        if now[0]["online"] == false || tokio::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        after[0]["online"], false,
+        "still online after the grace: {after:?}"
+    );
+    assert!(after[0]["lastSeen"].is_string(), "{after:?}");
+}
+
+#[tokio::test]
+async fn lists_only_whom_the_caller_may_see_in_its_own_tenant() {
+    let world = world().await;
+    let globex = world.app.tenant("globex").await;
+    let other_admin = world.app.login_admin(&globex).await;
+    let other_astro = world
+        .app
+        .participant_login(&globex, ParticipantType::Astrologer, "Gita")
+        .await;
+    let other_user = world
+        .app
+        .participant_login(&globex, ParticipantType::User, "Gopal")
+        .await;
+
+    // A user sees astrologers (the directory) but not other users, unless
+    // they share a conversation; nobody of another tenant, ever.
+    let asked = [
+        world.astro.id,
+        world.stranger.id,
+        other_astro.id,
+        other_user.id,
+    ];
+    let seen = presence(&world, &world.user, "/api/presence", &asked).await;
+    assert_eq!(ids_of(&seen), vec![world.astro.id.to_string()]);
+
+    // The astrologer shares a conversation with the user: sees them.
+    let conversation = world.open(&world.user, &world.astro).await;
+    world.send(&world.user, &conversation, "hello").await;
+    let seen = presence(
+        &world,
+        &world.astro,
+        "/api/presence",
+        &[world.user.id, other_user.id],
+    )
+    .await;
+    assert_eq!(ids_of(&seen), vec![world.user.id.to_string()]);
+
+    // The other tenant's admin sees none of acme's people.
+    let seen = presence(
+        &world,
+        &other_admin,
+        "/api/presence",
+        &[world.astro.id, world.user.id],
+    )
+    .await;
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_and_anonymous_a_401() {
+    let world = world().await;
+    let token = &world.user.access;
+    world
+        .app
+        .get("/api/presence", token)
+        .await
+        .assert_error(422, "validation_failed");
+    world
+        .app
+        .get("/api/presence?ids=nope", token)
+        .await
+        .assert_error(400, "bad_request");
+    let res = world
+        .app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/presence?ids={}", world.astro.id),
+            None,
+            None,
+        )
+        .await;
+    res.assert_error(401, "unauthorized");
+}
