@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agora;
 pub mod api;
 pub mod app;
 pub mod auth;

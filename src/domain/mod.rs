@@ -66,6 +66,7 @@ pub mod password;
 pub mod policy;
 pub mod presence;
 pub mod relationship;
+pub mod sealed;
 pub mod secrets;
 pub mod session;
 pub mod settings;
