@@ -76,7 +76,8 @@ pub fn routes(state: &AppState, realtime: &Realtime) -> impl Endpoint + 'static 
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish
 /// (up to the configured timeout) and closes the database pool. Background
-/// upkeep (the periodic policy reload) runs for as long as the server does.
+/// upkeep (the periodic policy reload) and the call sweeper (ring timeouts)
+/// run for as long as the server does.
 pub async fn run(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -85,6 +86,10 @@ pub async fn run(
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let timeout = state.config.shutdown_timeout;
     let upkeep = tokio::spawn(upkeep(state.clone()));
+    let sweeper = {
+        let core = state.core.clone();
+        tokio::spawn(async move { core.run_call_sweeper(std::future::pending()).await })
+    };
     let realtime = Realtime::start(&state);
     let routes = routes(&state, &realtime);
     // Sockets are closed first: a long-poll would otherwise hold the
@@ -98,6 +103,7 @@ pub async fn run(
         .run_with_graceful_shutdown(routes, shutdown, Some(timeout))
         .await;
     upkeep.abort();
+    sweeper.abort();
     state.core.pool().close().await;
     Ok(served?)
 }

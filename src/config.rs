@@ -89,6 +89,10 @@ pub struct Config {
     /// How long a participant whose last socket closed still shows online
     /// (a reconnect within it is not an offline-online flap).
     pub presence_grace: Duration,
+    /// Key that seals secrets at rest (tenants' Agora certificates): 64 hex
+    /// characters. Required in production; in development a key is made
+    /// once and kept in `data_dir/data.key`.
+    pub data_key: Option<Secret>,
 }
 
 /// An HTTP SMS gateway: JSON POSTs signed with HMAC-SHA256.
@@ -137,6 +141,16 @@ impl Config {
                 "SAMVAD_CORS_ORIGINS must list explicit origins when SAMVAD_ENV=production (a wildcard is refused)"
             );
         }
+        let data_key = match get("SAMVAD_DATA_KEY") {
+            Some(key) => {
+                parse_key(&key).context("SAMVAD_DATA_KEY must be 64 hex characters (32 bytes)")?;
+                Some(Secret::new(key))
+            }
+            None if env == Environment::Production => {
+                bail!("SAMVAD_DATA_KEY is required when SAMVAD_ENV=production (64 hex characters)")
+            }
+            None => None,
+        };
         let bind = get("SAMVAD_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let sms_webhook = match (
             get("SAMVAD_SMS_WEBHOOK_URL"),
@@ -204,6 +218,7 @@ impl Config {
                 Some("1" | "true" | "yes")
             ),
             presence_grace: secs(&get, "SAMVAD_PRESENCE_GRACE", 5)?,
+            data_key,
         })
     }
 
@@ -212,10 +227,25 @@ impl Config {
         let mut config = Self::from_lookup(|_| None).expect("defaults are valid");
         config.database_url = Secret::new(database_url);
         config.jwt_secret = Secret::new("test-secret-test-secret-test-secret!");
+        config.data_key = Some(Secret::new("7e".repeat(32)));
         config.data_dir =
             std::env::temp_dir().join(format!("samvad-test-{}", uuid::Uuid::now_v7().simple()));
         config
     }
+}
+
+/// A 32-byte key from 64 hex characters.
+pub fn parse_key(hex: &str) -> anyhow::Result<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        bail!("expected 64 hex characters");
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| anyhow::anyhow!("expected 64 hex characters"))?;
+    }
+    Ok(key)
 }
 
 /// `*` (or unset) allows any origin; otherwise a comma-separated list of
@@ -345,12 +375,32 @@ mod tests {
                 "SAMVAD_CORS_ORIGINS",
                 "https://a.example/, https://b.example",
             ),
+            ("SAMVAD_DATA_KEY", &"ab".repeat(32)),
         ])
         .unwrap();
         assert_eq!(
             config.cors_origins,
             CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
         );
+    }
+
+    #[test]
+    fn the_data_key_is_64_hex_characters_and_required_in_production() {
+        let secret = "y".repeat(40);
+        let production = [
+            ("SAMVAD_ENV", "production"),
+            ("SAMVAD_JWT_SECRET", secret.as_str()),
+            ("SAMVAD_CORS_ORIGINS", "https://a.example"),
+        ];
+        let err = with(&production).unwrap_err();
+        assert!(err.to_string().contains("SAMVAD_DATA_KEY"), "{err}");
+        let key = "0a".repeat(32);
+        let mut pairs = production.to_vec();
+        pairs.push(("SAMVAD_DATA_KEY", &key));
+        assert!(with(&pairs).is_ok());
+        assert!(with(&[("SAMVAD_DATA_KEY", "abc")]).is_err());
+        assert!(with(&[("SAMVAD_DATA_KEY", &"zz".repeat(32))]).is_err());
+        assert_eq!(parse_key(&key).unwrap(), [10u8; 32]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod aliases;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod calls;
 pub mod conversations;
 pub mod health;
 pub mod messages;
@@ -64,6 +65,8 @@ pub enum Tag {
     Messages,
     /// Consultations, chat requests, contacts and blocks
     Relationships,
+    /// Voice and video calls (Agora), their lifecycle and history
+    Calls,
 }
 
 /// The success envelope: `{"success": true, "data": ...}`.
@@ -189,6 +192,7 @@ pub type Apis = (
         admin_channel::AdminChannelApi,
         relationships::RelationshipsApi,
         presence::PresenceApi,
+        calls::CallsApi,
     ),
 );
 

@@ -66,6 +66,12 @@ pub struct SettingsView {
     pub message_edit_window_seconds: Option<u32>,
     /// Messages one participant may send (default 30 per 60 s).
     pub messages_per_participant: Option<RateView>,
+    /// Seconds a call rings before it is missed (1-600; default 60).
+    pub ring_timeout_seconds: Option<u32>,
+    /// Calls one participant may start (default 5 per 3600 s).
+    pub calls_per_participant: Option<RateView>,
+    /// Lifetime of the Agora tokens issued for calls (60-86400; default 3600).
+    pub call_token_ttl_seconds: Option<u32>,
 }
 
 impl SettingsView {
@@ -85,6 +91,9 @@ impl SettingsView {
             max_message_chars: Some(s.max_message_chars),
             message_edit_window_seconds: Some(s.message_edit_window_secs),
             messages_per_participant: Some(s.messages_per_participant.into()),
+            ring_timeout_seconds: Some(s.ring_timeout_secs),
+            calls_per_participant: Some(s.calls_per_participant.into()),
+            call_token_ttl_seconds: Some(s.call_token_ttl_secs),
         }
     }
 }
@@ -118,6 +127,9 @@ impl SettingsView {
             .unwrap_or(s.message_edit_window_secs);
         s.messages_per_participant =
             rate(self.messages_per_participant, s.messages_per_participant);
+        s.ring_timeout_secs = self.ring_timeout_seconds.unwrap_or(s.ring_timeout_secs);
+        s.calls_per_participant = rate(self.calls_per_participant, s.calls_per_participant);
+        s.call_token_ttl_secs = self.call_token_ttl_seconds.unwrap_or(s.call_token_ttl_secs);
         s
     }
 }

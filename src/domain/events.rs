@@ -19,8 +19,12 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    ConversationId, ParticipantId, SessionId, TenantId, conversation::Conversation,
-    message::Message, relationship::ChatRequest, tenant::TenantStatus,
+    ConversationId, ParticipantId, SessionId, TenantId,
+    call::{Call, CallAction, CallTokens, Signal},
+    conversation::Conversation,
+    message::Message,
+    relationship::ChatRequest,
+    tenant::TenantStatus,
 };
 
 /// Something that changed in the core.
@@ -118,6 +122,22 @@ pub enum DomainEvent {
         online: bool,
         /// When this happened; stored as the participant's `last_seen_at`.
         at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A call started (`action` is `None`; `tokens` carries each party's
+    /// join) or moved through its state machine. `by` acted from the
+    /// session `by_session` (a timeout has neither).
+    CallChanged {
+        call: Arc<Call>,
+        action: Option<CallAction>,
+        by: Option<ParticipantId>,
+        by_session: Option<SessionId>,
+        tokens: Option<Arc<CallTokens>>,
+    },
+    /// A party relays WebRTC signalling to the other party of a live call.
+    CallSignal {
+        call: Arc<Call>,
+        from: ParticipantId,
+        signal: Signal,
     },
 }
 

@@ -101,3 +101,7 @@ id_type!(
     /// A chat request from one participant to another.
     ChatRequestId
 );
+id_type!(
+    /// A call between two participants.
+    CallId
+);

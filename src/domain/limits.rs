@@ -30,6 +30,7 @@ pub enum Kind {
     OtpVerifyPerIp,
     OtpVerifyPerDestination,
     MessagesPerParticipant,
+    CallsPerParticipant,
     /// Password-reset and verification emails to one address.
     AccountMailPerDestination,
 }

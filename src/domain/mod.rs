@@ -55,6 +55,7 @@ pub mod account;
 pub mod actor;
 pub mod api_key;
 pub mod audit;
+pub mod call;
 pub mod conversation;
 pub mod events;
 pub mod ids;
@@ -80,8 +81,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use actor::{Actor, Credential, Role, Scope};
 pub use ids::{
-    ApiKeyId, AuditId, ChatRequestId, ConsultationId, ConversationId, MessageId, ParticipantId,
-    SessionId, SuperadminId, TenantId,
+    ApiKeyId, AuditId, CallId, ChatRequestId, ConsultationId, ConversationId, MessageId,
+    ParticipantId, SessionId, SuperadminId, TenantId,
 };
 
 use crate::{
@@ -100,6 +101,8 @@ pub struct CoreConfig {
     pub public_url: String,
     /// How long a participant stays online after their last socket closes.
     pub presence_grace: std::time::Duration,
+    /// Seals secrets at rest (AES-256-GCM).
+    pub data_key: [u8; 32],
 }
 
 impl CoreConfig {
@@ -114,8 +117,31 @@ impl CoreConfig {
             otp_key: mac.finalize().into_bytes().into(),
             public_url: config.public_url.clone(),
             presence_grace: config.presence_grace,
+            data_key: data_key(config)?,
         })
     }
+}
+
+/// The configured data key; in development without one, the key kept in
+/// `data_dir/data.key` (made on first use), so sealed secrets survive
+/// restarts.
+fn data_key(config: &crate::config::Config) -> anyhow::Result<[u8; 32]> {
+    use anyhow::Context;
+    if let Some(key) = &config.data_key {
+        return crate::config::parse_key(key.expose());
+    }
+    let path = config.data_dir.join("data.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return crate::config::parse_key(&text)
+            .with_context(|| format!("{} is not a data key", path.display()));
+    }
+    let key: [u8; 32] = rand::random();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    std::fs::write(&path, hex).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(path = %path.display(), "no SAMVAD_DATA_KEY: made a development data key");
+    Ok(key)
 }
 
 /// In-process caches of the core.
@@ -148,6 +174,8 @@ pub struct Core {
     limits: std::sync::Arc<limits::Limits>,
     delivery: std::sync::Arc<crate::delivery::Delivery>,
     presence: std::sync::Arc<presence::Registry>,
+    /// Wakes the call sweeper when a call starts ringing.
+    calls_wakeup: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Core {
@@ -160,6 +188,7 @@ impl Core {
             limits: std::sync::Arc::default(),
             delivery: std::sync::Arc::new(delivery),
             presence: std::sync::Arc::default(),
+            calls_wakeup: std::sync::Arc::default(),
         }
     }
 

@@ -23,7 +23,7 @@ pub const ROLES: [&str; 7] = [
     "key:admin",
 ];
 /// Objects a rule may grant, with what they cover.
-pub const OBJECTS: [(&str, &str); 11] = [
+pub const OBJECTS: [(&str, &str); 12] = [
     ("participants", "manage accounts of the tenant (admin API)"),
     (
         "directory",
@@ -44,6 +44,10 @@ pub const OBJECTS: [(&str, &str); 11] = [
         "record (write) and read consultations, the user-astrologer relationship",
     ),
     ("chat_requests", "ask (write) and answer chat requests"),
+    (
+        "calls",
+        "place and answer calls (write), read call history (who with: the relationship rules)",
+    ),
 ];
 /// Actions of a rule.
 pub const ACTIONS: [&str; 2] = ["read", "write"];

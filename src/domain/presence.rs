@@ -125,10 +125,12 @@ impl Core {
         let core = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(core.config().presence_grace).await;
-            if core.presence.expire(me, generation)
-                && let Err(err) = core.presence_changed(tenant, me, false).await
-            {
-                tracing::warn!(error = %err, participant = %me, "recording last seen failed");
+            if core.presence.expire(me, generation) {
+                if let Err(err) = core.presence_changed(tenant, me, false).await {
+                    tracing::warn!(error = %err, participant = %me, "recording last seen failed");
+                }
+                // Calls do not outlive a party's last connection.
+                core.participant_gone(tenant, me).await;
             }
         });
     }

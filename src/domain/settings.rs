@@ -58,6 +58,12 @@ pub struct TenantSettings {
     /// Messages one participant may send (seed 004 suggests 10 a minute; the
     /// default allows the bursts people type in a chat).
     pub messages_per_participant: Rate,
+    /// Seconds a call rings before it is missed (seed 004: 60).
+    pub ring_timeout_secs: u32,
+    /// Calls one participant may start (seed 004: 5 an hour).
+    pub calls_per_participant: Rate,
+    /// Lifetime of the Agora tokens issued for calls, in seconds.
+    pub call_token_ttl_secs: u32,
 }
 
 impl Default for TenantSettings {
@@ -76,6 +82,9 @@ impl Default for TenantSettings {
             max_message_chars: 4000,
             message_edit_window_secs: 15 * 60,
             messages_per_participant: Rate::new(30, 60),
+            ring_timeout_secs: 60,
+            calls_per_participant: Rate::new(5, 3600),
+            call_token_ttl_secs: 3600,
         }
     }
 }
@@ -102,6 +111,12 @@ impl TenantSettings {
                 "messageEditWindowSeconds must be at most a week",
             ));
         }
+        if !(1..=600).contains(&self.ring_timeout_secs) {
+            return Err(AppError::validation("ringTimeoutSeconds must be 1-600"));
+        }
+        if !(60..=86_400).contains(&self.call_token_ttl_secs) {
+            return Err(AppError::validation("callTokenTtlSeconds must be 60-86400"));
+        }
         for (name, rate) in [
             ("loginPerIp", self.login_per_ip),
             ("loginPerAccount", self.login_per_account),
@@ -110,10 +125,15 @@ impl TenantSettings {
             ("otpVerifyPerIp", self.otp_verify_per_ip),
             ("otpVerifyPerDestination", self.otp_verify_per_destination),
             ("messagesPerParticipant", self.messages_per_participant),
+            ("callsPerParticipant", self.calls_per_participant),
         ] {
             rate.validate(name)?;
         }
         Ok(())
+    }
+
+    pub fn ring_timeout(&self) -> Duration {
+        Duration::from_secs(self.ring_timeout_secs.into())
     }
 
     pub fn otp_ttl(&self) -> Duration {

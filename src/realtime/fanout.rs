@@ -28,7 +28,7 @@ pub async fn run(io: SocketIo, state: AppState, mut feed: UnboundedReceiver<Arc<
     while let Some(event) = feed.recv().await {
         match outbound::needs(&event) {
             // Messages keep their order: planned and sent inline.
-            Needs::Nothing | Needs::SenderKind => {
+            Needs::Nothing | Needs::SenderKind | Needs::Caller => {
                 let found = lookups(&state, &event).await;
                 carry_out(&io, &state, outbound::plan(&event, &found)).await;
             }
@@ -67,6 +67,9 @@ async fn lookups(state: &AppState, event: &DomainEvent) -> Lookups {
             } => {
                 found.audience = core.audience_of(*tenant, *participant).await?;
                 found.profile = profile(state, *tenant, *participant).await?;
+            }
+            DomainEvent::CallChanged { call, .. } => {
+                found.profile = profile(state, call.tenant_id, call.caller_id).await?;
             }
             _ => {}
         }

@@ -32,7 +32,7 @@ use crate::{
 /// The ack of the event being handled, and whether the client asked for one.
 pub struct Ack {
     sender: AckSender,
-    wanted: bool,
+    pub(super) wanted: bool,
 }
 
 impl FromMessageParts<LocalAdapter> for Ack {
@@ -51,7 +51,13 @@ impl FromMessageParts<LocalAdapter> for Ack {
 }
 
 impl Ack {
-    fn answer(self, s: &SocketRef, event: &'static str, result: AppResult<Value>) {
+    pub(super) fn answer(self, s: &SocketRef, event: &'static str, result: AppResult<Value>) {
+        // Seed 004's call handlers report failures as `call:error`.
+        let error_event = if event.starts_with("call:") {
+            "call:error"
+        } else {
+            "dm:error"
+        };
         let sent = match (result, self.wanted) {
             (Ok(data), true) => self.sender.send(&json!({ "success": true, "data": data })),
             (Ok(_), false) => Ok(()),
@@ -60,7 +66,7 @@ impl Ack {
                 let mut body = err.envelope();
                 body["event"] = json!(event);
                 body["code"] = body["error"]["code"].clone();
-                s.emit("dm:error", &body)
+                s.emit(error_event, &body)
             }
         };
         if let Err(err) = sent {
@@ -71,15 +77,15 @@ impl Ack {
 
 /// What a handler works with.
 #[derive(Clone)]
-struct Ctx {
-    socket: SocketRef,
-    io: SocketIo,
-    state: AppState,
-    conn: Conn,
+pub(super) struct Ctx {
+    pub(super) socket: SocketRef,
+    pub(super) io: SocketIo,
+    pub(super) state: AppState,
+    pub(super) conn: Conn,
 }
 
 impl Ctx {
-    async fn authorize(&self, object: &str, action: &str) -> AppResult<()> {
+    pub(super) async fn authorize(&self, object: &str, action: &str) -> AppResult<()> {
         self.state
             .auth
             .authorize(&self.conn.actor, object, action)
@@ -89,7 +95,7 @@ impl Ctx {
 
 /// Registers `handler` for `event` with the shared plumbing: the payload
 /// parsed as JSON, the connection's identity, and the answer.
-fn on<F, Fut>(s: &SocketRef, event: &'static str, handler: F)
+pub(super) fn on<F, Fut>(s: &SocketRef, event: &'static str, handler: F)
 where
     F: Fn(Ctx, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
@@ -125,7 +131,7 @@ where
 }
 
 /// Reads a payload into `T`; a wrong shape is a validation error naming it.
-fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
+pub(super) fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
     if !data.is_object() {
         return Err(AppError::validation("the payload must be a JSON object"));
     }
@@ -341,6 +347,7 @@ pub fn register(s: &SocketRef) {
     });
     on(s, "sync", sync);
     on(s, "presence", presence);
+    super::calls::register(s);
     // Unknown events are answered only when the client waits for an answer.
     s.on_fallback(async |s: SocketRef, ack: Ack| {
         if ack.wanted {

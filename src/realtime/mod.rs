@@ -10,6 +10,7 @@
 //!
 //! `docs/REALTIME.md` is the wire contract.
 
+mod calls;
 mod fanout;
 mod inbound;
 mod mount;

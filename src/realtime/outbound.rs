@@ -65,7 +65,7 @@ pub struct Lookups {
     pub sender_kind: Option<ParticipantType>,
     /// Who shares a conversation with a participant (presence, profile).
     pub audience: Vec<ParticipantId>,
-    /// A participant whose profile changed.
+    /// A participant whose profile changed, or a call's caller.
     pub profile: Option<Participant>,
 }
 
@@ -76,6 +76,8 @@ pub enum Needs {
     SenderKind,
     Audience,
     AudienceAndProfile,
+    /// A new call: the caller's profile.
+    Caller,
 }
 
 pub fn needs(event: &DomainEvent) -> Needs {
@@ -85,6 +87,7 @@ pub fn needs(event: &DomainEvent) -> Needs {
         | DomainEvent::MessageDeleted { .. } => Needs::SenderKind,
         DomainEvent::PresenceChanged { .. } => Needs::Audience,
         DomainEvent::ParticipantUpdated { .. } => Needs::AudienceAndProfile,
+        DomainEvent::CallChanged { action: None, .. } => Needs::Caller,
         _ => Needs::Nothing,
     }
 }
@@ -358,6 +361,9 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
                 emit(to.clone(), "presence", data.clone()),
                 emit(to, "user-status-changed", data),
             ]
+        }
+        DomainEvent::CallChanged { .. } | DomainEvent::CallSignal { .. } => {
+            super::calls::plan(event, found.profile.as_ref())
         }
     }
 }

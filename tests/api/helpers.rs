@@ -147,11 +147,12 @@ pub struct TestApp {
     pub base: String,
     pub core: Core,
     pub state: AppState,
+    config: Config,
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Dropped last: the server must stop before its database goes.
-    _db: TestDb,
+    _db: Option<TestDb>,
 }
 
 fn init_logs() {
@@ -180,10 +181,31 @@ impl TestApp {
         config.db_max_connections = 5;
         config.public_url = base.clone();
         configure(&mut config);
+        Self::start(db, config, listener).await
+    }
+
+    /// Stops the server and starts a new process-like instance on the same
+    /// database and configuration (a restart).
+    pub async fn restart(mut self) -> Self {
+        let db = self.take_db();
+        let config = self.config.clone();
+        self.stop_in_place().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut config = config;
+        config.public_url = format!("http://{}", listener.local_addr().unwrap());
+        Self::start(db, config, listener).await
+    }
+
+    async fn start(db: TestDb, config: Config, listener: tokio::net::TcpListener) -> Self {
+        let base = config.public_url.clone();
         let pool = db::prepare(&db.url, config.db_max_connections)
             .await
             .expect("database");
-        let state = AppState::new(config, pool).await.expect("app state");
+        let state = AppState::new(config.clone(), pool)
+            .await
+            .expect("app state");
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app::run(state.clone(), listener, async {
             let _ = rx.await;
@@ -192,24 +214,33 @@ impl TestApp {
             base,
             core: state.core.clone(),
             state,
+            config,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
             shutdown: Some(tx),
             server: Some(server),
-            _db: db,
+            _db: Some(db),
         }
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
+    fn take_db(&mut self) -> TestDb {
+        self._db.take().expect("the test database")
+    }
+
+    async fn stop_in_place(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server result");
         }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.stop_in_place().await;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bad_input;
+mod calls;
 mod cli;
 mod events;
 mod hardening;

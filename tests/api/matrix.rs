@@ -237,6 +237,18 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::POST, "/api/blocks", "/api/blocks", Some(json!({ "participantId": ghost })), PARTICIPANTS),
         case(Method::GET, "/api/blocks", "/api/blocks", None, PARTICIPANTS),
         case(Method::DELETE, "/api/blocks/{participantId}", format!("/api/blocks/{ghost}"), None, PARTICIPANTS),
+        case(Method::POST, "/api/calls/initiate", "/api/calls/initiate", Some(json!({ "calleeId": ghost })), PARTICIPANTS),
+        case(Method::POST, "/api/admin/calls/initiate", "/api/admin/calls/initiate", Some(json!({ "astrologerId": ghost })), ADMIN),
+        case(Method::POST, "/api/calls/{id}/accept", format!("/api/calls/{ghost}/accept"), Some(json!({})), PARTICIPANTS),
+        case(Method::POST, "/api/calls/{id}/reject", format!("/api/calls/{ghost}/reject"), Some(json!({})), PARTICIPANTS),
+        case(Method::POST, "/api/calls/{id}/end", format!("/api/calls/{ghost}/end"), Some(json!({})), PARTICIPANTS),
+        case(Method::POST, "/api/calls/{id}/token", format!("/api/calls/{ghost}/token"), Some(json!({})), PARTICIPANTS),
+        case(Method::POST, "/api/calls/admin/token", "/api/calls/admin/token", Some(json!({})), ADMIN),
+        case(Method::GET, "/api/calls/history", "/api/calls/history", None, PARTICIPANTS),
+        case(Method::GET, "/api/calls/{id}", format!("/api/calls/{ghost}"), None, PARTICIPANTS),
+        case(Method::GET, "/api/settings/agora", "/api/settings/agora", None, ADMIN),
+        case(Method::PUT, "/api/settings/agora", "/api/settings/agora", Some(json!({ "appId": "970CA35de60c44645bbae8a215061b33", "appCertificate": "5CFd2fd1755d40ecb72977518be15d3b" })), ADMIN),
+        case(Method::DELETE, "/api/settings/agora", "/api/settings/agora", None, ADMIN),
     ];
     // Creating tenants needs a fresh slug per call.
     let creates: Vec<Case> = (0..EVERYONE.len())

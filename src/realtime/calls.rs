@@ -1,0 +1,465 @@
+//! Calls over Socket.IO: seed 004's `call:*` events and Backend1's WebRTC
+//! signalling (`call:invite`, `call:answer`, `call:candidate`,
+//! `call:hangup`), each on the same core call as its REST twin; and what
+//! each call event becomes on the wire.
+//!
+//! Inbound failures answer through the ack, or as `call:error` without one.
+
+use poem_openapi::types::ToJSON;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use socketioxide::extract::SocketRef;
+
+use super::{
+    inbound::{Ctx, on, parse},
+    outbound::{Action, Emit},
+    rooms,
+};
+use crate::{
+    api::calls::{CallJoinView, CallView, JoinView},
+    domain::{
+        CallId, ConsultationId, ConversationId, ParticipantId,
+        call::{Call, CallAction, CallStatus, CallType, NewCall, Signal, SignalKind, Transport},
+        events::DomainEvent,
+        participant::Participant,
+    },
+    error::{AppError, AppResult},
+};
+
+/// Registers the call events on a new socket.
+pub fn register(s: &SocketRef) {
+    on(s, "call:initiate", |ctx, data| {
+        initiate(ctx, data, Transport::Agora)
+    });
+    on(s, "call:accept", accept);
+    on(s, "call:reject", |ctx, data| act(ctx, data, Act::Reject));
+    on(s, "call:end", |ctx, data| act(ctx, data, Act::HangUp));
+    on(s, "call:connected", |ctx, data| {
+        act(ctx, data, Act::Connected)
+    });
+    on(s, "call:token", token);
+    // Backend1's WebRTC calls.
+    on(s, "call:invite", invite);
+    on(s, "call:answer", answer);
+    on(s, "call:candidate", |ctx, data| {
+        relay(ctx, data, SignalKind::Candidate)
+    });
+    on(s, "call:hangup", |ctx, data| act(ctx, data, Act::HangUp));
+}
+
+/// A call placed, in the spellings the seeds use.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Placing {
+    callee_id: Option<uuid::Uuid>,
+    to: Option<uuid::Uuid>,
+    astrologer_id: Option<uuid::Uuid>,
+    call_type: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    conversation_id: Option<uuid::Uuid>,
+    consultation_id: Option<uuid::Uuid>,
+}
+
+impl Placing {
+    fn into_new(self, transport: Transport) -> AppResult<NewCall> {
+        let callee = self
+            .callee_id
+            .or(self.to)
+            .or(self.astrologer_id)
+            .ok_or_else(|| AppError::validation("give calleeId"))?;
+        Ok(NewCall {
+            callee: ParticipantId(callee),
+            call_type: match self.call_type.or(self.kind) {
+                Some(t) => CallType::parse(&t)?,
+                None => CallType::Voice,
+            },
+            transport,
+            conversation: self.conversation_id.map(ConversationId),
+            consultation: self.consultation_id.map(ConsultationId),
+        })
+    }
+}
+
+/// Names a call.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Which {
+    call_id: Option<uuid::Uuid>,
+    id: Option<uuid::Uuid>,
+}
+
+impl Which {
+    fn of(data: &Value) -> AppResult<CallId> {
+        let which: Which = parse(data.clone())?;
+        which
+            .call_id
+            .or(which.id)
+            .map(CallId)
+            .ok_or_else(|| AppError::validation("give callId"))
+    }
+}
+
+fn to_json<T: ToJSON>(view: T) -> Value {
+    view.to_json().unwrap_or(Value::Null)
+}
+
+async fn initiate(ctx: Ctx, data: Value, transport: Transport) -> AppResult<Value> {
+    ctx.authorize("calls", "write").await?;
+    let new = parse::<Placing>(data)?.into_new(transport)?;
+    let (call, join) = ctx.state.core.initiate_call(&ctx.conn.actor, new).await?;
+    Ok(to_json(CallJoinView::of(&call, &join)))
+}
+
+async fn accept(ctx: Ctx, data: Value) -> AppResult<Value> {
+    ctx.authorize("calls", "write").await?;
+    let id = Which::of(&data)?;
+    let (call, join) = ctx.state.core.accept_call(&ctx.conn.actor, id).await?;
+    Ok(to_json(CallJoinView::of(&call, &join)))
+}
+
+async fn token(ctx: Ctx, data: Value) -> AppResult<Value> {
+    ctx.authorize("calls", "write").await?;
+    let id = Which::of(&data)?;
+    let join = ctx.state.core.call_token(&ctx.conn.actor, id).await?;
+    Ok(to_json(JoinView::from(&join)))
+}
+
+#[derive(Clone, Copy)]
+enum Act {
+    Reject,
+    HangUp,
+    Connected,
+}
+
+async fn act(ctx: Ctx, data: Value, act: Act) -> AppResult<Value> {
+    ctx.authorize("calls", "write").await?;
+    let id = Which::of(&data)?;
+    let core = &ctx.state.core;
+    let actor = &ctx.conn.actor;
+    let call = match act {
+        Act::Reject => core.reject_call(actor, id).await?,
+        Act::HangUp => core.hang_up(actor, id).await?,
+        Act::Connected => core.call_connected(actor, id).await?,
+    };
+    Ok(to_json(CallView::from(&call)))
+}
+
+/// The signalling part of a payload: everything but the routing fields.
+fn signal_of(data: &Value, kind: SignalKind) -> Signal {
+    let mut payload = data.clone();
+    if let Some(object) = payload.as_object_mut() {
+        for routing in [
+            "callId",
+            "id",
+            "calleeId",
+            "to",
+            "astrologerId",
+            "callType",
+            "type",
+            "conversationId",
+            "consultationId",
+        ] {
+            object.remove(routing);
+        }
+    }
+    Signal { kind, payload }
+}
+
+/// `call:invite`: places a WebRTC call and relays the offer to the callee.
+async fn invite(ctx: Ctx, data: Value) -> AppResult<Value> {
+    let signal = signal_of(&data, SignalKind::Offer);
+    let placed = initiate(ctx.clone(), data, Transport::Webrtc).await?;
+    let id = placed["callId"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .map(CallId)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a placed call has an id")))?;
+    ctx.state
+        .core
+        .relay_signal(&ctx.conn.actor, id, signal)
+        .await?;
+    Ok(placed)
+}
+
+/// `call:answer`: the callee accepts and its answer goes to the caller.
+async fn answer(ctx: Ctx, data: Value) -> AppResult<Value> {
+    let id = Which::of(&data)?;
+    let answered = accept(ctx.clone(), data.clone()).await?;
+    ctx.state
+        .core
+        .relay_signal(&ctx.conn.actor, id, signal_of(&data, SignalKind::Answer))
+        .await?;
+    Ok(answered)
+}
+
+async fn relay(ctx: Ctx, data: Value, kind: SignalKind) -> AppResult<Value> {
+    ctx.authorize("calls", "write").await?;
+    let id = Which::of(&data)?;
+    ctx.state
+        .core
+        .relay_signal(&ctx.conn.actor, id, signal_of(&data, kind))
+        .await?;
+    Ok(json!({ "callId": id.0 }))
+}
+
+fn emit(to: Vec<String>, except: Vec<String>, event: &'static str, data: Value) -> Action {
+    Action::Emit(Emit {
+        to,
+        except,
+        event,
+        data,
+    })
+}
+
+/// What a call event becomes on the wire. `caller` is the caller's profile
+/// (for `call:incoming`), when it could be read.
+pub fn plan(event: &DomainEvent, caller: Option<&Participant>) -> Vec<Action> {
+    match event {
+        DomainEvent::CallChanged {
+            call,
+            action,
+            by_session,
+            tokens,
+            ..
+        } => {
+            let data = to_json(CallView::from(call.as_ref()));
+            let not_acting = by_session
+                .map(rooms::session)
+                .into_iter()
+                .collect::<Vec<_>>();
+            let both = rooms::users(&call.parties());
+            let caller_room = vec![rooms::user(call.caller_id)];
+            let callee_room = vec![rooms::user(call.callee_id)];
+            let mut actions = match action {
+                None if call.status == CallStatus::Busy => vec![
+                    emit(caller_room, vec![], "call:busy", data.clone()),
+                    emit(callee_room, vec![], "call:missed", data.clone()),
+                ],
+                None => {
+                    let Some(tokens) = tokens else {
+                        return vec![];
+                    };
+                    let mut incoming = with_join(&data, &JoinView::from(&tokens.callee));
+                    if let Some(p) = caller {
+                        incoming["callerName"] = json!(p.name);
+                        incoming["callerPhone"] = json!(p.phone);
+                        incoming["callerAvatar"] = json!(p.avatar_url);
+                    }
+                    vec![
+                        emit(callee_room, vec![], "call:incoming", incoming),
+                        emit(
+                            caller_room,
+                            vec![],
+                            "call:initiated",
+                            with_join(&data, &JoinView::from(&tokens.caller)),
+                        ),
+                    ]
+                }
+                Some(CallAction::Accept) => vec![
+                    emit(caller_room, vec![], "call:accepted", data.clone()),
+                    emit(
+                        callee_room,
+                        not_acting,
+                        "call:answered_elsewhere",
+                        data.clone(),
+                    ),
+                ],
+                Some(CallAction::Reject) => {
+                    vec![emit(both, not_acting, "call:rejected", data.clone())]
+                }
+                Some(CallAction::Timeout) => vec![emit(both, vec![], "call:missed", data.clone())],
+                Some(CallAction::Cancel | CallAction::End | CallAction::Drop) => {
+                    vec![emit(both, not_acting, "call:ended", data.clone())]
+                }
+                Some(CallAction::Connect) => {
+                    vec![emit(both, not_acting, "call:ongoing", data.clone())]
+                }
+                Some(CallAction::Ring) => vec![],
+            };
+            // Peer-to-peer clients also hear Backend1's hang-up.
+            if call.transport == Transport::Webrtc && !call.status.is_live() && action.is_some() {
+                let to = rooms::users(&call.parties());
+                let except = by_session.map(rooms::session).into_iter().collect();
+                let mut hangup = data;
+                hangup["reason"] = json!(call.end_reason.map(|r| r.as_str()));
+                actions.push(emit(to, except, "call:hangup", hangup));
+            }
+            actions
+        }
+        DomainEvent::CallSignal { call, from, signal } => {
+            let event = match signal.kind {
+                SignalKind::Offer => "call:invite",
+                SignalKind::Answer => "call:answer",
+                SignalKind::Candidate => "call:candidate",
+            };
+            vec![emit(
+                vec![rooms::user(call.other_party(*from))],
+                vec![],
+                event,
+                signal_payload(call, *from, &signal.payload),
+            )]
+        }
+        _ => vec![],
+    }
+}
+
+/// The call with a party's join fields.
+fn with_join(call: &Value, join: &JoinView) -> Value {
+    let mut data = call.clone();
+    let join = to_json(join.clone());
+    if let (Some(data), Some(join)) = (data.as_object_mut(), join.as_object()) {
+        for (k, v) in join {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+    data
+}
+
+/// A relayed signal: the client's fields, then the routing ones.
+fn signal_payload(call: &Call, from: ParticipantId, payload: &Value) -> Value {
+    let mut data = match payload {
+        Value::Object(object) => Value::Object(object.clone()),
+        other => json!({ "data": other }),
+    };
+    data["callId"] = json!(call.id.0);
+    data["from"] = json!(from.0);
+    data["fromId"] = json!(from.0);
+    data["callType"] = json!(call.call_type.as_str());
+    data["channelName"] = json!(call.channel_name);
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::{
+        SessionId, TenantId,
+        call::{CallJoin, CallTokens, EndReason},
+        participant::ParticipantType,
+    };
+
+    fn call(status: CallStatus, transport: Transport) -> Call {
+        let now = chrono::Utc::now();
+        Call {
+            tenant_id: TenantId::new(),
+            id: CallId::new(),
+            caller_id: ParticipantId::new(),
+            caller_type: ParticipantType::Admin,
+            callee_id: ParticipantId::new(),
+            callee_type: ParticipantType::Astrologer,
+            call_type: CallType::Video,
+            transport,
+            status,
+            channel_name: "call_x".into(),
+            caller_uid: 1,
+            callee_uid: 2,
+            conversation_id: None,
+            consultation_id: None,
+            initiated_at: now,
+            ring_deadline: None,
+            answered_at: None,
+            ended_at: None,
+            duration_secs: None,
+            end_reason: None,
+            ended_by: None,
+            updated_at: now,
+        }
+    }
+
+    fn changed(call: &Call, action: Option<CallAction>, session: Option<SessionId>) -> DomainEvent {
+        let join = |uid| CallJoin {
+            channel_name: call.channel_name.clone(),
+            uid,
+            token: Some(format!("007token{uid}")),
+            expires_at: None,
+        };
+        DomainEvent::CallChanged {
+            call: Arc::new(call.clone()),
+            action,
+            by: None,
+            by_session: session,
+            tokens: action.is_none().then(|| {
+                Arc::new(CallTokens {
+                    caller: join(1),
+                    callee: join(2),
+                })
+            }),
+        }
+    }
+
+    fn emits(actions: &[Action]) -> Vec<&Emit> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Emit(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_call_rings_the_callee_with_its_own_token_and_tells_the_caller() {
+        let c = call(CallStatus::Ringing, Transport::Agora);
+        let actions = plan(&changed(&c, None, None), None);
+        let sent = emits(&actions);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].event, "call:incoming");
+        assert_eq!(sent[0].to, vec![rooms::user(c.callee_id)]);
+        assert_eq!(sent[0].data["agoraToken"], "007token2");
+        assert_eq!(sent[0].data["uid"], 2);
+        assert_eq!(sent[1].event, "call:initiated");
+        assert_eq!(sent[1].to, vec![rooms::user(c.caller_id)]);
+        assert_eq!(sent[1].data["agoraToken"], "007token1");
+    }
+
+    #[test]
+    fn accepting_stops_the_other_devices_of_the_callee() {
+        let c = call(CallStatus::Answered, Transport::Agora);
+        let session = SessionId::new();
+        let actions = plan(&changed(&c, Some(CallAction::Accept), Some(session)), None);
+        let sent = emits(&actions);
+        assert_eq!(sent[0].event, "call:accepted");
+        assert_eq!(sent[0].to, vec![rooms::user(c.caller_id)]);
+        assert_eq!(sent[1].event, "call:answered_elsewhere");
+        assert_eq!(sent[1].to, vec![rooms::user(c.callee_id)]);
+        assert_eq!(sent[1].except, vec![rooms::session(session)]);
+    }
+
+    #[test]
+    fn outcomes_reach_both_parties_and_p2p_clients_hear_hangup() {
+        let mut c = call(CallStatus::Ended, Transport::Webrtc);
+        c.end_reason = Some(EndReason::Completed);
+        let actions = plan(&changed(&c, Some(CallAction::End), None), None);
+        let names: Vec<_> = emits(&actions).iter().map(|e| e.event).collect();
+        assert_eq!(names, vec!["call:ended", "call:hangup"]);
+        let missed = call(CallStatus::Missed, Transport::Agora);
+        let actions = plan(&changed(&missed, Some(CallAction::Timeout), None), None);
+        let sent = emits(&actions);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].event, "call:missed");
+        assert_eq!(sent[0].to.len(), 2);
+    }
+
+    #[test]
+    fn signals_go_only_to_the_other_party() {
+        let c = call(CallStatus::Ringing, Transport::Webrtc);
+        let event = DomainEvent::CallSignal {
+            call: Arc::new(c.clone()),
+            from: c.caller_id,
+            signal: Signal {
+                kind: SignalKind::Offer,
+                payload: json!({ "sdp": "v=0", "callId": "forged" }),
+            },
+        };
+        let actions = plan(&event, None);
+        let sent = emits(&actions);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].event, "call:invite");
+        assert_eq!(sent[0].to, vec![rooms::user(c.callee_id)]);
+        assert_eq!(sent[0].data["sdp"], "v=0");
+        assert_eq!(sent[0].data["callId"], json!(c.id.0));
+    }
+}
