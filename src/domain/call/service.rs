@@ -449,9 +449,14 @@ impl Core {
     pub async fn run_call_sweeper(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            if let Err(err) = self.sweep_calls().await {
-                tracing::warn!(error = %err, "call sweeper failed; retrying");
-            }
+            // After a failure, wait a little before the next attempt.
+            let floor = match self.sweep_calls().await {
+                Ok(_) => Duration::ZERO,
+                Err(err) => {
+                    tracing::warn!(error = %err, "call sweeper failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
             let next = next_deadline(&mut *match self.pool().acquire().await {
                 Ok(conn) => conn,
                 Err(_) => {
@@ -467,7 +472,7 @@ impl Core {
             let wait = next
                 .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
                 .unwrap_or(Duration::from_secs(30))
-                .min(Duration::from_secs(30));
+                .clamp(floor, Duration::from_secs(30));
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = self.calls_wakeup.notified() => {}
