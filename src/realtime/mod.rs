@@ -38,7 +38,16 @@ pub struct Realtime {
 impl Realtime {
     /// Builds the server and starts fanning out the core's events.
     pub fn start(state: &AppState) -> Self {
-        let (svc, io) = SocketIo::builder().with_state(state.clone()).build_svc();
+        // One packet limit whatever the transport: the REST body limit (left
+        // alone, polling allows 100 kB and websocket 64 MiB). A client that
+        // sends more is disconnected, as with engine.io's maxHttpBufferSize.
+        let limit = state.config.body_limit;
+        let (svc, io) = SocketIo::builder()
+            .max_payload(limit as u64)
+            .ws_max_message_size(limit)
+            .ws_max_frame_size(limit)
+            .with_state(state.clone())
+            .build_svc();
         io.ns("/", session::on_connect.with(session::authenticate));
         let feed = state.core.events().feed();
         let fanout = tokio::spawn(fanout::run(io.clone(), state.clone(), feed));

@@ -1,7 +1,10 @@
 //! A socket's life: authentication at connect, the rooms it joins, presence,
 //! the catch-up of undelivered messages, and the end.
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,6 +32,40 @@ pub struct Conn {
     pub actor: Actor,
     pub session: SessionId,
     pub dialect: Dialect,
+    presence: Arc<Counted>,
+}
+
+/// Whether a socket was counted in presence, so that it is counted out
+/// exactly once, whether it closes before or after the connect handler
+/// (spawned by socketioxide) counted it in.
+#[derive(Debug, Default)]
+struct Counted(Mutex<Count>);
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Count {
+    #[default]
+    Pending,
+    In,
+    Closed,
+}
+
+impl Counted {
+    /// Just counted in: `false` when the socket closed meanwhile, and the
+    /// count must be taken back.
+    fn opened(&self) -> bool {
+        let mut count = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if *count == Count::Closed {
+            return false;
+        }
+        *count = Count::In;
+        true
+    }
+
+    /// The socket closed: `true` when it had been counted in.
+    fn closed(&self) -> bool {
+        let mut count = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *count, Count::Closed) == Count::In
+    }
 }
 
 /// The handshake's `auth` object.
@@ -95,10 +132,34 @@ pub async fn authenticate(
         .auth
         .authorize(&actor, "conversations", "read")
         .await?;
+    let (tenant, me) = actor.participant()?;
+    // socketioxide sends CONNECT when this middleware returns and runs the
+    // connect handler later, in a task of its own; clients send what they
+    // buffered as soon as they see CONNECT. So everything a client may rely
+    // on once connected is set up here: its handlers and its rooms.
+    s.join([
+        rooms::user(me),
+        rooms::session(session),
+        rooms::tenant(tenant),
+        dialect.room().to_owned(),
+    ]);
+    match state.core.my_conversation_ids(&actor).await {
+        Ok(ids) => s.join(ids.into_iter().map(rooms::conversation).collect::<Vec<_>>()),
+        Err(err) => tracing::warn!(error = %err, "joining conversation rooms failed"),
+    }
     s.extensions.insert(Conn {
         actor,
         session,
         dialect,
+        presence: Arc::default(),
+    });
+    inbound::register(&s);
+    s.on_disconnect(async |s: SocketRef, State(state): State<AppState>| {
+        if let Some(conn) = s.extensions.get::<Conn>()
+            && conn.presence.closed()
+        {
+            state.core.connection_closed(&conn.actor);
+        }
     });
     Ok(())
 }
@@ -121,30 +182,15 @@ fn client_ip(s: &SocketRef, trust_proxy: bool) -> Option<String> {
         .map(|_| last.to_owned())
 }
 
-/// A socket connected: rooms, handlers, presence, catch-up.
+/// A socket connected (handlers and rooms are in place already, see
+/// [`authenticate`]): presence, catch-up.
 pub async fn on_connect(s: SocketRef, State(state): State<AppState>) {
     let Some(conn) = s.extensions.get::<Conn>() else {
         let _ = s.disconnect();
         return;
     };
-    let Ok((tenant, me)) = conn.actor.participant() else {
-        let _ = s.disconnect();
-        return;
-    };
-    s.join([
-        rooms::user(me),
-        rooms::session(conn.session),
-        rooms::tenant(tenant),
-        conn.dialect.room().to_owned(),
-    ]);
-    inbound::register(&s);
-    s.on_disconnect(async |s: SocketRef, State(state): State<AppState>| {
-        if let Some(conn) = s.extensions.get::<Conn>() {
-            state.core.connection_closed(&conn.actor);
-        }
-    });
-    // A revocation that landed while this socket joined its session's room
-    // found nothing to disconnect: look again now that it is in.
+    // A revocation that landed while this socket was being set up found
+    // nothing to disconnect: look again now that it is in its rooms.
     if !state
         .auth
         .session_is_live(conn.session)
@@ -154,13 +200,15 @@ pub async fn on_connect(s: SocketRef, State(state): State<AppState>) {
         let _ = s.disconnect();
         return;
     }
-    match state.core.my_conversation_ids(&conn.actor).await {
-        Ok(ids) => s.join(ids.into_iter().map(rooms::conversation).collect::<Vec<_>>()),
-        Err(err) => tracing::warn!(error = %err, "joining conversation rooms failed"),
-    }
     if let Err(err) = state.core.connection_opened(&conn.actor).await {
         tracing::warn!(error = %err, "recording presence failed");
     }
+    if !conn.presence.opened() {
+        // Closed while being counted in: count it out again.
+        state.core.connection_closed(&conn.actor);
+        return;
+    }
+    tracing::debug!(socket = %s.id, dialect = conn.dialect.room(), "socket connected");
     catch_up(s, state, conn.actor).await;
 }
 
@@ -206,5 +254,34 @@ async fn catch_up(s: SocketRef, state: AppState, actor: Actor) {
         if let Err(err) = state.core.mark(&actor, conversation, seq, 0).await {
             tracing::debug!(error = %err, "moving a delivered cursor after catch-up failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_is_counted_out_once_whichever_end_comes_first() {
+        // Connected, then closed: counted out on close.
+        let counted = Counted::default();
+        assert!(counted.opened());
+        assert!(counted.closed());
+        assert!(!counted.closed(), "only once");
+
+        // Closed before the connect handler counted it in: nothing to count
+        // out on close, and the handler takes its count back.
+        let counted = Counted::default();
+        assert!(!counted.closed());
+        assert!(!counted.opened());
+    }
+
+    #[test]
+    fn the_query_token_is_read_by_name() {
+        let query = Some("EIO=4&transport=polling&token=abc&dialect=dm");
+        assert_eq!(query_param(query, "token"), Some("abc"));
+        assert_eq!(query_param(query, "dialect"), Some("dm"));
+        assert_eq!(query_param(query, "sid"), None);
+        assert_eq!(query_param(None, "token"), None);
     }
 }

@@ -1,0 +1,185 @@
+//! The end-to-end suite in `tests/e2e/`: the official `socket.io-client`
+//! (Node, `node --test`) against the real app, over real sockets and HTTP.
+//!
+//! This test starts the app on a free port with a fresh database and a short
+//! presence grace, creates the platform superadmin, and hands Node the base
+//! URL and the superadmin's token and credentials (plus the JWT secret, to
+//! forge an expired token). Each Node file creates its own tenants through REST, so
+//! the files may run in any order. `npm ci` runs first when
+//! `tests/e2e/node_modules` is missing. No Node is a failure, not a skip.
+//! Node's output is printed line by line: `cargo test --test api e2e --
+//! --nocapture` shows it live, a plain run shows it when the test fails.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use samvad::config::Secret;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::Command,
+};
+
+use crate::helpers::{PASSWORD, TestApp};
+
+/// How long the whole Node run may take before it is killed (and fails).
+const NODE_TIMEOUT: Duration = Duration::from_secs(240);
+/// Presence grace of the app under test; Node's presence tests lean on it.
+const PRESENCE_GRACE: Duration = Duration::from_millis(300);
+
+fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
+}
+
+/// Panics with a clear message unless `program --version` runs.
+async fn require(program: &str, why: &str) -> String {
+    let out = Command::new(program)
+        .arg("--version")
+        .output()
+        .await
+        .unwrap_or_else(|err| {
+            panic!("`{program}` is needed to {why} but could not be run ({err}); install Node.js 20+ and npm (Debian: apt-get install nodejs npm)")
+        });
+    assert!(
+        out.status.success(),
+        "`{program} --version` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `npm ci` when the client library is not installed yet.
+async fn install_dependencies(dir: &Path) {
+    if dir
+        .join("node_modules/socket.io-client/package.json")
+        .exists()
+    {
+        return;
+    }
+    require("npm", "install the e2e suite's dependencies").await;
+    println!(
+        "e2e: node_modules missing; running `npm ci` in {}",
+        dir.display()
+    );
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .await
+        .expect("run npm ci");
+    assert!(status.success(), "`npm ci` in {} failed", dir.display());
+}
+
+/// Files to run at once: they use tenants of their own, so they may overlap.
+const CONCURRENCY: &str = "--test-concurrency=3";
+
+/// Whether this Node knows `--test-concurrency` (20.10 and later).
+fn runs_files_concurrently(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    major > 20 || (major == 20 && minor >= 10)
+}
+
+/// The suite's test files, sorted (explicit, so no glob support is needed).
+fn test_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("read tests/e2e")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no *.test.mjs in {}", dir.display());
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_socket_io_suite_passes_against_the_real_app() {
+    let node = require("node", "run the Socket.IO end-to-end suite (tests/e2e)").await;
+    let dir = e2e_dir();
+    install_dependencies(&dir).await;
+
+    let secret = format!("e2e-{}", uuid::Uuid::now_v7().simple());
+    let app = TestApp::spawn_with(|c| {
+        c.presence_grace = PRESENCE_GRACE;
+        c.jwt_secret = Secret::new(secret.clone());
+    })
+    .await;
+    // One login for the whole run (superadmin logins are rate-limited).
+    let root = app.superadmin().await;
+
+    let files = test_files(&dir);
+    println!(
+        "e2e: node {node}, {} files against {}",
+        files.len(),
+        app.base
+    );
+    let started = std::time::Instant::now();
+    let mut command = Command::new("node");
+    command.arg("--test").arg("--test-reporter=spec");
+    if runs_files_concurrently(&node) {
+        command.arg(CONCURRENCY);
+    }
+    let mut child = command
+        .args(&files)
+        .current_dir(&dir)
+        .env("SAMVAD_BASE_URL", &app.base)
+        .env("SAMVAD_SUPERADMIN_TOKEN", &root.access)
+        .env("SAMVAD_SUPERADMIN_EMAIL", "root@platform.test")
+        .env("SAMVAD_SUPERADMIN_PASSWORD", PASSWORD)
+        .env("SAMVAD_JWT_SECRET", &secret)
+        .env(
+            "SAMVAD_PRESENCE_GRACE_MS",
+            PRESENCE_GRACE.as_millis().to_string(),
+        )
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let run = async {
+        let (mut out_open, mut err_open) = (true, true);
+        while out_open || err_open {
+            tokio::select! {
+                line = out.next_line(), if out_open => match line {
+                    Ok(Some(line)) => println!("{line}"),
+                    _ => out_open = false,
+                },
+                line = err.next_line(), if err_open => match line {
+                    Ok(Some(line)) => eprintln!("{line}"),
+                    _ => err_open = false,
+                },
+            }
+        }
+        child.wait().await
+    };
+    let status = match tokio::time::timeout(NODE_TIMEOUT, run).await {
+        Ok(status) => status.expect("wait for node"),
+        Err(_) => panic!("the Node e2e suite did not finish within {NODE_TIMEOUT:?}"),
+    };
+    println!(
+        "e2e: node finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        status.success(),
+        "the Node e2e suite failed ({status}); its output is above"
+    );
+    app.stop().await;
+}
+
+#[test]
+fn node_versions_that_run_files_concurrently_are_recognised() {
+    assert!(runs_files_concurrently("v20.20.2"));
+    assert!(runs_files_concurrently("v22.1.0"));
+    assert!(!runs_files_concurrently("v20.9.0"));
+    assert!(!runs_files_concurrently("v18.20.4"));
+    assert!(!runs_files_concurrently("garbage"));
+}
