@@ -63,6 +63,7 @@ pub fn routes(state: &AppState, realtime: &Realtime) -> impl Endpoint + 'static 
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest("/account", crate::console::account::routes())
+        .nest("/console", crate::console::admin::routes())
         // `nest` would strip the prefix, and socketioxide matches on it.
         .nest_no_strip("/socket.io", realtime.endpoint())
         .around(move |ep, req| middleware::limit_body(ep, req, body_limit))

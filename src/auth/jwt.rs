@@ -57,6 +57,18 @@ impl JwtKeys {
         role: Role,
         session: SessionId,
     ) -> AppResult<String> {
+        self.issue_for(subject, tenant, role, session, self.ttl)
+    }
+
+    /// Issues a token for a session that lives `ttl` (the console's cookie).
+    pub fn issue_for(
+        &self,
+        subject: uuid::Uuid,
+        tenant: Option<TenantId>,
+        role: Role,
+        session: SessionId,
+        ttl: Duration,
+    ) -> AppResult<String> {
         let now = chrono::Utc::now().timestamp().max(0) as u64;
         let claims = Claims {
             sub: subject,
@@ -64,7 +76,7 @@ impl JwtKeys {
             role: role.as_str().to_owned(),
             sid: session.0,
             iat: now,
-            exp: now + self.ttl.as_secs(),
+            exp: now + ttl.as_secs(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|err| AppError::Internal(anyhow::anyhow!("signing a JWT failed: {err}")))

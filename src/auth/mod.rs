@@ -95,6 +95,18 @@ impl Auth {
         })
     }
 
+    /// The console's cookie token for a new session: an access token that
+    /// lives `ttl` (the console session); revocation still ends it at once.
+    pub fn console_token(&self, issued: &Issued, ttl: std::time::Duration) -> AppResult<String> {
+        self.jwt.issue_for(
+            issued.subject_id,
+            issued.tenant,
+            issued.role,
+            issued.session,
+            ttl,
+        )
+    }
+
     /// Turns an access token (ours, or an old backend's when configured)
     /// into the acting identity, or a 401 saying why.
     pub async fn authenticate(&self, token: &str, ip: Option<String>) -> AppResult<Actor> {

@@ -2,6 +2,7 @@
 //! Today: the pages behind emailed links. The admin console grows here.
 
 pub mod account;
+pub mod admin;
 
 use askama::Template;
 use poem::{

@@ -57,6 +57,7 @@ pub mod api_key;
 pub mod audit;
 pub mod call;
 pub mod conversation;
+pub mod dashboard;
 pub mod events;
 pub mod ids;
 pub mod limits;

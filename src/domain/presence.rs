@@ -89,6 +89,16 @@ impl Registry {
     pub fn online_count(&self) -> usize {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
+
+    /// Who is online on this node (every tenant).
+    pub fn online(&self) -> Vec<ParticipantId> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
 }
 
 /// A participant's presence as another participant may see it.
