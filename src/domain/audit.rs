@@ -118,11 +118,24 @@ pub async fn record(conn: &mut MySqlConnection, entry: Entry) -> AppResult<()> {
     Ok(())
 }
 
-/// Entries of one tenant, newest first, optionally of one action.
+/// What part of a tenant's log to read; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// One action, e.g. `auth.login`.
+    pub action: Option<String>,
+    /// One actor (participant or API key id).
+    pub actor: Option<Uuid>,
+    /// Entries at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Entries of one tenant matching `filter`, newest first.
 pub async fn list(
     conn: &mut MySqlConnection,
     tenant: TenantId,
-    action: Option<&str>,
+    filter: &Filter,
     before: Option<AuditId>,
     limit: u32,
 ) -> AppResult<Vec<Record>> {
@@ -132,8 +145,17 @@ pub async fn list(
          FROM audit_log WHERE tenant_id = ",
     );
     query.push_bind(tenant);
-    if let Some(action) = action {
-        query.push(" AND action = ").push_bind(action.to_owned());
+    if let Some(action) = &filter.action {
+        query.push(" AND action = ").push_bind(action.clone());
+    }
+    if let Some(actor) = filter.actor {
+        query.push(" AND actor_id = ").push_bind(actor);
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        query.push(" AND created_at < ").push_bind(to);
     }
     if let Some(before) = before {
         query.push(" AND id < ").push_bind(before);
@@ -143,7 +165,7 @@ pub async fn list(
 }
 
 impl Core {
-    /// The tenant's audit log, newest first.
+    /// The tenant's audit log, newest first, optionally of one action.
     pub async fn audit_log(
         &self,
         tenant: TenantId,
@@ -151,11 +173,26 @@ impl Core {
         cursor: Option<&str>,
         limit: u32,
     ) -> AppResult<Page<Record>> {
+        let filter = Filter {
+            action: action.map(str::to_owned),
+            ..Filter::default()
+        };
+        self.audit_entries(tenant, &filter, cursor, limit).await
+    }
+
+    /// The tenant's audit log matching `filter`, newest first.
+    pub async fn audit_entries(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Page<Record>> {
         let before: Option<AuditId> = cursor.map(cursor::decode).transpose()?;
         let rows = list(
             &mut *self.pool().acquire().await?,
             tenant,
-            action,
+            filter,
             before,
             limit + 1,
         )

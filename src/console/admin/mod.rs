@@ -6,7 +6,13 @@
 //! Pages call the same core use cases, after the same casbin checks, as the
 //! API.
 
+mod audit;
+mod common;
 mod pages;
+mod participants;
+mod policies;
+mod settings;
+mod tenants;
 
 use askama::Template;
 use base64::Engine;
@@ -58,6 +64,42 @@ pub fn routes() -> impl Endpoint {
         .at("/conversations/:id/events", get(pages::events))
         .at("/calls", get(pages::calls))
         .at("/calls.csv", get(pages::calls_csv))
+        .at(
+            "/participants",
+            get(participants::list).post(participants::create),
+        )
+        .at(
+            "/participants/:id",
+            get(participants::show).post(participants::update),
+        )
+        .at("/participants/:id/block", post(participants::block))
+        .at(
+            "/participants/:id/password",
+            post(participants::set_password),
+        )
+        .at(
+            "/participants/:id/reset-link",
+            post(participants::reset_link),
+        )
+        .at(
+            "/participants/:id/sessions/revoke",
+            post(participants::revoke_sessions),
+        )
+        .at(
+            "/participants/:id/sessions/:session/revoke",
+            post(participants::revoke_session),
+        )
+        .at("/policies", get(policies::list).post(policies::add))
+        .at("/policies/remove", post(policies::remove))
+        .at("/policies/check", get(policies::check))
+        .at("/settings", get(settings::show).post(settings::update))
+        .at("/settings/agora", post(settings::set_agora))
+        .at("/settings/agora/clear", post(settings::clear_agora))
+        .at("/settings/api-keys", post(settings::create_key))
+        .at("/settings/api-keys/:id/revoke", post(settings::revoke_key))
+        .at("/audit", get(audit::list))
+        .at("/tenants", get(tenants::list).post(tenants::create))
+        .at("/tenants/:id/status", post(tenants::set_status))
         .at("/static/:name", get(asset))
         .around(|ep, req| async move {
             let mut response = ep.call(req).await?.into_response();

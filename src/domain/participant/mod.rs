@@ -4,6 +4,7 @@
 //! This module holds the types and their SQL; `service` holds the use cases
 //! and the visibility rules (who sees whom, and whose contact details).
 
+mod manage;
 mod service;
 
 pub use service::{as_seen_by, visible_kinds};
