@@ -1,12 +1,15 @@
 //! The end-to-end suite in `tests/e2e/`: the official `socket.io-client`
-//! (Node, `node --test`) against the real app, over real sockets and HTTP.
+//! (Node, `node --test`) against the real app, over real sockets and HTTP,
+//! and the console's browser tests (`*.browser.test.mjs`: `playwright-core`
+//! driving Debian's Chromium at `/usr/bin/chromium`; missing, they fail).
 //!
 //! This test starts the app on a free port with a fresh database and a short
 //! presence grace, creates the platform superadmin, and hands Node the base
 //! URL and the superadmin's token and credentials (plus the JWT secret, to
 //! forge an expired token). Each Node file creates its own tenants through REST, so
-//! the files may run in any order. `npm ci` runs first when
-//! `tests/e2e/node_modules` is missing. No Node is a failure, not a skip.
+//! the files may run in any order. `npm ci` runs first when a dependency
+//! in `tests/e2e/package.json` is missing from `node_modules`. No Node is a
+//! failure, not a skip.
 //! Node's output is printed line by line: `cargo test --test api e2e --
 //! --nocapture` shows it live, a plain run shows it when the test fails.
 
@@ -50,17 +53,36 @@ async fn require(program: &str, why: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// `npm ci` when the client library is not installed yet.
+/// The dependencies `package.json` names that `node_modules` lacks.
+fn missing_dependencies(dir: &Path) -> Vec<String> {
+    let manifest = std::fs::read_to_string(dir.join("package.json")).expect("read package.json");
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("parse package.json");
+    manifest["dependencies"]
+        .as_object()
+        .map(|deps| {
+            deps.keys()
+                .filter(|name| {
+                    !dir.join("node_modules")
+                        .join(name.as_str())
+                        .join("package.json")
+                        .exists()
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `npm ci` when a dependency is not installed yet.
 async fn install_dependencies(dir: &Path) {
-    if dir
-        .join("node_modules/socket.io-client/package.json")
-        .exists()
-    {
+    let missing = missing_dependencies(dir);
+    if missing.is_empty() {
         return;
     }
     require("npm", "install the e2e suite's dependencies").await;
     println!(
-        "e2e: node_modules missing; running `npm ci` in {}",
+        "e2e: {} missing from node_modules; running `npm ci` in {}",
+        missing.join(", "),
         dir.display()
     );
     let status = Command::new("npm")

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod calls;
 mod cli;
+mod console;
 mod e2e;
 mod events;
 mod hardening;
