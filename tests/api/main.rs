@@ -9,6 +9,7 @@ mod bad_input;
 mod calls;
 mod cli;
 mod console;
+mod console_admin;
 mod e2e;
 mod events;
 mod hardening;
