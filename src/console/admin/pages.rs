@@ -109,7 +109,7 @@ pub async fn dashboard(req: &Request, Data(state): Data<&AppState>) -> Response 
                 (
                     day.format("%a").to_string(),
                     *n,
-                    n * 100 / top,
+                    n * 90 / top,
                     i as u64 * 40 + 10,
                 )
             })
