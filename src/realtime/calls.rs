@@ -335,38 +335,16 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::domain::{
-        SessionId, TenantId,
-        call::{CallJoin, CallTokens, EndReason},
-        participant::ParticipantType,
+    use crate::{
+        domain::{
+            SessionId,
+            call::{CallJoin, CallTokens, EndReason},
+        },
+        realtime::outbound::emits,
     };
 
     fn call(status: CallStatus, transport: Transport) -> Call {
-        let now = chrono::Utc::now();
-        Call {
-            tenant_id: TenantId::new(),
-            id: CallId::new(),
-            caller_id: ParticipantId::new(),
-            caller_type: ParticipantType::Admin,
-            callee_id: ParticipantId::new(),
-            callee_type: ParticipantType::Astrologer,
-            call_type: CallType::Video,
-            transport,
-            status,
-            channel_name: "call_x".into(),
-            caller_uid: 1,
-            callee_uid: 2,
-            conversation_id: None,
-            consultation_id: None,
-            initiated_at: now,
-            ring_deadline: None,
-            answered_at: None,
-            ended_at: None,
-            duration_secs: None,
-            end_reason: None,
-            ended_by: None,
-            updated_at: now,
-        }
+        Call::sample(status, transport)
     }
 
     fn changed(call: &Call, action: Option<CallAction>, session: Option<SessionId>) -> DomainEvent {
@@ -388,16 +366,6 @@ mod tests {
                 })
             }),
         }
-    }
-
-    fn emits(actions: &[Action]) -> Vec<&Emit> {
-        actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Emit(e) => Some(e),
-                _ => None,
-            })
-            .collect()
     }
 
     #[test]

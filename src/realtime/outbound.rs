@@ -368,6 +368,18 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
     }
 }
 
+/// The emits among `actions` (for tests).
+#[cfg(test)]
+pub fn emits(actions: &[Action]) -> Vec<&Emit> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Emit(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Typing in a conversation: to its room, except the typist's own devices.
 pub fn typing(conversation: ConversationId, who: ParticipantId, started: bool) -> Vec<Emit> {
     let data = json!({
@@ -438,16 +450,6 @@ mod tests {
             edited_at: None,
             deleted_at: None,
         }
-    }
-
-    fn emits(actions: &[Action]) -> Vec<&Emit> {
-        actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Emit(e) => Some(e),
-                _ => None,
-            })
-            .collect()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{
     Fail, Viewer,
-    common::{blank, tenant_viewer},
+    common::{blank, day, tenant_viewer},
     finish, html, urlencode,
 };
 use crate::{
@@ -35,19 +35,6 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     fn filter(&self) -> Result<Filter, Fail> {
-        let day = |raw: &str, name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, Fail> {
-            blank(raw)
-                .map(|d| {
-                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-                        .map_err(|_| {
-                            Fail::App(AppError::validation(format!(
-                                "{name} must be a date (YYYY-MM-DD)"
-                            )))
-                        })
-                })
-                .transpose()
-        };
         Ok(Filter {
             action: blank(&self.action).map(str::to_owned),
             actor: blank(&self.actor)

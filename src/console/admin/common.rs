@@ -36,6 +36,22 @@ pub fn blank(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|t| !t.is_empty())
 }
 
+/// A `YYYY-MM-DD` date field (the start of that UTC day); `name` is the
+/// field's name in the error.
+pub fn day(raw: &str, name: &str) -> Result<Option<DateTime<Utc>>, Fail> {
+    blank(raw)
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+                .map_err(|_| {
+                    Fail::App(AppError::validation(format!(
+                        "{name} must be a date (YYYY-MM-DD)"
+                    )))
+                })
+        })
+        .transpose()
+}
+
 /// An id from a path; one that does not parse is as unknown as a wrong one.
 pub fn path_id(raw: &str, what: &'static str) -> Result<uuid::Uuid, Fail> {
     raw.parse().map_err(|_| Fail::App(AppError::NotFound(what)))

@@ -15,7 +15,11 @@ use poem::{
 };
 use serde::Deserialize;
 
-use super::{Fail, Outcome, Viewer, check_csrf, finish, html, viewer};
+use super::{
+    Fail, Outcome, Viewer, check_csrf,
+    common::{blank, day},
+    finish, html, viewer,
+};
 use crate::{
     app::AppState,
     domain::{
@@ -164,10 +168,6 @@ struct ConversationsPage<'a> {
     rows: Vec<ConversationRow>,
     next: Option<String>,
     people: Vec<(String, String, String)>,
-}
-
-fn blank(text: &str) -> Option<&str> {
-    Some(text.trim()).filter(|t| !t.is_empty())
 }
 
 #[handler]
@@ -631,19 +631,6 @@ pub struct CallQuery {
 
 impl CallQuery {
     fn filter(&self) -> Result<CallFilter, Fail> {
-        let day = |raw: &str, name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, Fail> {
-            blank(raw)
-                .map(|d| {
-                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-                        .map_err(|_| {
-                            Fail::App(AppError::validation(format!(
-                                "{name} must be a date (YYYY-MM-DD)"
-                            )))
-                        })
-                })
-                .transpose()
-        };
         Ok(CallFilter {
             participant: blank(&self.participant)
                 .map(|p| p.parse().map(ParticipantId))

@@ -407,6 +407,38 @@ pub async fn next_deadline(conn: &mut MySqlConnection) -> AppResult<Option<DateT
 }
 
 #[cfg(test)]
+impl Call {
+    /// A video call from an admin to an astrologer, for unit tests.
+    pub(crate) fn sample(status: CallStatus, transport: Transport) -> Self {
+        let now = Utc::now();
+        Self {
+            tenant_id: TenantId::new(),
+            id: CallId::new(),
+            caller_id: ParticipantId::new(),
+            caller_type: ParticipantType::Admin,
+            callee_id: ParticipantId::new(),
+            callee_type: ParticipantType::Astrologer,
+            call_type: CallType::Video,
+            transport,
+            status,
+            channel_name: "call_x".into(),
+            caller_uid: 1,
+            callee_uid: 2,
+            conversation_id: None,
+            consultation_id: None,
+            initiated_at: now,
+            ring_deadline: None,
+            answered_at: None,
+            ended_at: None,
+            duration_secs: None,
+            end_reason: None,
+            ended_by: None,
+            updated_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -467,30 +499,10 @@ mod tests {
 
     #[test]
     fn summaries_read_like_a_phone_log() {
-        let mut call = Call {
-            tenant_id: TenantId::new(),
-            id: CallId::new(),
-            caller_id: ParticipantId::new(),
-            caller_type: ParticipantType::Admin,
-            callee_id: ParticipantId::new(),
-            callee_type: ParticipantType::Astrologer,
-            call_type: CallType::Voice,
-            transport: Transport::Agora,
-            status: CallStatus::Ended,
-            channel_name: "c".into(),
-            caller_uid: 1,
-            callee_uid: 2,
-            conversation_id: None,
-            consultation_id: None,
-            initiated_at: Utc::now(),
-            ring_deadline: None,
-            answered_at: None,
-            ended_at: None,
-            duration_secs: Some(204),
-            end_reason: Some(EndReason::Completed),
-            ended_by: None,
-            updated_at: Utc::now(),
-        };
+        let mut call = Call::sample(CallStatus::Ended, Transport::Agora);
+        call.call_type = CallType::Voice;
+        call.duration_secs = Some(204);
+        call.end_reason = Some(EndReason::Completed);
         assert_eq!(call.summary(), "Voice call · 3:24");
         call.status = CallStatus::Missed;
         call.end_reason = Some(EndReason::NoAnswer);
