@@ -2,6 +2,7 @@
 //! commands that create superadmins, tenants and participants. With
 //! `--json` an operator command prints exactly one JSON object: the
 //! envelope `{"success": true, "data": ...}`, or the error envelope.
+//! `bench seed` (development only) is in [`crate::bench_seed`].
 
 use std::process::ExitCode;
 
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use crate::{
     api,
     app::{self, AppState},
+    bench_seed::{self, BenchCommand},
     config::{Config, Environment},
     db, demo,
     domain::{
@@ -58,6 +60,11 @@ enum Command {
     Participant {
         #[command(subcommand)]
         command: ParticipantCommand,
+    },
+    /// Load-test helpers for development databases (refused in production)
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
     },
 }
 
@@ -175,6 +182,10 @@ pub async fn main() -> ExitCode {
         Command::Superadmin { command } => operator(&config, command).await,
         Command::Tenant { command } => operator(&config, command).await,
         Command::Participant { command } => operator(&config, command).await,
+        Command::Bench { command } => {
+            let json = command.json();
+            report(json, bench_seed::run(&config, command).await)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bad_input;
+mod bench_seed;
 mod calls;
 mod cli;
 mod console;

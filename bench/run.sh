@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Builds the release binary, runs the REST send benchmark (bench/rest_send.mjs)
+# against a server on a fresh database, prints the JSON summary, and cleans up.
+#
+#   bench/run.sh                              # defaults: 2000 into one, 100 x 20
+#   bench/run.sh --one 5000 --per-conv 50     # extra arguments go to rest_send.mjs
+#
+# Needs: cargo, node >= 20, curl, the mysql client, and MariaDB/MySQL on
+# 127.0.0.1:3306 as root without a password (like `cargo test`).
+# Environment (all optional):
+#   CARGO_TARGET_DIR   build directory (default /tmp/bench-target, so the
+#                      benchmark does not contend for the main target dir)
+#   BENCH_DB_NAME      database to drop, create and drop again (default samvad_bench)
+#   BENCH_MYSQL        mysql client command (default "mysql -h127.0.0.1 -P3306 -uroot")
+#   BENCH_PORT         port to serve on (default: a free one)
+#   BENCH_OUT          also write the JSON summary to this file
+#   BENCH_KEEP_DB=1    keep the database afterwards (to look at it)
+#   BENCH_WAIT_QUIET=S before measuring, wait up to S seconds for the machine
+#                      to be quiet (>= 85% idle over 2 s); the summary's
+#                      otherCoresBusy says how busy everything else was
+#   BENCH_NO_BUILD=1   use the binary already in $CARGO_TARGET_DIR (repeat runs
+#                      of one build while the sources change)
+#   RUST_LOG           server log filter (default: the server's own default);
+#                      the server log goes to $TMPDIR/samvad-bench.*/server.log
+#
+# The database named by BENCH_DB_NAME is dropped at the start and at the end:
+# never point it at one you care about.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/bench-target}"
+DB_NAME="${BENCH_DB_NAME:-samvad_bench}"
+MYSQL="${BENCH_MYSQL:-mysql -h127.0.0.1 -P3306 -uroot}"
+export DATABASE_URL="mysql://root@127.0.0.1:3306/${DB_NAME}"
+TENANT=bench
+ADMIN_EMAIL=admin@bench.test
+ADMIN_PASSWORD=bench-admin-password
+
+case "$DB_NAME" in
+  *[!A-Za-z0-9_]* | "") echo "BENCH_DB_NAME must be letters, digits and _" >&2; exit 2 ;;
+esac
+
+BIN="$CARGO_TARGET_DIR/release/samvad"
+if [[ "${BENCH_NO_BUILD:-}" == 1 && -x "$BIN" ]]; then
+  echo "== using the existing $BIN (built $(date -r "$BIN" '+%F %T'))" >&2
+else
+  echo "== building (release, $CARGO_TARGET_DIR)" >&2
+  cargo build --release --quiet
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/samvad-bench.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  local status=$?
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ "${BENCH_KEEP_DB:-}" != 1 ]]; then
+    $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" || true
+  fi
+  echo "== server log: $WORK/server.log" >&2
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== fresh database $DB_NAME" >&2
+$MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
+"$BIN" migrate >"$WORK/migrate.log" 2>&1
+"$BIN" tenant create --slug "$TENANT" --name "Bench" \
+  --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --json >"$WORK/tenant.json"
+
+PORT="${BENCH_PORT:-$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}"
+BASE="http://127.0.0.1:$PORT"
+
+echo "== starting the server on $BASE" >&2
+SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" \
+  "$BIN" serve >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+# Wait for readiness (database reachable), up to 60 s.
+ready=""
+for _ in $(seq 1 600); do
+  if curl -fsS -o /dev/null "$BASE/health" 2>/dev/null; then ready=1; break; fi
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -z "$ready" ]]; then
+  echo "server did not become ready; its log:" >&2
+  cat "$WORK/server.log" >&2
+  exit 1
+fi
+
+# Percent idle of all cores over 2 s.
+idle_percent() {
+  local a b
+  read -r -a a < <(head -1 /proc/stat)
+  sleep 2
+  read -r -a b < <(head -1 /proc/stat)
+  local total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  echo $(( total > 0 ? 100 * ((b[4] - a[4]) + (b[5] - a[5])) / total : 100 ))
+}
+if [[ -n "${BENCH_WAIT_QUIET:-}" ]]; then
+  deadline=$((SECONDS + BENCH_WAIT_QUIET))
+  until (( $(idle_percent) >= 85 )); do
+    if (( SECONDS >= deadline )); then echo "== the machine is still busy; measuring anyway" >&2; break; fi
+  done
+fi
+
+DB_PID="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
+echo "== commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations 2>/dev/null || echo ' + uncommitted changes in src/'), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+BENCH_FSYNC_DIR="$WORK" BENCH_SERVER_PID="$SERVER_PID" BENCH_DB_PID="${DB_PID%%$'\n'*}" BENCH_MYSQL="$MYSQL" \
+BENCH_TENANT="$TENANT" BENCH_ADMIN_EMAIL="$ADMIN_EMAIL" BENCH_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+  node bench/rest_send.mjs "$BASE" "$@" | tee "$WORK/summary.json"
+if [[ -n "${BENCH_OUT:-}" ]]; then cp "$WORK/summary.json" "$BENCH_OUT"; fi
