@@ -5,7 +5,11 @@
 
 use std::{future::Future, sync::Arc, time::Instant};
 
-use poem::{Endpoint, EndpointExt, Route, Server, listener::TcpAcceptor};
+use poem::{
+    Endpoint, EndpointExt, Route, Server,
+    listener::{Acceptor, TcpAcceptor},
+    web::{LocalAddr, RemoteAddr},
+};
 
 use crate::{
     api,
@@ -84,7 +88,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let acceptor = NoDelay(TcpAcceptor::from_tokio(listener)?);
     let timeout = state.config.shutdown_timeout;
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let sweeper = {
@@ -107,6 +111,31 @@ pub async fn run(
     sweeper.abort();
     state.core.pool().close().await;
     Ok(served?)
+}
+
+/// Accepts connections with Nagle's algorithm off (`TCP_NODELAY`), which
+/// poem leaves on. A socket writes small frames one after another (an ack,
+/// then a message); with Nagle on, the second waits until the client
+/// acknowledges the first, and a client that has nothing to send delays
+/// that acknowledgement by up to 40 ms.
+struct NoDelay(TcpAcceptor);
+
+impl Acceptor for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        let (io, local, remote, scheme) = self.0.accept().await?;
+        if let Err(err) = io.set_nodelay(true) {
+            tracing::debug!(error = %err, "setting TCP_NODELAY failed");
+        }
+        Ok((io, local, remote, scheme))
+    }
 }
 
 /// Periodic work, every `SAMVAD_POLICY_REFRESH`: re-reads every tenant's

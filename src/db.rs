@@ -5,7 +5,7 @@ use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    ConnectOptions, Executor,
+    ConnectOptions, Connection, Executor,
     migrate::Migrator,
     mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions},
 };
@@ -82,11 +82,27 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A pooled connection idle for longer than this is pinged before use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// Connects a pool to `url` (the database must exist).
+///
+/// sqlx pings every connection it hands out by default: one extra round
+/// trip per acquire, several per request. Only a connection that sat idle
+/// long enough for the server or a proxy to have dropped it is pinged here.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     MySqlPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options(url)?)
         .await
         .with_context(|| format!("cannot connect to MySQL at {}", redact_url(url)))

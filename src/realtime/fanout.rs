@@ -10,7 +10,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
     emit_all,
-    outbound::{self, Action, Lookups, Needs},
+    outbound::{self, Action, Emit, Lookups, Needs},
+    rooms::Dialect,
     session::Conn,
 };
 use crate::{
@@ -106,7 +107,7 @@ async fn carry_out(io: &SocketIo, state: &AppState, actions: Vec<Action>) {
     for action in actions {
         let done = match action {
             Action::Emit(emit) => {
-                emit_all(io, vec![emit]).await;
+                send(io, emit).await;
                 Ok(())
             }
             Action::Join { who, room } => io.to(who).join(room).await,
@@ -136,6 +137,50 @@ async fn carry_out(io: &SocketIo, state: &AppState, actions: Vec<Action>) {
         };
         if let Err(err) = done {
             tracing::debug!(error = ?err, "changing rooms failed");
+        }
+    }
+}
+
+const DIALECT_ROOMS: [Dialect; 4] = [
+    Dialect::All,
+    Dialect::Dm,
+    Dialect::Backend,
+    Dialect::Backend1,
+];
+
+fn is_dialect_room(room: &str) -> bool {
+    DIALECT_ROOMS.iter().any(|d| d.room() == room)
+}
+
+/// Sends one emit. An emit that leaves out some dialects goes socket by
+/// socket to the sockets of its rooms (a conversation's members: a few),
+/// each checked against its own dialect. Handing socket.io `except` rooms
+/// instead makes it collect every socket of those rooms into a set for each
+/// emit, and every socket is in a dialect room: a cost that grows with
+/// everyone connected, paid for every message.
+pub(crate) async fn send(io: &SocketIo, emit: Emit) {
+    let (dialects, others): (Vec<&String>, Vec<&String>) =
+        emit.except.iter().partition(|room| is_dialect_room(room));
+    if dialects.is_empty() || emit.to.is_empty() {
+        emit_all(io, vec![emit]).await;
+        return;
+    }
+    let left_out: Vec<_> = if others.is_empty() {
+        vec![]
+    } else {
+        let others: Vec<String> = others.into_iter().cloned().collect();
+        io.to(others).sockets().into_iter().map(|s| s.id).collect()
+    };
+    for socket in io.to(emit.to.clone()).sockets() {
+        let dialect_left_out = socket
+            .extensions
+            .get::<Conn>()
+            .is_some_and(|conn| dialects.iter().any(|room| *room == conn.dialect.room()));
+        if dialect_left_out || left_out.contains(&socket.id) {
+            continue;
+        }
+        if let Err(err) = socket.emit(emit.event, &emit.data) {
+            tracing::debug!(error = ?err, event = emit.event, "emit failed");
         }
     }
 }

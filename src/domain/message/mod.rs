@@ -132,6 +132,31 @@ pub async fn insert(conn: &mut MySqlConnection, m: &Message) -> Result<(), sqlx:
     Ok(())
 }
 
+/// Moves the sender's own cursors to the message they just sent. Only
+/// inside the sending transaction, which holds the conversation row with
+/// `seq` as its `last_seq`, so `seq` needs no bound
+/// (`conversation::advance_cursors` is the general form).
+pub async fn sent_up_to(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    conversation: ConversationId,
+    sender: ParticipantId,
+    seq: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE conversation_members SET read_seq = GREATEST(read_seq, ?), delivered_seq = GREATEST(delivered_seq, ?)
+         WHERE tenant_id = ? AND conversation_id = ? AND participant_id = ?",
+    )
+    .bind(seq)
+    .bind(seq)
+    .bind(tenant)
+    .bind(conversation)
+    .bind(sender)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn get(
     conn: &mut MySqlConnection,
     tenant: TenantId,

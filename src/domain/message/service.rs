@@ -10,6 +10,7 @@ use sqlx::MySqlConnection;
 
 use super::{
     Message, MessageType, Reaction, by_client_id, get, insert, page, reactions_of, search,
+    sent_up_to,
 };
 use crate::{
     domain::{
@@ -160,10 +161,12 @@ impl Core {
         mut message: Message,
     ) -> Result<Message, sqlx::Error> {
         let now = message.created_at;
-        sqlx::query(
-            "UPDATE conversations SET last_seq = last_seq + 1, last_message_id = ?, last_message_at = ?,
-                    last_message_sender = ?, last_message_type = ?, last_message_preview = ?,
-                    activity_at = ?, updated_at = ?
+        // LAST_INSERT_ID(expr) hands the new value back with the update's
+        // answer: no second statement to read it.
+        let updated = sqlx::query(
+            "UPDATE conversations SET last_seq = LAST_INSERT_ID(last_seq + 1), last_message_id = ?,
+                    last_message_at = ?, last_message_sender = ?, last_message_type = ?,
+                    last_message_preview = ?, activity_at = ?, updated_at = ?
              WHERE tenant_id = ? AND id = ?",
         )
         .bind(message.id)
@@ -177,12 +180,10 @@ impl Core {
         .bind(conversation.id)
         .execute(&mut *tx)
         .await?;
-        message.seq =
-            sqlx::query_scalar("SELECT last_seq FROM conversations WHERE tenant_id = ? AND id = ?")
-                .bind(conversation.tenant_id)
-                .bind(conversation.id)
-                .fetch_one(&mut *tx)
-                .await?;
+        if updated.rows_affected() != 1 {
+            return Err(sqlx::Error::RowNotFound);
+        }
+        message.seq = updated.last_insert_id();
         insert(tx, &message).await?;
         Ok(message)
     }
@@ -278,7 +279,7 @@ impl Core {
             }
             Err(err) => return Err(err.into()),
         };
-        conversation::advance_cursors(&mut tx, tenant, id, me, message.seq, message.seq).await?;
+        sent_up_to(&mut tx, tenant, id, me, message.seq).await?;
         tx.commit().await?;
         self.events()
             .publish(DomainEvent::MessageCreated {
