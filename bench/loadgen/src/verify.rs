@@ -45,3 +45,20 @@ pub async fn check(
         "messagesInMysql": messages,
     }))
 }
+
+/// Statements running in MySQL for clients of other databases than ours
+/// (not counting ones stuck waiting for a lock: they use nothing).
+pub async fn other_clients(database_url: &str) -> anyhow::Result<i64> {
+    let mut db = MySqlConnection::connect(database_url).await?;
+    let busy: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+         WHERE COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump')
+           AND ID <> CONNECTION_ID()
+           AND (DB IS NULL OR DB <> DATABASE())
+           AND USER <> 'system user'
+           AND COALESCE(STATE, '') NOT LIKE 'Waiting for%'",
+    )
+    .fetch_one(&mut db)
+    .await?;
+    Ok(busy)
+}
