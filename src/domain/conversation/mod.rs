@@ -5,6 +5,7 @@
 
 mod service;
 
+pub(crate) use service::membership_on;
 pub use service::{ConversationChanges, ConversationView, NewGroup};
 
 use chrono::{DateTime, Utc};

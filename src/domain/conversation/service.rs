@@ -233,13 +233,7 @@ impl Core {
         id: ConversationId,
     ) -> AppResult<(Conversation, Member)> {
         let (tenant, me) = actor.participant()?;
-        let mut conn = self.pool().acquire().await?;
-        let conversation = get(&mut conn, tenant, id).await?.ok_or_else(not_found)?;
-        let member = member(&mut conn, tenant, id, me)
-            .await?
-            .filter(Member::is_current)
-            .ok_or_else(not_found)?;
-        Ok((conversation, member))
+        membership_on(&mut *self.pool().acquire().await?, tenant, me, id).await
     }
 
     /// One conversation with its members and the actor's unread count.
@@ -696,4 +690,20 @@ impl Core {
         )
         .await
     }
+}
+
+/// `me`'s current membership in a conversation (else 404), on a connection
+/// the caller holds (the send path reads it and then writes on the same one).
+pub(crate) async fn membership_on(
+    conn: &mut sqlx::MySqlConnection,
+    tenant: crate::domain::TenantId,
+    me: ParticipantId,
+    id: ConversationId,
+) -> AppResult<(Conversation, Member)> {
+    let conversation = get(conn, tenant, id).await?.ok_or_else(not_found)?;
+    let member = member(conn, tenant, id, me)
+        .await?
+        .filter(Member::is_current)
+        .ok_or_else(not_found)?;
+    Ok((conversation, member))
 }

@@ -210,10 +210,13 @@ impl Core {
         let (tenant, me) = actor.participant()?;
         let settings = self.settings_of(tenant).await?;
         input.validate(settings.max_message_chars)?;
+        // One pooled connection for the reads and the transaction: sqlx
+        // pings a connection each time it goes back to the pool.
+        let mut conn = self.pool().acquire().await?;
         if let Some(client_id) = &input.client_msg_id
-            && let Some(first) =
-                by_client_id(&mut *self.pool().acquire().await?, tenant, me, client_id).await?
+            && let Some(first) = by_client_id(&mut conn, tenant, me, client_id).await?
         {
+            drop(conn);
             return self.resent(actor, id, first).await;
         }
         self.limits().check(
@@ -222,14 +225,14 @@ impl Core {
             settings.messages_per_participant,
             &me.to_string(),
         )?;
-        let (conversation, _) = self.membership(actor, id).await?;
+        let (conversation, _) = conversation::membership_on(&mut conn, tenant, me, id).await?;
         if !conversation.is_active && !actor.is_admin() {
             return Err(AppError::conflict(
                 "conversation_closed",
                 "this conversation is closed",
             ));
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let members = conversation::member_ids(&mut tx, tenant, id).await?;
         if conversation.kind != ConversationType::Group
             && let Some(other) = members.iter().find(|p| **p != me)
@@ -269,12 +272,12 @@ impl Core {
             Ok(message) => message,
             Err(err) if is_unique_violation(&err, "uq_messages_client") => {
                 // The same clientMsgId raced in: the first one wins.
-                drop(tx);
+                tx.rollback().await?;
                 let client_id = input.client_msg_id.unwrap_or_default();
-                let first =
-                    by_client_id(&mut *self.pool().acquire().await?, tenant, me, &client_id)
-                        .await?
-                        .ok_or_else(not_found)?;
+                let first = by_client_id(&mut conn, tenant, me, &client_id)
+                    .await?
+                    .ok_or_else(not_found)?;
+                drop(conn);
                 return self.resent(actor, id, first).await;
             }
             Err(err) => return Err(err.into()),
