@@ -64,6 +64,20 @@ impl Drop for TestDb {
             runtime.block_on(async move {
                 use sqlx::{Connection, Executor};
                 if let Ok(mut conn) = sqlx::MySqlConnection::connect(&server).await {
+                    // The app's pool may still hold connections, one of them
+                    // in a transaction whose rollback would run on the test's
+                    // runtime, which this drop is blocking: DROP DATABASE
+                    // would wait for its metadata lock forever. End them.
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
+                    )
+                    .bind(&name)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                    for id in ids {
+                        let _ = conn.execute(format!("KILL {id}").as_str()).await;
+                    }
                     let _ = conn
                         .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
                         .await;
