@@ -545,6 +545,11 @@ pub async fn events(
         let names = names_of(state, &viewer, id).await?;
         let tenant = viewer.actor.tenant()?;
         let (state, viewer) = (state.clone(), viewer);
+        let names = std::sync::Arc::new(names);
+        let actor = viewer.actor;
+        let state = state.clone();
+        // Only this conversation's messages get past the first step; the
+        // rendering (and a names refresh for a new member) runs for those.
         let stream = tokio_stream::wrappers::BroadcastStream::new(state.core.events().subscribe())
             .filter_map(move |event| {
                 let wanted = match event.as_deref() {
@@ -561,21 +566,15 @@ pub async fn events(
                     }
                     _ => None,
                 };
-                let (state, viewer) = (state.clone(), viewer.actor.clone());
-                let known = wanted
-                    .as_ref()
-                    .and_then(|m| m.sender_id)
-                    .is_none_or(|s| names.contains_key(&s));
-                let fresh = if known {
-                    None
-                } else {
-                    Some((state.clone(), viewer.clone()))
-                };
-                let mut current = names.clone();
+                futures_util::future::ready(wanted)
+            })
+            .filter_map(move |message| {
+                let (state, actor, names) = (state.clone(), actor.clone(), names.clone());
                 async move {
-                    let message = wanted?;
-                    if let Some((state, viewer)) = fresh
-                        && let Ok(members) = state.core.conversation_members(&viewer, id).await
+                    let unknown = message.sender_id.is_some_and(|s| !names.contains_key(&s));
+                    let mut current = (*names).clone();
+                    if unknown
+                        && let Ok(members) = state.core.conversation_members(&actor, id).await
                     {
                         current.extend(members.into_iter().map(|m| {
                             (
