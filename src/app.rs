@@ -36,6 +36,7 @@ impl AppState {
     pub async fn new(config: Config, pool: Pool) -> anyhow::Result<Self> {
         let core = build_core(&config, pool)?;
         let auth = Auth::new(core.clone(), &config).await?;
+        core.reload_known_origins().await?;
         Ok(Self {
             config: Arc::new(config),
             core,
@@ -73,7 +74,7 @@ pub fn routes(state: &AppState, realtime: &Realtime) -> impl Endpoint + 'static 
         .around(move |ep, req| middleware::limit_body(ep, req, body_limit))
         // Render errors inside CORS: its layer would turn them into bare text.
         .catch_all_error(error::render_any_error)
-        .with(middleware::cors(&state.config.cors_origins))
+        .with(middleware::cors(&state.config, &state.core))
         .data(state.auth.clone())
         .data(state.clone())
         .around(middleware::request_context)
@@ -150,6 +151,9 @@ async fn upkeep(state: AppState) {
         every.tick().await;
         if let Err(err) = state.auth.reload_policy().await {
             tracing::warn!(error = %err, "periodic policy reload failed");
+        }
+        if let Err(err) = state.core.reload_known_origins().await {
+            tracing::warn!(error = %err, "periodic reload of allowed origins failed");
         }
         state.core.limits().forget_idle();
         if purged.elapsed() >= PURGE_EVERY {

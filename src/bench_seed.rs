@@ -204,7 +204,7 @@ fn device() -> Device {
     Device {
         name: Some("bench".to_owned()),
         user_agent: Some("samvad bench seed".to_owned()),
-        ip: None,
+        ..Device::default()
     }
 }
 

@@ -7,6 +7,8 @@ use std::{fmt, net::SocketAddr, time::Duration};
 
 use anyhow::{Context, bail};
 
+use crate::domain::values::Origin;
+
 /// Default MySQL/MariaDB URL when `DATABASE_URL` is unset.
 pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/samvad";
 /// Default listen address when `SAMVAD_BIND` is unset.
@@ -266,25 +268,14 @@ fn parse_cors(raw: Option<&str>) -> anyhow::Result<CorsOrigins> {
     if entries.is_empty() {
         bail!("SAMVAD_CORS_ORIGINS lists no origin; give `*` or origins like https://app.example");
     }
-    let mut origins = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let origin = entry.trim_end_matches('/');
-        let host = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"))
-            .filter(|host| {
-                !host.is_empty()
-                    && host.chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
-                    })
-            });
-        if host.is_none() {
-            bail!(
-                "SAMVAD_CORS_ORIGINS entry `{entry}` is not an origin like https://app.example[:port]"
-            );
-        }
-        origins.push(origin.to_owned());
-    }
+    let origins = entries
+        .into_iter()
+        .map(|entry| {
+            Origin::parse(entry)
+                .map(Origin::into_inner)
+                .map_err(|err| anyhow::anyhow!("SAMVAD_CORS_ORIGINS: {err}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok(CorsOrigins::List(origins))
 }
 

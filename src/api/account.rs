@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    auth::{BearerAuth, guard::client_ip},
+    auth::BearerAuth,
     domain::{
         account::Registration,
         values::{Email, Name, Password},
@@ -122,10 +122,9 @@ impl AccountApi {
         body: Json<ForgotPasswordRequest>,
     ) -> Reply<Done> {
         let email = Email::parse(&body.0.email)?;
-        let ip = client_ip(req, state.auth.trust_proxy());
         state
             .core
-            .forgot_password(&body.0.tenant, &email, ip.as_deref())
+            .forgot_password(&body.0.tenant, &email, &device(state, req, None))
             .await?;
         done()
     }

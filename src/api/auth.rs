@@ -93,6 +93,7 @@ pub fn device(state: &AppState, req: &Request, name: Option<String>) -> Device {
         name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
         user_agent: req.header("user-agent").map(str::to_owned),
         ip: client_ip(req, state.auth.trust_proxy()),
+        origin: req.header("origin").map(str::to_owned),
     }
 }
 
@@ -157,9 +158,13 @@ impl AuthApi {
     async fn refresh(
         &self,
         Data(state): Data<&AppState>,
+        req: &Request,
         body: Json<RefreshRequest>,
     ) -> Reply<TokenPair> {
-        let issued = state.core.refresh(&body.0.refresh_token).await?;
+        let issued = state
+            .core
+            .refresh(&body.0.refresh_token, req.header("origin"))
+            .await?;
         ok(state.auth.tokens(issued)?.into())
     }
 

@@ -14,7 +14,6 @@ use super::{
 use crate::{
     api::ParticipantView,
     app::AppState,
-    auth::guard::client_ip,
     domain::{
         otp::{Purpose, Sent, Target},
         values::Name,
@@ -97,10 +96,9 @@ pub async fn send(
     body: SendCodeRequest,
 ) -> Reply<CodeSent> {
     let target = Target::from_fields(body.phone, body.email)?;
-    let ip = client_ip(req, state.auth.trust_proxy());
     ok(state
         .core
-        .send_code(&body.tenant, purpose, target, ip.as_deref())
+        .send_code(&body.tenant, purpose, target, &device(state, req, None))
         .await?
         .into())
 }

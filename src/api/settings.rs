@@ -1,5 +1,5 @@
 //! `/api/settings`: the tenant's tunables (OTP behaviour, rate limits,
-//! self-registration), read and changed by its admins.
+//! self-registration, allowed origins), read and changed by its admins.
 
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
@@ -72,6 +72,13 @@ pub struct SettingsView {
     pub calls_per_participant: Option<RateView>,
     /// Lifetime of the Agora tokens issued for calls (60-86400; default 3600).
     pub call_token_ttl_seconds: Option<u32>,
+    /// Web origins (`https://app.example`, at most 50) from which browsers may
+    /// act for this tenant: login, codes, API calls, Socket.IO. Others get 403
+    /// `origin_not_allowed`. Empty (the default): no restriction beyond the
+    /// server's CORS list. Requests without an `Origin` header (mobile and
+    /// desktop apps, servers) are never affected. Stored lower-case, without
+    /// a trailing slash.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl SettingsView {
@@ -94,6 +101,7 @@ impl SettingsView {
             ring_timeout_seconds: Some(s.ring_timeout_secs),
             calls_per_participant: Some(s.calls_per_participant.into()),
             call_token_ttl_seconds: Some(s.call_token_ttl_secs),
+            allowed_origins: Some(s.allowed_origins.clone()),
         }
     }
 }
@@ -130,6 +138,9 @@ impl SettingsView {
         s.ring_timeout_secs = self.ring_timeout_seconds.unwrap_or(s.ring_timeout_secs);
         s.calls_per_participant = rate(self.calls_per_participant, s.calls_per_participant);
         s.call_token_ttl_secs = self.call_token_ttl_seconds.unwrap_or(s.call_token_ttl_secs);
+        if let Some(origins) = self.allowed_origins {
+            s.allowed_origins = origins;
+        }
         s
     }
 }

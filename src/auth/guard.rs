@@ -5,6 +5,9 @@
 //!   person may do (their profile, their sessions, tenant administration);
 //! - [`Caller`]: a session or an API key (`X-Api-Key`), for what a tenant's
 //!   integrations may also do; the key's scopes decide through the policy.
+//!
+//! Both refuse a browser request from an origin the tenant does not list
+//! (its settings' allowed origins).
 
 use poem::Request;
 use poem_openapi::{
@@ -43,17 +46,21 @@ fn auth_of(req: &Request) -> poem::Result<&Auth> {
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
     let auth = auth_of(req)?;
-    Ok(auth
+    let actor = auth
         .authenticate(&bearer.token, client_ip(req, auth.trust_proxy()))
-        .await?)
+        .await?;
+    auth.admit_origin(&actor, req.header("origin")).await?;
+    Ok(actor)
 }
 
 async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Actor> {
     let auth = auth_of(req)?;
     let what = format!("{} {}", req.method(), req.uri().path());
-    Ok(auth
+    let actor = auth
         .authenticate_key(&key.key, &what, client_ip(req, auth.trust_proxy()))
-        .await?)
+        .await?;
+    auth.admit_origin(&actor, req.header("origin")).await?;
+    Ok(actor)
 }
 
 impl<'a> ApiExtractor<'a> for Caller {

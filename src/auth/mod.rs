@@ -76,6 +76,15 @@ impl Auth {
         Ok(auth)
     }
 
+    /// Refuses (403 `origin_not_allowed`) a browser request, by its
+    /// `Origin` header, from an origin the actor's tenant does not list.
+    pub async fn admit_origin(&self, actor: &Actor, origin: Option<&str>) -> AppResult<()> {
+        match actor.tenant {
+            Some(tenant) => self.core.check_origin(tenant, origin).await,
+            None => Ok(()),
+        }
+    }
+
     /// Whether client addresses come from `X-Forwarded-For`.
     pub fn trust_proxy(&self) -> bool {
         self.trust_proxy
@@ -116,8 +125,8 @@ impl Auth {
                 Some(legacy) if err.code() == "invalid_token" => {
                     let device = Device {
                         name: None,
-                        user_agent: None,
                         ip: ip.clone(),
+                        ..Device::default()
                     };
                     (legacy.session(&self.core, token, &device).await?, None)
                 }

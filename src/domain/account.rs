@@ -172,7 +172,7 @@ impl Core {
         new: Registration,
         device: &Device,
     ) -> AppResult<(Participant, Issued)> {
-        let tenant = self.active_tenant(tenant_slug).await?;
+        let tenant = self.active_tenant(tenant_slug, device).await?;
         let settings = self.settings_of(tenant.id).await?;
         if !settings.allow_self_registration {
             return Err(registration_closed());
@@ -318,11 +318,11 @@ impl Core {
         &self,
         tenant_slug: &str,
         email: &Email,
-        ip: Option<&str>,
+        from: &Device,
     ) -> AppResult<()> {
-        let tenant = self.active_tenant(tenant_slug).await?;
+        let tenant = self.active_tenant(tenant_slug, from).await?;
         let settings = self.settings_of(tenant.id).await?;
-        let ip = ip.unwrap_or("unknown");
+        let ip = from.ip.as_deref().unwrap_or("unknown");
         self.limits()
             .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)?;
         self.limits().check_identifier(

@@ -151,6 +151,10 @@ pub struct Caches {
     pub settings: moka::sync::Cache<TenantId, std::sync::Arc<settings::TenantSettings>>,
     /// Participants' types, which never change once created.
     pub kinds: moka::sync::Cache<ParticipantId, participant::ParticipantType>,
+    /// Every tenant's allowed origins together, for CORS (which must answer
+    /// a preflight before any request names its tenant). Re-read when this
+    /// process changes settings and on every upkeep round.
+    pub known_origins: std::sync::RwLock<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for Caches {
@@ -161,6 +165,7 @@ impl Default for Caches {
                 .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
             kinds: moka::sync::Cache::new(100_000),
+            known_origins: std::sync::RwLock::default(),
         }
     }
 }

@@ -1,14 +1,17 @@
 //! Per-tenant settings: OTP behaviour, rate limits, self-registration, the
-//! phone region. Stored as JSON in `tenant_settings` (missing fields take
+//! phone region, the web origins the tenant's apps run on. Stored as JSON in `tenant_settings` (missing fields take
 //! their defaults, so adding a setting needs no migration), validated on
 //! every change, and cached in the core.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{MySqlConnection, Row};
 
-use super::{Actor, Core, TenantId, audit, values::Region};
+use super::{
+    Actor, Core, TenantId, audit,
+    values::{Origin, Region},
+};
 use crate::error::{AppError, AppResult};
 
 /// A rate: at most `max` events per `per_secs` seconds.
@@ -64,7 +67,15 @@ pub struct TenantSettings {
     pub calls_per_participant: Rate,
     /// Lifetime of the Agora tokens issued for calls, in seconds.
     pub call_token_ttl_secs: u32,
+    /// Web origins (`https://app.example`) from which browsers may act for
+    /// this tenant. Empty: any origin the server's CORS list lets in.
+    /// Requests without an `Origin` header (mobile and desktop apps,
+    /// servers) are never affected.
+    pub allowed_origins: Vec<String>,
 }
+
+/// Most origins one tenant may list.
+pub const MAX_ALLOWED_ORIGINS: usize = 50;
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -85,6 +96,7 @@ impl Default for TenantSettings {
             ring_timeout_secs: 60,
             calls_per_participant: Rate::new(5, 3600),
             call_token_ttl_secs: 3600,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -117,6 +129,18 @@ impl TenantSettings {
         if !(60..=86_400).contains(&self.call_token_ttl_secs) {
             return Err(AppError::validation("callTokenTtlSeconds must be 60-86400"));
         }
+        if self.allowed_origins.len() > MAX_ALLOWED_ORIGINS {
+            return Err(AppError::validation(format!(
+                "allowedOrigins lists at most {MAX_ALLOWED_ORIGINS} origins"
+            )));
+        }
+        for origin in &self.allowed_origins {
+            if Origin::parse(origin)?.as_str() != origin {
+                return Err(AppError::validation(format!(
+                    "allowedOrigins: write `{origin}` as scheme://host[:port], lower case"
+                )));
+            }
+        }
         for (name, rate) in [
             ("loginPerIp", self.login_per_ip),
             ("loginPerAccount", self.login_per_account),
@@ -130,6 +154,34 @@ impl TenantSettings {
             rate.validate(name)?;
         }
         Ok(())
+    }
+
+    /// Parses, normalises and de-duplicates `allowed_origins` (keeping
+    /// their order), so `https://App.example/` is stored as a browser sends it.
+    fn normalise(&mut self) -> AppResult<()> {
+        let mut seen = HashSet::new();
+        let mut origins = Vec::with_capacity(self.allowed_origins.len());
+        for raw in &self.allowed_origins {
+            let origin = Origin::parse(raw)?.into_inner();
+            if seen.insert(origin.clone()) {
+                origins.push(origin);
+            }
+        }
+        self.allowed_origins = origins;
+        Ok(())
+    }
+
+    /// Whether a request from `origin` (its `Origin` header) may act for
+    /// this tenant: always without the header or without a list.
+    pub fn admits_origin(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => true,
+            Some(_) if self.allowed_origins.is_empty() => true,
+            Some(origin) => self
+                .allowed_origins
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(origin)),
+        }
     }
 
     pub fn ring_timeout(&self) -> Duration {
@@ -189,15 +241,64 @@ impl Core {
         Ok(settings)
     }
 
+    /// Refuses (403 `origin_not_allowed`) a browser request from an origin
+    /// the tenant does not list. `origin` is the request's `Origin` header.
+    pub async fn check_origin(&self, tenant: TenantId, origin: Option<&str>) -> AppResult<()> {
+        let Some(origin) = origin else {
+            return Ok(());
+        };
+        if self.settings_of(tenant).await?.admits_origin(Some(origin)) {
+            return Ok(());
+        }
+        Err(AppError::Forbidden {
+            code: "origin_not_allowed",
+            message: format!(
+                "this tenant does not accept requests from {}; an admin can add it under settings, allowed origins",
+                origin.chars().take(100).collect::<String>()
+            ),
+        })
+    }
+
+    /// Whether some tenant lists `origin` (read by CORS; see
+    /// [`Caches::known_origins`](super::Caches)).
+    pub fn origin_is_known(&self, origin: &str) -> bool {
+        let known = self.caches().known_origins.read();
+        known.is_ok_and(|set| set.contains(&origin.to_ascii_lowercase()))
+    }
+
+    /// Re-reads every tenant's allowed origins into the CORS set.
+    pub async fn reload_known_origins(&self) -> AppResult<()> {
+        // Platform-wide on purpose: CORS must know every tenant's origins.
+        let rows = sqlx::query("SELECT tenant_id, settings FROM tenant_settings")
+            .fetch_all(self.pool())
+            .await?;
+        let mut known = HashSet::new();
+        for row in rows {
+            let json: String = row.try_get("settings")?;
+            match serde_json::from_str::<TenantSettings>(&json) {
+                Ok(settings) => known.extend(settings.allowed_origins),
+                Err(err) => {
+                    let tenant: TenantId = row.try_get("tenant_id")?;
+                    tracing::warn!(%tenant, error = %err, "unreadable tenant settings");
+                }
+            }
+        }
+        if let Ok(mut slot) = self.caches().known_origins.write() {
+            *slot = Arc::new(known);
+        }
+        Ok(())
+    }
+
     /// Replaces the actor's tenant settings after validating them, and the
     /// tenant's phone region when given.
     pub async fn update_settings(
         &self,
         actor: &Actor,
-        settings: TenantSettings,
+        mut settings: TenantSettings,
         region: Option<Region>,
     ) -> AppResult<TenantSettings> {
         let tenant = actor.tenant()?;
+        settings.normalise()?;
         settings.validate()?;
         let mut tx = self.pool().begin().await?;
         let before = load(&mut tx, tenant).await?;
@@ -221,6 +322,9 @@ impl Core {
         .await?;
         tx.commit().await?;
         self.caches().settings.invalidate(&tenant);
+        if before.allowed_origins != settings.allowed_origins {
+            self.reload_known_origins().await?;
+        }
         Ok(settings)
     }
 }
@@ -248,6 +352,39 @@ mod tests {
             login_per_ip: Rate::new(0, 60),
             ..Default::default()
         };
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn origins_are_normalised_and_checked() {
+        let mut s = TenantSettings {
+            allowed_origins: vec![
+                "https://App.example/".into(),
+                "https://app.example".into(),
+                "http://localhost:3000".into(),
+            ],
+            ..Default::default()
+        };
+        s.normalise().unwrap();
+        assert_eq!(
+            s.allowed_origins,
+            ["https://app.example", "http://localhost:3000"]
+        );
+        s.validate().unwrap();
+        assert!(s.admits_origin(None));
+        assert!(s.admits_origin(Some("https://app.example")));
+        assert!(!s.admits_origin(Some("https://evil.example")));
+        assert!(!s.admits_origin(Some("null")));
+        assert!(TenantSettings::default().admits_origin(Some("https://any.example")));
+
+        s.allowed_origins = vec!["https://App.example".into()];
+        assert!(s.validate().is_err(), "stored origins must be normalised");
+        s.allowed_origins = vec!["*".into()];
+        assert!(s.normalise().is_err());
+        s.allowed_origins = (0..=MAX_ALLOWED_ORIGINS)
+            .map(|i| format!("https://a{i}.example"))
+            .collect();
+        s.normalise().unwrap();
         assert!(s.validate().is_err());
     }
 }

@@ -9,6 +9,7 @@ use super::{
     events::DomainEvent,
     participant::{self, NewParticipant, Participant, ParticipantType},
     policy,
+    session::Device,
     values::{Email, Name, Password, Slug},
 };
 use crate::{
@@ -206,14 +207,16 @@ impl Core {
             .ok_or(AppError::NotFound("tenant"))
     }
 
-    /// The tenant a public request (login, codes, links) names: unknown is
-    /// a 404, suspended a 403.
-    pub(crate) async fn active_tenant(&self, slug: &str) -> AppResult<Tenant> {
+    /// The tenant a public request (registration, codes, links) names:
+    /// unknown is a 404, suspended a 403, a browser page on an origin the
+    /// tenant does not list a 403 `origin_not_allowed`.
+    pub(crate) async fn active_tenant(&self, slug: &str, from: &Device) -> AppResult<Tenant> {
         let tenant = self
             .tenant_by_slug(slug)
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
         ensure_active(&tenant)?;
+        self.check_origin(tenant.id, from.origin.as_deref()).await?;
         Ok(tenant)
     }
 

@@ -112,6 +112,55 @@ impl Slug {
     }
 }
 
+/// A web origin as browsers send it in `Origin`: `http(s)://host[:port]`,
+/// lower-cased, without path or trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin(String);
+string_value!(Origin);
+
+impl Origin {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let origin = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let ok = origin.len() <= 260
+            && authority.is_some_and(|authority| {
+                let (host, port) = match authority.rsplit_once(':') {
+                    Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
+                        (host, Some(port))
+                    }
+                    _ => (authority, None),
+                };
+                let host_ok = match host.strip_prefix('[') {
+                    // IPv6 literal
+                    Some(v6) => v6
+                        .strip_suffix(']')
+                        .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok()),
+                    None => {
+                        !host.is_empty()
+                            && host.split('.').all(|label| {
+                                !label.is_empty()
+                                    && label.len() <= 63
+                                    && !label.starts_with('-')
+                                    && !label.ends_with('-')
+                                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                            })
+                    }
+                };
+                let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+                host_ok && port_ok
+            });
+        if !ok {
+            return Err(AppError::validation(format!(
+                "`{}` is not an origin like https://app.example or http://localhost:3000",
+                raw.trim()
+            )));
+        }
+        Ok(Self(origin))
+    }
+}
+
 /// A display name: trimmed, 1–120 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
@@ -230,6 +279,35 @@ mod tests {
         );
         for bad in ["a", "-ab", "ab-", "a b", "ab_c", &"x".repeat(41)] {
             assert!(Slug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_lowercased() {
+        for (raw, want) in [
+            ("https://App.Example/", "https://app.example"),
+            (" http://localhost:3000 ", "http://localhost:3000"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("https://[::1]:8443", "https://[::1]:8443"),
+        ] {
+            assert_eq!(Origin::parse(raw).unwrap().as_str(), want, "{raw}");
+        }
+        for bad in [
+            "",
+            "*",
+            "app.example",
+            "ftp://app.example",
+            "https://",
+            "https://app.example/path",
+            "https://app.example:0",
+            "https://app.example:99999",
+            "https://*.example",
+            "https://a..b",
+            "https://user@app.example",
+            "https://[zz]:80",
+            "https://app.example?x=1",
+        ] {
+            assert!(Origin::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -480,6 +480,41 @@ async fn settings_agora_and_api_keys_are_managed_from_the_settings_page() {
     page.assert(422);
     assert!(page.body.contains("ringTimeoutSeconds must be 1-600"));
 
+    // Allowed origins: one per line, stored as browsers send them.
+    let mut with_origins = fields.clone();
+    with_origins.retain(|(k, _)| *k != "allowed_origins");
+    with_origins.push((
+        "allowed_origins",
+        "https://App.acme.example/\r\nhttp://localhost:3000",
+    ));
+    admin
+        .post("/console/settings", &with_origins)
+        .await
+        .assert_redirect("/console/settings?done=saved");
+    let settings = app.core.settings_of(tenant_id).await.unwrap();
+    assert_eq!(
+        settings.allowed_origins,
+        ["https://app.acme.example", "http://localhost:3000"]
+    );
+    let page = admin.get("/console/settings").await;
+    let shown = form_fields(&page.body);
+    assert!(shown.contains(&(
+        "allowed_origins".to_owned(),
+        "https://app.acme.example\nhttp://localhost:3000".to_owned()
+    )));
+    with_origins.pop();
+    with_origins.push(("allowed_origins", "app.acme.example"));
+    let page = admin.post("/console/settings", &with_origins).await;
+    page.assert(422);
+    assert!(
+        page.body
+            .contains("is not an origin like https://app.example")
+    );
+    assert!(
+        page.body.contains(">app.acme.example</textarea>"),
+        "what was typed stays"
+    );
+
     // Agora: write-only.
     let certificate = "0123456789abcdef0123456789abcdef";
     admin
@@ -551,17 +586,20 @@ fn form_fields(html: &str) -> Vec<(String, String)> {
             rest[..rest.find('"').unwrap()].to_owned()
         })
     };
-    form.split("<input")
-        .skip(1)
-        .filter_map(|tag| {
-            let tag = &tag[..tag.find('>').unwrap()];
-            let name = attr(tag, "name")?;
-            if tag.contains("type=\"checkbox\"") {
-                return tag.contains("checked").then(|| (name, "on".to_owned()));
-            }
-            Some((name, attr(tag, "value").unwrap_or_default()))
-        })
-        .collect()
+    let inputs = form.split("<input").skip(1).filter_map(|tag| {
+        let tag = &tag[..tag.find('>').unwrap()];
+        let name = attr(tag, "name")?;
+        if tag.contains("type=\"checkbox\"") {
+            return tag.contains("checked").then(|| (name, "on".to_owned()));
+        }
+        Some((name, attr(tag, "value").unwrap_or_default()))
+    });
+    let textareas = form.split("<textarea").skip(1).filter_map(|tag| {
+        let open = tag.find('>').unwrap();
+        let text = &tag[open + 1..tag.find("</textarea>").unwrap()];
+        Some((attr(&tag[..open], "name")?, text.to_owned()))
+    });
+    inputs.chain(textareas).collect()
 }
 
 #[tokio::test]

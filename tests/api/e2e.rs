@@ -12,6 +12,7 @@
 //! failure, not a skip.
 //! Node's output is printed line by line: `cargo test --test api e2e --
 //! --nocapture` shows it live, a plain run shows it when the test fails.
+//! `SAMVAD_E2E_ONLY=origins` runs only the files whose names contain it.
 
 use std::{
     path::{Path, PathBuf},
@@ -111,6 +112,9 @@ fn test_files(dir: &Path) -> Vec<String> {
         .expect("read tests/e2e")
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| name.ends_with(".test.mjs"))
+        .filter(|name| {
+            std::env::var("SAMVAD_E2E_ONLY").map_or(true, |only| name.contains(only.as_str()))
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no *.test.mjs in {}", dir.display());

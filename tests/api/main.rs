@@ -22,6 +22,7 @@ mod matrix;
 mod messaging;
 mod messaging_isolation;
 mod openapi;
+mod origins;
 mod otp;
 mod outbox;
 mod participants;

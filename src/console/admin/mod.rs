@@ -382,6 +382,8 @@ async fn login(
                 .and_then(|v| v.to_str().ok())
                 .map(|ua| ua.chars().take(200).collect()),
             ip: crate::auth::guard::client_ip(req, state.auth.trust_proxy()),
+            // The console is this server's own page, not a tenant's app.
+            origin: None,
         };
         let retry = |problem: &str| {
             let page = LoginPage {

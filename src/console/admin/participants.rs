@@ -23,6 +23,7 @@ use crate::{
         participant::{
             Filter, OwnProfile, Participant, ParticipantInput, ParticipantType, ProfileChanges,
         },
+        session::Device,
         values::{Email, Name, Password, optional_text, parse_url},
     },
     error::{AppError, AppResult},
@@ -546,7 +547,11 @@ pub async fn reset_link(
                     .forgot_password(
                         &tenant.slug,
                         &Email::parse(email)?,
-                        viewer.actor.ip.as_deref(),
+                        // Sent by an admin from the console: no origin to check.
+                        &Device {
+                            ip: viewer.actor.ip.clone(),
+                            ..Device::default()
+                        },
                     )
                     .await
                     .map(|()| "reset-sent")

@@ -1,5 +1,5 @@
 //! Settings: the tenant's tunables (OTP codes, rate limits, messages,
-//! calls, phone region), its Agora credentials (write-only: the page only
+//! calls, phone region, allowed origins), its Agora credentials (write-only: the page only
 //! says since when they are set) and its API keys (a new key is shown once).
 //! Same checks (`settings`, `api_keys`) and core calls as `/api/settings`,
 //! `/api/settings/agora` and `/api/api-keys`.
@@ -155,6 +155,7 @@ fn values_of(s: &TenantSettings, region: &str) -> HashMap<String, String> {
         }
     }
     values.insert("default_region".into(), region.to_owned());
+    values.insert("allowed_origins".into(), s.allowed_origins.join("\n"));
     if s.allow_self_registration {
         values.insert("allow_self_registration".into(), "on".into());
     }
@@ -195,6 +196,14 @@ fn parse(values: &HashMap<String, String>, current: &TenantSettings) -> AppResul
         }
     }
     s.allow_self_registration = values.contains_key("allow_self_registration");
+    // One per line (commas and spaces separate too); the core checks each.
+    s.allowed_origins = values
+        .get("allowed_origins")
+        .map_or("", String::as_str)
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect();
     Ok(s)
 }
 
@@ -266,6 +275,8 @@ struct SettingsPage<'a> {
     groups: Vec<Group>,
     region: String,
     self_registration: bool,
+    /// One per line.
+    origins: String,
     agora_since: Option<String>,
     /// `None` when the admin's role may not read API keys.
     keys: Option<Vec<KeyRow>>,
@@ -334,6 +345,7 @@ async fn render(state: &AppState, viewer: &Viewer, r: Render) -> Outcome {
         nav: "settings",
         region: values.get("default_region").cloned().unwrap_or_default(),
         self_registration: values.contains_key("allow_self_registration"),
+        origins: values.get("allowed_origins").cloned().unwrap_or_default(),
         groups: groups(&values),
         agora_since: state.core.agora_updated_at(tenant.id).await?.map(when),
         keys,
@@ -568,6 +580,7 @@ mod tests {
             calls_per_participant: Rate::new(7, 600),
             otp_max_attempts: 3,
             allow_self_registration: false,
+            allowed_origins: vec!["https://app.example".into(), "http://localhost:3000".into()],
             ..TenantSettings::default()
         };
         let values = values_of(&settings, "IN");

@@ -24,7 +24,7 @@ impl Core {
         code: &str,
         device: &Device,
     ) -> AppResult<(Participant, Issued)> {
-        let tenant = self.active_tenant(tenant_slug).await?;
+        let tenant = self.active_tenant(tenant_slug, device).await?;
         let login = target.resolve(&tenant)?;
         self.check_code(&tenant, Purpose::Login, &login, code, device.ip.as_deref())
             .await?;
@@ -52,7 +52,7 @@ impl Core {
         name: Option<Name>,
         device: &Device,
     ) -> AppResult<(Participant, Issued, bool)> {
-        let tenant = self.active_tenant(tenant_slug).await?;
+        let tenant = self.active_tenant(tenant_slug, device).await?;
         let login = target.resolve(&tenant)?;
         // Everything that can refuse the request is checked before the code
         // is spent, so a refusal never costs the user their code.

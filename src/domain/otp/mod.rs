@@ -25,6 +25,7 @@ use super::{
     limits::Kind,
     participant::{self, ResolvedLogin},
     secrets,
+    session::Device,
     settings::TenantSettings,
     tenant::Tenant,
     values::{Email, Phone},
@@ -245,12 +246,12 @@ impl Core {
         tenant_slug: &str,
         purpose: Purpose,
         target: Target,
-        ip: Option<&str>,
+        from: &Device,
     ) -> AppResult<Sent> {
-        let tenant = self.active_tenant(tenant_slug).await?;
+        let tenant = self.active_tenant(tenant_slug, from).await?;
         let settings = self.settings_of(tenant.id).await?;
         let login = target.resolve(&tenant)?;
-        let ip = ip.unwrap_or("unknown");
+        let ip = from.ip.as_deref().unwrap_or("unknown");
         self.limits()
             .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)?;
         if purpose == Purpose::Register && !settings.allow_self_registration {

@@ -21,12 +21,16 @@ use super::{
 };
 use crate::error::{AppError, AppResult};
 
-/// Where a login comes from, recorded on the session.
+/// Where a request that starts a session (or sends a code or a link)
+/// comes from; name, agent and address are recorded on the session.
 #[derive(Debug, Clone, Default)]
 pub struct Device {
     pub name: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The `Origin` header of a browser request, checked against the
+    /// tenant's allowed origins.
+    pub origin: Option<String>,
 }
 
 /// The subject a session belongs to.

@@ -54,6 +54,8 @@ impl Core {
         let Some(tenant) = self.tenant_by_slug(tenant_slug).await? else {
             return Err(refuse_login().await);
         };
+        self.check_origin(tenant.id, device.origin.as_deref())
+            .await?;
         let settings = self.settings_of(tenant.id).await?;
         let ip = device.ip.as_deref().unwrap_or("unknown");
         self.limits()
@@ -175,7 +177,7 @@ impl Core {
 
     /// Rotates a refresh token. A token that was already used revokes its
     /// session (theft or replay) and is refused, as are all later ones.
-    pub async fn refresh(&self, token: &str) -> AppResult<Issued> {
+    pub async fn refresh(&self, token: &str, origin: Option<&str>) -> AppResult<Issued> {
         let (session, hash) = parse_refresh_token(token).ok_or_else(invalid_refresh)?;
         let mut tx = self.pool().begin().await?;
         let used: Option<Option<DateTime<Utc>>> = sqlx::query(
@@ -209,6 +211,10 @@ impl Core {
             .ok_or_else(invalid_refresh)?;
         if live.dead_because.is_some() {
             return Err(invalid_refresh());
+        }
+        if let Some(tenant) = live.tenant {
+            // Refused before the token is spent: the session stays usable.
+            self.check_origin(tenant, origin).await?;
         }
         sqlx::query(
             "UPDATE session_refresh_tokens SET used_at = ? WHERE session_id = ? AND token_hash = ?",

@@ -26,8 +26,9 @@ export function withTimeout(promise, what, ms = TIMEOUT_MS) {
 /**
  * One device's socket and everything it heard, in order.
  *
- * Options: `dialect`, `transports` (socket.io-client's), `useQuery` (send
- * the token and dialect as ?token=&dialect= instead of in `auth`),
+ * Options: `dialect`, `transports` (socket.io-client's), `extraHeaders`
+ * (e.g. a browser's `Origin`), `useQuery` (send the token and dialect as
+ * ?token=&dialect= instead of in `auth`),
  * `ackCatchup` (default true: acknowledge catchupDelivered at once), `label`
  * (for messages). The client never reconnects by itself.
  *
@@ -39,6 +40,7 @@ export class Client {
     const {
       dialect,
       transports,
+      extraHeaders,
       query,
       useQuery = false,
       ackCatchup = true,
@@ -66,6 +68,7 @@ export class Client {
       auth,
       query: q,
       ...(transports ? { transports } : {}),
+      ...(extraHeaders ? { extraHeaders } : {}),
     });
     this.socket.onAny((event, ...args) => this.record(event, args));
     open.add(this);

@@ -1,0 +1,311 @@
+//! A tenant's allowed origins: validated and normalised in settings; a
+//! browser request (it carries `Origin`) from any other origin is refused
+//! with 403 `origin_not_allowed` wherever the tenant is known (logins,
+//! codes, links, tokens, API keys, refresh); requests without `Origin`
+//! (mobile and desktop apps, servers) and other tenants are untouched. With
+//! a server-wide CORS list, the origins tenants list are let in too, and so
+//! is the server's own (the console's forms). Socket.IO: tests/e2e/origins.
+
+use reqwest::{Method, StatusCode, header};
+use samvad::config::CorsOrigins;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, Res, TestApp};
+
+const APP: &str = "https://app.acme.example";
+const EVIL: &str = "https://evil.example";
+
+/// Sends `body` (JSON) with an optional bearer token, API key and `Origin`.
+async fn from(
+    app: &TestApp,
+    origin: Option<&str>,
+    method: Method,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<Value>,
+) -> Res {
+    let mut request = app.raw(method, path);
+    if let Some(origin) = origin {
+        request = request.header(header::ORIGIN, origin);
+    }
+    request = match auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Key(key) => request.header("x-api-key", key),
+    };
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    app.send(request).await
+}
+
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Key(&'a str),
+}
+
+#[tokio::test]
+async fn allowed_origins_are_validated_normalised_and_cleared() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+
+    let res = app.get("/api/settings", &admin.access).await;
+    assert_eq!(res.data()["allowedOrigins"], json!([]), "none by default");
+
+    let res = app
+        .patch(
+            "/api/settings",
+            &admin.access,
+            json!({ "allowedOrigins": ["https://App.Acme.example/", "http://localhost:3000", APP] }),
+        )
+        .await;
+    assert_eq!(
+        res.data()["allowedOrigins"],
+        json!([APP, "http://localhost:3000"]),
+        "lower-cased, without the slash, once each"
+    );
+    let untouched = app
+        .patch(
+            "/api/settings",
+            &admin.access,
+            json!({ "otpTtlSeconds": 120 }),
+        )
+        .await;
+    assert_eq!(
+        untouched.data()["allowedOrigins"].as_array().unwrap().len(),
+        2
+    );
+
+    let too_many: Vec<String> = (0..51).map(|i| format!("https://a{i}.example")).collect();
+    for bad in [
+        json!(["*"]),
+        json!(["app.acme.example"]),
+        json!(["https://app.acme.example/path"]),
+        json!(["ftp://app.acme.example"]),
+        json!([""]),
+        json!(too_many),
+        json!("https://app.acme.example"),
+    ] {
+        let res = app
+            .patch(
+                "/api/settings",
+                &admin.access,
+                json!({ "allowedOrigins": bad }),
+            )
+            .await;
+        assert!(
+            matches!(res.status.as_u16(), 400 | 422),
+            "{bad}: {} {}",
+            res.status,
+            res.body
+        );
+        assert_eq!(res.body["success"], json!(false));
+    }
+
+    let res = app
+        .patch(
+            "/api/settings",
+            &admin.access,
+            json!({ "allowedOrigins": [] }),
+        )
+        .await;
+    assert_eq!(res.data()["allowedOrigins"], json!([]));
+    let log = app
+        .get("/api/audit-log?action=settings.update", &admin.access)
+        .await;
+    assert_eq!(log.data()["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_listed_origin_is_served_another_is_refused_and_apps_without_origin_are_untouched() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    let admin = app.login_admin(&acme).await;
+    let key = app
+        .post(
+            "/api/api-keys",
+            Some(&admin.access),
+            json!({ "name": "site", "scopes": ["read"] }),
+        )
+        .await
+        .data()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.patch(
+        "/api/settings",
+        &admin.access,
+        json!({ "allowedOrigins": [APP] }),
+    )
+    .await
+    .data();
+
+    let login = json!({ "tenant": "acme", "email": acme.admin_email, "password": PASSWORD });
+    let post = |origin, path: &'static str, body: Value| {
+        from(&app, origin, Method::POST, path, Auth::None, Some(body))
+    };
+
+    // Sign-in and everything else that names the tenant by slug.
+    post(Some(EVIL), "/api/auth/login", login.clone())
+        .await
+        .assert_error(403, "origin_not_allowed");
+    post(Some("null"), "/auth/login", login.clone())
+        .await
+        .assert_error(403, "origin_not_allowed");
+    for (path, body) in [
+        (
+            "/api/auth/register",
+            json!({ "tenant": "acme", "name": "Ravi", "email": "ravi@mail.test", "password": "long enough 1" }),
+        ),
+        (
+            "/api/auth/forgot-password",
+            json!({ "tenant": "acme", "email": acme.admin_email }),
+        ),
+        (
+            "/api/auth/send-otp",
+            json!({ "tenant": "acme", "email": "new@mail.test" }),
+        ),
+        (
+            "/api/auth/verify-otp-login",
+            json!({ "tenant": "acme", "email": "new@mail.test", "code": "123456" }),
+        ),
+    ] {
+        post(Some(EVIL), path, body)
+            .await
+            .assert_error(403, "origin_not_allowed");
+    }
+    let in_app = post(Some(APP), "/api/auth/login", login.clone()).await;
+    assert_eq!(in_app.status, StatusCode::OK, "{}", in_app.body);
+    let mobile = post(None, "/api/auth/login", login.clone()).await;
+    let access = mobile.data()["accessToken"].as_str().unwrap().to_owned();
+    let refresh = mobile.data()["refreshToken"].as_str().unwrap().to_owned();
+
+    // Tokens and keys: the tenant comes from them.
+    let me = |origin, auth| from(&app, origin, Method::GET, "/api/auth/me", auth, None);
+    me(Some(EVIL), Auth::Bearer(&access))
+        .await
+        .assert_error(403, "origin_not_allowed");
+    assert_eq!(me(Some(APP), Auth::Bearer(&access)).await.status, 200);
+    assert_eq!(me(None, Auth::Bearer(&access)).await.status, 200);
+    let users = |origin| {
+        from(
+            &app,
+            origin,
+            Method::GET,
+            "/api/participants",
+            Auth::Key(&key),
+            None,
+        )
+    };
+    users(Some(EVIL))
+        .await
+        .assert_error(403, "origin_not_allowed");
+    assert_eq!(users(Some(APP)).await.status, 200);
+
+    // A refused refresh does not spend the refresh token.
+    let body = json!({ "refreshToken": refresh });
+    post(Some(EVIL), "/api/auth/refresh", body.clone())
+        .await
+        .assert_error(403, "origin_not_allowed");
+    let refreshed = post(Some(APP), "/api/auth/refresh", body).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+
+    // Credentials are still checked first: a bad token is a 401, not a 403.
+    me(Some(EVIL), Auth::Bearer("garbage"))
+        .await
+        .assert_error(401, "invalid_token");
+
+    // Another tenant without a list takes any origin; acme's list is acme's.
+    let res = post(
+        Some(EVIL),
+        "/api/auth/login",
+        json!({ "tenant": "other", "email": other.admin_email, "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // Clearing the list lifts the restriction at once.
+    app.patch(
+        "/api/settings",
+        &admin.access,
+        json!({ "allowedOrigins": [] }),
+    )
+    .await
+    .data();
+    assert_eq!(me(Some(EVIL), Auth::Bearer(&access)).await.status, 200);
+}
+
+async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.raw(Method::OPTIONS, "/api/auth/login")
+        .header(header::ORIGIN, origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn with_a_server_cors_list_tenants_origins_and_the_servers_own_are_let_in() {
+    let app = TestApp::spawn_with(|config| {
+        config.cors_origins = CorsOrigins::List(vec!["https://ops.example".into()]);
+    })
+    .await;
+    let acme = app.tenant("acme").await;
+    let admin = app.login_admin(&acme).await;
+
+    let allowed = |res: &reqwest::Response| {
+        res.headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let res = preflight(&app, "https://ops.example").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(allowed(&res).as_deref(), Some("https://ops.example"));
+    let res = preflight(&app, APP).await;
+    assert_eq!(res.status(), 403, "not listed anywhere yet");
+    assert_eq!(allowed(&res), None);
+
+    app.patch(
+        "/api/settings",
+        &admin.access,
+        json!({ "allowedOrigins": [APP] }),
+    )
+    .await
+    .data();
+    let res = preflight(&app, APP).await;
+    assert_eq!(res.status(), 200, "a tenant lists it now");
+    assert_eq!(allowed(&res).as_deref(), Some(APP));
+    let res = preflight(&app, EVIL).await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["success"], json!(false), "refusals keep the envelope");
+
+    // The console's own forms send the server's origin.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = browser
+        .post(app.url("/console/login"))
+        .header(header::ORIGIN, &app.base)
+        .form(&[
+            ("tenant", "acme"),
+            ("email", acme.admin_email.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the console is served to its own origin");
+    assert!(res.headers().get(header::SET_COOKIE).is_some(), "signed in");
+
+    // A restart reads every tenant's list back from MySQL.
+    let app = app.restart().await;
+    assert_eq!(preflight(&app, APP).await.status(), 200);
+}
