@@ -39,6 +39,14 @@ async fn from(
     app.send(request).await
 }
 
+/// Sets the admin's tenant's allowed origins; returns the stored list.
+async fn set_origins(app: &TestApp, admin: &str, origins: Value) -> Value {
+    let res = app
+        .patch("/api/settings", admin, json!({ "allowedOrigins": origins }))
+        .await;
+    res.data()["allowedOrigins"].clone()
+}
+
 #[derive(Clone, Copy)]
 enum Auth<'a> {
     None,
@@ -55,15 +63,14 @@ async fn allowed_origins_are_validated_normalised_and_cleared() {
     let res = app.get("/api/settings", &admin.access).await;
     assert_eq!(res.data()["allowedOrigins"], json!([]), "none by default");
 
-    let res = app
-        .patch(
-            "/api/settings",
-            &admin.access,
-            json!({ "allowedOrigins": ["https://App.Acme.example/", "http://localhost:3000", APP] }),
-        )
-        .await;
+    let stored = set_origins(
+        &app,
+        &admin.access,
+        json!(["https://App.Acme.example/", "http://localhost:3000", APP]),
+    )
+    .await;
     assert_eq!(
-        res.data()["allowedOrigins"],
+        stored,
         json!([APP, "http://localhost:3000"]),
         "lower-cased, without the slash, once each"
     );
@@ -105,14 +112,7 @@ async fn allowed_origins_are_validated_normalised_and_cleared() {
         assert_eq!(res.body["success"], json!(false));
     }
 
-    let res = app
-        .patch(
-            "/api/settings",
-            &admin.access,
-            json!({ "allowedOrigins": [] }),
-        )
-        .await;
-    assert_eq!(res.data()["allowedOrigins"], json!([]));
+    assert_eq!(set_origins(&app, &admin.access, json!([])).await, json!([]));
     let log = app
         .get("/api/audit-log?action=settings.update", &admin.access)
         .await;
@@ -136,13 +136,7 @@ async fn a_listed_origin_is_served_another_is_refused_and_apps_without_origin_ar
         .as_str()
         .unwrap()
         .to_owned();
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "allowedOrigins": [APP] }),
-    )
-    .await
-    .data();
+    set_origins(&app, &admin.access, json!([APP])).await;
 
     let login = json!({ "tenant": "acme", "email": acme.admin_email, "password": PASSWORD });
     let post = |origin, path: &'static str, body: Value| {
@@ -229,13 +223,7 @@ async fn a_listed_origin_is_served_another_is_refused_and_apps_without_origin_ar
     assert_eq!(res.status, 200, "{}", res.body);
 
     // Clearing the list lifts the restriction at once.
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "allowedOrigins": [] }),
-    )
-    .await
-    .data();
+    set_origins(&app, &admin.access, json!([])).await;
     assert_eq!(me(Some(EVIL), Auth::Bearer(&access)).await.status, 200);
 }
 
@@ -271,13 +259,7 @@ async fn with_a_server_cors_list_tenants_origins_and_the_servers_own_are_let_in(
     assert_eq!(res.status(), 403, "not listed anywhere yet");
     assert_eq!(allowed(&res), None);
 
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "allowedOrigins": [APP] }),
-    )
-    .await
-    .data();
+    set_origins(&app, &admin.access, json!([APP])).await;
     let res = preflight(&app, APP).await;
     assert_eq!(res.status(), 200, "a tenant lists it now");
     assert_eq!(allowed(&res).as_deref(), Some(APP));
