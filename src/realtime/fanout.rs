@@ -9,7 +9,6 @@ use socketioxide::SocketIo;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
-    emit_all,
     outbound::{self, Action, Emit, Lookups, Needs},
     rooms::Dialect,
     session::Conn,
@@ -152,17 +151,29 @@ fn is_dialect_room(room: &str) -> bool {
     DIALECT_ROOMS.iter().any(|d| d.room() == room)
 }
 
-/// Sends one emit. An emit that leaves out some dialects goes socket by
-/// socket to the sockets of its rooms (a conversation's members: a few),
-/// each checked against its own dialect. Handing socket.io `except` rooms
-/// instead makes it collect every socket of those rooms into a set for each
-/// emit, and every socket is in a dialect room: a cost that grows with
-/// everyone connected, paid for every message.
+/// Sends one emit (the fan-out's, and typing's, which is not stored). An
+/// emit with no room is dropped: to socket.io, no room means every socket.
+/// An emit that leaves out some dialects goes socket by socket to the
+/// sockets of its rooms (a conversation's members: a few), each checked
+/// against its own dialect. Handing socket.io `except` rooms instead makes
+/// it collect every socket of those rooms into a set for each emit, and
+/// every socket is in a dialect room: a cost that grows with everyone
+/// connected, paid for every message.
 pub(crate) async fn send(io: &SocketIo, emit: Emit) {
+    if emit.to.is_empty() {
+        return;
+    }
     let (dialects, others): (Vec<&String>, Vec<&String>) =
         emit.except.iter().partition(|room| is_dialect_room(room));
-    if dialects.is_empty() || emit.to.is_empty() {
-        emit_all(io, vec![emit]).await;
+    if dialects.is_empty() {
+        let sent = io
+            .to(emit.to)
+            .except(emit.except)
+            .emit(emit.event, &emit.data)
+            .await;
+        if let Err(err) = sent {
+            tracing::debug!(error = ?err, event = emit.event, "emit failed");
+        }
         return;
     }
     let left_out: Vec<_> = if others.is_empty() {

@@ -18,7 +18,7 @@ use socketioxide::{
     socket::Socket,
 };
 
-use super::{emit_all, outbound, rooms, session::Conn, to_value};
+use super::{fanout, outbound, rooms, session::Conn, to_value};
 use crate::{
     api::{conversations::sender_type, messaging::MessagesDto, presence::PresenceView},
     app::AppState,
@@ -219,7 +219,7 @@ async fn leave(ctx: Ctx, data: Value) -> AppResult<Value> {
 }
 
 /// Typing is not stored: it goes to the conversation's room, which only
-/// members' sockets are in.
+/// members' sockets are in, through the fan-out's per-socket send.
 async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
     let id = parse::<Where>(data)?.id()?;
     let room = rooms::conversation(id);
@@ -227,7 +227,9 @@ async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
         return Err(AppError::NotFound("conversation"));
     }
     let (_, me) = ctx.conn.actor.participant()?;
-    emit_all(&ctx.io, outbound::typing(id, me, started)).await;
+    for emit in outbound::typing(id, me, started) {
+        fanout::send(&ctx.io, emit).await;
+    }
     Ok(json!({ "conversationId": id.0 }))
 }
 

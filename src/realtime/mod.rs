@@ -71,24 +71,6 @@ impl Realtime {
     }
 }
 
-/// Sends each emit to its rooms. An emit with no room is dropped: to
-/// socket.io, no room means every socket.
-pub(crate) async fn emit_all(io: &SocketIo, emits: Vec<outbound::Emit>) {
-    for emit in emits {
-        if emit.to.is_empty() {
-            continue;
-        }
-        let sent = io
-            .to(emit.to)
-            .except(emit.except)
-            .emit(emit.event, &emit.data)
-            .await;
-        if let Err(err) = sent {
-            tracing::debug!(error = ?err, event = emit.event, "emit failed");
-        }
-    }
-}
-
 /// A REST view as JSON, so both front doors send the same shapes.
 pub(crate) fn to_value<T: ToJSON>(view: &T) -> Value {
     view.to_json().unwrap_or(Value::Null)
