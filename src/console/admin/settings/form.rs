@@ -1,43 +1,28 @@
-//! Settings: the tenant's tunables (OTP codes, rate limits, messages,
-//! calls, phone region, allowed origins), its Agora credentials (write-only: the page only
-//! says since when they are set) and its API keys (a new key is shown once).
-//! Same checks (`settings`, `api_keys`) and core calls as `/api/settings`,
-//! `/api/settings/agora` and `/api/api-keys`.
+//! The tunables form of the settings page (OTP codes, rate limits,
+//! messages, calls, phone region, allowed origins): its sections, reading
+//! the stored settings into form values and back, the fields the template
+//! shows, and the handler that saves it.
 
 use std::collections::HashMap;
 
-use askama::Template;
 use poem::{
     Request, Response, handler,
-    web::{Data, Form, Path},
+    web::{Data, Form},
 };
-use serde::Deserialize;
 
-use super::{
-    CsrfOnly, Fail, Outcome, Viewer, check_csrf,
-    common::{invalid, notice, path_id, problem, see_other, tenant_viewer, when},
-    finish, html,
-};
+use super::{Render, render, writer};
 use crate::{
     app::AppState,
+    console::admin::{
+        common::{invalid, problem, see_other},
+        finish,
+    },
     domain::{
-        ApiKeyId, Scope,
         settings::{Rate, TenantSettings},
-        values::{Name, Region},
+        values::Region,
     },
     error::{AppError, AppResult},
 };
-
-const NOTICES: [(&str, &str); 5] = [
-    ("saved", "Settings saved."),
-    ("agora-set", "Agora credentials saved."),
-    (
-        "agora-cleared",
-        "Agora credentials removed: calls through Agora stop.",
-    ),
-    ("key-revoked", "API key revoked: it stops working at once."),
-    ("nothing", "Nothing changed."),
-];
 
 /// A whole-number setting: form key, label, bounds.
 type Number = (&'static str, &'static str, &'static str);
@@ -136,7 +121,7 @@ fn rate_mut<'a>(s: &'a mut TenantSettings, key: &str) -> Option<&'a mut Rate> {
 }
 
 /// The form's values for the stored settings.
-fn values_of(s: &TenantSettings, region: &str) -> HashMap<String, String> {
+pub(super) fn values_of(s: &TenantSettings, region: &str) -> HashMap<String, String> {
     let mut s = s.clone();
     let mut values = HashMap::new();
     for (_, numbers, rates) in GROUPS {
@@ -229,7 +214,7 @@ pub struct Group {
     pub rates: Vec<RateField>,
 }
 
-fn groups(values: &HashMap<String, String>) -> Vec<Group> {
+pub(super) fn groups(values: &HashMap<String, String>) -> Vec<Group> {
     let get = |key: &str| values.get(key).cloned().unwrap_or_default();
     GROUPS
         .iter()
@@ -255,144 +240,6 @@ fn groups(values: &HashMap<String, String>) -> Vec<Group> {
                 .collect(),
         })
         .collect()
-}
-
-/// An API key in the list.
-pub struct KeyRow {
-    pub id: String,
-    pub name: String,
-    pub scopes: String,
-    pub created: String,
-    pub last_used: String,
-    pub revoked: String,
-}
-
-#[derive(Template)]
-#[template(path = "console/settings.html")]
-struct SettingsPage<'a> {
-    viewer: &'a Viewer,
-    nav: &'a str,
-    groups: Vec<Group>,
-    region: String,
-    self_registration: bool,
-    /// One per line.
-    origins: String,
-    agora_since: Option<String>,
-    /// `None` when the admin's role may not read API keys.
-    keys: Option<Vec<KeyRow>>,
-    key_name: String,
-    /// A key just created: shown this once.
-    new_key: Option<(String, String)>,
-    /// Which form the problem belongs to: settings, agora or keys.
-    problem_at: &'a str,
-    problem: Option<String>,
-    notice: Option<&'static str>,
-}
-
-#[derive(Default)]
-struct Render {
-    values: Option<HashMap<String, String>>,
-    key_name: String,
-    new_key: Option<(String, String)>,
-    problem: Option<(&'static str, String)>,
-    done: String,
-}
-
-async fn render(state: &AppState, viewer: &Viewer, r: Render) -> Outcome {
-    let tenant = state.core.tenant(viewer.actor.tenant()?).await?;
-    let values = match r.values {
-        Some(values) => values,
-        None => values_of(
-            &*state.core.settings_of(tenant.id).await?,
-            &tenant.default_region,
-        ),
-    };
-    let keys = match state
-        .auth
-        .authorize(&viewer.actor, "api_keys", "read")
-        .await
-    {
-        Ok(()) => Some(
-            state
-                .core
-                .api_keys(tenant.id)
-                .await?
-                .into_iter()
-                .map(|k| KeyRow {
-                    id: k.id.0.to_string(),
-                    scopes: k
-                        .scopes
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    name: k.name,
-                    created: when(k.created_at),
-                    last_used: k.last_used_at.map(when).unwrap_or_default(),
-                    revoked: k.revoked_at.map(when).unwrap_or_default(),
-                })
-                .collect(),
-        ),
-        Err(AppError::Forbidden { .. }) => None,
-        Err(err) => return Err(err.into()),
-    };
-    let (problem_at, problem) = match r.problem {
-        Some((at, message)) => (at, Some(message)),
-        None => ("", None),
-    };
-    html(&SettingsPage {
-        viewer,
-        nav: "settings",
-        region: values.get("default_region").cloned().unwrap_or_default(),
-        self_registration: values.contains_key("allow_self_registration"),
-        origins: values.get("allowed_origins").cloned().unwrap_or_default(),
-        groups: groups(&values),
-        agora_since: state.core.agora_updated_at(tenant.id).await?.map(when),
-        keys,
-        key_name: r.key_name,
-        new_key: r.new_key,
-        problem_at,
-        problem,
-        notice: notice(&r.done, &NOTICES),
-    })
-}
-
-#[derive(Deserialize, Default)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
-}
-
-#[handler]
-pub async fn show(req: &Request, Data(state): Data<&AppState>) -> Response {
-    let outcome = async {
-        let viewer = tenant_viewer(state, req).await?;
-        state
-            .auth
-            .authorize(&viewer.actor, "settings", "read")
-            .await?;
-        let query: DoneQuery = req.params().unwrap_or_default();
-        let r = Render {
-            done: query.done,
-            ..Render::default()
-        };
-        render(state, &viewer, r).await
-    }
-    .await;
-    finish(req, outcome)
-}
-
-/// The session, the form's CSRF token and `object write`.
-async fn writer(
-    state: &AppState,
-    req: &Request,
-    csrf: Option<&str>,
-    object: &str,
-) -> Result<Viewer, Fail> {
-    let viewer = tenant_viewer(state, req).await?;
-    check_csrf(req, &viewer, csrf)?;
-    state.auth.authorize(&viewer.actor, object, "write").await?;
-    Ok(viewer)
 }
 
 #[handler]
@@ -427,138 +274,6 @@ pub async fn update(
                 let r = Render {
                     problem: Some(("settings", problem(err)?)),
                     values: Some(values),
-                    ..Render::default()
-                };
-                invalid(render(state, &viewer, r).await)
-            }
-        }
-    }
-    .await;
-    finish(req, outcome)
-}
-
-#[derive(Deserialize)]
-pub struct AgoraForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: Option<String>,
-    #[serde(default)]
-    app_id: String,
-    #[serde(default)]
-    certificate: String,
-}
-
-#[handler]
-pub async fn set_agora(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Form(form): Form<AgoraForm>,
-) -> Response {
-    let outcome = async {
-        let viewer = writer(state, req, form.csrf.as_deref(), "settings").await?;
-        match state
-            .core
-            .set_agora(&viewer.actor, &form.app_id, &form.certificate)
-            .await
-        {
-            Ok(_) => see_other("/console/settings?done=agora-set#agora"),
-            Err(err) => {
-                // Write-only: nothing typed is shown back.
-                let r = Render {
-                    problem: Some(("agora", problem(err)?)),
-                    ..Render::default()
-                };
-                invalid(render(state, &viewer, r).await)
-            }
-        }
-    }
-    .await;
-    finish(req, outcome)
-}
-
-#[handler]
-pub async fn clear_agora(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    let outcome = async {
-        let viewer = writer(state, req, form.csrf.as_deref(), "settings").await?;
-        state.core.clear_agora(&viewer.actor).await?;
-        see_other("/console/settings?done=agora-cleared#agora")
-    }
-    .await;
-    finish(req, outcome)
-}
-
-/// Creates a key and shows the page with its secret, this once: it is not
-/// redirected, so the secret never sits in a URL or in the history.
-#[handler]
-pub async fn create_key(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let outcome = async {
-        let field = |name: &str| {
-            form.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let viewer = writer(state, req, field("_csrf"), "api_keys").await?;
-        let name = field("name").unwrap_or_default().to_owned();
-        let result = async {
-            let parsed = Name::parse(&name)?;
-            let scopes = Scope::parse_list(
-                form.iter()
-                    .filter(|(k, _)| k == "scopes")
-                    .map(|(_, v)| v.as_str()),
-            )?;
-            if scopes.is_empty() {
-                return Err(AppError::validation("choose at least one scope"));
-            }
-            state
-                .core
-                .create_api_key(&viewer.actor, parsed, scopes)
-                .await
-        }
-        .await;
-        match result {
-            Ok((key, secret)) => {
-                let r = Render {
-                    new_key: Some((key.name, secret)),
-                    ..Render::default()
-                };
-                render(state, &viewer, r).await
-            }
-            Err(err) => {
-                let r = Render {
-                    problem: Some(("keys", problem(err)?)),
-                    key_name: name,
-                    ..Render::default()
-                };
-                invalid(render(state, &viewer, r).await)
-            }
-        }
-    }
-    .await;
-    finish(req, outcome)
-}
-
-#[handler]
-pub async fn revoke_key(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    let outcome = async {
-        let viewer = writer(state, req, form.csrf.as_deref(), "api_keys").await?;
-        let id = ApiKeyId(path_id(&id, "API key")?);
-        match state.core.revoke_api_key(&viewer.actor, id).await {
-            Ok(_) => see_other("/console/settings?done=key-revoked#keys"),
-            Err(err) => {
-                let r = Render {
-                    problem: Some(("keys", problem(err)?)),
                     ..Render::default()
                 };
                 invalid(render(state, &viewer, r).await)

@@ -1,0 +1,170 @@
+//! Settings: the page that shows the tenant's tunables, its Agora
+//! credentials and its API keys, and the checks every change shares. The
+//! tunables form lives in `form`, the Agora credentials (write-only: the
+//! page only says since when they are set) in `agora`, the API keys (a new
+//! key is shown once) in `keys`. Same checks (`settings`, `api_keys`) and
+//! core calls as `/api/settings`, `/api/settings/agora` and `/api/api-keys`.
+
+mod agora;
+mod form;
+mod keys;
+
+use std::collections::HashMap;
+
+use askama::Template;
+use poem::{Request, Response, handler, web::Data};
+use serde::Deserialize;
+
+pub use agora::{clear_agora, set_agora};
+pub use form::update;
+pub use keys::{create_key, revoke_key};
+
+use self::{
+    form::{Group, groups, values_of},
+    keys::KeyRow,
+};
+use super::{
+    Fail, Outcome, Viewer, check_csrf,
+    common::{notice, tenant_viewer, when},
+    finish, html,
+};
+use crate::{app::AppState, error::AppError};
+
+const NOTICES: [(&str, &str); 5] = [
+    ("saved", "Settings saved."),
+    ("agora-set", "Agora credentials saved."),
+    (
+        "agora-cleared",
+        "Agora credentials removed: calls through Agora stop.",
+    ),
+    ("key-revoked", "API key revoked: it stops working at once."),
+    ("nothing", "Nothing changed."),
+];
+
+#[derive(Template)]
+#[template(path = "console/settings.html")]
+struct SettingsPage<'a> {
+    viewer: &'a Viewer,
+    nav: &'a str,
+    groups: Vec<Group>,
+    region: String,
+    self_registration: bool,
+    /// One per line.
+    origins: String,
+    agora_since: Option<String>,
+    /// `None` when the admin's role may not read API keys.
+    keys: Option<Vec<KeyRow>>,
+    key_name: String,
+    /// A key just created: shown this once.
+    new_key: Option<(String, String)>,
+    /// Which form the problem belongs to: settings, agora or keys.
+    problem_at: &'a str,
+    problem: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Default)]
+struct Render {
+    values: Option<HashMap<String, String>>,
+    key_name: String,
+    new_key: Option<(String, String)>,
+    problem: Option<(&'static str, String)>,
+    done: String,
+}
+
+async fn render(state: &AppState, viewer: &Viewer, r: Render) -> Outcome {
+    let tenant = state.core.tenant(viewer.actor.tenant()?).await?;
+    let values = match r.values {
+        Some(values) => values,
+        None => values_of(
+            &*state.core.settings_of(tenant.id).await?,
+            &tenant.default_region,
+        ),
+    };
+    let keys = match state
+        .auth
+        .authorize(&viewer.actor, "api_keys", "read")
+        .await
+    {
+        Ok(()) => Some(
+            state
+                .core
+                .api_keys(tenant.id)
+                .await?
+                .into_iter()
+                .map(|k| KeyRow {
+                    id: k.id.0.to_string(),
+                    scopes: k
+                        .scopes
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    name: k.name,
+                    created: when(k.created_at),
+                    last_used: k.last_used_at.map(when).unwrap_or_default(),
+                    revoked: k.revoked_at.map(when).unwrap_or_default(),
+                })
+                .collect(),
+        ),
+        Err(AppError::Forbidden { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let (problem_at, problem) = match r.problem {
+        Some((at, message)) => (at, Some(message)),
+        None => ("", None),
+    };
+    html(&SettingsPage {
+        viewer,
+        nav: "settings",
+        region: values.get("default_region").cloned().unwrap_or_default(),
+        self_registration: values.contains_key("allow_self_registration"),
+        origins: values.get("allowed_origins").cloned().unwrap_or_default(),
+        groups: groups(&values),
+        agora_since: state.core.agora_updated_at(tenant.id).await?.map(when),
+        keys,
+        key_name: r.key_name,
+        new_key: r.new_key,
+        problem_at,
+        problem,
+        notice: notice(&r.done, &NOTICES),
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+#[handler]
+pub async fn show(req: &Request, Data(state): Data<&AppState>) -> Response {
+    let outcome = async {
+        let viewer = tenant_viewer(state, req).await?;
+        state
+            .auth
+            .authorize(&viewer.actor, "settings", "read")
+            .await?;
+        let query: DoneQuery = req.params().unwrap_or_default();
+        let r = Render {
+            done: query.done,
+            ..Render::default()
+        };
+        render(state, &viewer, r).await
+    }
+    .await;
+    finish(req, outcome)
+}
+
+/// The session, the form's CSRF token and `object write`.
+async fn writer(
+    state: &AppState,
+    req: &Request,
+    csrf: Option<&str>,
+    object: &str,
+) -> Result<Viewer, Fail> {
+    let viewer = tenant_viewer(state, req).await?;
+    check_csrf(req, &viewer, csrf)?;
+    state.auth.authorize(&viewer.actor, object, "write").await?;
+    Ok(viewer)
+}
