@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::{
     config::{Config, CorsOrigins},
-    domain::{Core, values::Origin},
+    domain::Core,
     error::{AppError, render_any_error},
 };
 
@@ -133,8 +133,9 @@ pub async fn limit_body<E: Endpoint>(
 ///
 /// With a list, an origin is also let in when it is this server's own
 /// (`SAMVAD_PUBLIC_URL`: the console's forms send it) or when some tenant
-/// lists it in its settings; whether it may act for a given tenant is
-/// decided once the request names the tenant (`Core::check_origin`).
+/// lists it in its settings, since a preflight names no tenant. Whether a
+/// request from it may act is decided where its tenant (or the lack of
+/// one) is known, by `Core::check_origin`: only for the tenants listing it.
 pub fn cors(config: &Config, core: &Core) -> Cors {
     let cors = Cors::new()
         .allow_methods([
@@ -151,43 +152,18 @@ pub fn cors(config: &Config, core: &Core) -> Cors {
     match &config.cors_origins {
         CorsOrigins::Any => cors,
         CorsOrigins::List(list) => {
-            let own = origin_of(&config.public_url);
             let core = core.clone();
             cors.allow_origins(list.iter().map(String::as_str))
                 .allow_origins_fn(move |origin| {
-                    own.as_ref().is_some_and(|own| own.as_str() == origin)
-                        || core.origin_is_known(origin)
+                    core.is_own_origin(origin) || core.origin_is_known(origin)
                 })
         }
     }
 }
 
-/// The origin of a URL (`https://chat.example/base` → `https://chat.example`).
-fn origin_of(url: &str) -> Option<Origin> {
-    let after_scheme = url.find("://")? + 3;
-    let end = url[after_scheme..]
-        .find('/')
-        .map_or(url.len(), |i| after_scheme + i);
-    Origin::parse(&url[..end]).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_origin_of_a_url_drops_its_path() {
-        let of = |url| origin_of(url).map(Origin::into_inner);
-        assert_eq!(
-            of("https://Chat.example/base/").as_deref(),
-            Some("https://chat.example")
-        );
-        assert_eq!(
-            of("http://127.0.0.1:8080").as_deref(),
-            Some("http://127.0.0.1:8080")
-        );
-        assert_eq!(of("not a url"), None);
-    }
 
     #[test]
     fn plain_caller_request_ids_are_kept_and_others_replaced() {

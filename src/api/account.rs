@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    auth::BearerAuth,
+    auth::{BearerAuth, guard::origin},
     domain::{
         account::Registration,
         values::{Email, Name, Password},
@@ -96,9 +96,11 @@ impl AccountApi {
     async fn verify_email(
         &self,
         Data(state): Data<&AppState>,
+        req: &Request,
         body: Json<TokenRequest>,
     ) -> Reply<ParticipantView> {
-        ok(state.core.verify_email(&body.0.token).await?.into())
+        let origin = origin(req.headers());
+        ok(state.core.verify_email(&body.0.token, origin).await?.into())
     }
 
     /// Email a new verification link to the logged-in participant
@@ -134,10 +136,14 @@ impl AccountApi {
     async fn reset_password(
         &self,
         Data(state): Data<&AppState>,
+        req: &Request,
         body: Json<ResetPasswordRequest>,
     ) -> Reply<Done> {
         let password = Password::parse(&body.0.password)?;
-        state.core.reset_password(&body.0.token, &password).await?;
+        state
+            .core
+            .reset_password(&body.0.token, &password, origin(req.headers()))
+            .await?;
         done()
     }
 

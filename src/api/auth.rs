@@ -8,7 +8,10 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 use super::{ParticipantView, Reply, Tag, ok};
 use crate::{
     app::AppState,
-    auth::{BearerAuth, Tokens, guard::client_ip},
+    auth::{
+        BearerAuth, Tokens,
+        guard::{client_ip, origin},
+    },
     domain::{
         Actor,
         participant::{LoginId, Participant},
@@ -93,7 +96,7 @@ pub fn device(state: &AppState, req: &Request, name: Option<String>) -> Device {
         name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
         user_agent: req.header("user-agent").map(str::to_owned),
         ip: client_ip(req, state.auth.trust_proxy()),
-        origin: req.header("origin").map(str::to_owned),
+        origin: origin(req.headers()).map(str::to_owned),
     }
 }
 
@@ -163,7 +166,7 @@ impl AuthApi {
     ) -> Reply<TokenPair> {
         let issued = state
             .core
-            .refresh(&body.0.refresh_token, req.header("origin"))
+            .refresh(&body.0.refresh_token, origin(req.headers()))
             .await?;
         ok(state.auth.tokens(issued)?.into())
     }

@@ -49,7 +49,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
     let actor = auth
         .authenticate(&bearer.token, client_ip(req, auth.trust_proxy()))
         .await?;
-    auth.admit_origin(&actor, req.header("origin")).await?;
+    auth.admit_origin(&actor, origin(req.headers())).await?;
     Ok(actor)
 }
 
@@ -59,7 +59,7 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Actor> {
     let actor = auth
         .authenticate_key(&key.key, &what, client_ip(req, auth.trust_proxy()))
         .await?;
-    auth.admit_origin(&actor, req.header("origin")).await?;
+    auth.admit_origin(&actor, origin(req.headers())).await?;
     Ok(actor)
 }
 
@@ -102,6 +102,14 @@ impl<'a> ApiExtractor<'a> for Caller {
             Ok(Self(bearer.0))
         }
     }
+}
+
+/// The request's `Origin` header. One that is not text reads as `null` (an
+/// opaque origin, which no list names) rather than as no header at all.
+pub fn origin(headers: &poem::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(poem::http::header::ORIGIN)
+        .map(|value| value.to_str().unwrap_or("null"))
 }
 
 /// The client's address: the peer, or with `SAMVAD_TRUST_PROXY` the last

@@ -77,12 +77,10 @@ impl Auth {
     }
 
     /// Refuses (403 `origin_not_allowed`) a browser request, by its
-    /// `Origin` header, from an origin the actor's tenant does not list.
+    /// `Origin` header, that may not act for the actor's tenant (or, for
+    /// the superadmin, the platform): see `Core::check_origin`.
     pub async fn admit_origin(&self, actor: &Actor, origin: Option<&str>) -> AppResult<()> {
-        match actor.tenant {
-            Some(tenant) => self.core.check_origin(tenant, origin).await,
-            None => Ok(()),
-        }
+        self.core.check_origin(actor.tenant, origin).await
     }
 
     /// Whether client addresses come from `X-Forwarded-For`.

@@ -72,7 +72,7 @@ async fn verify_email(
     Data(state): Data<&AppState>,
     Form(form): Form<TokenQuery>,
 ) -> AppResult<Response> {
-    match state.core.verify_email(&form.token).await {
+    match state.core.verify_email(&form.token, None).await {
         Ok(account) => {
             let message = format!(
                 "Thank you, {}. Your email address is confirmed.",
@@ -131,7 +131,11 @@ async fn reset_submit(
         Ok(password) => password,
         Err(err) => return again(&err.to_string()),
     };
-    match state.core.reset_password(&form.token, &password).await {
+    match state
+        .core
+        .reset_password(&form.token, &password, None)
+        .await
+    {
         Ok(()) => page(
             &Message {
                 title: "Password changed",

@@ -283,10 +283,14 @@ impl Core {
 
     /// Confirms an email address from its link. The address must still be
     /// the account's (a changed address spends its links anyway).
-    pub async fn verify_email(&self, token: &str) -> AppResult<Participant> {
+    /// `origin`: a browser page's (see `check_origin`; the console's own
+    /// link pages give `None`).
+    pub async fn verify_email(&self, token: &str, origin: Option<&str>) -> AppResult<Participant> {
         let mut tx = self.pool().begin().await?;
         let (tenant, id, email) = spend_token(&mut tx, token, TokenPurpose::VerifyEmail).await?;
         self.active_tenant_by_id(tenant).await?;
+        // Refused before the commit: the link stays unspent.
+        self.check_origin(Some(tenant), origin).await?;
         let account = participant::get(&mut tx, tenant, id)
             .await?
             .ok_or_else(invalid_link)?;
@@ -372,11 +376,17 @@ impl Core {
 
     /// Sets a new password from a reset link; every session ends. The link
     /// must have gone to the account's current address.
-    pub async fn reset_password(&self, token: &str, new_password: &Password) -> AppResult<()> {
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &Password,
+        origin: Option<&str>,
+    ) -> AppResult<()> {
         let hash = password::hash(new_password).await?;
         let mut tx = self.pool().begin().await?;
         let (tenant, id, email) = spend_token(&mut tx, token, TokenPurpose::ResetPassword).await?;
         self.active_tenant_by_id(tenant).await?;
+        self.check_origin(Some(tenant), origin).await?;
         let account = participant::get(&mut tx, tenant, id)
             .await?
             .ok_or_else(invalid_link)?;

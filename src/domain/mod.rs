@@ -104,6 +104,11 @@ pub struct CoreConfig {
     pub presence_grace: std::time::Duration,
     /// Seals secrets at rest (AES-256-GCM).
     pub data_key: [u8; 32],
+    /// The server's CORS origins (`SAMVAD_CORS_ORIGINS`): where a request
+    /// with no tenant, or of a tenant that lists no origins, may come from.
+    pub cors_origins: crate::config::CorsOrigins,
+    /// The origin of `public_url`: this server's own pages.
+    pub own_origin: Option<values::Origin>,
 }
 
 impl CoreConfig {
@@ -119,6 +124,8 @@ impl CoreConfig {
             public_url: config.public_url.clone(),
             presence_grace: config.presence_grace,
             data_key: data_key(config)?,
+            cors_origins: config.cors_origins.clone(),
+            own_origin: values::Origin::of_url(&config.public_url),
         })
     }
 }

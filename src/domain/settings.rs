@@ -3,7 +3,11 @@
 //! their defaults, so adding a setting needs no migration), validated on
 //! every change, and cached in the core.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, PoisonError},
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{MySqlConnection, Row};
@@ -12,7 +16,10 @@ use super::{
     Actor, Core, TenantId, audit,
     values::{Origin, Region},
 };
-use crate::error::{AppError, AppResult};
+use crate::{
+    config::CorsOrigins,
+    error::{AppError, AppResult},
+};
 
 /// A rate: at most `max` events per `per_secs` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,17 +178,11 @@ impl TenantSettings {
         Ok(())
     }
 
-    /// Whether a request from `origin` (its `Origin` header) may act for
-    /// this tenant: always without the header or without a list.
-    pub fn admits_origin(&self, origin: Option<&str>) -> bool {
-        match origin {
-            None => true,
-            Some(_) if self.allowed_origins.is_empty() => true,
-            Some(origin) => self
-                .allowed_origins
-                .iter()
-                .any(|allowed| allowed.eq_ignore_ascii_case(origin)),
-        }
+    /// Whether this tenant's list names `origin` (an `Origin` header).
+    pub fn lists_origin(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
 
     pub fn ring_timeout(&self) -> Duration {
@@ -241,29 +242,61 @@ impl Core {
         Ok(settings)
     }
 
-    /// Refuses (403 `origin_not_allowed`) a browser request from an origin
-    /// the tenant does not list. `origin` is the request's `Origin` header.
-    pub async fn check_origin(&self, tenant: TenantId, origin: Option<&str>) -> AppResult<()> {
+    /// Refuses (403 `origin_not_allowed`) a browser request (`origin` is its
+    /// `Origin` header) that may not act for `tenant`: when the tenant lists
+    /// origins, from any other (but this server's own); when it lists none,
+    /// or for the platform (no tenant), from an origin the server's CORS
+    /// list does not take. So one tenant's list never opens another's door.
+    /// Requests without `Origin` (apps, servers) always pass.
+    pub async fn check_origin(
+        &self,
+        tenant: Option<TenantId>,
+        origin: Option<&str>,
+    ) -> AppResult<()> {
         let Some(origin) = origin else {
             return Ok(());
         };
-        if self.settings_of(tenant).await?.admits_origin(Some(origin)) {
+        let listed = match tenant {
+            Some(tenant) => {
+                let settings = self.settings_of(tenant).await?;
+                (!settings.allowed_origins.is_empty()).then(|| settings.lists_origin(origin))
+            }
+            None => None,
+        };
+        let admitted = self.is_own_origin(origin)
+            || listed.unwrap_or_else(|| match &self.config().cors_origins {
+                CorsOrigins::Any => true,
+                CorsOrigins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+            });
+        if admitted {
             return Ok(());
         }
+        let origin: String = origin.chars().take(100).collect();
         Err(AppError::Forbidden {
             code: "origin_not_allowed",
-            message: format!(
-                "this tenant does not accept requests from {}; an admin can add it under settings, allowed origins",
-                origin.chars().take(100).collect::<String>()
-            ),
+            message: match tenant {
+                Some(_) => format!(
+                    "this tenant does not accept requests from {origin}; an admin can add it under settings, allowed origins"
+                ),
+                None => format!("this server does not accept requests from {origin}"),
+            },
         })
+    }
+
+    /// Whether `origin` is this server's own (`SAMVAD_PUBLIC_URL`'s).
+    pub fn is_own_origin(&self, origin: &str) -> bool {
+        self.config()
+            .own_origin
+            .as_ref()
+            .is_some_and(|own| own.as_str().eq_ignore_ascii_case(origin))
     }
 
     /// Whether some tenant lists `origin` (read by CORS; see
     /// [`Caches::known_origins`](super::Caches)).
     pub fn origin_is_known(&self, origin: &str) -> bool {
         let known = self.caches().known_origins.read();
-        known.is_ok_and(|set| set.contains(&origin.to_ascii_lowercase()))
+        let known = known.unwrap_or_else(PoisonError::into_inner);
+        known.contains(&origin.to_ascii_lowercase())
     }
 
     /// Re-reads every tenant's allowed origins into the CORS set.
@@ -283,9 +316,12 @@ impl Core {
                 }
             }
         }
-        if let Ok(mut slot) = self.caches().known_origins.write() {
-            *slot = Arc::new(known);
-        }
+        let mut slot = self
+            .caches()
+            .known_origins
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *slot = Arc::new(known);
         Ok(())
     }
 
@@ -322,8 +358,11 @@ impl Core {
         .await?;
         tx.commit().await?;
         self.caches().settings.invalidate(&tenant);
-        if before.allowed_origins != settings.allowed_origins {
-            self.reload_known_origins().await?;
+        if before.allowed_origins != settings.allowed_origins
+            && let Err(err) = self.reload_known_origins().await
+        {
+            // Saved all the same; the next upkeep round reads them again.
+            tracing::warn!(error = %err, "reloading allowed origins failed");
         }
         Ok(settings)
     }
@@ -371,11 +410,9 @@ mod tests {
             ["https://app.example", "http://localhost:3000"]
         );
         s.validate().unwrap();
-        assert!(s.admits_origin(None));
-        assert!(s.admits_origin(Some("https://app.example")));
-        assert!(!s.admits_origin(Some("https://evil.example")));
-        assert!(!s.admits_origin(Some("null")));
-        assert!(TenantSettings::default().admits_origin(Some("https://any.example")));
+        assert!(s.lists_origin("https://app.example"));
+        assert!(!s.lists_origin("https://evil.example"));
+        assert!(!s.lists_origin("null"));
 
         s.allowed_origins = vec!["https://App.example".into()];
         assert!(s.validate().is_err(), "stored origins must be normalised");

@@ -216,7 +216,8 @@ impl Core {
             .await?
             .ok_or(AppError::NotFound("tenant"))?;
         ensure_active(&tenant)?;
-        self.check_origin(tenant.id, from.origin.as_deref()).await?;
+        self.check_origin(Some(tenant.id), from.origin.as_deref())
+            .await?;
         Ok(tenant)
     }
 

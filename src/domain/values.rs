@@ -113,7 +113,8 @@ impl Slug {
 }
 
 /// A web origin as browsers send it in `Origin`: `http(s)://host[:port]`,
-/// lower-cased, without path or trailing slash.
+/// lower-cased, without path or trailing slash, without the scheme's
+/// default port, an IPv6 address in its short form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin(String);
 string_value!(Origin);
@@ -121,43 +122,73 @@ string_value!(Origin);
 impl Origin {
     pub fn parse(raw: &str) -> AppResult<Self> {
         let origin = raw.trim().trim_end_matches('/').to_ascii_lowercase();
-        let authority = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"));
-        let ok = origin.len() <= 260
-            && authority.is_some_and(|authority| {
-                let (host, port) = match authority.rsplit_once(':') {
-                    Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
-                        (host, Some(port))
-                    }
-                    _ => (authority, None),
-                };
-                let host_ok = match host.strip_prefix('[') {
-                    // IPv6 literal
-                    Some(v6) => v6
-                        .strip_suffix(']')
-                        .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok()),
-                    None => {
-                        !host.is_empty()
-                            && host.split('.').all(|label| {
-                                !label.is_empty()
-                                    && label.len() <= 63
-                                    && !label.starts_with('-')
-                                    && !label.ends_with('-')
-                                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                            })
-                    }
-                };
-                let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
-                host_ok && port_ok
-            });
-        if !ok {
-            return Err(AppError::validation(format!(
+        Self::normalise(&origin).map(Self).ok_or_else(|| {
+            AppError::validation(format!(
                 "`{}` is not an origin like https://app.example or http://localhost:3000",
                 raw.trim()
-            )));
+            ))
+        })
+    }
+
+    fn normalise(origin: &str) -> Option<String> {
+        if origin.len() > 260 {
+            return None;
         }
-        Ok(Self(origin))
+        let (scheme, authority) = origin.split_once("://")?;
+        let default_port = match scheme {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port))
+                if !port.contains(']') && (!host.contains(':') || host.ends_with(']')) =>
+            {
+                (host, Some(port))
+            }
+            _ => (authority, None),
+        };
+        let host = match host.strip_prefix('[') {
+            Some(v6) => {
+                let v6: std::net::Ipv6Addr = v6.strip_suffix(']')?.parse().ok()?;
+                format!("[{v6}]")
+            }
+            None => {
+                let label_ok = |label: &str| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                };
+                if !host.split('.').all(label_ok) {
+                    return None;
+                }
+                host.to_owned()
+            }
+        };
+        let Some(digits) = port else {
+            return Some(format!("{scheme}://{host}"));
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        match digits.parse::<u16>().ok()? {
+            0 => None,
+            p if p == default_port => Some(format!("{scheme}://{host}")),
+            p => Some(format!("{scheme}://{host}:{p}")),
+        }
+    }
+
+    /// The origin of a URL (`https://chat.example/base` → `https://chat.example`).
+    pub fn of_url(url: &str) -> Option<Self> {
+        let after_scheme = url.find("://")? + 3;
+        let end = url[after_scheme..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| after_scheme + i);
+        Self::parse(&url[..end]).ok()
     }
 }
 
@@ -289,6 +320,12 @@ mod tests {
             (" http://localhost:3000 ", "http://localhost:3000"),
             ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
             ("https://[::1]:8443", "https://[::1]:8443"),
+            ("https://[0:0::1]", "https://[::1]"),
+            ("https://app.example:443", "https://app.example"),
+            ("http://app.example:80/", "http://app.example"),
+            ("http://app.example:443", "http://app.example:443"),
+            ("http://localhost:03000", "http://localhost:3000"),
+            ("http://my_host.local", "http://my_host.local"),
         ] {
             assert_eq!(Origin::parse(raw).unwrap().as_str(), want, "{raw}");
         }
@@ -306,9 +343,22 @@ mod tests {
             "https://user@app.example",
             "https://[zz]:80",
             "https://app.example?x=1",
+            "https://app.example:+443",
+            "https://app.example:",
+            "https://::1",
         ] {
             assert!(Origin::parse(bad).is_err(), "{bad}");
         }
+        let of = |url| Origin::of_url(url).map(Origin::into_inner);
+        assert_eq!(
+            of("https://Chat.example:443/base/?x").as_deref(),
+            Some("https://chat.example")
+        );
+        assert_eq!(
+            of("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(of("not a url"), None);
     }
 
     #[test]

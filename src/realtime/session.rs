@@ -124,11 +124,8 @@ pub async fn authenticate(
         .map_err(AppError::validation)?;
     let ip = client_ip(&s, state.auth.trust_proxy());
     let actor = state.auth.authenticate(&token, ip).await?;
-    let origin = s.req_parts().headers.get("origin");
-    state
-        .auth
-        .admit_origin(&actor, origin.and_then(|o| o.to_str().ok()))
-        .await?;
+    let origin = crate::auth::guard::origin(&s.req_parts().headers);
+    state.auth.admit_origin(&actor, origin).await?;
     let Credential::Session(session) = actor.credential else {
         return Err(AppError::unauthorized("unauthorized", "API keys cannot open sockets").into());
     };

@@ -2,15 +2,19 @@
 //! browser request (it carries `Origin`) from any other origin is refused
 //! with 403 `origin_not_allowed` wherever the tenant is known (logins,
 //! codes, links, tokens, API keys, refresh); requests without `Origin`
-//! (mobile and desktop apps, servers) and other tenants are untouched. With
-//! a server-wide CORS list, the origins tenants list are let in too, and so
-//! is the server's own (the console's forms). Socket.IO: tests/e2e/origins.
+//! (mobile and desktop apps, servers) are untouched. One tenant's list
+//! never opens another tenant's door, nor the platform's. With a
+//! server-wide CORS list, CORS lets in the origins tenants list, and the
+//! server's own (the console's forms). Socket.IO: tests/e2e/origins.
 
 use reqwest::{Method, StatusCode, header};
 use samvad::config::CorsOrigins;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Res, TestApp};
+use crate::{
+    helpers::{PASSWORD, Res, TestApp},
+    outbox::Outbox,
+};
 
 const APP: &str = "https://app.acme.example";
 const EVIL: &str = "https://evil.example";
@@ -167,6 +171,10 @@ async fn a_listed_origin_is_served_another_is_refused_and_apps_without_origin_ar
             "/api/auth/verify-otp-login",
             json!({ "tenant": "acme", "email": "new@mail.test", "code": "123456" }),
         ),
+        (
+            "/api/auth/verify-otp-register",
+            json!({ "tenant": "acme", "email": "new@mail.test", "code": "123456" }),
+        ),
     ] {
         post(Some(EVIL), path, body)
             .await
@@ -244,7 +252,10 @@ async fn with_a_server_cors_list_tenants_origins_and_the_servers_own_are_let_in(
     })
     .await;
     let acme = app.tenant("acme").await;
+    let other = app.tenant("other").await;
     let admin = app.login_admin(&acme).await;
+    let other_admin = app.login_admin(&other).await;
+    let root = app.superadmin().await;
 
     let allowed = |res: &reqwest::Response| {
         res.headers()
@@ -268,6 +279,70 @@ async fn with_a_server_cors_list_tenants_origins_and_the_servers_own_are_let_in(
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["success"], json!(false), "refusals keep the envelope");
 
+    // acme's list opens acme's door only: CORS lets APP through, but
+    // another tenant and the platform still refuse it.
+    let post = |origin, path: &'static str, body: Value| {
+        from(&app, origin, Method::POST, path, Auth::None, Some(body))
+    };
+    let login = |tenant: &str, email: &str| json!({ "tenant": tenant, "email": email, "password": PASSWORD });
+    post(
+        Some(APP),
+        "/api/auth/login",
+        login("other", &other.admin_email),
+    )
+    .await
+    .assert_error(403, "origin_not_allowed");
+    let me = |origin, token| {
+        from(
+            &app,
+            origin,
+            Method::GET,
+            "/api/auth/me",
+            Auth::Bearer(token),
+            None,
+        )
+    };
+    me(Some(APP), &other_admin.access)
+        .await
+        .assert_error(403, "origin_not_allowed");
+    assert_eq!(
+        me(Some("https://ops.example"), &other_admin.access)
+            .await
+            .status,
+        200
+    );
+    post(
+        Some(APP),
+        "/api/platform/login",
+        json!({ "email": "root@platform.test", "password": PASSWORD }),
+    )
+    .await
+    .assert_error(403, "origin_not_allowed");
+    from(
+        &app,
+        Some(APP),
+        Method::GET,
+        "/api/platform/tenants",
+        Auth::Bearer(&root.access),
+        None,
+    )
+    .await
+    .assert_error(403, "origin_not_allowed");
+    // A tenant with a list takes its list (and the server's own pages), not
+    // the server's.
+    let acme_login = login("acme", &acme.admin_email);
+    post(
+        Some("https://ops.example"),
+        "/api/auth/login",
+        acme_login.clone(),
+    )
+    .await
+    .assert_error(403, "origin_not_allowed");
+    for origin in [APP, app.base.as_str()] {
+        let res = post(Some(origin), "/api/auth/login", acme_login.clone()).await;
+        assert_eq!(res.status, 200, "{origin}: {}", res.body);
+    }
+
     // The console's own forms send the server's origin.
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -290,4 +365,38 @@ async fn with_a_server_cors_list_tenants_origins_and_the_servers_own_are_let_in(
     // A restart reads every tenant's list back from MySQL.
     let app = app.restart().await;
     assert_eq!(preflight(&app, APP).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_emailed_link_used_from_a_refused_origin_stays_unspent() {
+    let outbox = Outbox::start().await;
+    let app = TestApp::spawn_with(|c| outbox.configure(c)).await;
+    let acme = app.tenant("acme").await;
+    let admin = app.login_admin(&acme).await;
+    set_origins(&app, &admin.access, json!([APP])).await;
+    app.post(
+        "/api/auth/forgot-password",
+        None,
+        json!({ "tenant": "acme", "email": acme.admin_email }),
+    )
+    .await
+    .data();
+    let link = outbox.mail.next().await.link("/account/reset-password");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let body = json!({ "token": token, "password": "new password 1" });
+    let reset = |origin| {
+        from(
+            &app,
+            origin,
+            Method::POST,
+            "/api/auth/reset-password",
+            Auth::None,
+            Some(body.clone()),
+        )
+    };
+    reset(Some(EVIL))
+        .await
+        .assert_error(403, "origin_not_allowed");
+    let res = reset(Some(APP)).await;
+    assert_eq!(res.status, 200, "the link still works: {}", res.body);
 }

@@ -42,7 +42,9 @@ pub fn invalid_credentials() -> AppError {
 impl Core {
     /// Password login of a tenant participant. Unknown tenant, unknown
     /// account, wrong password, blocked account and suspended tenant all give
-    /// the same 401, so nothing about accounts leaks. Rate-limited per
+    /// the same 401, so nothing about accounts leaks. (A browser page on an
+    /// origin the tenant does not allow gets 403 first: tenant slugs are
+    /// public, accounts are not.) Rate-limited per
     /// address and per account (tenant settings; see `limits`).
     pub async fn login(
         &self,
@@ -54,7 +56,7 @@ impl Core {
         let Some(tenant) = self.tenant_by_slug(tenant_slug).await? else {
             return Err(refuse_login().await);
         };
-        self.check_origin(tenant.id, device.origin.as_deref())
+        self.check_origin(Some(tenant.id), device.origin.as_deref())
             .await?;
         let settings = self.settings_of(tenant.id).await?;
         let ip = device.ip.as_deref().unwrap_or("unknown");
@@ -152,6 +154,7 @@ impl Core {
         device: &Device,
     ) -> AppResult<(Superadmin, Issued)> {
         let limits = crate::domain::settings::TenantSettings::default();
+        self.check_origin(None, device.origin.as_deref()).await?;
         let ip = device.ip.as_deref().unwrap_or("unknown");
         self.limits()
             .check(PLATFORM, Kind::LoginPerIp, limits.login_per_ip, ip)?;
@@ -179,6 +182,13 @@ impl Core {
     /// session (theft or replay) and is refused, as are all later ones.
     pub async fn refresh(&self, token: &str, origin: Option<&str>) -> AppResult<Issued> {
         let (session, hash) = parse_refresh_token(token).ok_or_else(invalid_refresh)?;
+        if origin.is_some() {
+            // Refused before the token is spent (and before any row is
+            // locked): the session stays usable from an allowed origin.
+            let live = liveness(&mut *self.pool().acquire().await?, session).await?;
+            self.check_origin(live.and_then(|l| l.tenant), origin)
+                .await?;
+        }
         let mut tx = self.pool().begin().await?;
         let used: Option<Option<DateTime<Utc>>> = sqlx::query(
             "SELECT used_at FROM session_refresh_tokens
@@ -211,10 +221,6 @@ impl Core {
             .ok_or_else(invalid_refresh)?;
         if live.dead_because.is_some() {
             return Err(invalid_refresh());
-        }
-        if let Some(tenant) = live.tenant {
-            // Refused before the token is spent: the session stays usable.
-            self.check_origin(tenant, origin).await?;
         }
         sqlx::query(
             "UPDATE session_refresh_tokens SET used_at = ? WHERE session_id = ? AND token_hash = ?",
