@@ -252,6 +252,23 @@ async fn receipt_cursors_only_move_forward_and_give_the_sender_a_status() {
     w.call(&w.astro, Method::POST, &read, Some(json!({})))
         .await
         .assert_error(422, "validation_failed");
+    w.call(
+        &w.astro,
+        Method::POST,
+        &read,
+        Some(json!({ "messageIds": [] })),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+    let unknown = uuid::Uuid::now_v7();
+    w.call(
+        &w.astro,
+        Method::POST,
+        &read,
+        Some(json!({ "messageIds": [unknown] })),
+    )
+    .await
+    .assert_error(404, "not_found");
 }
 
 #[tokio::test]
@@ -747,6 +764,14 @@ async fn content_is_validated_then_stored_exactly_as_sent() {
         .post(&path, Some(&w.user.access), json!({ "content": "   " }))
         .await
         .assert_error(422, "validation_failed");
+    for control in ["nul\u{0}byte", "bell\u{7}", "escape\u{1b}[31m"] {
+        w.app
+            .post(&path, Some(&w.user.access), json!({ "content": control }))
+            .await
+            .assert_error(422, "validation_failed");
+    }
+    let lines = "line one\r\nline two\tand a tab";
+    assert_eq!(w.send(&w.user, &id, lines).await["content"], json!(lines));
     w.app
         .post(&path, Some(&w.user.access), json!({ "type": "image" }))
         .await

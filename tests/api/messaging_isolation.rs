@@ -174,8 +174,18 @@ async fn another_tenants_conversations_messages_and_relationships_are_404_everyw
     assert_eq!(a.body, b.body);
     w.send(&w.astro, &mine, "unread").await; // seq 2; the user has read their own seq 1
     let path = format!("/api/conversations/{mine}/read");
-    let read = w.app.post(&path, Some(&w.user.access), json!({ "messageIds": [f.message] })).await;
-    assert_eq!(read.data()["readSeq"], json!(1), "a foreign message moves no cursor");
+    let read = |id: &str| {
+        w.app
+            .post(&path, Some(&w.user.access), json!({ "messageIds": [id] }))
+    };
+    let (foreign, unknown) = (read(&f.message).await, read(&ghost).await);
+    foreign.assert_error(404, "not_found");
+    assert_eq!(foreign.body, unknown.body, "a foreign message is an unknown one");
+    let unmoved = w
+        .app
+        .post(&path, Some(&w.user.access), json!({ "seq": 0 }))
+        .await;
+    assert_eq!(unmoved.data()["readSeq"], json!(1), "it moves no cursor");
 
     // Lists and searches never show foreign objects.
     for (path, who) in [

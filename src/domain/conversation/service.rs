@@ -605,7 +605,8 @@ impl Core {
     }
 
     /// Seed 004's mark-read by message ids: the read cursor moves to the
-    /// newest of them.
+    /// newest of them. Ids of no message of this conversation are a 404
+    /// (`message`); among known ones, unknown ids are ignored.
     pub async fn mark_read_ids(
         &self,
         actor: &Actor,
@@ -613,10 +614,16 @@ impl Core {
         messages: &[MessageId],
     ) -> AppResult<Member> {
         let tenant = actor.tenant()?;
+        if messages.is_empty() {
+            return Err(AppError::validation("messageIds lists no message"));
+        }
         self.membership(actor, id).await?;
         let mut conn = self.pool().acquire().await?;
         let newest = crate::domain::message::max_seq_of(&mut conn, tenant, id, messages).await?;
         drop(conn);
+        if newest == 0 {
+            return Err(AppError::NotFound("message"));
+        }
         self.mark(actor, id, newest, newest).await
     }
 

@@ -113,6 +113,16 @@ impl SendInput {
                     "messages are at most {max_chars} characters"
                 )));
             }
+            // Line breaks and tabs are text; NUL and the other control
+            // characters are not (they break terminals, logs and exports).
+            if content
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                return Err(AppError::validation(
+                    "messages cannot contain control characters other than line breaks and tabs",
+                ));
+            }
             if content.trim().is_empty() {
                 self.content = None;
             }
