@@ -6,8 +6,9 @@
 //! - [`Caller`]: a session or an API key (`X-Api-Key`), for what a tenant's
 //!   integrations may also do; the key's scopes decide through the policy.
 //!
-//! Both refuse a browser request from an origin the tenant does not list
-//! (its settings' allowed origins).
+//! Both refuse (403 `origin_not_allowed`) a browser request whose `Origin`
+//! may not act for the caller's tenant, or the platform: see
+//! `Core::check_origin`.
 
 use poem::Request;
 use poem_openapi::{

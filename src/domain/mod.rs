@@ -62,6 +62,7 @@ pub mod events;
 pub mod ids;
 pub mod limits;
 pub mod message;
+pub mod origins;
 pub mod otp;
 pub mod participant;
 pub mod password;

@@ -44,8 +44,8 @@ impl Core {
     /// account, wrong password, blocked account and suspended tenant all give
     /// the same 401, so nothing about accounts leaks. (A browser page on an
     /// origin the tenant does not allow gets 403 first: tenant slugs are
-    /// public, accounts are not.) Rate-limited per
-    /// address and per account (tenant settings; see `limits`).
+    /// public, accounts are not.) Rate-limited per address and per account
+    /// (tenant settings; see `limits`).
     pub async fn login(
         &self,
         tenant_slug: &str,
