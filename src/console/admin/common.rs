@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use poem::{IntoResponse, Request, http::StatusCode, web::Redirect};
 
-use super::{Fail, Outcome, Viewer, viewer};
+use super::{Fail, Outcome, Viewer, check_csrf, viewer};
 use crate::{app::AppState, error::AppError};
 
 /// The viewer of a tenant's page; the superadmin (who has no tenant) gets
@@ -17,6 +17,20 @@ pub async fn tenant_viewer(state: &AppState, req: &Request) -> Result<Viewer, Fa
             "this page is for a tenant's admins; the superadmin manages tenants",
         )));
     }
+    Ok(viewer)
+}
+
+/// A tenant admin's form post: the session, the form's CSRF token and
+/// `object write`.
+pub async fn writer(
+    state: &AppState,
+    req: &Request,
+    csrf: Option<&str>,
+    object: &str,
+) -> Result<Viewer, Fail> {
+    let viewer = tenant_viewer(state, req).await?;
+    check_csrf(req, &viewer, csrf)?;
+    state.auth.authorize(&viewer.actor, object, "write").await?;
     Ok(viewer)
 }
 

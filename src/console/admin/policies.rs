@@ -11,8 +11,8 @@ use poem::{
 use serde::Deserialize;
 
 use super::{
-    Outcome, Viewer, check_csrf,
-    common::{invalid, notice, problem, see_other, tenant_viewer},
+    Outcome, Viewer,
+    common::{invalid, notice, problem, see_other, tenant_viewer, writer},
     finish, html,
 };
 use crate::{
@@ -173,12 +173,7 @@ pub async fn check(req: &Request, Data(state): Data<&AppState>) -> Response {
 
 /// Grants (`add`) or revokes a rule.
 async fn edit(state: &AppState, req: &Request, form: &RuleForm, grant: bool) -> Outcome {
-    let viewer = tenant_viewer(state, req).await?;
-    check_csrf(req, &viewer, form.csrf.as_deref())?;
-    state
-        .auth
-        .authorize(&viewer.actor, "policies", "write")
-        .await?;
+    let viewer = writer(state, req, form.csrf.as_deref(), "policies").await?;
     let result = match Rule::parse(&form.role, &form.object, &form.action) {
         Ok(rule) if grant => state.core.add_policy_rule(&viewer.actor, rule).await,
         Ok(rule) => state.core.remove_policy_rule(&viewer.actor, rule).await,

@@ -14,8 +14,8 @@ use super::{NOTICES, Row, participant_id};
 use crate::{
     app::AppState,
     console::admin::{
-        Outcome, Viewer, check_csrf,
-        common::{blank, invalid, notice, problem, see_other, tenant_viewer, when},
+        Outcome, Viewer,
+        common::{blank, invalid, notice, problem, see_other, tenant_viewer, when, writer},
         finish, html,
     },
     domain::{
@@ -190,12 +190,7 @@ where
     F: FnOnce(Viewer, ParticipantId) -> Fut,
     Fut: std::future::Future<Output = (Viewer, Result<&'static str, AppError>, Option<EditForm>)>,
 {
-    let viewer = tenant_viewer(state, req).await?;
-    check_csrf(req, &viewer, csrf)?;
-    state
-        .auth
-        .authorize(&viewer.actor, "participants", "write")
-        .await?;
+    let viewer = writer(state, req, csrf, "participants").await?;
     let id = participant_id(raw_id)?;
     let (viewer, result, edit) = run(viewer, id).await;
     match result {

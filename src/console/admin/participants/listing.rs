@@ -12,8 +12,8 @@ use super::Row;
 use crate::{
     app::AppState,
     console::admin::{
-        Outcome, Viewer, check_csrf,
-        common::{blank, invalid, problem, see_other, tenant_viewer},
+        Outcome, Viewer,
+        common::{blank, invalid, problem, see_other, tenant_viewer, writer},
         finish, html, urlencode,
     },
     domain::{
@@ -148,12 +148,7 @@ pub async fn create(
     Form(form): Form<CreateForm>,
 ) -> Response {
     let outcome = async {
-        let viewer = tenant_viewer(state, req).await?;
-        check_csrf(req, &viewer, form.csrf.as_deref())?;
-        state
-            .auth
-            .authorize(&viewer.actor, "participants", "write")
-            .await?;
+        let viewer = writer(state, req, form.csrf.as_deref(), "participants").await?;
         let created = match form.input() {
             Ok(input) => {
                 state

@@ -8,7 +8,8 @@ use poem::{
 };
 use serde::Deserialize;
 
-use super::{Render, render, writer};
+use super::{Render, render};
+use crate::console::admin::common::writer;
 use crate::{
     app::AppState,
     console::admin::{

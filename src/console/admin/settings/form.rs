@@ -10,7 +10,8 @@ use poem::{
     web::{Data, Form},
 };
 
-use super::{Render, render, writer};
+use super::{Render, render};
+use crate::console::admin::common::writer;
 use crate::{
     app::AppState,
     console::admin::{

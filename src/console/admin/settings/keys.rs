@@ -7,7 +7,8 @@ use poem::{
     web::{Data, Form, Path},
 };
 
-use super::{Render, render, writer};
+use super::{Render, render};
+use crate::console::admin::common::writer;
 use crate::{
     app::AppState,
     console::admin::{

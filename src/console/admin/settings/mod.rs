@@ -24,7 +24,7 @@ use self::{
     keys::KeyRow,
 };
 use super::{
-    Fail, Outcome, Viewer, check_csrf,
+    Outcome, Viewer,
     common::{notice, tenant_viewer, when},
     finish, html,
 };
@@ -154,17 +154,4 @@ pub async fn show(req: &Request, Data(state): Data<&AppState>) -> Response {
     }
     .await;
     finish(req, outcome)
-}
-
-/// The session, the form's CSRF token and `object write`.
-async fn writer(
-    state: &AppState,
-    req: &Request,
-    csrf: Option<&str>,
-    object: &str,
-) -> Result<Viewer, Fail> {
-    let viewer = tenant_viewer(state, req).await?;
-    check_csrf(req, &viewer, csrf)?;
-    state.auth.authorize(&viewer.actor, object, "write").await?;
-    Ok(viewer)
 }
