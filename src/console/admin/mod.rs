@@ -149,12 +149,6 @@ impl From<AppError> for Fail {
     }
 }
 
-impl From<sqlx::Error> for Fail {
-    fn from(err: sqlx::Error) -> Self {
-        Self::App(err.into())
-    }
-}
-
 pub type Outcome = Result<Response, Fail>;
 
 #[derive(Template)]
