@@ -28,6 +28,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/bench-target}"
 DB_NAME="${BENCH_DB_NAME:-samvad_bench}"
 MYSQL="${BENCH_MYSQL:-mysql -h127.0.0.1 -P3306 -uroot}"
@@ -36,9 +37,7 @@ TENANT=bench
 ADMIN_EMAIL=admin@bench.test
 ADMIN_PASSWORD=bench-admin-password
 
-case "$DB_NAME" in
-  *[!A-Za-z0-9_]* | "") echo "BENCH_DB_NAME must be letters, digits and _" >&2; exit 2 ;;
-esac
+check_db_name
 
 BIN="$CARGO_TARGET_DIR/release/samvad"
 if [[ "${BENCH_NO_BUILD:-}" == 1 && -x "$BIN" ]]; then
@@ -49,19 +48,6 @@ else
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/samvad-bench.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-  local status=$?
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [[ "${BENCH_KEEP_DB:-}" != 1 ]]; then
-    $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" || true
-  fi
-  echo "== server log: $WORK/server.log" >&2
-  exit "$status"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -71,43 +57,15 @@ $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
 "$BIN" tenant create --slug "$TENANT" --name "Bench" \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --json >"$WORK/tenant.json"
 
-PORT="${BENCH_PORT:-$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}"
+PORT="${BENCH_PORT:-$(free_port)}"
 BASE="http://127.0.0.1:$PORT"
 
 echo "== starting the server on $BASE" >&2
 SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" \
   "$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-
-# Wait for readiness (database reachable), up to 60 s.
-ready=""
-for _ in $(seq 1 600); do
-  if curl -fsS -o /dev/null "$BASE/health" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ -z "$ready" ]]; then
-  echo "server did not become ready; its log:" >&2
-  cat "$WORK/server.log" >&2
-  exit 1
-fi
-
-# Percent idle of all cores over 2 s.
-idle_percent() {
-  local a b
-  read -r -a a < <(head -1 /proc/stat)
-  sleep 2
-  read -r -a b < <(head -1 /proc/stat)
-  local total=0 i
-  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-  echo $(( total > 0 ? 100 * ((b[4] - a[4]) + (b[5] - a[5])) / total : 100 ))
-}
-if [[ -n "${BENCH_WAIT_QUIET:-}" ]]; then
-  deadline=$((SECONDS + BENCH_WAIT_QUIET))
-  until (( $(idle_percent) >= 85 )); do
-    if (( SECONDS >= deadline )); then echo "== the machine is still busy; measuring anyway" >&2; break; fi
-  done
-fi
+wait_ready "$BASE"
+wait_quiet
 
 DB_PID="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
 echo "== commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations 2>/dev/null || echo ' + uncommitted changes in src/'), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

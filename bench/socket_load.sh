@@ -39,6 +39,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/bench-target}"
 DB_NAME="${BENCH_DB_NAME:-samvad_load}"
 MYSQL="${BENCH_MYSQL:-mysql -h127.0.0.1 -P3306 -uroot}"
@@ -65,9 +66,7 @@ while (($#)); do
   esac
 done
 case "$REF" in samvad | node) ;; *) echo "--ref is samvad or node" >&2; exit 2 ;; esac
-case "$DB_NAME" in
-  *[!A-Za-z0-9_]* | "") echo "BENCH_DB_NAME must be letters, digits and _" >&2; exit 2 ;;
-esac
+check_db_name
 PAIRS=$(((CONNECTIONS + 1) / 2))
 
 # Each connection is a file descriptor here and one in the server.
@@ -92,19 +91,6 @@ if [[ "$REF" == node && ! -d bench/node-ref/node_modules ]]; then
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/samvad-load.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-  local status=$?
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [[ "${BENCH_KEEP_DB:-}" != 1 ]]; then
-    $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" || true
-  fi
-  echo "== server log: $WORK/server.log" >&2
-  exit "$status"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -120,7 +106,7 @@ $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
 "$BIN" bench seed --tenant bench --pairs "$PAIRS" --json >"$WORK/seed.json"
 echo "== seeded in $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).data.seconds)' "$WORK/seed.json") s" >&2
 
-PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+PORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT"
 echo "== starting $REF on $BASE" >&2
 if [[ "$REF" == samvad ]]; then
@@ -129,33 +115,8 @@ else
   PORT="$PORT" DB_POOL="${SAMVAD_DB_MAX_CONNECTIONS:-20}" node bench/node-ref/server.mjs >"$WORK/server.log" 2>&1 &
 fi
 SERVER_PID=$!
-ready=""
-for _ in $(seq 1 600); do
-  if curl -fsS -o /dev/null "$BASE/health" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ -z "$ready" ]]; then
-  echo "server did not become ready; its log:" >&2
-  cat "$WORK/server.log" >&2
-  exit 1
-fi
-
-# Percent idle of all cores over 2 s.
-idle_percent() {
-  local a b total=0 i
-  read -r -a a < <(head -1 /proc/stat)
-  sleep 2
-  read -r -a b < <(head -1 /proc/stat)
-  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-  echo $((total > 0 ? 100 * ((b[4] - a[4]) + (b[5] - a[5])) / total : 100))
-}
-if [[ -n "${BENCH_WAIT_QUIET:-}" ]]; then
-  deadline=$((SECONDS + BENCH_WAIT_QUIET))
-  until (($(idle_percent) >= 85)); do
-    if ((SECONDS >= deadline)); then echo "== the machine is still busy; measuring anyway" >&2; break; fi
-  done
-fi
+wait_ready "$BASE"
+wait_quiet
 
 DB_PID="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations Cargo.toml 2>/dev/null || echo '+uncommitted')"

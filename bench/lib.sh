@@ -1,0 +1,63 @@
+# Shared by bench/run.sh and bench/socket_load.sh (sourced, not run). The
+# caller sets MYSQL, DB_NAME and WORK, and SERVER_PID once its server runs.
+
+# Refuses a BENCH_DB_NAME that is not a plain identifier (it is dropped).
+check_db_name() {
+  case "$DB_NAME" in
+    *[!A-Za-z0-9_]* | "") echo "BENCH_DB_NAME must be letters, digits and _" >&2; exit 2 ;;
+  esac
+}
+
+# On exit (`trap cleanup EXIT` once WORK exists): stop the server, drop the
+# database (unless BENCH_KEEP_DB=1), and say where the server log is.
+SERVER_PID=""
+cleanup() {
+  local status=$?
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ "${BENCH_KEEP_DB:-}" != 1 ]]; then
+    $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" || true
+  fi
+  echo "== server log: $WORK/server.log" >&2
+  exit "$status"
+}
+# A free TCP port on 127.0.0.1.
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# Waits up to 60 s for $1/health to answer (the database is reachable);
+# prints the server log and fails if it does not, or if the server exits.
+wait_ready() {
+  local base="$1" _
+  for _ in $(seq 1 600); do
+    if curl -fsS -o /dev/null "$base/health" 2>/dev/null; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "server did not become ready; its log:" >&2
+  cat "$WORK/server.log" >&2
+  exit 1
+}
+
+# Percent idle of all cores over 2 s.
+idle_percent() {
+  local a b total=0 i
+  read -r -a a < <(head -1 /proc/stat)
+  sleep 2
+  read -r -a b < <(head -1 /proc/stat)
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  echo $((total > 0 ? 100 * ((b[4] - a[4]) + (b[5] - a[5])) / total : 100))
+}
+
+# With BENCH_WAIT_QUIET=S, waits up to S seconds for the machine to be
+# >= 85% idle, then measures anyway.
+wait_quiet() {
+  [[ -n "${BENCH_WAIT_QUIET:-}" ]] || return 0
+  local deadline=$((SECONDS + BENCH_WAIT_QUIET))
+  until (($(idle_percent) >= 85)); do
+    if ((SECONDS >= deadline)); then echo "== the machine is still busy; measuring anyway" >&2; break; fi
+  done
+}
