@@ -164,6 +164,7 @@ pub fn is_unique_violation(err: &sqlx::Error, key: &str) -> bool {
 
 /// The `error` member of the envelope.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Stable snake_case code (`not_found`, `validation_failed`, ...).
     pub code: String,
@@ -173,6 +174,7 @@ pub struct ErrorBody {
 
 /// The failure envelope: `{"success":false,"error":{code,message},"message"}`.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorEnvelope {
     /// Always `false`.
     pub success: bool,

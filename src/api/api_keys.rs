@@ -15,6 +15,7 @@ use crate::{
 pub struct ApiKeysApi;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreateKeyRequest {
     /// What the key is for, e.g. `CRM sync`.
     pub name: String,
@@ -24,7 +25,7 @@ pub struct CreateKeyRequest {
 
 /// A key, without its secret.
 #[derive(Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct KeyView {
     pub id: uuid::Uuid,
     pub name: String,
@@ -51,6 +52,7 @@ impl From<ApiKey> for KeyView {
 
 /// A new key: the only time `key` is shown.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreatedKey {
     #[oai(flatten)]
     pub info: KeyView,

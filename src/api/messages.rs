@@ -29,7 +29,7 @@ pub struct MessagesApi;
 /// A message to send: where (`conversationId`/`conversation`, or
 /// `to`/`recipientId` for a direct conversation) and what.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct PostMessageRequest {
     pub conversation_id: Option<uuid::Uuid>,
     pub conversation: Option<uuid::Uuid>,
@@ -53,19 +53,21 @@ pub struct PostMessageRequest {
 
 /// New text for a message (`content` or `text`).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EditRequest {
     pub content: Option<String>,
     pub text: Option<String>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReactRequest {
     /// The emoji; the same one again takes the reaction back.
     pub emoji: String,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ForwardRequest {
     /// The conversation to forward into.
     pub conversation_id: uuid::Uuid,
@@ -73,6 +75,7 @@ pub struct ForwardRequest {
 
 /// Search results, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SearchResults {
     pub items: Vec<MessageDto>,
 }

@@ -71,6 +71,7 @@ pub enum Tag {
 
 /// The success envelope: `{"success": true, "data": ...}`.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Envelope<T: ParseFromJSON + ToJSON + Type> {
     /// Always `true`.
     pub success: bool,
@@ -90,7 +91,7 @@ pub fn ok<T: ParseFromJSON + ToJSON + Type>(data: T) -> Reply<T> {
 
 /// One page of a list; pass `nextCursor` back as `cursor` for the next.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct PageOf<T: ParseFromJSON + ToJSON + Type> {
     pub items: Vec<T>,
     /// Absent on the last page.
@@ -111,7 +112,7 @@ impl<T: ParseFromJSON + ToJSON + Type> PageOf<T> {
 /// `email` and `phone` are shown to admins and to the participant only (the
 /// core removes them for everyone else).
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ParticipantView {
     pub id: uuid::Uuid,
     pub uid: uuid::Uuid,

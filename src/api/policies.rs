@@ -17,6 +17,7 @@ pub struct PoliciesApi;
 
 /// `role` may `action` (read|write) on `object`.
 #[derive(Debug, Object, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RuleView {
     pub role: String,
     pub object: String,
@@ -41,6 +42,7 @@ impl RuleView {
 
 /// An object a rule may grant.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ObjectView {
     pub name: String,
     pub description: String,
@@ -48,6 +50,7 @@ pub struct ObjectView {
 
 /// The tenant's rules and what rules may name.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PolicySet {
     pub rules: Vec<RuleView>,
     pub roles: Vec<String>,
@@ -56,6 +59,7 @@ pub struct PolicySet {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CheckResult {
     pub allowed: bool,
 }

@@ -26,7 +26,7 @@ pub struct UsersApi;
 
 /// Changes to one's own profile; absent fields stay, `null` clears.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct UpdateMeRequest {
     pub name: MaybeUndefined<String>,
     /// Same as `avatarUrl`; either spelling is accepted.
