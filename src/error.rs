@@ -164,7 +164,6 @@ pub fn is_unique_violation(err: &sqlx::Error, key: &str) -> bool {
 
 /// The `error` member of the envelope.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Stable snake_case code (`not_found`, `validation_failed`, ...).
     pub code: String,
@@ -174,7 +173,6 @@ pub struct ErrorBody {
 
 /// The failure envelope: `{"success":false,"error":{code,message},"message"}`.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ErrorEnvelope {
     /// Always `false`.
     pub success: bool,
@@ -242,6 +240,10 @@ impl ApiResponse for AppError {
                 "Conflicts with the current state (duplicate, wrong state)",
             ),
             (413, "Body larger than the configured limit"),
+            (
+                415,
+                "The body is not `application/json` (operations that take one)",
+            ),
             (422, "Well-formed but invalid values"),
             (429, "Rate limited; see the Retry-After header"),
             (500, "Internal error; the x-request-id header identifies it"),

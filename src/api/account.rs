@@ -23,7 +23,7 @@ pub struct AccountApi;
 
 /// A new account of the tenant (a user).
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct RegisterRequest {
     pub tenant: String,
     pub name: String,
@@ -36,20 +36,17 @@ pub struct RegisterRequest {
 
 /// A token from an emailed link.
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct TokenRequest {
     pub token: String,
 }
 
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ForgotPasswordRequest {
     pub tenant: String,
     pub email: String,
 }
 
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ResetPasswordRequest {
     /// The token of the emailed link.
     pub token: String,
@@ -58,7 +55,7 @@ pub struct ResetPasswordRequest {
 }
 
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ChangePasswordRequest {
     /// Empty for an account that has no password yet (created by code).
     pub current_password: String,

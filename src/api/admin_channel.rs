@@ -27,7 +27,6 @@ pub struct AdminChannelApi;
 
 /// A conversation with its newest messages.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ConversationWithMessages {
     pub conversation: ConversationDto,
     pub messages: MessagesDto,

@@ -15,7 +15,6 @@ use crate::{
 pub struct ApiKeysApi;
 
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct CreateKeyRequest {
     /// What the key is for, e.g. `CRM sync`.
     pub name: String,
@@ -25,7 +24,7 @@ pub struct CreateKeyRequest {
 
 /// A key, without its secret.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct KeyView {
     pub id: uuid::Uuid,
     pub name: String,
@@ -52,7 +51,6 @@ impl From<ApiKey> for KeyView {
 
 /// A new key: the only time `key` is shown.
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct CreatedKey {
     #[oai(flatten)]
     pub info: KeyView,

@@ -15,7 +15,7 @@ pub struct AuditApi;
 
 /// One audit entry.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct AuditEntryView {
     pub id: uuid::Uuid,
     pub actor_id: Option<uuid::Uuid>,

@@ -26,7 +26,7 @@ pub struct AuthApi;
 
 /// Password login. The tenant is named by its slug; give `email` or `phone`.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct LoginRequest {
     /// Tenant slug, e.g. `demo`.
     pub tenant: String,
@@ -40,7 +40,7 @@ pub struct LoginRequest {
 
 /// Tokens of a session: a short-lived access token and a single-use refresh token.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct TokenPair {
     /// JWT for `Authorization: Bearer`.
     pub access_token: String,
@@ -65,7 +65,7 @@ impl From<Tokens> for TokenPair {
 
 /// A successful login: tokens and the participant.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct LoginResponse {
     #[oai(flatten)]
     pub tokens: TokenPair,
@@ -73,14 +73,13 @@ pub struct LoginResponse {
 }
 
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// An empty success payload.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct Done {
     /// Always `true`.
     pub done: bool,

@@ -28,7 +28,7 @@ pub struct CallsApi;
 
 /// A call, as both parties (and the tenant's admins) see it.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CallView {
     pub id: uuid::Uuid,
     /// Same as `id`.
@@ -94,7 +94,7 @@ impl From<&Call> for CallView {
 /// What one party needs to join the media: the channel, its uid and (for
 /// Agora calls) its token.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct JoinView {
     pub channel_name: String,
     pub uid: u32,
@@ -119,7 +119,7 @@ impl From<&CallJoin> for JoinView {
 
 /// A call and the acting party's join.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CallJoinView {
     pub call: CallView,
     pub call_id: uuid::Uuid,
@@ -147,7 +147,7 @@ impl CallJoinView {
 
 /// Place a call.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct InitiateRequest {
     /// Who to call.
     pub callee_id: Option<uuid::Uuid>,
@@ -183,7 +183,7 @@ impl InitiateRequest {
 
 /// Set the tenant's Agora project.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct AgoraRequest {
     /// 32 hex characters.
     pub app_id: String,
@@ -193,7 +193,7 @@ pub struct AgoraRequest {
 
 /// Whether Agora is configured (the credentials themselves are never shown).
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct AgoraStatus {
     pub configured: bool,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,

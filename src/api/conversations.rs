@@ -37,7 +37,7 @@ pub struct ConversationsApi;
 /// A new conversation: a direct one with `participantId` (or the seeds'
 /// `recipientId`), or a group with `title` and `memberIds`.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CreateConversationRequest {
     /// `group` for a group; otherwise the type follows from the two participants.
     #[oai(rename = "type")]
@@ -59,7 +59,7 @@ pub struct CreateConversationRequest {
 
 /// A message to send. `text` is accepted for `content`, `messageType` for `type`.
 #[derive(Debug, Object, Default)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct SendMessageRequest {
     pub content: Option<String>,
     pub text: Option<String>,
@@ -95,7 +95,7 @@ impl SendMessageRequest {
 
 /// Move a receipt cursor to `seq`, or (seed 004) to the newest of `messageIds`.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CursorRequest {
     pub seq: Option<u64>,
     pub message_ids: Option<Vec<uuid::Uuid>>,
@@ -103,14 +103,14 @@ pub struct CursorRequest {
 
 /// A member's cursors after a move.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct Cursors {
     pub delivered_seq: u64,
     pub read_seq: u64,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct UpdateConversationRequest {
     /// Groups: a new title (owner and admins).
     pub title: Option<String>,
@@ -119,20 +119,18 @@ pub struct UpdateConversationRequest {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct AddMembersRequest {
     pub member_ids: Vec<uuid::Uuid>,
 }
 
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct RoleRequest {
     /// `owner` (hands the group over), `admin` or `member`.
     pub role: String,
 }
 
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct MuteRequest {
     pub muted: bool,
 }

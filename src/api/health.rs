@@ -12,7 +12,7 @@ pub struct HealthApi;
 
 /// Readiness report.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct Health {
     /// `ok` when every dependency answers.
     pub status: String,

@@ -29,7 +29,7 @@ pub struct MessagesApi;
 /// A message to send: where (`conversationId`/`conversation`, or
 /// `to`/`recipientId` for a direct conversation) and what.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct PostMessageRequest {
     pub conversation_id: Option<uuid::Uuid>,
     pub conversation: Option<uuid::Uuid>,
@@ -53,21 +53,19 @@ pub struct PostMessageRequest {
 
 /// New text for a message (`content` or `text`).
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct EditRequest {
     pub content: Option<String>,
     pub text: Option<String>,
 }
 
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ReactRequest {
     /// The emoji; the same one again takes the reaction back.
     pub emoji: String,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ForwardRequest {
     /// The conversation to forward into.
     pub conversation_id: uuid::Uuid,
@@ -75,7 +73,6 @@ pub struct ForwardRequest {
 
 /// Search results, newest first.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct SearchResults {
     pub items: Vec<MessageDto>,
 }

@@ -14,7 +14,7 @@ use crate::domain::{
 
 /// A member as a conversation shows them.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct MemberView {
     pub id: uuid::Uuid,
     /// `user`, `astrologer` or `admin`.
@@ -48,7 +48,7 @@ impl From<&MemberInfo> for MemberView {
 
 /// The newest message of a conversation, for lists.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct LastMessageView {
     pub id: uuid::Uuid,
     pub content: String,
@@ -59,7 +59,7 @@ pub struct LastMessageView {
 
 /// A conversation as the caller sees it.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ConversationDto {
     pub id: uuid::Uuid,
     /// `admin_astrologer`, `user_astrologer` or `group`.
@@ -130,7 +130,7 @@ impl From<ConversationView> for ConversationDto {
 
 /// One participant's reaction.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ReactionView {
     pub participant_id: uuid::Uuid,
     pub emoji: String,
@@ -147,7 +147,7 @@ impl From<&Reaction> for ReactionView {
 
 /// A message.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct MessageDto {
     pub id: uuid::Uuid,
     /// Position in the conversation: 1, 2, 3... without gaps.
@@ -296,7 +296,7 @@ impl<'a> MessageRenderer<'a> {
 
 /// A page of messages.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct MessagesDto {
     pub conversation_id: uuid::Uuid,
     /// Newest first, unless `after` was given (then oldest first).

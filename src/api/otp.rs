@@ -25,7 +25,7 @@ pub struct OtpApi;
 
 /// Where to send a code: the tenant by slug and `phone` or `email`.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct SendCodeRequest {
     pub tenant: String,
     /// E.164, or national format of the tenant's region: the code goes by SMS.
@@ -37,7 +37,7 @@ pub struct SendCodeRequest {
 /// A code is on its way (or, for a login code to an unknown account, is not;
 /// the answer does not say).
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CodeSent {
     /// Always `true`.
     pub sent: bool,
@@ -65,7 +65,7 @@ impl From<Sent> for CodeSent {
 
 /// A code to check, with where it was sent.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct VerifyCodeRequest {
     pub tenant: String,
     pub phone: Option<String>,
@@ -79,7 +79,7 @@ pub struct VerifyCodeRequest {
 
 /// Logged in after registering with a code.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct RegisteredResponse {
     #[oai(flatten)]
     pub tokens: TokenPair,

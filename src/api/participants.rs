@@ -25,7 +25,7 @@ pub struct ParticipantsApi;
 
 /// A new participant of the admin's tenant.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CreateParticipantRequest {
     /// `user`, `astrologer` or `admin`.
     #[oai(rename = "type")]
@@ -43,7 +43,7 @@ pub struct CreateParticipantRequest {
 
 /// Changes to a participant; absent fields stay, `null` clears.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct UpdateParticipantRequest {
     pub name: MaybeUndefined<String>,
     /// Admins only (here and in the core).

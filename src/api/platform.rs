@@ -26,7 +26,7 @@ use crate::{
 pub struct PlatformApi;
 
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct PlatformLoginRequest {
     pub email: String,
     pub password: String,
@@ -35,7 +35,7 @@ pub struct PlatformLoginRequest {
 
 /// The platform superadmin.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct SuperadminView {
     pub id: uuid::Uuid,
     pub email: String,
@@ -44,7 +44,7 @@ pub struct SuperadminView {
 }
 
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct PlatformLoginResponse {
     #[oai(flatten)]
     pub tokens: TokenPair,
@@ -53,7 +53,7 @@ pub struct PlatformLoginResponse {
 
 /// A tenant (brand).
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct TenantView {
     pub id: uuid::Uuid,
     pub slug: String,
@@ -82,7 +82,7 @@ impl From<Tenant> for TenantView {
 
 /// A new tenant and its first admin.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CreateTenantRequest {
     /// 2-40 of a-z, 0-9 and `-`.
     pub slug: String,
@@ -94,7 +94,7 @@ pub struct CreateTenantRequest {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct CreatedTenant {
     pub tenant: TenantView,
     pub admin_id: uuid::Uuid,

@@ -17,7 +17,6 @@ pub struct PoliciesApi;
 
 /// `role` may `action` (read|write) on `object`.
 #[derive(Debug, Object, Clone)]
-#[oai(skip_serializing_if_is_none)]
 pub struct RuleView {
     pub role: String,
     pub object: String,
@@ -42,7 +41,6 @@ impl RuleView {
 
 /// An object a rule may grant.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ObjectView {
     pub name: String,
     pub description: String,
@@ -50,7 +48,6 @@ pub struct ObjectView {
 
 /// The tenant's rules and what rules may name.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct PolicySet {
     pub rules: Vec<RuleView>,
     pub roles: Vec<String>,
@@ -59,7 +56,6 @@ pub struct PolicySet {
 }
 
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct CheckResult {
     pub allowed: bool,
 }

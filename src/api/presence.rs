@@ -16,7 +16,7 @@ pub struct PresenceApi;
 
 /// A participant's presence.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct PresenceView {
     pub user_id: uuid::Uuid,
     /// Same as `userId`.

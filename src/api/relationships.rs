@@ -36,7 +36,7 @@ pub struct RelationshipsApi;
 
 /// A consultation between a user and an astrologer.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ConsultationView {
     pub id: uuid::Uuid,
     pub user_id: uuid::Uuid,
@@ -65,7 +65,7 @@ impl From<Consultation> for ConsultationView {
 
 /// Record a consultation; with a known `externalId` it is updated instead.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct RecordConsultationRequest {
     pub user_id: uuid::Uuid,
     pub astrologer_id: uuid::Uuid,
@@ -75,14 +75,13 @@ pub struct RecordConsultationRequest {
 }
 
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct StatusRequest {
     pub status: String,
 }
 
 /// A chat request.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ChatRequestView {
     pub id: uuid::Uuid,
     pub from_id: uuid::Uuid,
@@ -110,7 +109,7 @@ impl From<ChatRequest> for ChatRequestView {
 
 /// Ask an astrologer (`to`, or `astrologerId`) to chat.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ChatRequestRequest {
     pub to: Option<uuid::Uuid>,
     pub astrologer_id: Option<uuid::Uuid>,
@@ -120,14 +119,12 @@ pub struct ChatRequestRequest {
 
 /// An answered request, and the conversation an acceptance opened.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct AnsweredRequest {
     pub request: ChatRequestView,
     pub conversation: Option<ConversationDto>,
 }
 
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct SyncRequest {
     /// Phone numbers from the address book (E.164 or national format).
     pub phones: Vec<String>,
@@ -135,7 +132,6 @@ pub struct SyncRequest {
 
 /// A number of the address book that belongs to a participant.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct ContactMatch {
     /// As it was sent.
     pub phone: String,
@@ -144,14 +140,14 @@ pub struct ContactMatch {
 
 /// Start chatting with someone by `participantId` or `phone`.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct StartChatRequest {
     pub participant_id: Option<uuid::Uuid>,
     pub phone: Option<String>,
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct BlockRequest {
     pub participant_id: uuid::Uuid,
 }

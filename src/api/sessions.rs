@@ -16,7 +16,7 @@ pub struct SessionsApi;
 
 /// One logged-in device.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct SessionView {
     pub id: uuid::Uuid,
     pub device_name: Option<String>,
@@ -30,7 +30,6 @@ pub struct SessionView {
 }
 
 #[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct Ended {
     /// How many sessions ended.
     pub ended: u64,

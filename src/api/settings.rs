@@ -19,7 +19,7 @@ pub struct SettingsApi;
 
 /// At most `max` events per `perSeconds` seconds.
 #[derive(Object, Clone, Copy)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct RateView {
     pub max: u32,
     pub per_seconds: u32,
@@ -42,7 +42,7 @@ impl From<RateView> for Rate {
 
 /// The tenant's settings. In a `PATCH`, absent fields stay as they are.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct SettingsView {
     /// Seconds a one-time code stays valid (60-3600; default 300).
     pub otp_ttl_seconds: Option<u32>,
