@@ -6,7 +6,7 @@
 use std::{future::Future, sync::Arc, time::Instant};
 
 use poem::{
-    Endpoint, EndpointExt, Route, Server,
+    Endpoint, EndpointExt, IntoResponse, Route, Server,
     listener::{Acceptor, TcpAcceptor},
     web::{LocalAddr, RemoteAddr},
 };
@@ -59,14 +59,22 @@ pub fn build_core(config: &Config, pool: Pool) -> anyhow::Result<Core> {
 /// `/health`), the spec and its docs UI, Socket.IO at `/socket.io/`, wrapped
 /// in the shared middleware.
 pub fn routes(state: &AppState, realtime: &Realtime) -> impl Endpoint + 'static {
-    let api = api::service();
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let spec = api::spec_json();
+    let docs = api::docs_html();
     let body_limit = state.config.body_limit;
     Route::new()
-        .nest("/", api)
-        .at("/api/openapi.json", spec)
-        .nest("/api/docs", docs)
+        .nest("/", api::service())
+        .at(
+            "/api/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                spec.clone()
+                    .with_content_type("application/json; charset=utf-8")
+            }),
+        )
+        .at(
+            "/api/docs",
+            poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())),
+        )
         .nest("/account", crate::console::account::routes())
         .nest("/console", crate::console::admin::routes())
         // `nest` would strip the prefix, and socketioxide matches on it.

@@ -68,6 +68,7 @@ pub async fn request_context<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Resul
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    crate::api::direct_paths::rewrite(&mut req);
     let span = tracing::info_span!("request", id = %id, %method, %path);
     let started = Instant::now();
     let mut response = async {

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod conversations;
+pub mod direct_paths;
 pub mod health;
 pub mod messages;
 pub mod messaging;
@@ -25,7 +26,10 @@ pub mod presence;
 pub mod relationships;
 pub mod sessions;
 pub mod settings;
+pub mod spec;
 pub mod users;
+
+pub use spec::{docs_html, spec_json};
 
 use poem_openapi::{
     Object, OpenApiService, Tags,
@@ -71,7 +75,6 @@ pub enum Tag {
 
 /// The success envelope: `{"success": true, "data": ...}`.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
 pub struct Envelope<T: ParseFromJSON + ToJSON + Type> {
     /// Always `true`.
     pub success: bool,
@@ -91,7 +94,7 @@ pub fn ok<T: ParseFromJSON + ToJSON + Type>(data: T) -> Reply<T> {
 
 /// One page of a list; pass `nextCursor` back as `cursor` for the next.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct PageOf<T: ParseFromJSON + ToJSON + Type> {
     pub items: Vec<T>,
     /// Absent on the last page.
@@ -112,7 +115,7 @@ impl<T: ParseFromJSON + ToJSON + Type> PageOf<T> {
 /// `email` and `phone` are shown to admins and to the participant only (the
 /// core removes them for everyone else).
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct ParticipantView {
     pub id: uuid::Uuid,
     pub uid: uuid::Uuid,
@@ -207,11 +210,4 @@ pub fn service() -> OpenApiService<Apis, ()> {
              Every response uses the envelope `{\"success\": true, \"data\": ...}`; errors are \
              `{\"success\": false, \"error\": {\"code\", \"message\"}, \"message\"}`.",
     )
-}
-
-/// The spec as committed in `openapi/openapi.json` (pretty JSON + newline).
-pub fn spec_json() -> String {
-    let mut spec = service().spec();
-    spec.push('\n');
-    spec
 }

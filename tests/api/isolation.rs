@@ -58,6 +58,13 @@ async fn another_tenants_participant_is_a_404_on_every_participant_endpoint() {
             None,
             &acme_user.access,
         ),
+        // Backend1's direct path.
+        (
+            Method::GET,
+            "/users/profile/{id}".to_owned(),
+            None,
+            &acme_user.access,
+        ),
     ];
     for (method, template, body, token) in calls {
         for id in [foreign_astro, ghost] {
@@ -96,8 +103,21 @@ async fn another_tenants_participant_is_a_404_on_every_participant_endpoint() {
     assert_eq!(res.data(), &json!([]));
     let res = app.get("/api/participants?q=Foreign", &admin.access).await;
     assert_eq!(res.data()["items"], json!([]));
-    let res = app.get("/api/users?q=Foreign", &acme_user.access).await;
-    assert_eq!(res.data()["items"], json!([]));
+    for path in [
+        "/api/users?q=Foreign",
+        "/users?q=Foreign",
+        "/users/search?q=Foreign",
+    ] {
+        let res = app.get(path, &acme_user.access).await;
+        assert_eq!(res.data()["items"], json!([]), "{path}");
+    }
+    let res = app
+        .get(
+            &format!("/users/by-ids?ids={foreign_astro}"),
+            &acme_user.access,
+        )
+        .await;
+    assert_eq!(res.data(), &json!([]));
 
     // The foreign participant was not touched by any of it.
     let other_admin = app.login_admin(&other).await;

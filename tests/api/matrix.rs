@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use reqwest::Method;
-use samvad::domain::participant::ParticipantType;
+use samvad::{api::direct_paths::is_direct, domain::participant::ParticipantType};
 use serde_json::{Value, json};
 
 use crate::helpers::{Login, PASSWORD, TestApp, TestTenant};
@@ -30,7 +30,7 @@ const SUPERADMIN: &[Who] = &[Superadmin];
 struct Case {
     method: Method,
     /// The spec's path template.
-    template: &'static str,
+    template: String,
     /// The path called (template filled in).
     path: String,
     body: Option<Value>,
@@ -39,14 +39,14 @@ struct Case {
 
 fn case(
     method: Method,
-    template: &'static str,
+    template: impl Into<String>,
     path: impl Into<String>,
     body: Option<Value>,
     allowed: &'static [Who],
 ) -> Case {
     Case {
         method,
-        template,
+        template: template.into(),
         path: path.into(),
         body,
         allowed,
@@ -144,7 +144,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     let same_password = json!({ "currentPassword": PASSWORD, "newPassword": PASSWORD });
 
     #[rustfmt::skip]
-    let cases = vec![
+    let mut cases = vec![
         case(Method::GET, "/ping", "/ping", None, EVERYONE),
         case(Method::GET, "/health", "/health", None, EVERYONE),
         case(Method::POST, "/api/auth/login", "/api/auth/login", Some(user_login.clone()), EVERYONE),
@@ -184,6 +184,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::GET, "/api/users/search", "/api/users/search?q=a", None, PARTICIPANTS),
         case(Method::GET, "/api/users/by-ids", format!("/api/users/by-ids?ids={target}"), None, PARTICIPANTS),
         case(Method::GET, "/api/users/profile", "/api/users/profile", None, PARTICIPANTS),
+        case(Method::GET, "/api/users/online/count", "/api/users/online/count", None, PARTICIPANTS),
         case(Method::GET, "/api/presence", format!("/api/presence?ids={target}"), None, PARTICIPANTS),
         case(Method::GET, "/presence", format!("/presence?ids={target}"), None, PARTICIPANTS),
         case(Method::GET, "/api/users/profile/{userId}", format!("/api/users/profile/{}", acme.admin_id), None, PARTICIPANTS),
@@ -250,6 +251,18 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::PUT, "/api/settings/agora", "/api/settings/agora", Some(json!({ "appId": "970CA35de60c44645bbae8a215061b33", "appCertificate": "5CFd2fd1755d40ecb72977518be15d3b" })), ADMIN),
         case(Method::DELETE, "/api/settings/agora", "/api/settings/agora", None, ADMIN),
     ];
+    // Backend1's direct paths: each `/api` operation under them, without `/api`.
+    let direct: Vec<Case> = cases
+        .iter()
+        .filter_map(|c| {
+            let template = c.template.strip_prefix("/api")?;
+            let path = c.path.strip_prefix("/api")?;
+            is_direct(template)
+                .then(|| case(c.method.clone(), template, path, c.body.clone(), c.allowed))
+        })
+        .collect();
+    assert!(direct.len() >= 20, "direct paths: {}", direct.len());
+    cases.extend(direct);
     // Creating tenants needs a fresh slug per call.
     let creates: Vec<Case> = (0..EVERYONE.len())
         .map(|n| {
