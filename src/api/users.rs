@@ -26,7 +26,7 @@ pub struct UsersApi;
 
 /// Changes to one's own profile; absent fields stay, `null` clears.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+#[oai(rename_all = "camelCase")]
 pub struct UpdateMeRequest {
     pub name: MaybeUndefined<String>,
     /// Same as `avatarUrl`; either spelling is accepted.
@@ -34,6 +34,18 @@ pub struct UpdateMeRequest {
     pub avatar_url: MaybeUndefined<String>,
     /// The status line (at most 140 characters).
     pub status: MaybeUndefined<String>,
+}
+
+/// Participants online now, by type (`GET /api/users/online/count`). A
+/// type the caller's directory does not show is `null`.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OnlineCountView {
+    /// The sum of the types shown.
+    pub total: u32,
+    pub user: Option<u32>,
+    pub astrologer: Option<u32>,
+    pub admin: Option<u32>,
 }
 
 /// At most this many ids per `by-ids` request.
@@ -130,6 +142,27 @@ impl UsersApi {
         let ids = parse_ids(&ids.0)?;
         let found = state.core.participants_by_ids(&auth.0, &ids).await?;
         ok(found.into_iter().map(ParticipantView::from).collect())
+    }
+
+    /// How many of the tenant's participants are online now, by type
+    ///
+    /// Counts the types the caller's directory shows: admins and API keys
+    /// see users, astrologers and admins; others astrologers and admins.
+    #[oai(path = "/online/count", method = "get")]
+    async fn online_count(
+        &self,
+        Data(state): Data<&AppState>,
+        auth: Caller,
+    ) -> Reply<OnlineCountView> {
+        state.auth.authorize(&auth.0, "directory", "read").await?;
+        let counts = state.core.online_count(&auth.0)?;
+        let of = |kind| counts.iter().find(|(k, _)| *k == kind).map(|(_, n)| *n);
+        ok(OnlineCountView {
+            total: counts.iter().map(|(_, n)| n).sum(),
+            user: of(ParticipantType::User),
+            astrologer: of(ParticipantType::Astrologer),
+            admin: of(ParticipantType::Admin),
+        })
     }
 
     /// The logged-in participant's own profile

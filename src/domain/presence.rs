@@ -10,15 +10,18 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Core, ParticipantId, TenantId,
-    actor::Actor,
+    actor::{Actor, Role},
     events::DomainEvent,
-    participant::{self, Participant, as_seen_by, visible_kinds},
+    participant::{self, Participant, ParticipantType, as_seen_by, visible_kinds},
 };
 use crate::error::AppResult;
 
 /// One participant's connections on this node.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
+    /// Whose they are, for the per-tenant counts.
+    tenant: TenantId,
+    role: Role,
     sockets: u32,
     /// Bumped whenever the count falls to zero, so that a grace timer
     /// started before a reconnect does not take the participant offline.
@@ -33,7 +36,7 @@ pub struct Registry {
 
 impl Registry {
     /// Counts a new connection; `true` when the participant came online.
-    fn connect(&self, who: ParticipantId) -> bool {
+    fn connect(&self, who: ParticipantId, tenant: TenantId, role: Role) -> bool {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get_mut(&who) {
             Some(entry) => {
@@ -44,6 +47,8 @@ impl Registry {
                 entries.insert(
                     who,
                     Entry {
+                        tenant,
+                        role,
                         sockets: 1,
                         generation: 0,
                     },
@@ -90,6 +95,17 @@ impl Registry {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// How many of the tenant's participants are online on this node, per
+    /// role (`user`, `astrologer`, `admin`).
+    pub fn online_by_role(&self, tenant: TenantId) -> HashMap<Role, u32> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = HashMap::new();
+        for entry in entries.values().filter(|e| e.tenant == tenant) {
+            *counts.entry(entry.role).or_default() += 1;
+        }
+        counts
+    }
+
     /// Who is online on this node (every tenant).
     pub fn online(&self) -> Vec<ParticipantId> {
         self.entries
@@ -113,11 +129,24 @@ impl Core {
         &self.presence
     }
 
+    /// How many of the actor's tenant's participants are online now, per
+    /// type, for the types the actor's directory shows (admins see all
+    /// three; others astrologers and admins). Counts this node's
+    /// connections, like the rest of presence.
+    pub fn online_count(&self, actor: &Actor) -> AppResult<Vec<(ParticipantType, u32)>> {
+        let tenant = actor.tenant()?;
+        let counts = self.presence.online_by_role(tenant);
+        Ok(visible_kinds(actor)
+            .iter()
+            .map(|&kind| (kind, counts.get(&Role::from(kind)).copied().unwrap_or(0)))
+            .collect())
+    }
+
     /// A connection of `actor` opened (a socket). The first one brings them
     /// online: `last_seen_at` is stamped and `PresenceChanged` published.
     pub async fn connection_opened(&self, actor: &Actor) -> AppResult<()> {
         let (tenant, me) = actor.participant()?;
-        if self.presence.connect(me) {
+        if self.presence.connect(me, tenant, actor.role) {
             self.presence_changed(tenant, me, true).await?;
         }
         Ok(())
@@ -238,6 +267,8 @@ pub fn last_seen(presence: &PresenceOf) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
+    const TENANT: TenantId = TenantId(uuid::Uuid::nil());
+
     fn someone() -> ParticipantId {
         ParticipantId(uuid::Uuid::now_v7())
     }
@@ -246,8 +277,14 @@ mod tests {
     fn online_from_the_first_connection_to_the_expiry_of_the_last() {
         let registry = Registry::default();
         let p = someone();
-        assert!(registry.connect(p), "first connection: online");
-        assert!(!registry.connect(p), "second device: no change");
+        assert!(
+            registry.connect(p, TENANT, Role::User),
+            "first connection: online"
+        );
+        assert!(
+            !registry.connect(p, TENANT, Role::User),
+            "second device: no change"
+        );
         assert_eq!(registry.disconnect(p), None, "one device left");
         let generation = registry.disconnect(p).expect("the last one closed");
         assert!(registry.is_online(p), "online during the grace period");
@@ -260,10 +297,10 @@ mod tests {
     fn a_reconnect_within_the_grace_period_keeps_them_online() {
         let registry = Registry::default();
         let p = someone();
-        registry.connect(p);
+        registry.connect(p, TENANT, Role::User);
         let generation = registry.disconnect(p).unwrap();
         assert!(
-            !registry.connect(p),
+            !registry.connect(p, TENANT, Role::User),
             "back before the grace ran out: no change"
         );
         assert!(
@@ -281,5 +318,21 @@ mod tests {
         let registry = Registry::default();
         assert_eq!(registry.disconnect(someone()), None);
         assert_eq!(registry.online_count(), 0);
+    }
+
+    #[test]
+    fn online_counts_are_per_tenant_and_role_and_count_people_not_devices() {
+        let registry = Registry::default();
+        let other = TenantId(uuid::Uuid::max());
+        let (a, b, c) = (someone(), someone(), someone());
+        registry.connect(a, TENANT, Role::User);
+        registry.connect(a, TENANT, Role::User);
+        registry.connect(b, TENANT, Role::Astrologer);
+        registry.connect(c, other, Role::User);
+        let counts = registry.online_by_role(TENANT);
+        assert_eq!(counts.get(&Role::User), Some(&1));
+        assert_eq!(counts.get(&Role::Astrologer), Some(&1));
+        assert_eq!(counts.get(&Role::Admin), None);
+        assert_eq!(registry.online_by_role(other).get(&Role::User), Some(&1));
     }
 }

@@ -152,3 +152,59 @@ async fn bad_input_is_a_4xx_and_anonymous_a_401() {
         .await;
     res.assert_error(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn online_count_is_the_tenants_people_by_type_as_the_directory_shows_them() {
+    let world = world().await;
+    let other = world.app.tenant("other").await;
+    let foreigner = world
+        .app
+        .participant_login(&other, ParticipantType::User, "Far")
+        .await;
+    let connect = async |token: &str| {
+        let actor = world
+            .app
+            .state
+            .auth
+            .authenticate(token, None)
+            .await
+            .unwrap();
+        world.app.core.connection_opened(&actor).await.unwrap();
+    };
+    // The user on two devices counts once; the foreign user not at all.
+    connect(&world.astro.access).await;
+    connect(&world.user.access).await;
+    connect(&world.user.access).await;
+    connect(&foreigner.access).await;
+
+    let admin = world
+        .app
+        .get("/api/users/online/count", &world.admin.access)
+        .await;
+    assert_eq!(
+        admin.data(),
+        &serde_json::json!({ "total": 2, "user": 1, "astrologer": 1, "admin": 0 })
+    );
+    // A user's directory shows astrologers and admins, so only they are counted.
+    let user = world
+        .app
+        .get("/users/online/count", &world.user.access)
+        .await;
+    assert_eq!(
+        user.data(),
+        &serde_json::json!({ "total": 1, "user": null, "astrologer": 1, "admin": 0 })
+    );
+    let foreign_admin = world.app.login_admin(&other).await;
+    let theirs = world
+        .app
+        .get("/api/users/online/count", &foreign_admin.access)
+        .await;
+    assert_eq!(theirs.data()["user"], 1);
+    assert_eq!(theirs.data()["total"], 1);
+
+    let anonymous = world
+        .app
+        .call(reqwest::Method::GET, "/api/users/online/count", None, None)
+        .await;
+    anonymous.assert_error(401, "unauthorized");
+}
