@@ -41,3 +41,4 @@ pub mod error;
 pub mod middleware;
 pub mod realtime;
 pub mod telemetry;
+pub mod wire;

@@ -5,8 +5,8 @@ use poem::{Request, web::Data};
 use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::{
-    ParticipantView, Reply, Tag,
-    auth::{Done, LoginResponse, device, done, logged_in},
+    Done, Reply, Tag, done,
+    login::{LoginResponse, device, logged_in},
     ok,
 };
 use crate::{
@@ -16,6 +16,7 @@ use crate::{
         account::Registration,
         values::{Email, Name, Password},
     },
+    wire::participant::ParticipantView,
 };
 
 #[derive(Default)]

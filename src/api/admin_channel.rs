@@ -9,17 +9,17 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{
-    Reply, Tag,
-    conversations::{self, SendMessageRequest},
-    messaging::{ConversationDto, MessageDto, MessagesDto},
-    ok,
-};
+use super::{Reply, Tag, conversations, ok};
 use crate::{
     app::AppState,
     auth::BearerAuth,
     domain::{Actor, ConversationId, ParticipantId, message::Paging},
     error::AppResult,
+    wire::{
+        conversation::ConversationDto,
+        message::{MessageDto, MessagesDto},
+        send::SendMessageRequest,
+    },
 };
 
 #[derive(Default)]
@@ -70,7 +70,7 @@ async fn with_messages(
     id: ConversationId,
 ) -> Reply<ConversationWithMessages> {
     let conversation = conversations::conversation(state, actor, id).await?.0.data;
-    let messages = conversations::messages(state, actor, id, paging(None, None, None))
+    let messages = conversations::messages::page(state, actor, id, paging(None, None, None))
         .await?
         .0
         .data;
@@ -109,7 +109,7 @@ impl AdminChannelApi {
         limit: Query<Option<u32>>,
     ) -> Reply<MessagesDto> {
         let id = admin_side(state, &auth.0, astrologer_id.0).await?;
-        conversations::messages(state, &auth.0, id, paging(before.0, after.0, limit.0)).await
+        conversations::messages::page(state, &auth.0, id, paging(before.0, after.0, limit.0)).await
     }
 
     /// Admin: send to an astrologer
@@ -125,7 +125,7 @@ impl AdminChannelApi {
         body: Json<SendMessageRequest>,
     ) -> Reply<MessageDto> {
         let id = admin_side(state, &auth.0, astrologer_id.0).await?;
-        conversations::send(state, &auth.0, id, body.0).await
+        conversations::messages::send(state, &auth.0, id, body.0).await
     }
 
     /// Astrologer: the conversation with the admins (created if needed), with its newest messages
@@ -150,7 +150,7 @@ impl AdminChannelApi {
         limit: Query<Option<u32>>,
     ) -> Reply<MessagesDto> {
         let id = astrologer_side(state, &auth.0).await?;
-        conversations::messages(state, &auth.0, id, paging(before.0, after.0, limit.0)).await
+        conversations::messages::page(state, &auth.0, id, paging(before.0, after.0, limit.0)).await
     }
 
     /// Astrologer: send to the admins
@@ -162,6 +162,6 @@ impl AdminChannelApi {
         body: Json<SendMessageRequest>,
     ) -> Reply<MessageDto> {
         let id = astrologer_side(state, &auth.0).await?;
-        conversations::send(state, &auth.0, id, body.0).await
+        conversations::messages::send(state, &auth.0, id, body.0).await
     }
 }

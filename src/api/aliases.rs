@@ -6,11 +6,13 @@ use poem::{Request, web::Data};
 use poem_openapi::{OpenApi, payload::Json};
 
 use super::{
-    ParticipantView, Reply, Tag,
-    auth::{self, LoginRequest, LoginResponse},
+    Reply, Tag,
+    login::{self, LoginRequest, LoginResponse},
     otp::{self, CodeSent, RegisteredResponse, SendCodeRequest, VerifyCodeRequest},
 };
-use crate::{app::AppState, auth::BearerAuth, domain::otp::Purpose};
+use crate::{
+    app::AppState, auth::BearerAuth, domain::otp::Purpose, wire::participant::ParticipantView,
+};
 
 #[derive(Default)]
 pub struct AliasesApi;
@@ -69,12 +71,12 @@ impl AliasesApi {
         req: &Request,
         body: Json<LoginRequest>,
     ) -> Reply<LoginResponse> {
-        auth::login(state, req, body.0).await
+        login::login(state, req, body.0).await
     }
 
     /// Same as `GET /api/auth/me`
     #[oai(path = "/me", method = "get", deprecated)]
     async fn me(&self, Data(state): Data<&AppState>, caller: BearerAuth) -> Reply<ParticipantView> {
-        auth::me(state, &caller.0).await
+        login::me(state, &caller.0).await
     }
 }

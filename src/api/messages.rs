@@ -10,46 +10,22 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{
-    Reply, Tag,
-    conversations::{self, SendMessageRequest, sender_type},
-    messaging::{MessageDto, MessageRenderer, MessagesDto, ReactionView, own_message},
-    ok,
-};
+use super::{Reply, Tag, conversations, ok};
 use crate::{
     app::AppState,
     auth::BearerAuth,
-    domain::{ConversationId, MessageId, ParticipantId, message::Paging},
+    domain::{ConversationId, MessageId, message::Paging},
     error::AppError,
+    wire::{
+        message::{
+            MessageDto, MessageRenderer, MessagesDto, ReactionView, own_message, sender_type,
+        },
+        send::{Destination, PostMessageRequest},
+    },
 };
 
 #[derive(Default)]
 pub struct MessagesApi;
-
-/// A message to send: where (`conversationId`/`conversation`, or
-/// `to`/`recipientId` for a direct conversation) and what.
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PostMessageRequest {
-    pub conversation_id: Option<uuid::Uuid>,
-    pub conversation: Option<uuid::Uuid>,
-    pub to: Option<uuid::Uuid>,
-    pub recipient_id: Option<uuid::Uuid>,
-    pub content: Option<String>,
-    pub text: Option<String>,
-    #[oai(rename = "type")]
-    pub kind: Option<String>,
-    pub message_type: Option<String>,
-    pub media_url: Option<String>,
-    pub metadata: Option<serde_json::Value>,
-    pub reply_to: Option<uuid::Uuid>,
-    pub client_msg_id: Option<String>,
-    /// Accepted and ignored (Backend1's spelling): the sender is always the
-    /// authenticated caller.
-    pub from: Option<serde_json::Value>,
-    /// Accepted and ignored (Backend's spelling), like `from`.
-    pub sender: Option<serde_json::Value>,
-}
 
 /// New text for a message (`content` or `text`).
 #[derive(Debug, Object)]
@@ -100,7 +76,7 @@ impl MessagesApi {
             after: after.0,
             limit: limit.0.unwrap_or(50),
         };
-        conversations::messages(state, &auth.0, ConversationId(id), paging).await
+        conversations::messages::page(state, &auth.0, ConversationId(id), paging).await
     }
 
     /// Send a message into a conversation, or to a participant directly
@@ -115,30 +91,12 @@ impl MessagesApi {
             .auth
             .authorize(&auth.0, "conversations", "write")
             .await?;
-        let body = body.0;
-        let id = match (
-            body.conversation_id.or(body.conversation),
-            body.to.or(body.recipient_id),
-        ) {
-            (Some(id), _) => ConversationId(id),
-            (None, Some(to)) => state.core.direct_with(&auth.0, ParticipantId(to)).await?,
-            (None, None) => {
-                return Err(AppError::validation(
-                    "give conversationId, or `to` for a direct message",
-                ));
-            }
+        let (to, what) = body.0.split()?;
+        let id = match to {
+            Destination::Conversation(id) => id,
+            Destination::Direct(other) => state.core.direct_with(&auth.0, other).await?,
         };
-        let request = SendMessageRequest {
-            content: body.content,
-            text: body.text,
-            kind: body.kind,
-            message_type: body.message_type,
-            media_url: body.media_url,
-            metadata: body.metadata,
-            reply_to: body.reply_to,
-            client_msg_id: body.client_msg_id,
-        };
-        conversations::send(state, &auth.0, id, request).await
+        conversations::messages::send(state, &auth.0, id, what).await
     }
 
     /// Search the caller's conversations (or one), full text, newest first

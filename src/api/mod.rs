@@ -11,13 +11,12 @@ pub mod admin_channel;
 pub mod aliases;
 pub mod api_keys;
 pub mod audit;
-pub mod auth;
 pub mod calls;
 pub mod conversations;
 pub mod direct_paths;
 pub mod health;
+pub mod login;
 pub mod messages;
-pub mod messaging;
 pub mod otp;
 pub mod participants;
 pub mod platform;
@@ -37,10 +36,7 @@ use poem_openapi::{
     types::{ParseFromJSON, ToJSON, Type},
 };
 
-use crate::{
-    domain::{Page, participant::Participant},
-    error::AppResult,
-};
+use crate::{domain::Page, error::AppResult};
 
 /// Tags group operations in the docs UI.
 #[derive(Tags)]
@@ -92,6 +88,18 @@ pub fn ok<T: ParseFromJSON + ToJSON + Type>(data: T) -> Reply<T> {
     }))
 }
 
+/// An empty success payload.
+#[derive(Debug, Object)]
+pub struct Done {
+    /// Always `true`.
+    pub done: bool,
+}
+
+/// The success payload of actions without a result.
+pub fn done() -> Reply<Done> {
+    ok(Done { done: true })
+}
+
 /// One page of a list; pass `nextCursor` back as `cursor` for the next.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
@@ -110,70 +118,11 @@ impl<T: ParseFromJSON + ToJSON + Type> PageOf<T> {
     }
 }
 
-/// A participant as the API shows it. Both spellings the seeds use are
-/// present: `id`/`uid`/`userId`, `type`/`role`, `avatar`/`avatarUrl`.
-/// `email` and `phone` are shown to admins and to the participant only (the
-/// core removes them for everyone else).
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ParticipantView {
-    pub id: uuid::Uuid,
-    pub uid: uuid::Uuid,
-    pub user_id: uuid::Uuid,
-    pub tenant_id: uuid::Uuid,
-    /// `user`, `astrologer` or `admin`.
-    #[oai(rename = "type")]
-    pub kind: String,
-    /// Same as `type`.
-    pub role: String,
-    pub name: String,
-    pub email: Option<String>,
-    /// Whether a code or a link proved the email is the participant's.
-    pub email_verified: bool,
-    pub phone: Option<String>,
-    /// Whether a code proved the phone is the participant's.
-    pub phone_verified: bool,
-    pub avatar: Option<String>,
-    pub avatar_url: Option<String>,
-    /// The participant's status line.
-    pub status: Option<String>,
-    pub blocked: bool,
-    pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// The participant as the core returned it (already redacted for the viewer).
-impl From<Participant> for ParticipantView {
-    fn from(p: Participant) -> Self {
-        Self {
-            id: p.id.0,
-            uid: p.id.0,
-            user_id: p.id.0,
-            tenant_id: p.tenant_id.0,
-            kind: p.kind.as_str().to_owned(),
-            role: p.kind.as_str().to_owned(),
-            name: p.name,
-            email_verified: p.email.is_some() && p.email_verified_at.is_some(),
-            phone_verified: p.phone.is_some() && p.phone_verified_at.is_some(),
-            email: p.email,
-            phone: p.phone,
-            avatar: p.avatar_url.clone(),
-            avatar_url: p.avatar_url,
-            status: p.status_text,
-            blocked: p.blocked,
-            last_seen: p.last_seen_at,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
-
 /// The operations of every area, for the route table and the spec.
 pub type Apis = (
     (
         health::HealthApi,
-        auth::AuthApi,
+        login::LoginApi,
         otp::OtpApi,
         account::AccountApi,
         sessions::SessionsApi,
@@ -192,9 +141,14 @@ pub type Apis = (
     ),
     (
         conversations::ConversationsApi,
+        conversations::messages::ConversationMessagesApi,
+        conversations::members::ConversationMembersApi,
         messages::MessagesApi,
         admin_channel::AdminChannelApi,
-        relationships::RelationshipsApi,
+        relationships::consultations::ConsultationsApi,
+        relationships::chat_requests::ChatRequestsApi,
+        relationships::contacts::ContactsApi,
+        relationships::blocks::BlocksApi,
         presence::PresenceApi,
         calls::CallsApi,
     ),

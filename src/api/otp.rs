@@ -8,16 +8,16 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::{
     Reply, Tag,
-    auth::{LoginResponse, TokenPair, device, logged_in},
+    login::{LoginResponse, TokenPair, device, logged_in},
     ok,
 };
 use crate::{
-    api::ParticipantView,
     app::AppState,
     domain::{
         otp::{Purpose, Sent, Target},
         values::Name,
     },
+    wire::participant::ParticipantView,
 };
 
 #[derive(Default)]

@@ -8,7 +8,7 @@ use poem_openapi::{
     types::MaybeUndefined,
 };
 
-use super::{PageOf, ParticipantView, Reply, Tag, ok};
+use super::{PageOf, Reply, Tag, ok};
 use crate::{
     app::AppState,
     auth::Caller,
@@ -18,6 +18,7 @@ use crate::{
         values::{Email, Name, Password, optional_text, parse_url},
     },
     error::{AppError, AppResult},
+    wire::participant::ParticipantView,
 };
 
 #[derive(Default)]

@@ -9,7 +9,7 @@ use poem_openapi::{
 
 use super::{
     PageOf, Reply, Tag,
-    auth::{TokenPair, device},
+    login::{TokenPair, device},
     ok,
 };
 use crate::{

@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
-use super::{Reply, Tag, auth::Done, ok};
+use super::{Done, Reply, Tag, ok};
 use crate::{
     app::AppState,
     auth::Caller,

@@ -1,44 +1,13 @@
 //! Who is online (`GET /api/presence`, and Backend1's `GET /presence`).
 
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Query};
+use poem_openapi::{OpenApi, param::Query};
 
 use super::{Reply, Tag, ok, users::parse_ids};
-use crate::{
-    app::AppState,
-    auth::BearerAuth,
-    domain::presence::{PresenceOf, last_seen},
-    error::AppError,
-};
+use crate::{app::AppState, auth::BearerAuth, error::AppError, wire::participant::PresenceView};
 
 #[derive(Default)]
 pub struct PresenceApi;
-
-/// A participant's presence.
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PresenceView {
-    pub user_id: uuid::Uuid,
-    /// Same as `userId`.
-    pub id: uuid::Uuid,
-    pub online: bool,
-    /// `online` or `offline`.
-    pub status: String,
-    /// Now while online; otherwise when they were last online (absent if never).
-    pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl From<&PresenceOf> for PresenceView {
-    fn from(p: &PresenceOf) -> Self {
-        Self {
-            user_id: p.participant.id.0,
-            id: p.participant.id.0,
-            online: p.online,
-            status: if p.online { "online" } else { "offline" }.to_owned(),
-            last_seen: last_seen(p),
-        }
-    }
-}
 
 async fn presence(
     state: &AppState,

@@ -4,11 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path};
 
-use super::{
-    Reply, Tag,
-    auth::{Done, done},
-    ok,
-};
+use super::{Done, Reply, Tag, done, ok};
 use crate::{app::AppState, auth::BearerAuth, domain::SessionId};
 
 #[derive(Default)]

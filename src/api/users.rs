@@ -10,7 +10,7 @@ use poem_openapi::{
     types::MaybeUndefined,
 };
 
-use super::{PageOf, ParticipantView, Reply, Tag, ok, participants::own_profile};
+use super::{PageOf, Reply, Tag, ok, participants::own_profile};
 use crate::{
     app::AppState,
     auth::{BearerAuth, Caller},
@@ -19,6 +19,7 @@ use crate::{
         participant::{Filter, ParticipantType},
     },
     error::{AppError, AppResult},
+    wire::participant::ParticipantView,
 };
 
 #[derive(Default)]

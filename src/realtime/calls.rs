@@ -5,7 +5,6 @@
 //!
 //! Inbound failures answer through the ack, or as `call:error` without one.
 
-use poem_openapi::types::ToJSON;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::extract::SocketRef;
@@ -16,14 +15,17 @@ use super::{
     rooms,
 };
 use crate::{
-    api::calls::{CallJoinView, CallView, JoinView},
     domain::{
-        CallId, ConsultationId, ConversationId, ParticipantId,
-        call::{Call, CallAction, CallStatus, CallType, NewCall, Signal, SignalKind, Transport},
+        CallId, ParticipantId,
+        call::{Call, CallAction, CallStatus, Signal, SignalKind, Transport},
         events::DomainEvent,
         participant::Participant,
     },
     error::{AppError, AppResult},
+    wire::{
+        call::{CallJoinView, CallView, JoinView, PlaceCall},
+        to_value,
+    },
 };
 
 /// Registers the call events on a new socket.
@@ -47,40 +49,6 @@ pub fn register(s: &SocketRef) {
     on(s, "call:hangup", |ctx, data| act(ctx, data, Act::HangUp));
 }
 
-/// A call placed, in the spellings the seeds use.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Placing {
-    callee_id: Option<uuid::Uuid>,
-    to: Option<uuid::Uuid>,
-    astrologer_id: Option<uuid::Uuid>,
-    call_type: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    conversation_id: Option<uuid::Uuid>,
-    consultation_id: Option<uuid::Uuid>,
-}
-
-impl Placing {
-    fn into_new(self, transport: Transport) -> AppResult<NewCall> {
-        let callee = self
-            .callee_id
-            .or(self.to)
-            .or(self.astrologer_id)
-            .ok_or_else(|| AppError::validation("give calleeId"))?;
-        Ok(NewCall {
-            callee: ParticipantId(callee),
-            call_type: match self.call_type.or(self.kind) {
-                Some(t) => CallType::parse(&t)?,
-                None => CallType::Voice,
-            },
-            transport,
-            conversation: self.conversation_id.map(ConversationId),
-            consultation: self.consultation_id.map(ConsultationId),
-        })
-    }
-}
-
 /// Names a call.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,29 +68,25 @@ impl Which {
     }
 }
 
-fn to_json<T: ToJSON>(view: T) -> Value {
-    view.to_json().unwrap_or(Value::Null)
-}
-
 async fn initiate(ctx: Ctx, data: Value, transport: Transport) -> AppResult<Value> {
     ctx.authorize("calls", "write").await?;
-    let new = parse::<Placing>(data)?.into_new(transport)?;
+    let new = parse::<PlaceCall>(data)?.into_new(transport)?;
     let (call, join) = ctx.state.core.initiate_call(&ctx.conn.actor, new).await?;
-    Ok(to_json(CallJoinView::of(&call, &join)))
+    Ok(to_value(&CallJoinView::of(&call, &join)))
 }
 
 async fn accept(ctx: Ctx, data: Value) -> AppResult<Value> {
     ctx.authorize("calls", "write").await?;
     let id = Which::of(&data)?;
     let (call, join) = ctx.state.core.accept_call(&ctx.conn.actor, id).await?;
-    Ok(to_json(CallJoinView::of(&call, &join)))
+    Ok(to_value(&CallJoinView::of(&call, &join)))
 }
 
 async fn token(ctx: Ctx, data: Value) -> AppResult<Value> {
     ctx.authorize("calls", "write").await?;
     let id = Which::of(&data)?;
     let join = ctx.state.core.call_token(&ctx.conn.actor, id).await?;
-    Ok(to_json(JoinView::from(&join)))
+    Ok(to_value(&JoinView::from(&join)))
 }
 
 #[derive(Clone, Copy)]
@@ -142,7 +106,7 @@ async fn act(ctx: Ctx, data: Value, act: Act) -> AppResult<Value> {
         Act::HangUp => core.hang_up(actor, id).await?,
         Act::Connected => core.call_connected(actor, id).await?,
     };
-    Ok(to_json(CallView::from(&call)))
+    Ok(to_value(&CallView::from(&call)))
 }
 
 /// The signalling part of a payload: everything but the routing fields.
@@ -223,7 +187,7 @@ pub fn plan(event: &DomainEvent, caller: Option<&Participant>) -> Vec<Action> {
             tokens,
             ..
         } => {
-            let data = to_json(CallView::from(call.as_ref()));
+            let data = to_value(&CallView::from(call.as_ref()));
             let not_acting = by_session
                 .map(rooms::session)
                 .into_iter()
@@ -307,7 +271,7 @@ pub fn plan(event: &DomainEvent, caller: Option<&Participant>) -> Vec<Action> {
 /// The call with a party's join fields.
 fn with_join(call: &Value, join: &JoinView) -> Value {
     let mut data = call.clone();
-    let join = to_json(join.clone());
+    let join = to_value(join);
     if let (Some(data), Some(join)) = (data.as_object_mut(), join.as_object()) {
         for (k, v) in join {
             data.insert(k.clone(), v.clone());

@@ -18,15 +18,17 @@ use socketioxide::{
     socket::Socket,
 };
 
-use super::{fanout, outbound, rooms, session::Conn, to_value};
+use super::{fanout, outbound, rooms, session::Conn};
 use crate::{
-    api::{conversations::sender_type, messaging::MessagesDto, presence::PresenceView},
     app::AppState,
-    domain::{
-        ConversationId, MessageId, ParticipantId,
-        message::{MessageType, Paging, SendInput},
-    },
+    domain::{MessageId, ParticipantId, message::Paging},
     error::{AppError, AppResult},
+    wire::{
+        message::{MessagesDto, sender_type},
+        participant::PresenceView,
+        send::{ConversationRef, Destination, PostMessageRequest},
+        to_value,
+    },
 };
 
 /// The ack of the event being handled, and whether the client asked for one.
@@ -138,71 +140,24 @@ pub(super) fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
     serde_json::from_value(data).map_err(|err| AppError::validation(format!("bad payload: {err}")))
 }
 
-/// A conversation named either way the seeds do.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Where {
-    conversation_id: Option<uuid::Uuid>,
-    conversation: Option<uuid::Uuid>,
-}
-
-impl Where {
-    fn id(&self) -> AppResult<ConversationId> {
-        self.conversation_id
-            .or(self.conversation)
-            .map(ConversationId)
-            .ok_or_else(|| AppError::validation("give conversationId"))
-    }
-}
-
-/// A message to send, in any of the seeds' spellings.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Outgoing {
-    #[serde(flatten)]
-    place: Where,
-    to: Option<uuid::Uuid>,
-    recipient_id: Option<uuid::Uuid>,
-    content: Option<String>,
-    text: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    message_type: Option<String>,
-    media_url: Option<String>,
-    metadata: Option<Value>,
-    reply_to: Option<uuid::Uuid>,
-    client_msg_id: Option<String>,
-}
-
+/// The send events: one decoder with `POST /api/messages`
+/// ([`PostMessageRequest`]), parsed from the socket's JSON.
 async fn send(ctx: Ctx, data: Value) -> AppResult<Value> {
     ctx.authorize("conversations", "write").await?;
-    let body: Outgoing = parse(data)?;
+    let (to, what) = parse::<PostMessageRequest>(data)?.split()?;
     let core = &ctx.state.core;
     let actor = &ctx.conn.actor;
-    let id = match (body.place.id(), body.to.or(body.recipient_id)) {
-        (Ok(id), _) => id,
-        (Err(_), Some(to)) => core.direct_with(actor, ParticipantId(to)).await?,
-        (Err(err), None) => return Err(err),
+    let id = match to {
+        Destination::Conversation(id) => id,
+        Destination::Direct(other) => core.direct_with(actor, other).await?,
     };
-    let kind = match body.kind.or(body.message_type) {
-        Some(kind) => MessageType::parse_sendable(&kind)?,
-        None => MessageType::Text,
-    };
-    let input = SendInput {
-        kind,
-        content: body.content.or(body.text),
-        media_url: body.media_url,
-        metadata: body.metadata,
-        reply_to: body.reply_to.map(MessageId),
-        client_msg_id: body.client_msg_id,
-    };
-    let message = core.send_message(actor, id, input).await?;
+    let message = core.send_message(actor, id, what.into_input()?).await?;
     Ok(outbound::message_payload(&message, sender_type(actor)))
 }
 
 async fn join(ctx: Ctx, data: Value) -> AppResult<Value> {
     ctx.authorize("conversations", "read").await?;
-    let id = parse::<Where>(data)?.id()?;
+    let id = parse::<ConversationRef>(data)?.id()?;
     ctx.state.core.membership(&ctx.conn.actor, id).await?;
     ctx.socket.join(rooms::conversation(id));
     let joined = json!({ "conversationId": id.0 });
@@ -213,7 +168,7 @@ async fn join(ctx: Ctx, data: Value) -> AppResult<Value> {
 }
 
 async fn leave(ctx: Ctx, data: Value) -> AppResult<Value> {
-    let id = parse::<Where>(data)?.id()?;
+    let id = parse::<ConversationRef>(data)?.id()?;
     ctx.socket.leave(rooms::conversation(id));
     Ok(json!({ "conversationId": id.0 }))
 }
@@ -221,7 +176,7 @@ async fn leave(ctx: Ctx, data: Value) -> AppResult<Value> {
 /// Typing is not stored: it goes to the conversation's room, which only
 /// members' sockets are in, through the fan-out's per-socket send.
 async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
-    let id = parse::<Where>(data)?.id()?;
+    let id = parse::<ConversationRef>(data)?.id()?;
     let room = rooms::conversation(id);
     if !ctx.socket.rooms().iter().any(|r| *r == room) {
         return Err(AppError::NotFound("conversation"));
@@ -238,7 +193,7 @@ async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
 #[serde(rename_all = "camelCase")]
 struct Receipt {
     #[serde(flatten)]
-    place: Where,
+    place: ConversationRef,
     seq: Option<u64>,
     message_ids: Option<Vec<uuid::Uuid>>,
 }
@@ -280,7 +235,7 @@ async fn receipt(ctx: Ctx, data: Value, cursor: Cursor) -> AppResult<Value> {
 #[serde(rename_all = "camelCase")]
 struct Resync {
     #[serde(flatten)]
-    place: Where,
+    place: ConversationRef,
     after_seq: Option<u64>,
     after: Option<u64>,
     limit: Option<u32>,

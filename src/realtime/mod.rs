@@ -19,8 +19,6 @@ pub mod rooms;
 mod session;
 
 use engineioxide::service::NotFoundService;
-use poem_openapi::types::ToJSON;
-use serde_json::Value;
 use socketioxide::{SocketIo, handler::ConnectHandler};
 use tokio::task::JoinHandle;
 
@@ -69,13 +67,4 @@ impl Realtime {
         self.io.close().await;
         self.fanout.abort();
     }
-}
-
-/// A REST view as JSON, so both front doors send the same shapes.
-pub(crate) fn to_value<T: ToJSON>(view: &T) -> Value {
-    view.to_json().unwrap_or(Value::Null)
-}
-
-pub(crate) fn to_values<T: ToJSON>(views: Vec<T>) -> Vec<Value> {
-    views.iter().map(to_value).collect()
 }

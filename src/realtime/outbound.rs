@@ -8,12 +8,10 @@
 //! every device, whether or not the device joined the conversation's room.
 
 use chrono::{DateTime, Utc};
-use poem_openapi::types::ToJSON;
 use serde_json::{Value, json};
 
 use super::rooms::{self, Dialect};
 use crate::{
-    api::{messaging::MessageRenderer, relationships::ChatRequestView},
     domain::{
         ConversationId, ParticipantId,
         conversation::Conversation,
@@ -23,6 +21,7 @@ use crate::{
         relationship::ChatRequest,
         tenant::TenantStatus,
     },
+    wire::{chat_request::ChatRequestView, message::MessageRenderer, to_value},
 };
 
 /// One emit: to the sockets in any of `to`, except those in any of `except`.
@@ -118,7 +117,7 @@ pub fn message_payload(message: &Message, sender_kind: Option<ParticipantType>) 
     if message.sender_id.is_some() && message.deleted_at.is_none() {
         dto.status = Some("sent".to_owned());
     }
-    dto.to_json().unwrap_or(Value::Null)
+    to_value(&dto)
 }
 
 fn conversation_payload(conversation: &Conversation, members: &[ParticipantId]) -> Value {
@@ -145,9 +144,7 @@ fn member_payload(conversation: ConversationId, participant: ParticipantId) -> V
 }
 
 fn chat_request_payload(request: &ChatRequest) -> Value {
-    ChatRequestView::from(request.clone())
-        .to_json()
-        .unwrap_or(Value::Null)
+    to_value(&ChatRequestView::from(request.clone()))
 }
 
 pub fn presence_payload(participant: ParticipantId, online: bool, at: DateTime<Utc>) -> Value {

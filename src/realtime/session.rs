@@ -15,10 +15,10 @@ use super::{
     rooms::{self, Dialect},
 };
 use crate::{
-    api::messaging::MessageRenderer,
     app::AppState,
     domain::{Actor, Credential, SessionId},
     error::AppError,
+    wire::{message::MessageRenderer, to_values},
 };
 
 /// How many conversations, and messages in each, a connect catches up on;
@@ -241,7 +241,7 @@ async fn catch_up(s: SocketRef, state: AppState, actor: Actor) {
                 "conversationId": c.conversation.0,
                 "lastSeq": c.last_seq,
                 "hasMore": c.more,
-                "messages": super::to_values(MessageRenderer::set(c.set, me)),
+                "messages": to_values(MessageRenderer::set(c.set, me)),
             })
         })
         .collect();

@@ -5,7 +5,7 @@
 use poem::{Request, web::Data};
 use poem_openapi::{Object, OpenApi, payload::Json};
 
-use super::{ParticipantView, Reply, Tag, ok};
+use super::{Done, Reply, Tag, done, ok};
 use crate::{
     app::AppState,
     auth::{
@@ -19,10 +19,11 @@ use crate::{
         values::Email,
     },
     error::{AppError, AppResult},
+    wire::participant::ParticipantView,
 };
 
 #[derive(Default)]
-pub struct AuthApi;
+pub struct LoginApi;
 
 /// Password login. The tenant is named by its slug; give `email` or `phone`.
 #[derive(Object)]
@@ -78,18 +79,6 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// An empty success payload.
-#[derive(Debug, Object)]
-pub struct Done {
-    /// Always `true`.
-    pub done: bool,
-}
-
-/// The success payload of actions without a result.
-pub fn done() -> Reply<Done> {
-    ok(Done { done: true })
-}
-
 /// Where a login comes from.
 pub fn device(state: &AppState, req: &Request, name: Option<String>) -> Device {
     Device {
@@ -141,7 +130,7 @@ pub async fn me(state: &AppState, actor: &Actor) -> Reply<ParticipantView> {
 }
 
 #[OpenApi(prefix_path = "/api/auth", tag = "Tag::Auth")]
-impl AuthApi {
+impl LoginApi {
     /// Log in with tenant slug, email or phone, and password
     ///
     /// Wrong tenant, unknown account and wrong password all answer the same
