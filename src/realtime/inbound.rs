@@ -6,6 +6,8 @@
 //! ack, a failure is emitted as `dm:error` (`{event, code, message, ...}`).
 //! Nothing a client sends can take the connection down.
 
+mod calls;
+
 use std::{convert::Infallible, future::Future, sync::Arc};
 
 use serde::{Deserialize, de::DeserializeOwned};
@@ -304,7 +306,7 @@ pub fn register(s: &SocketRef) {
     });
     on(s, "sync", sync);
     on(s, "presence", presence);
-    super::calls::register(s);
+    calls::register(s);
     // Unknown events are answered only when the client waits for an answer.
     s.on_fallback(async |s: SocketRef, ack: Ack| {
         if ack.wanted {

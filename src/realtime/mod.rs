@@ -3,14 +3,18 @@
 //!
 //! - [`session`]: authentication at connect, rooms, presence, catch-up.
 //! - [`inbound`]: what clients send (seed 004's `dm:*` and the Backend and
-//!   Backend1 names), each on the same core call as its REST twin.
+//!   Backend1 names; `inbound::calls` the `call:*` events), each on the same
+//!   core call as its REST twin.
 //! - [`fanout`] and [`outbound`]: every domain event, from whichever front
-//!   door, turned into Socket.IO events for the rooms concerned.
+//!   door, turned into Socket.IO events for the rooms concerned
+//!   (`outbound::calls` for calls, `outbound::payloads` for what they carry).
+//!
+//! The shapes sent and the seeds' field spellings accepted are the REST
+//! ones, from [`crate::wire`].
 //! - [`mount`]: serving socketioxide from poem, websocket upgrades included.
 //!
 //! `docs/REALTIME.md` is the wire contract.
 
-mod calls;
 mod fanout;
 mod inbound;
 mod mount;
