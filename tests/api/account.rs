@@ -6,14 +6,8 @@ use serde_json::json;
 
 use crate::{
     helpers::{PASSWORD, TestApp},
-    outbox::Outbox,
+    outbox::app_with_outbox,
 };
-
-async fn app_with_outbox() -> (TestApp, Outbox) {
-    let outbox = Outbox::start().await;
-    let app = TestApp::spawn_with(|c| outbox.configure(c)).await;
-    (app, outbox)
-}
 
 #[tokio::test]
 async fn registering_emails_a_link_that_verifies_the_address_once() {
@@ -205,4 +199,26 @@ async fn tampered_or_foreign_link_tokens_are_refused() {
             .await
             .assert_error(400, "invalid_token");
     }
+}
+
+#[tokio::test]
+async fn a_suspended_tenant_takes_no_registrations_and_sends_no_mail() {
+    let app = TestApp::spawn().await;
+    let root = app.superadmin().await;
+    let tenant = app.tenant("acme").await;
+    app.post(
+        &format!("/api/platform/tenants/{}/suspend", tenant.id),
+        Some(&root.access),
+        json!({}),
+    )
+    .await
+    .data();
+    let register = json!({ "tenant": "acme", "name": "R", "email": "r@mail.test", "password": "long enough 1" });
+    app.post("/api/auth/register", None, register)
+        .await
+        .assert_error(403, "tenant_suspended");
+    let forgot = json!({ "tenant": "acme", "email": tenant.admin_email });
+    app.post("/api/auth/forgot-password", None, forgot)
+        .await
+        .assert_error(403, "tenant_suspended");
 }

@@ -5,7 +5,7 @@ use reqwest::Method;
 use samvad::domain::participant::ParticipantType;
 use serde_json::{Value, json};
 
-use crate::helpers::{Res, TestApp};
+use crate::helpers::{PASSWORD, Res, TestApp};
 
 async fn with_key(app: &TestApp, access: &str, scopes: &[&str]) -> (String, String) {
     let res = app
@@ -233,4 +233,44 @@ async fn a_suspended_tenants_keys_stop() {
     keyed(&app, Method::GET, "/api/users", &key, None)
         .await
         .assert_error(401, "tenant_suspended");
+}
+
+#[tokio::test]
+async fn an_api_key_cannot_create_or_change_admins() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    let (_, key) = with_key(&app, &admin.access, &["write", "admin"]).await;
+    let as_key = |method: Method, path: &str, body: Value| {
+        app.send(app.raw(method, path).header("x-api-key", &key).json(&body))
+    };
+
+    let mint =
+        json!({ "type": "admin", "name": "Mallory", "email": "m@evil.test", "password": PASSWORD });
+    as_key(Method::POST, "/api/participants", mint)
+        .await
+        .assert_error(403, "forbidden");
+    let hijack = json!({ "email": "attacker@evil.test" });
+    as_key(
+        Method::PATCH,
+        &format!("/api/participants/{}", tenant.admin_id),
+        hijack,
+    )
+    .await
+    .assert_error(403, "forbidden");
+    as_key(
+        Method::POST,
+        &format!("/api/participants/{}/block", tenant.admin_id),
+        json!({}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    // Users are the key's to manage.
+    as_key(
+        Method::POST,
+        "/api/participants",
+        json!({ "type": "user", "name": "U" }),
+    )
+    .await
+    .data();
 }

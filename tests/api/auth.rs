@@ -315,3 +315,70 @@ async fn the_superadmin_has_no_participant_profile() {
     let me = app.get("/api/platform/me", &root.access).await;
     assert_eq!(me.data()["role"], json!("superadmin"));
 }
+
+#[tokio::test]
+async fn phone_spellings_share_one_login_limit() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    app.patch(
+        "/api/settings",
+        &admin.access,
+        json!({ "loginPerAccount": { "max": 3, "perSeconds": 60 } }),
+    )
+    .await
+    .data();
+    let body =
+        json!({ "type": "user", "name": "P", "phone": "+919812345678", "password": PASSWORD });
+    app.post("/api/participants", Some(&admin.access), body)
+        .await
+        .data();
+
+    for phone in ["+919812345678", "09812345678", "9812345678"] {
+        let wrong = json!({ "tenant": "acme", "phone": phone, "password": "wrong password" });
+        app.post("/api/auth/login", None, wrong)
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+    let right = json!({ "tenant": "acme", "phone": "+91 98123 45678", "password": PASSWORD });
+    app.post("/api/auth/login", None, right)
+        .await
+        .assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn one_address_cannot_lock_the_owner_out_and_forwarded_for_is_read_from_the_right() {
+    let app = TestApp::spawn_with(|c| c.trust_proxy = true).await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    app.patch(
+        "/api/settings",
+        &admin.access,
+        json!({ "loginPerAccount": { "max": 3, "perSeconds": 60 } }),
+    )
+    .await
+    .data();
+    let (_, email) = app
+        .participant(&tenant, ParticipantType::User, "Owner")
+        .await;
+    let from = |address: &str, password: &str| {
+        let body = json!({ "tenant": "acme", "email": email, "password": password });
+        // The client may write anything first; the proxy appends the real address last.
+        app.send(
+            app.raw(Method::POST, "/api/auth/login")
+                .header("x-forwarded-for", format!("6.6.6.6, {address}"))
+                .json(&body),
+        )
+    };
+    for _ in 0..3 {
+        from("10.0.0.1", "wrong password")
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+    from("10.0.0.1", PASSWORD)
+        .await
+        .assert_error(429, "rate_limited");
+    from("10.0.0.2", PASSWORD).await.data();
+    let sessions = app.get("/api/auth/sessions", &admin.access).await;
+    let _ = sessions.data();
+}

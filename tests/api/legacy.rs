@@ -5,7 +5,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{PASSWORD, TestApp};
 
 const OLD_SECRET: &str = "the-old-backends-secret";
 
@@ -143,4 +143,39 @@ async fn without_a_legacy_secret_old_tokens_are_just_invalid() {
     app.get("/api/auth/me", &token)
         .await
         .assert_error(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn two_accounts_reusing_an_old_session_id_stay_two_identities() {
+    let app = TestApp::spawn_with(|c| {
+        c.legacy_tokens = Some(samvad::config::LegacyTokens {
+            secret: samvad::config::Secret::new("old-secret"),
+            tenant: "acme".into(),
+        })
+    })
+    .await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    for (kind, name, legacy) in [("admin", "Old Admin", "aaa"), ("user", "Old User", "bbb")] {
+        let body = json!({ "type": kind, "name": name, "legacyId": legacy, "password": PASSWORD });
+        app.post("/api/participants", Some(&admin.access), body)
+            .await
+            .data();
+    }
+    let token = |id: &str| {
+        let claims = json!({ "id": id, "sessionId": "1" });
+        jsonwebtoken::encode(
+            &Default::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"old-secret"),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        app.get("/api/auth/me", &token("aaa")).await.data()["name"],
+        json!("Old Admin")
+    );
+    let user = app.get("/api/auth/me", &token("bbb")).await;
+    assert_eq!(user.data()["name"], json!("Old User"));
+    assert_eq!(user.data()["type"], json!("user"));
 }

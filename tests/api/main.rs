@@ -1,5 +1,8 @@
 //! Integration tests: the real app on port 0 against a fresh MySQL database
-//! per test, driven over HTTP. See `helpers.rs` for the harness.
+//! per test, driven over HTTP; one module (or folder) per area. See
+//! `helpers/` for the harness, `outbox.rs` for mail and SMS, `world.rs` for
+//! the messaging cast. Run them alone with `cargo test --test api`; the
+//! Node and Chromium suite is its own target (`cargo test --test e2e`).
 
 mod account;
 mod api_keys;
@@ -10,17 +13,13 @@ mod bench_seed;
 mod calls;
 mod cli;
 mod console;
-mod console_admin;
-mod e2e;
 mod events;
-mod hardening;
 mod health;
 mod helpers;
 mod isolation;
 mod legacy;
 mod matrix;
 mod messaging;
-mod messaging_isolation;
 mod openapi;
 mod origins;
 mod otp;

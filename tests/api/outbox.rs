@@ -1,7 +1,8 @@
 //! Where the app's messages land in tests: a real SMTP server in the test
 //! process (the `mailin` protocol engine behind a tokio listener), and an
 //! HTTP SMS gateway that records the signed webhook calls. Tests await
-//! messages; nothing polls or sleeps.
+//! messages; nothing polls or sleeps. `app_with_outbox()` starts a test app
+//! that delivers to both.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -15,6 +16,8 @@ use tokio::{
     net::TcpListener,
     sync::{Mutex, mpsc},
 };
+
+use crate::helpers::TestApp;
 
 /// One email as the SMTP server received it.
 #[derive(Debug, Clone)]
@@ -273,4 +276,11 @@ impl Outbox {
             secret: samvad::config::Secret::new(SMS_SECRET),
         });
     }
+}
+
+/// A test app whose mail and SMS land in a fresh outbox.
+pub async fn app_with_outbox() -> (TestApp, Outbox) {
+    let outbox = Outbox::start().await;
+    let app = TestApp::spawn_with(|c| outbox.configure(c)).await;
+    (app, outbox)
 }

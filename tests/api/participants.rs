@@ -205,3 +205,20 @@ async fn blocked_participants_can_be_listed() {
     assert_eq!(items[0]["id"], json!(id));
     assert_eq!(items[0]["blocked"], json!(true));
 }
+
+#[tokio::test]
+async fn legacy_ids_are_unique_case_sensitively_and_duplicates_are_409() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    let with = |legacy: &str| json!({ "type": "user", "name": "U", "legacyId": legacy });
+    app.post("/api/participants", Some(&admin.access), with("abc"))
+        .await
+        .data();
+    app.post("/api/participants", Some(&admin.access), with("ABC"))
+        .await
+        .data();
+    app.post("/api/participants", Some(&admin.access), with("abc"))
+        .await
+        .assert_error(409, "legacy_id_taken");
+}

@@ -107,3 +107,21 @@ async fn logout_all_ends_every_session() {
             .assert_error(401, "session_revoked");
     }
 }
+
+#[tokio::test]
+async fn the_superadmins_logout_all_takes_effect_at_once() {
+    let app = TestApp::spawn().await;
+    let root = app.superadmin().await;
+    app.get("/api/platform/me", &root.access).await.data(); // cached as live
+    app.call(
+        Method::POST,
+        "/api/auth/logout-all",
+        Some(&root.access),
+        None,
+    )
+    .await
+    .data();
+    app.get("/api/platform/me", &root.access)
+        .await
+        .assert_error(401, "session_revoked");
+}

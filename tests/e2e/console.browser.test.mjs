@@ -26,7 +26,7 @@ const SHOTS = process.env.SAMVAD_UPDATE_SCREENSHOTS === '1'
   : join(tmpdir(), 'samvad-console-screenshots');
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-// The Agora test credentials of tests/api/calls.rs.
+// The Agora test credentials of tests/api/calls/mod.rs.
 const AGORA = { appId: '970CA35de60c44645bbae8a215061b33', appCertificate: '5CFd2fd1755d40ecb72977518be15d3b' };
 
 let browser;

@@ -2,9 +2,11 @@
 //! it. The client keeps the cookie itself and never follows redirects, so
 //! each test sees every 303. `access`: signing in and out, who may not,
 //! CSRF, the error page. `pages`: escaping, sending and closing from the
-//! console, tenant isolation, the call history and its CSV.
+//! console, tenant isolation, the call history and its CSV. `admin`: the
+//! administration pages (participants, policies, settings, audit, tenants).
 
 mod access;
+mod admin;
 mod pages;
 
 use reqwest::{Method, StatusCode, header, redirect};

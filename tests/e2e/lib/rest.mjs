@@ -1,6 +1,6 @@
 // A small REST client for the e2e suite: fetch, the envelope, logins.
 //
-// The server under test is named by SAMVAD_BASE_URL; tests/api/e2e.rs sets it
+// The server under test is named by SAMVAD_BASE_URL; tests/e2e.rs sets it
 // (with the superadmin's credentials) when it runs this suite.
 
 import { createHmac, randomBytes } from 'node:crypto';
@@ -9,7 +9,7 @@ function required(name) {
   const value = process.env[name];
   if (!value) {
     throw new Error(
-      `${name} is not set: run this suite through \`cargo test --test api e2e\` (tests/api/e2e.rs), which starts the server`,
+      `${name} is not set: run this suite through \`cargo test --test e2e\` (tests/e2e.rs), which starts the server`,
     );
   }
   return value;

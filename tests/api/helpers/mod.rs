@@ -5,11 +5,15 @@
 //! `SAMVAD_TEST_DATABASE_URL` (default `mysql://root@127.0.0.1:3306`),
 //! migrates it, serves the app, and drops the database when the test ends,
 //! even when it panics. Nothing waits with sleeps: the listener is bound
-//! before the server task starts.
+//! before the server task starts. `database`: the database per test.
+//! `response`: a response as tests read it, and the error envelope.
+
+mod database;
+mod response;
 
 use std::{sync::OnceLock, time::Duration};
 
-use reqwest::{Method, StatusCode, header::HeaderMap};
+use reqwest::Method;
 use samvad::{
     app::{self, AppState},
     config::Config,
@@ -24,120 +28,13 @@ use samvad::{
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+pub use self::{
+    database::{TestDb, server_url},
+    response::{Res, assert_envelope},
+};
+
 /// The password of every account the harness creates.
 pub const PASSWORD: &str = "test-password-1";
-
-/// The MySQL server the tests create their databases on.
-pub fn server_url() -> String {
-    std::env::var("SAMVAD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-/// A database that exists for one test and is dropped with it.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn create() -> Self {
-        let name = format!("samvad_test_{}", uuid::Uuid::now_v7().simple());
-        let url = format!("{}/{name}", server_url());
-        db::create_database_if_missing(&url)
-            .await
-            .unwrap_or_else(|err| panic!("cannot create a test database: {err:#}"));
-        Self { name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (server, name) = (server_url(), self.name.clone());
-        // Drop runs inside the test's runtime; use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                use sqlx::{Connection, Executor};
-                if let Ok(mut conn) = sqlx::MySqlConnection::connect(&server).await {
-                    // The app's pool may still hold connections, one of them
-                    // in a transaction whose rollback would run on the test's
-                    // runtime, which this drop is blocking: DROP DATABASE
-                    // would wait for its metadata lock forever. End them.
-                    let ids: Vec<i64> = sqlx::query_scalar(
-                        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
-                    )
-                    .bind(&name)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_default();
-                    for id in ids {
-                        let _ = conn.execute(format!("KILL {id}").as_str()).await;
-                    }
-                    let _ = conn
-                        .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// A response: status, headers and the JSON body (Null when not JSON).
-#[derive(Debug)]
-pub struct Res {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl Res {
-    /// `data` of a success envelope; panics with the body otherwise.
-    pub fn data(&self) -> &Value {
-        assert!(
-            self.status.is_success() && self.body["success"] == json!(true),
-            "expected success, got {} {}",
-            self.status,
-            self.body
-        );
-        &self.body["data"]
-    }
-
-    /// Asserts an error envelope with this status and code.
-    pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_envelope(&self.body);
-        assert_eq!(
-            self.body["error"]["code"],
-            json!(code),
-            "body: {}",
-            self.body
-        );
-    }
-}
-
-/// Asserts the failure envelope shape `{success:false, error:{code,message}, message}`.
-pub fn assert_envelope(body: &Value) {
-    assert_eq!(
-        body["success"],
-        json!(false),
-        "not an error envelope: {body}"
-    );
-    assert!(body["error"]["code"].is_string(), "no error.code: {body}");
-    assert!(
-        body["error"]["message"].is_string(),
-        "no error.message: {body}"
-    );
-    assert_eq!(
-        body["message"], body["error"]["message"],
-        "message differs: {body}"
-    );
-}
 
 /// A tenant the harness created, with its admin.
 #[derive(Debug, Clone)]

@@ -10,9 +10,13 @@
 //! the files may run in any order. `npm ci` runs first when a dependency
 //! in `tests/e2e/package.json` is missing from `node_modules`. No Node is a
 //! failure, not a skip.
-//! Node's output is printed line by line: `cargo test --test api e2e --
+//! Node's output is printed line by line: `cargo test --test e2e --
 //! --nocapture` shows it live, a plain run shows it when the test fails.
 //! `SAMVAD_E2E_ONLY=origins` runs only the files whose names contain it.
+//!
+//! A test target of its own (`cargo test --test e2e`), so that a Rust-only
+//! run is `cargo test --test api --lib`; plain `cargo test` runs both. It
+//! shares the API tests' harness (`tests/api/helpers/`).
 
 use std::{
     path::{Path, PathBuf},
@@ -25,6 +29,14 @@ use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::Command,
 };
+
+#[path = "api/helpers/mod.rs"]
+#[expect(
+    dead_code,
+    unused_imports,
+    reason = "the harness serves the API tests too; this suite needs a part of it"
+)]
+mod helpers;
 
 use crate::helpers::{PASSWORD, TestApp};
 
