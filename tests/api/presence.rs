@@ -34,7 +34,7 @@ async fn world() -> World {
 }
 
 #[tokio::test]
-async fn online_while_connected_then_offline_with_last_seen() {
+async fn a_participant_is_online_while_connected_then_offline_with_a_last_seen() {
     let world = world().await;
     let astro = world
         .app
@@ -80,7 +80,7 @@ async fn online_while_connected_then_offline_with_last_seen() {
 }
 
 #[tokio::test]
-async fn lists_only_whom_the_caller_may_see_in_its_own_tenant() {
+async fn presence_shows_only_whom_the_caller_may_see_in_its_own_tenant() {
     let world = world().await;
     let globex = world.app.tenant("globex").await;
     let other_admin = world.app.login_admin(&globex).await;
@@ -128,7 +128,7 @@ async fn lists_only_whom_the_caller_may_see_in_its_own_tenant() {
 }
 
 #[tokio::test]
-async fn bad_input_is_a_4xx_and_anonymous_a_401() {
+async fn bad_input_is_a_4xx_and_an_anonymous_caller_gets_a_401() {
     let world = world().await;
     let token = &world.user.access;
     world

@@ -94,7 +94,7 @@ async fn credentials_are_write_only_validated_and_admin_only() {
 }
 
 #[tokio::test]
-async fn admin_tokens_and_the_call_rate_limit() {
+async fn only_admins_get_admin_call_tokens_and_calls_beyond_the_rate_get_429() {
     let world = world().await;
     configure_agora(&world).await;
     let own = world

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::*;
 
 #[tokio::test]
-async fn accept_then_end_computes_the_duration_and_writes_the_entry() {
+async fn accepting_then_ending_a_call_records_its_duration_and_an_entry() {
     let world = world().await;
     configure_agora(&world).await;
     let placed = initiate(&world, &world.admin, &world.astro).await;
@@ -73,7 +73,7 @@ async fn accept_then_end_computes_the_duration_and_writes_the_entry() {
 }
 
 #[tokio::test]
-async fn reject_cancel_and_the_relationship_rules() {
+async fn only_the_callee_rejects_the_caller_cancels_and_strangers_cannot_call() {
     let world = world().await;
     configure_agora(&world).await;
     // A user without a consultation may not call the astrologer.

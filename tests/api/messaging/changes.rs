@@ -108,7 +108,7 @@ async fn deleting_for_everyone_leaves_a_tombstone_and_for_me_hides_it_for_me() {
 }
 
 #[tokio::test]
-async fn one_reaction_per_participant_toggled() {
+async fn each_participant_has_one_reaction_that_toggles() {
     let w = World::new().await;
     let id = w.open(&w.user, &w.astro).await;
     let message = w.send(&w.astro, &id, "good news").await;

@@ -129,7 +129,7 @@ async fn asking_a_login_code_for_an_unknown_account_answers_the_same_and_sends_n
 }
 
 #[tokio::test]
-async fn the_seeds_direct_paths_work_too() {
+async fn the_seeds_direct_code_paths_work_too() {
     let (app, outbox) = app_with_outbox().await;
     let tenant = app.tenant("acme").await;
     user_with_phone(&app, &tenant, "+919812345678").await;
