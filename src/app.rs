@@ -1,9 +1,10 @@
-//! The application: shared state, the route table, and the server loop.
+//! The application: the route table and the server loop. The shared state
+//! is [`crate::state`]; background work is [`crate::workers`].
 //!
 //! [`run`] takes a bound listener and a shutdown future, so tests bind port 0
 //! and stop the server when they are done; `main` passes SIGTERM/Ctrl-C.
 
-use std::{future::Future, sync::Arc, time::Instant};
+use std::future::Future;
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
@@ -11,49 +12,7 @@ use poem::{
     web::{LocalAddr, RemoteAddr},
 };
 
-use crate::{
-    api,
-    auth::Auth,
-    config::Config,
-    db::Pool,
-    delivery::Delivery,
-    domain::{Core, CoreConfig},
-    error, middleware,
-    realtime::Realtime,
-};
-
-/// Everything a request handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub core: Core,
-    pub auth: Auth,
-    pub started: Instant,
-}
-
-impl AppState {
-    /// Builds the core and the auth service (loading every tenant's policy).
-    pub async fn new(config: Config, pool: Pool) -> anyhow::Result<Self> {
-        let core = build_core(&config, pool)?;
-        let auth = Auth::new(core.clone(), &config).await?;
-        core.reload_known_origins().await?;
-        Ok(Self {
-            config: Arc::new(config),
-            core,
-            auth,
-            started: Instant::now(),
-        })
-    }
-}
-
-/// The core as the configuration describes it (server, CLI and tests).
-pub fn build_core(config: &Config, pool: Pool) -> anyhow::Result<Core> {
-    Ok(Core::new(
-        pool,
-        CoreConfig::from_config(config)?,
-        Delivery::from_config(config)?,
-    ))
-}
+use crate::{api, error, middleware, realtime::Realtime, state::AppState, workers};
 
 /// The route table: the OpenAPI operations (under `/api`, plus `/ping` and
 /// `/health`), the spec and its docs UI, Socket.IO at `/socket.io/`, wrapped
@@ -89,9 +48,8 @@ pub fn routes(state: &AppState, realtime: &Realtime) -> impl Endpoint + 'static 
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish
-/// (up to the configured timeout) and closes the database pool. Background
-/// upkeep (the periodic policy reload) and the call sweeper (ring timeouts)
-/// run for as long as the server does.
+/// (up to the configured timeout), stops the background workers
+/// ([`workers::start`]) and closes the database pool.
 pub async fn run(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -99,11 +57,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let acceptor = NoDelay(TcpAcceptor::from_tokio(listener)?);
     let timeout = state.config.shutdown_timeout;
-    let upkeep = tokio::spawn(upkeep(state.clone()));
-    let sweeper = {
-        let core = state.core.clone();
-        tokio::spawn(async move { core.run_call_sweeper(std::future::pending()).await })
-    };
+    let workers = workers::start(&state);
     let realtime = Realtime::start(&state);
     let routes = routes(&state, &realtime);
     // Sockets are closed first: a long-poll would otherwise hold the
@@ -116,8 +70,7 @@ pub async fn run(
         .name("samvad")
         .run_with_graceful_shutdown(routes, shutdown, Some(timeout))
         .await;
-    upkeep.abort();
-    sweeper.abort();
+    workers.shutdown().await;
     state.core.pool().close().await;
     Ok(served?)
 }
@@ -144,31 +97,5 @@ impl Acceptor for NoDelay {
             tracing::debug!(error = %err, "setting TCP_NODELAY failed");
         }
         Ok((io, local, remote, scheme))
-    }
-}
-
-/// Periodic work, every `SAMVAD_POLICY_REFRESH`: re-reads every tenant's
-/// policy (edits made by the CLI or another node) and forgets rate-limit
-/// keys that have recovered; hourly, purges spent codes and links.
-async fn upkeep(state: AppState) {
-    const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-    let mut every = tokio::time::interval(state.config.policy_refresh);
-    every.tick().await; // the first tick is immediate; everything is fresh
-    let mut purged = std::time::Instant::now();
-    loop {
-        every.tick().await;
-        if let Err(err) = state.auth.reload_policy().await {
-            tracing::warn!(error = %err, "periodic policy reload failed");
-        }
-        if let Err(err) = state.core.reload_known_origins().await {
-            tracing::warn!(error = %err, "periodic reload of allowed origins failed");
-        }
-        state.core.limits().forget_idle();
-        if purged.elapsed() >= PURGE_EVERY {
-            purged = std::time::Instant::now();
-            if let Err(err) = state.core.purge_spent().await {
-                tracing::warn!(error = %err, "purging spent codes failed");
-            }
-        }
     }
 }

@@ -25,7 +25,6 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::{
-    app,
     auth::Auth,
     config::{Config, Environment},
     db,
@@ -40,6 +39,7 @@ use crate::{
         values::{Email, Name, Password, Slug},
     },
     error::{AppError, AppResult},
+    state,
 };
 
 /// How many pairs are seeded at once (each pair is a handful of short
@@ -93,7 +93,7 @@ pub async fn run(config: &Config, command: BenchCommand) -> AppResult<(Value, St
     let pool = db::prepare(config.database_url.expose(), IN_FLIGHT as u32 + 2)
         .await
         .map_err(AppError::Internal)?;
-    let core = app::build_core(config, pool.clone()).map_err(AppError::Internal)?;
+    let core = state::build_core(config, pool.clone()).map_err(AppError::Internal)?;
     let auth = Auth::new(core.clone(), config)
         .await
         .map_err(AppError::Internal)?;

@@ -18,8 +18,11 @@
 //!   takes a [`domain::TenantId`]. It publishes [`domain::events::DomainEvent`]s.
 //! - [`auth`] turns tokens into an [`domain::Actor`] and asks casbin whether
 //!   the actor's role may act in its tenant.
-//! - [`app`] wires state, routes and middleware; [`db`] the pool and
-//!   migrations; [`config`] the environment; [`error`] the one error type.
+//! - [`state`] holds [`state::AppState`], what every front door reads;
+//!   [`app`] wires routes and middleware and runs the server;
+//!   [`workers`] is the background work (upkeep, call sweeper), started
+//!   and stopped with the server; [`db`] the pool and migrations;
+//!   [`config`] the environment; [`error`] the one error type.
 //!
 //! `docs/ARCHITECTURE.md` tells the same story at more length.
 
@@ -40,5 +43,7 @@ pub mod domain;
 pub mod error;
 pub mod middleware;
 pub mod realtime;
+pub mod state;
 pub mod telemetry;
 pub mod wire;
+pub mod workers;

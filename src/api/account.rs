@@ -10,12 +10,12 @@ use super::{
     ok,
 };
 use crate::{
-    app::AppState,
     auth::{BearerAuth, guard::origin},
     domain::{
         account::Registration,
         values::{Email, Name, Password},
     },
+    state::AppState,
     wire::participant::ParticipantView,
 };
 

@@ -11,10 +11,10 @@ use poem_openapi::{
 
 use super::{Reply, Tag, conversations, ok};
 use crate::{
-    app::AppState,
     auth::BearerAuth,
     domain::{Actor, ConversationId, ParticipantId, message::Paging},
     error::AppResult,
+    state::AppState,
     wire::{
         conversation::ConversationDto,
         message::{MessageDto, MessagesDto},

@@ -11,7 +11,7 @@ use super::{
     otp::{self, CodeSent, RegisteredResponse, SendCodeRequest, VerifyCodeRequest},
 };
 use crate::{
-    app::AppState, auth::BearerAuth, domain::otp::Purpose, wire::participant::ParticipantView,
+    auth::BearerAuth, domain::otp::Purpose, state::AppState, wire::participant::ParticipantView,
 };
 
 #[derive(Default)]

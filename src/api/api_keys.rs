@@ -6,9 +6,9 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::{Reply, Tag, ok};
 use crate::{
-    app::AppState,
     auth::BearerAuth,
     domain::{ApiKeyId, Scope, api_key::ApiKey, values::Name},
+    state::AppState,
 };
 
 #[derive(Default)]

@@ -5,9 +5,9 @@ use poem_openapi::{Object, OpenApi, param::Query};
 
 use super::{PageOf, Reply, Tag, ok};
 use crate::{
-    app::AppState,
     auth::Caller,
     domain::{audit::Record, page_limit},
+    state::AppState,
 };
 
 #[derive(Default)]

@@ -10,13 +10,13 @@ use poem_openapi::{
 
 use super::{Done, PageOf, Reply, Tag, done, ok};
 use crate::{
-    app::AppState,
     auth::{BearerAuth, Caller},
     domain::{
         CallId, ParticipantId,
         call::{CallFilter, CallStatus, CallType, Transport},
     },
     error::AppError,
+    state::AppState,
     wire::call::{CallJoinView, CallView, InitiateRequest, JoinView},
 };
 

@@ -5,7 +5,7 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi};
 
 use super::{Reply, Tag, ok};
-use crate::{app::AppState, error::AppError};
+use crate::{error::AppError, state::AppState};
 
 #[derive(Default)]
 pub struct HealthApi;

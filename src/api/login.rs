@@ -7,7 +7,6 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::{Done, Reply, Tag, done, ok};
 use crate::{
-    app::AppState,
     auth::{
         BearerAuth, Tokens,
         guard::{client_ip, origin},
@@ -19,6 +18,7 @@ use crate::{
         values::Email,
     },
     error::{AppError, AppResult},
+    state::AppState,
     wire::participant::ParticipantView,
 };
 

@@ -12,10 +12,10 @@ use poem_openapi::{
 
 use super::{Reply, Tag, conversations, ok};
 use crate::{
-    app::AppState,
     auth::BearerAuth,
     domain::{ConversationId, MessageId, message::Paging},
     error::AppError,
+    state::AppState,
     wire::{
         message::{
             MessageDto, MessageRenderer, MessagesDto, ReactionView, own_message, sender_type,

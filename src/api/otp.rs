@@ -12,11 +12,11 @@ use super::{
     ok,
 };
 use crate::{
-    app::AppState,
     domain::{
         otp::{Purpose, Sent, Target},
         values::Name,
     },
+    state::AppState,
     wire::participant::ParticipantView,
 };
 

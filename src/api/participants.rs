@@ -10,7 +10,6 @@ use poem_openapi::{
 
 use super::{PageOf, Reply, Tag, ok};
 use crate::{
-    app::AppState,
     auth::Caller,
     domain::{
         ParticipantId, page_limit,
@@ -18,6 +17,7 @@ use crate::{
         values::{Email, Name, Password, optional_text, parse_url},
     },
     error::{AppError, AppResult},
+    state::AppState,
     wire::participant::ParticipantView,
 };
 

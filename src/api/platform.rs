@@ -13,13 +13,13 @@ use super::{
     ok,
 };
 use crate::{
-    app::AppState,
     auth::BearerAuth,
     domain::{
         SuperadminId, TenantId, page_limit,
         tenant::{NewTenant, Tenant, TenantStatus},
         values::{Email, Name, Password, Slug},
     },
+    state::AppState,
 };
 
 #[derive(Default)]

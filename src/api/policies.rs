@@ -6,10 +6,10 @@ use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use super::{Done, Reply, Tag, ok};
 use crate::{
-    app::AppState,
     auth::Caller,
     domain::policy::{ACTIONS, OBJECTS, ROLES, Rule},
     error::AppError,
+    state::AppState,
 };
 
 #[derive(Default)]

@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, param::Query};
 
 use super::{Reply, Tag, ok, users::parse_ids};
-use crate::{app::AppState, auth::BearerAuth, error::AppError, wire::participant::PresenceView};
+use crate::{auth::BearerAuth, error::AppError, state::AppState, wire::participant::PresenceView};
 
 #[derive(Default)]
 pub struct PresenceApi;

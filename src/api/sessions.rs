@@ -5,7 +5,7 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path};
 
 use super::{Done, Reply, Tag, done, ok};
-use crate::{app::AppState, auth::BearerAuth, domain::SessionId};
+use crate::{auth::BearerAuth, domain::SessionId, state::AppState};
 
 #[derive(Default)]
 pub struct SessionsApi;

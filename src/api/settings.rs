@@ -6,12 +6,12 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::{Reply, Tag, ok};
 use crate::{
-    app::AppState,
     auth::Caller,
     domain::{
         settings::{Rate, TenantSettings},
         values::Region,
     },
+    state::AppState,
 };
 
 #[derive(Default)]

@@ -12,13 +12,13 @@ use poem_openapi::{
 
 use super::{PageOf, Reply, Tag, ok, participants::own_profile};
 use crate::{
-    app::AppState,
     auth::{BearerAuth, Caller},
     domain::{
         Actor, ParticipantId, page_limit,
         participant::{Filter, ParticipantType},
     },
     error::{AppError, AppResult},
+    state::AppState,
     wire::participant::ParticipantView,
 };
 

@@ -10,7 +10,7 @@
 //!
 //! Changes made by another process (the CLI creating a tenant, another
 //! node) are picked up two ways: a tenant never seen before is loaded on its
-//! first check, and [`Policy::reload_all`] runs periodically (see `app::run`).
+//! first check, and [`Policy::reload_all`] runs periodically (see `workers::upkeep`).
 
 use std::{collections::HashSet, sync::Arc};
 

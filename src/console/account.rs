@@ -13,7 +13,7 @@ use poem::{
 use serde::Deserialize;
 
 use super::page;
-use crate::{app::AppState, domain::values::Password, error::AppResult};
+use crate::{domain::values::Password, error::AppResult, state::AppState};
 
 #[derive(Template)]
 #[template(path = "account/message.html")]

@@ -14,13 +14,13 @@ use super::{
     session::Conn,
 };
 use crate::{
-    app::AppState,
     domain::{
         TenantId,
         events::DomainEvent,
         message::Message,
         participant::{self, ParticipantType},
     },
+    state::AppState,
 };
 
 /// Runs until the feed ends (the bus is dropped) or the task is aborted.

@@ -22,9 +22,9 @@ use socketioxide::{
 
 use super::{fanout, outbound, rooms, session::Conn};
 use crate::{
-    app::AppState,
     domain::{MessageId, ParticipantId, message::Paging},
     error::{AppError, AppResult},
+    state::AppState,
     wire::{
         message::{MessagesDto, sender_type},
         participant::PresenceView,

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 pub use mount::SocketIoEndpoint;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The Socket.IO server and its fan-out task.
 pub struct Realtime {

@@ -15,9 +15,9 @@ use super::{
     rooms::{self, Dialect},
 };
 use crate::{
-    app::AppState,
     domain::{Actor, Credential, SessionId},
     error::AppError,
+    state::AppState,
     wire::{message::MessageRenderer, to_values},
 };
 

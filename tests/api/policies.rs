@@ -125,7 +125,7 @@ async fn rules_are_validated_duplicates_conflict_and_the_lockout_guard_is_protec
 /// A core of another process (the CLI, another node): same database, but
 /// its events reach none of this server's listeners.
 fn other_process(app: &TestApp) -> samvad::domain::Core {
-    samvad::app::build_core(&app.state.config, app.core.pool().clone()).unwrap()
+    samvad::state::build_core(&app.state.config, app.core.pool().clone()).unwrap()
 }
 
 #[tokio::test]

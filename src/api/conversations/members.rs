@@ -7,9 +7,9 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use super::ids;
 use crate::{
     api::{Done, Reply, Tag, done, ok},
-    app::AppState,
     auth::BearerAuth,
     domain::{ConversationId, ParticipantId, conversation::MemberRole},
+    state::AppState,
     wire::conversation::MemberView,
 };
 

@@ -10,10 +10,10 @@ use poem_openapi::{
 
 use crate::{
     api::{Reply, Tag, ok},
-    app::AppState,
     auth::BearerAuth,
     domain::{Actor, ConversationId, MessageId, message::Paging},
     error::AppError,
+    state::AppState,
     wire::{
         message::{MessageDto, MessagesDto, own_message, sender_type},
         send::SendMessageRequest,

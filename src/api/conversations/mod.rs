@@ -15,7 +15,6 @@ use poem_openapi::{
 
 use super::{Done, PageOf, Reply, Tag, done, ok};
 use crate::{
-    app::AppState,
     auth::BearerAuth,
     domain::{
         Actor, ConversationId, ParticipantId,
@@ -26,6 +25,7 @@ use crate::{
         values::{Name, optional_text},
     },
     error::AppError,
+    state::AppState,
     wire::conversation::ConversationDto,
 };
 

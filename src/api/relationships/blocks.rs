@@ -6,9 +6,9 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use crate::{
     api::{Done, Reply, Tag, done, ok},
-    app::AppState,
     auth::BearerAuth,
     domain::ParticipantId,
+    state::AppState,
 };
 
 #[derive(Default)]

@@ -10,7 +10,6 @@ use poem_openapi::{
 
 use crate::{
     api::{Reply, Tag, conversations, ok},
-    app::AppState,
     auth::BearerAuth,
     domain::{
         ChatRequestId, ParticipantId,
@@ -18,6 +17,7 @@ use crate::{
         values::optional_text,
     },
     error::AppError,
+    state::AppState,
     wire::{chat_request::ChatRequestView, conversation::ConversationDto},
 };
 

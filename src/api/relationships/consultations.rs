@@ -10,13 +10,13 @@ use poem_openapi::{
 
 use crate::{
     api::{PageOf, Reply, Tag, ok},
-    app::AppState,
     auth::Caller,
     domain::{
         ConsultationId, ParticipantId, page_limit,
         relationship::{Consultation, ConsultationFilter, ConsultationStatus},
         values::optional_text,
     },
+    state::AppState,
 };
 
 #[derive(Default)]

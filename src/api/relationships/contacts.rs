@@ -6,10 +6,10 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 
 use crate::{
     api::{Reply, Tag, conversations, ok},
-    app::AppState,
     auth::BearerAuth,
     domain::{ParticipantId, conversation::DirectKey},
     error::AppError,
+    state::AppState,
     wire::{conversation::ConversationDto, participant::ParticipantView},
 };
 

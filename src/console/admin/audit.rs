@@ -14,9 +14,9 @@ use super::{
     finish, html, urlencode,
 };
 use crate::{
-    app::AppState,
     domain::{ParticipantId, audit::Filter},
     error::AppError,
+    state::AppState,
 };
 
 #[derive(Deserialize, Default)]

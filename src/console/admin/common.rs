@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use poem::{IntoResponse, Request, http::StatusCode, web::Redirect};
 
 use super::{Fail, Outcome, Viewer, check_csrf, viewer};
-use crate::{app::AppState, error::AppError};
+use crate::{error::AppError, state::AppState};
 
 /// The viewer of a tenant's page; the superadmin (who has no tenant) gets
 /// the "not allowed" page.

@@ -28,7 +28,6 @@ use poem::{
 use serde::Deserialize;
 
 use crate::{
-    app::AppState,
     domain::{
         Actor, Credential, Role,
         participant::{LoginId, ParticipantType},
@@ -37,6 +36,7 @@ use crate::{
     },
     error::AppError,
     middleware::RequestId,
+    state::AppState,
 };
 
 /// The cookie that carries the console session.

@@ -21,7 +21,6 @@ use super::{
     finish, html, viewer,
 };
 use crate::{
-    app::AppState,
     domain::{
         ConversationId, ParticipantId,
         call::{Call, CallFilter, CallStatus, CallType},
@@ -31,6 +30,7 @@ use crate::{
         message::{Message, MessageType, Paging, SendInput},
     },
     error::AppError,
+    state::AppState,
 };
 
 /// A message as the console shows it.

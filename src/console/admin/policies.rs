@@ -16,8 +16,8 @@ use super::{
     finish, html,
 };
 use crate::{
-    app::AppState,
     domain::policy::{ACTIONS, OBJECTS, ROLES, Rule},
+    state::AppState,
 };
 
 const NOTICES: [(&str, &str); 2] = [

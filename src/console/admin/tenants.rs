@@ -15,13 +15,13 @@ use super::{
     finish, html,
 };
 use crate::{
-    app::AppState,
     domain::{
         TenantId,
         tenant::{NewTenant, TenantStatus},
         values::{Email, Name, Password, Slug},
     },
     error::AppResult,
+    state::AppState,
 };
 
 const NOTICES: [(&str, &str); 3] = [

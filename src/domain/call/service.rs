@@ -443,42 +443,15 @@ impl Core {
         Ok(done)
     }
 
-    /// Runs the ring-timeout sweeper until `shutdown` resolves: sleeps until
-    /// the nearest stored deadline (woken early when a call starts), so
-    /// calls time out on time, including those left ringing by a restart.
-    pub async fn run_call_sweeper(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            // After a failure, wait a little before the next attempt.
-            let floor = match self.sweep_calls().await {
-                Ok(_) => Duration::ZERO,
-                Err(err) => {
-                    tracing::warn!(error = %err, "call sweeper failed; retrying");
-                    Duration::from_secs(1)
-                }
-            };
-            let next = next_deadline(&mut *match self.pool().acquire().await {
-                Ok(conn) => conn,
-                Err(_) => {
-                    tokio::select! {
-                        _ = &mut shutdown => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    }
-                }
-            })
-            .await
-            .ok()
-            .flatten();
-            let wait = next
-                .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
-                .unwrap_or(Duration::from_secs(30))
-                .clamp(floor, Duration::from_secs(30));
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = self.calls_wakeup.notified() => {}
-                _ = tokio::time::sleep(wait + Duration::from_millis(5)) => {}
-            }
-        }
+    /// The nearest stored ring deadline of any tenant: when the sweeper
+    /// (`workers::call_sweeper`) should next call [`Core::sweep_calls`].
+    pub async fn next_call_deadline(&self) -> AppResult<Option<DateTime<Utc>>> {
+        next_deadline(&mut *self.pool().acquire().await?).await
+    }
+
+    /// Resolves when a call starts ringing, so the sweeper wakes early.
+    pub async fn call_started(&self) {
+        self.calls_wakeup.notified().await;
     }
 
     async fn clear_deadline(&self, tenant: TenantId, id: CallId) -> AppResult<()> {

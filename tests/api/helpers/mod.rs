@@ -15,7 +15,7 @@ use std::{sync::OnceLock, time::Duration};
 
 use reqwest::Method;
 use samvad::{
-    app::{self, AppState},
+    app,
     config::Config,
     db,
     domain::{
@@ -24,6 +24,7 @@ use samvad::{
         tenant::NewTenant,
         values::{Email, Name, Password, Slug},
     },
+    state::AppState,
 };
 use serde_json::{Value, json};
 use tokio::sync::oneshot;

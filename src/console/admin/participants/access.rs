@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::detail::change;
 use crate::{
-    app::AppState,
     console::admin::{CsrfOnly, finish},
     domain::{
         SessionId,
@@ -18,6 +17,7 @@ use crate::{
         values::{Email, Password},
     },
     error::AppError,
+    state::AppState,
 };
 
 #[derive(Deserialize)]

@@ -12,7 +12,6 @@ use serde::Deserialize;
 
 use super::{NOTICES, Row, participant_id};
 use crate::{
-    app::AppState,
     console::admin::{
         Outcome, Viewer,
         common::{blank, invalid, notice, problem, see_other, tenant_viewer, when, writer},
@@ -24,6 +23,7 @@ use crate::{
         values::{Email, Name, optional_text, parse_url},
     },
     error::{AppError, AppResult},
+    state::AppState,
 };
 
 /// A session in the participant's device list.

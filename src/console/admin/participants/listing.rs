@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::Row;
 use crate::{
-    app::AppState,
     console::admin::{
         Outcome, Viewer,
         common::{blank, invalid, problem, see_other, tenant_viewer, writer},
@@ -21,6 +20,7 @@ use crate::{
         values::{Email, Name, Password},
     },
     error::AppResult,
+    state::AppState,
 };
 
 #[derive(Deserialize, Default)]

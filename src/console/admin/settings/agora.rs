@@ -11,12 +11,12 @@ use serde::Deserialize;
 use super::{Render, render};
 use crate::console::admin::common::writer;
 use crate::{
-    app::AppState,
     console::admin::{
         CsrfOnly,
         common::{invalid, problem, see_other},
         finish,
     },
+    state::AppState,
 };
 
 #[derive(Deserialize)]

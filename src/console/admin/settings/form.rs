@@ -13,7 +13,6 @@ use poem::{
 use super::{Render, render};
 use crate::console::admin::common::writer;
 use crate::{
-    app::AppState,
     console::admin::{
         common::{invalid, problem, see_other},
         finish,
@@ -23,6 +22,7 @@ use crate::{
         values::Region,
     },
     error::{AppError, AppResult},
+    state::AppState,
 };
 
 /// A whole-number setting: form key, label, bounds.

@@ -10,7 +10,6 @@ use poem::{
 use super::{Render, render};
 use crate::console::admin::common::writer;
 use crate::{
-    app::AppState,
     console::admin::{
         CsrfOnly,
         common::{invalid, path_id, problem, see_other},
@@ -18,6 +17,7 @@ use crate::{
     },
     domain::{ApiKeyId, Scope, values::Name},
     error::AppError,
+    state::AppState,
 };
 
 /// An API key in the list.

@@ -28,7 +28,7 @@ use super::{
     common::{notice, tenant_viewer, when},
     finish, html,
 };
-use crate::{app::AppState, error::AppError};
+use crate::{error::AppError, state::AppState};
 
 const NOTICES: [(&str, &str); 5] = [
     ("saved", "Settings saved."),

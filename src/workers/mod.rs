@@ -1,0 +1,104 @@
+//! Background work: every task that runs beside the server, for as long as
+//! it does, started and stopped in one place ([`start`] and
+//! [`Workers::shutdown`], both called by `app::run`).
+//!
+//! Each worker is a file here with one entry point,
+//! `pub async fn run(state: AppState, stop: Stop)`, that loops until
+//! [`Stop::stopped`] resolves and then returns (finishing the round it is
+//! in). Today:
+//!
+//! - [`upkeep`]: every `SAMVAD_POLICY_REFRESH`, re-reads policies and
+//!   tenants' origins, forgets idle rate-limit keys; hourly, purges spent
+//!   codes and links.
+//! - [`call_sweeper`]: times out calls left ringing past their deadline.
+//!
+//! Adding a worker (push, webhooks, retention, ...): write
+//! `src/workers/<name>.rs` with its `run`, declare it below with `mod`,
+//! and add one line to [`start`]:
+//! `workers.spawn("<name>", <name>::run(state.clone(), workers.stop()));`.
+//! On shutdown it gets the stop signal after the server has stopped taking
+//! requests, and is awaited (at most `SAMVAD_SHUTDOWN_TIMEOUT`) before the
+//! database pool closes.
+
+pub mod call_sweeper;
+pub mod upkeep;
+
+use std::{future::Future, time::Duration};
+
+use tokio::{sync::watch, task::JoinHandle};
+use tracing::Instrument;
+
+use crate::state::AppState;
+
+/// Starts every background worker. Adding one is one line here.
+pub fn start(state: &AppState) -> Workers {
+    let mut workers = Workers::new(state.config.shutdown_timeout);
+    workers.spawn("upkeep", upkeep::run(state.clone(), workers.stop()));
+    workers.spawn(
+        "call_sweeper",
+        call_sweeper::run(state.clone(), workers.stop()),
+    );
+    workers
+}
+
+/// The running workers; [`Workers::shutdown`] stops them.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+    /// How long shutdown waits for the workers before aborting them.
+    grace: Duration,
+}
+
+/// A worker's stop signal: [`Stop::stopped`] resolves once shutdown begins.
+#[derive(Clone)]
+pub struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// Resolves when the worker should stop (at once if it already should).
+    /// Cancel-safe, so it can sit in a `tokio::select!` in a loop.
+    pub async fn stopped(&mut self) {
+        // An error means the sender is gone, which also means stop.
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+impl Workers {
+    fn new(grace: Duration) -> Self {
+        Self {
+            stop: watch::Sender::new(false),
+            tasks: Vec::new(),
+            grace,
+        }
+    }
+
+    /// A stop signal for a worker about to be spawned.
+    fn stop(&self) -> Stop {
+        Stop(self.stop.subscribe())
+    }
+
+    /// Runs `work` as a task in a `worker` tracing span named `name`.
+    fn spawn(&mut self, name: &'static str, work: impl Future<Output = ()> + Send + 'static) {
+        let span = tracing::info_span!("worker", name);
+        self.tasks.push((name, tokio::spawn(work.instrument(span))));
+    }
+
+    /// Signals every worker to stop and waits for each to finish its round;
+    /// one still running after the grace period is aborted.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + self.grace;
+        for (name, mut task) in self.tasks {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) if err.is_panic() => {
+                    tracing::error!(worker = name, "background worker panicked");
+                }
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    tracing::warn!(worker = name, "background worker did not stop in time");
+                    task.abort();
+                }
+            }
+        }
+    }
+}
