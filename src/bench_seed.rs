@@ -11,7 +11,9 @@
 //! refused when `SAMVAD_ENV=production`.
 //!
 //! The tokens live for `SAMVAD_ACCESS_TOKEN_TTL` and are signed with
-//! `SAMVAD_JWT_SECRET`: run the server with the same two.
+//! `SAMVAD_JWT_SECRET`: run the server with the same two. Without the
+//! secret, both use the development secret kept in `data_dir/jwt.key`, so
+//! a server on the same `SAMVAD_DATA_DIR` accepts the tokens.
 
 use std::{
     sync::{

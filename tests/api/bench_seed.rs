@@ -80,3 +80,43 @@ async fn bench_seed_is_refused_in_production() {
     let body: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!(body["error"]["code"], json!("forbidden"));
 }
+
+#[tokio::test]
+async fn without_a_jwt_secret_a_server_on_the_same_data_dir_accepts_the_seeded_tokens() {
+    // Arrange: a server whose configuration is read as `serve` reads it in
+    // development without SAMVAD_JWT_SECRET, from a fresh data directory.
+    let dir = std::env::temp_dir().join(format!(
+        "samvad-dev-secret-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    let dir_text = dir.to_string_lossy().into_owned();
+    let dev = samvad::config::Config::from_lookup(|key| {
+        (key == "SAMVAD_DATA_DIR").then(|| dir_text.clone())
+    })
+    .expect("a development configuration");
+    let app = TestApp::spawn_with(|config| config.jwt_secret = dev.jwt_secret.clone()).await;
+
+    // Act: the CLI seeds with no secret and the same data directory.
+    let output = Command::new(BIN)
+        .args([
+            "bench", "seed", "--tenant", "loadtest", "--pairs", "1", "--json",
+        ])
+        .env("DATABASE_URL", app.state.config.database_url.expose())
+        .env("SAMVAD_DATA_DIR", &dir)
+        .env_remove("SAMVAD_JWT_SECRET")
+        .env_remove("SAMVAD_ENV")
+        .output()
+        .expect("run samvad");
+
+    // Assert: the printed token works on the running server.
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let body: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let token = body["data"]["pairs"][0]["user"]["token"].as_str().unwrap();
+    let me = app.get("/api/auth/me", token).await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    let _ = std::fs::remove_dir_all(&dir);
+}
