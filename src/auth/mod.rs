@@ -57,7 +57,7 @@ pub struct Auth {
 impl Auth {
     /// Loads the policy and subscribes the caches to the core's events.
     pub async fn new(core: Core, config: &Config) -> anyhow::Result<Self> {
-        let policy = policy::Policy::load(core.pool().clone()).await?;
+        let policy = policy::Policy::load(core.policy_reader()).await?;
         let auth = Self {
             core: core.clone(),
             jwt: jwt::JwtKeys::new(&config.jwt_secret, config.access_token_ttl),

@@ -18,11 +18,10 @@ use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
 use tokio::sync::RwLock;
 
 use crate::{
-    db::Pool,
     domain::{
         TenantId,
         events::{DomainEvent, Listener},
-        policy::{self, StoredRule},
+        policy::{RuleReader, StoredRule},
     },
     error::{AppError, AppResult},
 };
@@ -41,7 +40,7 @@ const PLATFORM_RULES: [[&str; 4]; 2] = [
 /// A casbin adapter that reads rules from MySQL. Writes go through the core,
 /// so the write half of the trait refuses.
 struct MysqlAdapter {
-    pool: Pool,
+    rules: RuleReader,
 }
 
 fn casbin_error(err: impl std::fmt::Display) -> casbin::Error {
@@ -62,8 +61,7 @@ fn insert_rule(model: &mut dyn Model, (ptype, values): StoredRule) {
 #[async_trait::async_trait]
 impl Adapter for MysqlAdapter {
     async fn load_policy(&mut self, model: &mut dyn Model) -> casbin::Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(casbin_error)?;
-        let rules = policy::load_all(&mut conn).await.map_err(casbin_error)?;
+        let rules = self.rules.all().await.map_err(casbin_error)?;
         for rule in rules {
             insert_rule(model, rule);
         }
@@ -141,13 +139,16 @@ pub struct Policy {
     loaded: Arc<std::sync::RwLock<HashSet<String>>>,
     /// Serializes reloads, so a snapshot read earlier is never applied last.
     reloading: Arc<tokio::sync::Mutex<()>>,
-    pool: Pool,
+    rules: RuleReader,
 }
 
 /// A new enforcer loaded with every stored rule (and the platform's).
-async fn load_enforcer(pool: &Pool) -> casbin::Result<Enforcer> {
+async fn load_enforcer(rules: &RuleReader) -> casbin::Result<Enforcer> {
     let model = DefaultModel::from_str(MODEL).await?;
-    let mut enforcer = Enforcer::new(model, MysqlAdapter { pool: pool.clone() }).await?;
+    let adapter = MysqlAdapter {
+        rules: rules.clone(),
+    };
+    let mut enforcer = Enforcer::new(model, adapter).await?;
     enforcer.enable_auto_save(false);
     Ok(enforcer)
 }
@@ -163,14 +164,14 @@ fn domains_of(enforcer: &Enforcer) -> HashSet<String> {
 
 impl Policy {
     /// Loads the model and every tenant's rules.
-    pub async fn load(pool: Pool) -> anyhow::Result<Self> {
-        let enforcer = load_enforcer(&pool).await?;
+    pub async fn load(rules: RuleReader) -> anyhow::Result<Self> {
+        let enforcer = load_enforcer(&rules).await?;
         let loaded = domains_of(&enforcer);
         Ok(Self {
             enforcer: Arc::new(RwLock::new(enforcer)),
             loaded: Arc::new(std::sync::RwLock::new(loaded)),
             reloading: Arc::default(),
-            pool,
+            rules,
         })
     }
 
@@ -179,7 +180,7 @@ impl Policy {
     /// keeps the old rules, and checks never wait on the database.
     pub async fn reload_all(&self) -> AppResult<()> {
         let _reloading = self.reloading.lock().await;
-        let fresh = load_enforcer(&self.pool)
+        let fresh = load_enforcer(&self.rules)
             .await
             .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin reload failed: {err}")))?;
         let domains = domains_of(&fresh);
@@ -212,7 +213,7 @@ impl Policy {
     /// Replaces one tenant's rules in memory with what MySQL holds.
     pub async fn reload_tenant(&self, tenant: TenantId) -> AppResult<()> {
         let _reloading = self.reloading.lock().await;
-        let rules = policy::load_tenant(&mut *self.pool.acquire().await?, tenant).await?;
+        let rules = self.rules.of_tenant(tenant).await?;
         let domain = tenant.to_string();
         let (p, g): (Vec<StoredRule>, Vec<StoredRule>) =
             rules.into_iter().partition(|(ptype, _)| ptype == "p");

@@ -1,152 +1,23 @@
-//! Accounts by email and password: self-registration with email
-//! verification, password reset by emailed link, password change.
-//!
-//! Links carry a single-use token `{tenant}.{id}.{secret}`: looked up by
-//! tenant and id, checked against the SHA-256 of the secret (the only thing
-//! stored), refused when used or expired. A newer token of the same kind
-//! replaces older ones.
-
-use chrono::{DateTime, Utc};
-use sqlx::{MySqlConnection, Row};
+//! Account use cases on [`Core`]: registration, email verification,
+//! forgotten and changed passwords, and the mail they send.
 
 use super::{
-    Actor, Core, ParticipantId, TenantId, audit,
-    limits::Kind,
-    otp::registration_closed,
-    participant::{self, NewParticipant, Participant, ParticipantType, ResolvedLogin},
-    password, secrets,
-    session::{self, Device, Issued},
-    values::{Email, Name, Password, Phone},
+    RESET_TTL_MINUTES, Registration, TokenPurpose, VERIFY_TTL_HOURS, invalid_link, issue_token,
+    spend_token,
 };
 use crate::{
     delivery::{EmailMessage, messages},
+    domain::{
+        Actor, Core, audit,
+        limits::Kind,
+        otp::registration_closed,
+        participant::{self, NewParticipant, Participant, ParticipantType, ResolvedLogin},
+        password,
+        session::{self, Device, Issued},
+        values::{Email, Password, Phone},
+    },
     error::{AppError, AppResult},
 };
-
-/// How long an email-verification link works.
-const VERIFY_TTL_HOURS: u32 = 24;
-/// How long a password-reset link works.
-const RESET_TTL_MINUTES: u32 = 30;
-
-/// What a link token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenPurpose {
-    VerifyEmail,
-    ResetPassword,
-}
-
-super::text_enum!(TokenPurpose { VerifyEmail => "verify_email", ResetPassword => "reset_password" });
-
-/// A self-registration by email and password.
-#[derive(Debug)]
-pub struct Registration {
-    pub name: Name,
-    pub email: Email,
-    pub password: Password,
-    /// Raw phone, read with the tenant's region.
-    pub phone: Option<String>,
-}
-
-fn invalid_link() -> AppError {
-    AppError::BadRequest {
-        code: "invalid_token",
-        message: "this link is invalid, expired or already used".into(),
-    }
-}
-
-/// Stores a new link token (spending older ones of the same purpose).
-async fn issue_token(
-    conn: &mut MySqlConnection,
-    account: &Participant,
-    purpose: TokenPurpose,
-    email: &str,
-    expires_at: DateTime<Utc>,
-) -> AppResult<String> {
-    let now = super::now();
-    sqlx::query(
-        "UPDATE account_tokens SET used_at = ?
-         WHERE tenant_id = ? AND participant_id = ? AND purpose = ? AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(account.tenant_id)
-    .bind(account.id)
-    .bind(purpose)
-    .execute(&mut *conn)
-    .await?;
-    let id = uuid::Uuid::now_v7();
-    let secret = secrets::random();
-    sqlx::query(
-        "INSERT INTO account_tokens (tenant_id, id, participant_id, purpose, email, token_hash, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(account.tenant_id)
-    .bind(id)
-    .bind(account.id)
-    .bind(purpose)
-    .bind(email)
-    .bind(secrets::digest(&secret))
-    .bind(now)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
-    Ok(format!(
-        "{}.{}.{secret}",
-        account.tenant_id.0.simple(),
-        id.simple()
-    ))
-}
-
-/// Spends a link token: whose it is and which address it was sent to.
-async fn spend_token(
-    conn: &mut MySqlConnection,
-    token: &str,
-    purpose: TokenPurpose,
-) -> AppResult<(TenantId, ParticipantId, String)> {
-    let mut parts = token.trim().splitn(3, '.');
-    let tenant = parts
-        .next()
-        .and_then(|t| uuid::Uuid::try_parse(t).ok())
-        .ok_or_else(invalid_link)?;
-    let id = parts
-        .next()
-        .and_then(|i| uuid::Uuid::try_parse(i).ok())
-        .ok_or_else(invalid_link)?;
-    let secret = parts
-        .next()
-        .filter(|s| s.len() == secrets::LEN)
-        .ok_or_else(invalid_link)?;
-    let row = sqlx::query(
-        "SELECT participant_id, purpose, email, token_hash, expires_at, used_at FROM account_tokens
-         WHERE tenant_id = ? AND id = ? FOR UPDATE",
-    )
-    .bind(TenantId(tenant))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(invalid_link)?;
-    let stored: Vec<u8> = row.try_get("token_hash")?;
-    let used: Option<DateTime<Utc>> = row.try_get("used_at")?;
-    let expires: DateTime<Utc> = row.try_get("expires_at")?;
-    let kind: TokenPurpose = row.try_get("purpose")?;
-    if !secrets::same(&stored, &secrets::digest(secret))
-        || used.is_some()
-        || expires <= super::now()
-        || kind != purpose
-    {
-        return Err(invalid_link());
-    }
-    sqlx::query("UPDATE account_tokens SET used_at = ? WHERE tenant_id = ? AND id = ?")
-        .bind(super::now())
-        .bind(TenantId(tenant))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok((
-        TenantId(tenant),
-        row.try_get("participant_id")?,
-        row.try_get("email")?,
-    ))
-}
 
 impl Core {
     fn link(&self, page: &str, token: &str) -> String {
@@ -208,7 +79,7 @@ impl Core {
             audit::Entry::by(
                 Some(tenant.id),
                 Some(account.id.0),
-                super::Role::User,
+                crate::domain::Role::User,
                 "participant.register",
             )
             .ip(device.ip.clone())
@@ -216,7 +87,7 @@ impl Core {
             .detail(serde_json::json!({ "via": "password" })),
         )
         .await?;
-        let expires = super::now() + chrono::Duration::hours(VERIFY_TTL_HOURS.into());
+        let expires = crate::domain::now() + chrono::Duration::hours(VERIFY_TTL_HOURS.into());
         let token = issue_token(
             &mut tx,
             &account,
@@ -261,7 +132,7 @@ impl Core {
             &email,
             ip,
         )?;
-        let expires = super::now() + chrono::Duration::hours(VERIFY_TTL_HOURS.into());
+        let expires = crate::domain::now() + chrono::Duration::hours(VERIFY_TTL_HOURS.into());
         let mut tx = self.pool().begin().await?;
         let token = issue_token(
             &mut tx,
@@ -345,7 +216,7 @@ impl Core {
         if account.blocked {
             return Ok(());
         }
-        let expires = super::now() + chrono::Duration::minutes(RESET_TTL_MINUTES.into());
+        let expires = crate::domain::now() + chrono::Duration::minutes(RESET_TTL_MINUTES.into());
         let token = issue_token(
             &mut tx,
             &account,

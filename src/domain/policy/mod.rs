@@ -1,15 +1,21 @@
 //! The casbin rules of each tenant, stored in MySQL. The enforcer in
 //! `auth::policy` loads them; edits go through the core, which validates
 //! them, writes the audit log and publishes `PolicyChanged` so every
-//! enforcer reloads that tenant's rules before the next request.
+//! enforcer reloads that tenant's rules before the next request. Types and
+//! SQL here; the use cases in `service`.
+
+mod service;
 
 use sqlx::{MySqlConnection, Row};
 
-use super::{Actor, Core, TenantId, audit, events::DomainEvent};
-use crate::error::{AppError, AppResult};
+use super::TenantId;
+use crate::{
+    db::Pool,
+    error::{AppError, AppResult},
+};
 
 /// The default policy file seeded into every new tenant.
-pub const DEFAULT_POLICY: &str = include_str!("../auth/default_policy.csv");
+pub const DEFAULT_POLICY: &str = include_str!("../../auth/default_policy.csv");
 
 /// Roles a tenant's rules may name: the participant types, and the scopes
 /// of API keys (a key acts with the roles of its scopes).
@@ -187,77 +193,24 @@ pub async fn load_tenant(
     Ok(rows.iter().map(stored).collect::<Result<_, _>>()?)
 }
 
-impl Core {
-    /// The `p` rules of the actor's tenant, sorted.
-    pub async fn policy_rules(&self, tenant: TenantId) -> AppResult<Vec<Rule>> {
-        let mut rules: Vec<Rule> = load_tenant(&mut *self.pool().acquire().await?, tenant)
-            .await?
-            .into_iter()
-            .filter(|(ptype, _)| ptype == "p")
-            .filter_map(|(_, v)| match v.as_slice() {
-                [role, _domain, object, action] => Some(Rule {
-                    role: role.clone(),
-                    object: object.clone(),
-                    action: action.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
-        rules.sort();
-        Ok(rules)
-    }
-
-    /// Grants a rule in the actor's tenant. Granting an existing rule is a 409.
-    pub async fn add_policy_rule(&self, actor: &Actor, rule: Rule) -> AppResult<()> {
-        let tenant = actor.tenant()?;
-        let mut tx = self.pool().begin().await?;
-        if !insert(&mut tx, tenant, &rule).await? {
-            return Err(AppError::conflict(
-                "rule_exists",
-                "the tenant already has this rule",
-            ));
-        }
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), "policy.add").detail(rule_json(&rule)),
-        )
-        .await?;
-        tx.commit().await?;
-        self.events()
-            .publish(DomainEvent::PolicyChanged { tenant })
-            .await;
-        Ok(())
-    }
-
-    /// Revokes a rule in the actor's tenant. The rule letting admins edit
-    /// policies cannot be removed (it would lock every admin out).
-    pub async fn remove_policy_rule(&self, actor: &Actor, rule: Rule) -> AppResult<()> {
-        let tenant = actor.tenant()?;
-        if rule.is_lockout_guard() {
-            return Err(AppError::conflict(
-                "rule_protected",
-                "admins must keep `policies write`, or nobody could edit policies again",
-            ));
-        }
-        let mut tx = self.pool().begin().await?;
-        if !delete(&mut tx, tenant, &rule).await? {
-            return Err(AppError::NotFound("rule"));
-        }
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), "policy.remove").detail(rule_json(&rule)),
-        )
-        .await?;
-        tx.commit().await?;
-        self.events()
-            .publish(DomainEvent::PolicyChanged { tenant })
-            .await;
-        Ok(())
-    }
+/// Reads the stored rules for the enforcer (`auth::policy`), which must
+/// not hold the core: it listens on the core's bus, and the bus lives in
+/// the core. Get one from [`Core::policy_reader`](super::Core::policy_reader).
+#[derive(Clone)]
+pub struct RuleReader {
+    pool: Pool,
 }
 
-fn rule_json(rule: &Rule) -> serde_json::Value {
-    serde_json::json!({ "role": rule.role, "object": rule.object, "action": rule.action })
+impl RuleReader {
+    /// Every stored rule of every tenant.
+    pub async fn all(&self) -> AppResult<Vec<StoredRule>> {
+        load_all(&mut *self.pool.acquire().await?).await
+    }
+
+    /// One tenant's stored rules.
+    pub async fn of_tenant(&self, tenant: TenantId) -> AppResult<Vec<StoredRule>> {
+        load_tenant(&mut *self.pool.acquire().await?, tenant).await
+    }
 }
 
 #[cfg(test)]
