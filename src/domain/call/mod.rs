@@ -1,7 +1,8 @@
 //! Calls: one state machine (seed 004's statuses plus `busy`), persisted in
 //! `calls`; `call_lines` holds one row per participant in a live call so
 //! "busy" is exact under concurrency; the ring deadline is stored so the
-//! sweeper ([`service`]) times calls out even across a restart.
+//! sweeper ([`service`]) times calls out even across a restart. The state
+//! machine is in `machine`; types and SQL here; use cases in `service`.
 //!
 //! ```text
 //! initiated ─ring→ ringing ─accept→ answered ─connect→ ongoing
@@ -16,12 +17,19 @@
 //! ```
 
 pub mod credentials;
+mod machine;
+mod media;
+mod read;
 mod service;
+mod sweeper;
 
 use chrono::{DateTime, Utc};
 use sqlx::MySqlConnection;
 
-pub use service::{CallFilter, CallJoin, CallTokens, NewCall, Signal, SignalKind};
+pub use machine::{CallAction, transition};
+pub use media::{CallJoin, Signal, SignalKind};
+pub use read::CallFilter;
+pub use service::{CallTokens, NewCall};
 
 use super::participant::ParticipantType;
 use super::{CallId, ConsultationId, ConversationId, ParticipantId, TenantId};
@@ -122,64 +130,6 @@ text_enum!(EndReason {
     Cancelled => "cancelled",
     Busy => "busy",
 });
-
-/// What happens to a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallAction {
-    /// A device of the callee is ringing.
-    Ring,
-    /// The callee picked up.
-    Accept,
-    /// Media is flowing (a party says so).
-    Connect,
-    /// The callee declined.
-    Reject,
-    /// The caller gave up before an answer.
-    Cancel,
-    /// Either party hung up an answered call.
-    End,
-    /// Nobody answered before the ring deadline.
-    Timeout,
-    /// A party's last connection dropped and did not come back.
-    Drop,
-}
-
-impl CallAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ring => "ring",
-            Self::Accept => "accept",
-            Self::Connect => "connect",
-            Self::Reject => "reject",
-            Self::Cancel => "cancel",
-            Self::End => "end",
-            Self::Timeout => "timeout",
-            Self::Drop => "drop",
-        }
-    }
-}
-
-/// The state machine: where `action` takes a call in `status`, with the end
-/// reason when it ends it; `None` when the transition is illegal.
-pub fn transition(
-    status: CallStatus,
-    action: CallAction,
-) -> Option<(CallStatus, Option<EndReason>)> {
-    use CallAction as A;
-    use CallStatus as S;
-    Some(match (status, action) {
-        (S::Initiated, A::Ring) => (S::Ringing, None),
-        (S::Initiated | S::Ringing, A::Accept) => (S::Answered, None),
-        (S::Answered, A::Connect) => (S::Ongoing, None),
-        (S::Initiated | S::Ringing, A::Reject) => (S::Rejected, Some(EndReason::Rejected)),
-        (S::Initiated | S::Ringing, A::Cancel) => (S::Missed, Some(EndReason::Cancelled)),
-        (S::Initiated | S::Ringing, A::Timeout) => (S::Missed, Some(EndReason::NoAnswer)),
-        (S::Initiated | S::Ringing, A::Drop) => (S::Failed, Some(EndReason::NetworkError)),
-        (S::Answered | S::Ongoing, A::End) => (S::Ended, Some(EndReason::Completed)),
-        (S::Answered | S::Ongoing, A::Drop) => (S::Ended, Some(EndReason::NetworkError)),
-        _ => return None,
-    })
-}
 
 /// A call row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -441,61 +391,6 @@ impl Call {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ALL: [CallStatus; 9] = [
-        CallStatus::Initiated,
-        CallStatus::Ringing,
-        CallStatus::Answered,
-        CallStatus::Ongoing,
-        CallStatus::Ended,
-        CallStatus::Rejected,
-        CallStatus::Missed,
-        CallStatus::Failed,
-        CallStatus::Busy,
-    ];
-    const ACTIONS: [CallAction; 8] = [
-        CallAction::Ring,
-        CallAction::Accept,
-        CallAction::Connect,
-        CallAction::Reject,
-        CallAction::Cancel,
-        CallAction::End,
-        CallAction::Timeout,
-        CallAction::Drop,
-    ];
-
-    #[test]
-    fn final_states_have_no_way_out() {
-        for status in ALL.into_iter().filter(|s| !s.is_live()) {
-            for action in ACTIONS {
-                assert_eq!(transition(status, action), None, "{status:?} {action:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn every_transition_lands_somewhere_sensible() {
-        for status in ALL {
-            for action in ACTIONS {
-                let Some((to, reason)) = transition(status, action) else {
-                    continue;
-                };
-                assert!(status.is_live());
-                // A call ends exactly when it gets an end reason.
-                assert_eq!(to.is_live(), reason.is_none(), "{status:?} {action:?}");
-            }
-        }
-        assert_eq!(
-            transition(CallStatus::Ringing, CallAction::Accept),
-            Some((CallStatus::Answered, None))
-        );
-        assert_eq!(transition(CallStatus::Answered, CallAction::Accept), None);
-        assert_eq!(transition(CallStatus::Ringing, CallAction::End), None);
-        assert_eq!(
-            transition(CallStatus::Ongoing, CallAction::Drop),
-            Some((CallStatus::Ended, Some(EndReason::NetworkError)))
-        );
-    }
 
     #[test]
     fn summaries_read_like_a_phone_log() {

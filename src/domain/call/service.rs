@@ -1,23 +1,24 @@
-//! The call use cases: initiate, the transitions, the ring-timeout sweeper,
-//! disconnect cleanup, signalling relay, tokens and history.
+//! The call use cases on [`Core`]: placing a call and moving it through
+//! the state machine (accept, reject, connect, hang up), publishing each
+//! change and writing the ended call's entry in its conversation. Joins and
+//! signalling are in `media`, reading in `read`, the upkeep in `sweeper`.
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use super::{
-    Call, CallAction, CallStatus, CallType, EndReason, Transport, free_lines, get, insert, live_of,
-    next_deadline, overdue, take_lines, transition, update,
+    Call, CallAction, CallJoin, CallStatus, CallType, EndReason, Transport, free_lines, get,
+    insert,
+    media::{fresh_uid, join},
+    read::not_found,
+    take_lines, transition, update,
 };
 use crate::domain::{
-    Actor, CallId, ConsultationId, ConversationId, Core, Page, ParticipantId, SessionId, TenantId,
+    Actor, CallId, ConsultationId, ConversationId, Core, ParticipantId, SessionId, TenantId,
     conversation::{self, DirectKey},
-    cursor,
     events::DomainEvent,
     limits::Kind,
     message::MessageType,
-    page_limit, participant, relationship,
+    participant, relationship,
 };
 use crate::error::{AppError, AppResult};
 
@@ -32,76 +33,11 @@ pub struct NewCall {
     pub consultation: Option<ConsultationId>,
 }
 
-/// What one party needs to join the call's media: its uid in the channel
-/// and, for Agora calls, its token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallJoin {
-    pub channel_name: String,
-    pub uid: u32,
-    pub token: Option<String>,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
 /// Each party's join, issued when a call starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallTokens {
     pub caller: CallJoin,
     pub callee: CallJoin,
-}
-
-/// Which signalling message a party relays (Backend1's WebRTC calls).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalKind {
-    Offer,
-    Answer,
-    Candidate,
-}
-
-impl SignalKind {
-    /// Largest payload accepted, serialized (an SDP is a few KiB).
-    fn max_bytes(self) -> usize {
-        match self {
-            Self::Offer | Self::Answer => 16 * 1024,
-            Self::Candidate => 2 * 1024,
-        }
-    }
-}
-
-/// A relayed signalling message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signal {
-    pub kind: SignalKind,
-    pub payload: serde_json::Value,
-}
-
-/// Filter of the call history.
-#[derive(Debug, Clone, Default)]
-pub struct CallFilter {
-    /// Calls with this participant as a party.
-    pub participant: Option<ParticipantId>,
-    pub call_type: Option<CallType>,
-    pub status: Option<CallStatus>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct HistoryKey(DateTime<Utc>, uuid::Uuid);
-
-fn not_found() -> AppError {
-    AppError::NotFound("call")
-}
-
-/// A uid in the channel: random, non-zero, different from `other`.
-fn fresh_uid(other: u32) -> u32 {
-    loop {
-        let uid = rand::random::<u32>() & 0x7fff_ffff;
-        if uid != 0 && uid != other {
-            return uid;
-        }
-    }
 }
 
 impl Core {
@@ -241,228 +177,6 @@ impl Core {
         self.act(actor, id, action).await
     }
 
-    /// A fresh join for a party of a live call (token renewal, rejoin).
-    pub async fn call_token(&self, actor: &Actor, id: CallId) -> AppResult<CallJoin> {
-        let (_, me) = actor.participant()?;
-        let call = self.call(actor, id).await?;
-        if !call.has_party(me) {
-            return Err(not_found());
-        }
-        if !call.status.is_live() {
-            return Err(AppError::conflict("call_over", "this call is over"));
-        }
-        self.party_join(&call, me).await
-    }
-
-    /// A token for an admin to join a call of the tenant (or a channel of
-    /// their own when no call is given): seed 004's `POST /api/calls/admin/token`.
-    pub async fn admin_call_token(
-        &self,
-        actor: &Actor,
-        call: Option<CallId>,
-    ) -> AppResult<CallJoin> {
-        let tenant = actor.tenant()?;
-        if !actor.is_admin() {
-            return Err(AppError::forbidden("only admins get admin call tokens"));
-        }
-        let channel = match call {
-            Some(id) => {
-                let call = self.call(actor, id).await?;
-                if !call.status.is_live() {
-                    return Err(AppError::conflict("call_over", "this call is over"));
-                }
-                call.channel_name
-            }
-            None => format!("admin_{}", uuid::Uuid::now_v7().simple()),
-        };
-        let credentials = self.agora_of(tenant).await?;
-        let settings = self.settings_of(tenant).await?;
-        let ttl = Duration::from_secs(settings.call_token_ttl_secs.into());
-        join(&channel, Some(&credentials), fresh_uid(0), ttl)
-    }
-
-    /// A call the actor may see: its parties, and the tenant's admins (and
-    /// API keys). Anyone else gets a 404.
-    pub async fn call(&self, actor: &Actor, id: CallId) -> AppResult<Call> {
-        let tenant = actor.tenant()?;
-        let call = get(&mut *self.pool().acquire().await?, tenant, id, false)
-            .await?
-            .ok_or_else(not_found)?;
-        let party = actor.participant().is_ok_and(|(_, me)| call.has_party(me));
-        if !party && !actor.sees_everyone() {
-            return Err(not_found());
-        }
-        Ok(call)
-    }
-
-    /// The call history the actor may see, newest first.
-    pub async fn call_history(&self, actor: &Actor, filter: CallFilter) -> AppResult<Page<Call>> {
-        let tenant = actor.tenant()?;
-        let limit = page_limit(filter.limit);
-        let mut sql = format!("SELECT {} FROM calls WHERE tenant_id = ?", super::COLUMNS);
-        let mine = if actor.sees_everyone() {
-            None
-        } else {
-            sql.push_str(" AND (caller_id = ? OR callee_id = ?)");
-            Some(actor.participant()?.1)
-        };
-        if filter.participant.is_some() {
-            sql.push_str(" AND (caller_id = ? OR callee_id = ?)");
-        }
-        if filter.call_type.is_some() {
-            sql.push_str(" AND call_type = ?");
-        }
-        if filter.status.is_some() {
-            sql.push_str(" AND status = ?");
-        }
-        if filter.from.is_some() {
-            sql.push_str(" AND initiated_at >= ?");
-        }
-        if filter.to.is_some() {
-            sql.push_str(" AND initiated_at < ?");
-        }
-        let after = filter
-            .cursor
-            .as_deref()
-            .map(cursor::decode::<HistoryKey>)
-            .transpose()?;
-        if after.is_some() {
-            sql.push_str(" AND (initiated_at, id) < (?, ?)");
-        }
-        sql.push_str(" ORDER BY initiated_at DESC, id DESC LIMIT ?");
-        let mut query = sqlx::query_as::<_, Call>(&sql).bind(tenant);
-        if let Some(me) = mine {
-            query = query.bind(me).bind(me);
-        }
-        if let Some(p) = filter.participant {
-            query = query.bind(p).bind(p);
-        }
-        if let Some(t) = filter.call_type {
-            query = query.bind(t);
-        }
-        if let Some(s) = filter.status {
-            query = query.bind(s);
-        }
-        // As DATETIME: a TIMESTAMP parameter cannot hold years past 2038.
-        if let Some(from) = filter.from {
-            query = query.bind(from.naive_utc());
-        }
-        if let Some(to) = filter.to {
-            query = query.bind(to.naive_utc());
-        }
-        if let Some(HistoryKey(at, id)) = after {
-            query = query.bind(at).bind(id);
-        }
-        let rows = query
-            .bind(limit + 1)
-            .fetch_all(&mut *self.pool().acquire().await?)
-            .await?;
-        Ok(cursor::page(rows, limit, |c| {
-            HistoryKey(c.initiated_at, c.id.0)
-        }))
-    }
-
-    /// Relays a WebRTC signalling message to the other party of a live call.
-    pub async fn relay_signal(&self, actor: &Actor, id: CallId, signal: Signal) -> AppResult<()> {
-        let (_, me) = actor.participant()?;
-        let size = serde_json::to_vec(&signal.payload)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        if size > signal.kind.max_bytes() {
-            return Err(AppError::PayloadTooLarge {
-                limit: signal.kind.max_bytes(),
-            });
-        }
-        let call = self.call(actor, id).await?;
-        if !call.has_party(me) {
-            return Err(not_found());
-        }
-        if !call.status.is_live() {
-            return Err(AppError::conflict("call_over", "this call is over"));
-        }
-        self.events()
-            .publish(DomainEvent::CallSignal {
-                call: Arc::new(call),
-                from: me,
-                signal,
-            })
-            .await;
-        Ok(())
-    }
-
-    /// Ends the live calls of a participant whose last connection dropped
-    /// and did not come back within the grace period.
-    pub async fn participant_gone(&self, tenant: TenantId, participant: ParticipantId) {
-        let live = match live_of(
-            &mut *match self.pool().acquire().await {
-                Ok(conn) => conn,
-                Err(err) => {
-                    tracing::warn!(error = %err, "call cleanup: no database connection");
-                    return;
-                }
-            },
-            tenant,
-            participant,
-        )
-        .await
-        {
-            Ok(live) => live,
-            Err(err) => {
-                tracing::warn!(error = %err, "call cleanup: reading live calls failed");
-                return;
-            }
-        };
-        for id in live {
-            if let Err(err) = self
-                .apply(tenant, id, CallAction::Drop, Some(participant), None)
-                .await
-            {
-                tracing::warn!(error = %err, call = %id, "call cleanup failed");
-            }
-        }
-    }
-
-    /// Times out every ringing call whose deadline passed; returns how many.
-    pub async fn sweep_calls(&self) -> AppResult<usize> {
-        let now = crate::domain::now();
-        let due = overdue(&mut *self.pool().acquire().await?, now, 200).await?;
-        let mut done = 0;
-        for (tenant, id) in due {
-            match self
-                .apply(tenant, id, CallAction::Timeout, None, None)
-                .await
-            {
-                Ok(_) => done += 1,
-                // Answered or ended meanwhile (maybe on another node).
-                Err(AppError::Conflict { .. }) | Err(AppError::NotFound(_)) => {
-                    self.clear_deadline(tenant, id).await?;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(done)
-    }
-
-    /// The nearest stored ring deadline of any tenant: when the sweeper
-    /// (`workers::call_sweeper`) should next call [`Core::sweep_calls`].
-    pub async fn next_call_deadline(&self) -> AppResult<Option<DateTime<Utc>>> {
-        next_deadline(&mut *self.pool().acquire().await?).await
-    }
-
-    /// Resolves when a call starts ringing, so the sweeper wakes early.
-    pub async fn call_started(&self) {
-        self.calls_wakeup.notified().await;
-    }
-
-    async fn clear_deadline(&self, tenant: TenantId, id: CallId) -> AppResult<()> {
-        sqlx::query("UPDATE calls SET ring_deadline = NULL WHERE tenant_id = ? AND id = ? AND status NOT IN ('initiated', 'ringing')")
-            .bind(tenant)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// A person's action on a call, checked against who they are.
     async fn act(&self, actor: &Actor, id: CallId, action: CallAction) -> AppResult<Call> {
         let tenant = actor.tenant()?;
@@ -489,7 +203,7 @@ impl Core {
     /// Applies a transition under the row lock: an illegal one is a 409 and
     /// changes nothing. Publishes the change; a call that ended gets its
     /// entry in the conversation.
-    async fn apply(
+    pub(super) async fn apply(
         &self,
         tenant: TenantId,
         id: CallId,
@@ -603,45 +317,4 @@ impl Core {
             tracing::warn!(error = %err, call = %call.id, "writing the call's entry failed");
         }
     }
-
-    /// A party's join for the call's media.
-    async fn party_join(&self, call: &Call, party: ParticipantId) -> AppResult<CallJoin> {
-        let uid = if party == call.caller_id {
-            call.caller_uid
-        } else {
-            call.callee_uid
-        };
-        let credentials = match call.transport {
-            Transport::Agora => Some(self.agora_of(call.tenant_id).await?),
-            Transport::Webrtc => None,
-        };
-        let settings = self.settings_of(call.tenant_id).await?;
-        let ttl = Duration::from_secs(settings.call_token_ttl_secs.into());
-        join(&call.channel_name, credentials.as_ref(), uid, ttl)
-    }
-}
-
-/// `uid`'s join of `channel`: with a token for Agora calls.
-fn join(
-    channel: &str,
-    credentials: Option<&crate::agora::AgoraCredentials>,
-    uid: u32,
-    ttl: Duration,
-) -> AppResult<CallJoin> {
-    let Some(credentials) = credentials else {
-        return Ok(CallJoin {
-            channel_name: channel.to_owned(),
-            uid,
-            token: None,
-            expires_at: None,
-        });
-    };
-    let secs = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX);
-    let token = super::credentials::rtc_token(credentials, channel, uid, secs)?;
-    Ok(CallJoin {
-        channel_name: channel.to_owned(),
-        uid,
-        token: Some(token),
-        expires_at: Some(crate::domain::now() + ttl),
-    })
 }

@@ -1,16 +1,30 @@
 //! Conversations: direct ones (admin and astrologer, user and astrologer),
 //! unique per pair and context, and groups. Members carry their receipt
-//! cursors, mute and delete-for-me. Types and SQL here; use cases in
-//! `service`.
+//! cursors, mute and delete-for-me. Types and SQL here (the members' SQL
+//! in `members`, the lists' in `list`); use cases in `service`, `read`,
+//! `groups` and `own`.
 
+mod groups;
+mod list;
+mod members;
+mod own;
+mod read;
 mod service;
 
-pub(crate) use service::membership_on;
-pub use service::{ConversationChanges, ConversationView, NewGroup};
+pub use list::{ListRow, list_all, list_for};
+pub use members::{
+    Behind, add_member, advance_cursors, behind, co_members, conversation_ids_of, member,
+    member_ids, members_of,
+};
+
+pub use groups::ConversationChanges;
+pub use read::ConversationView;
+pub(crate) use read::membership_on;
+pub use service::NewGroup;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{MySqlConnection, QueryBuilder};
+use sqlx::MySqlConnection;
 
 use super::{ConversationId, MessageId, ParticipantId, TenantId, participant::ParticipantType};
 use crate::error::{AppError, AppResult, is_unique_violation};
@@ -241,30 +255,6 @@ pub async fn insert(
     }
 }
 
-/// Adds a member, or brings back one who left.
-pub async fn add_member(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    conversation: ConversationId,
-    participant: ParticipantId,
-    role: MemberRole,
-) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO conversation_members (tenant_id, conversation_id, participant_id, role, joined_at)
-         VALUES (?, ?, ?, ?, ?)
-         ON DUPLICATE KEY UPDATE left_at = NULL, role = IF(left_at IS NULL, role, VALUES(role)),
-                                 joined_at = IF(left_at IS NULL, joined_at, VALUES(joined_at))",
-    )
-    .bind(tenant)
-    .bind(conversation)
-    .bind(participant)
-    .bind(role)
-    .bind(super::now())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 pub async fn get(
     conn: &mut MySqlConnection,
     tenant: TenantId,
@@ -291,286 +281,6 @@ pub async fn get_by_pair(
     .bind(pair)
     .fetch_optional(conn)
     .await?)
-}
-
-/// One member's state (current or past).
-pub async fn member(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    conversation: ConversationId,
-    participant: ParticipantId,
-) -> AppResult<Option<Member>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {MEMBER_COLUMNS} FROM conversation_members m
-         WHERE m.tenant_id = ? AND m.conversation_id = ? AND m.participant_id = ?"
-    ))
-    .bind(tenant)
-    .bind(conversation)
-    .bind(participant)
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// The current members of the given conversations, with names.
-pub async fn members_of(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    conversations: &[ConversationId],
-) -> AppResult<Vec<MemberInfo>> {
-    if conversations.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {MEMBER_COLUMNS}, p.name, p.type, p.avatar_url
-         FROM conversation_members m
-         JOIN participants p ON p.tenant_id = m.tenant_id AND p.id = m.participant_id
-         WHERE m.left_at IS NULL AND m.tenant_id = "
-    ));
-    query.push_bind(tenant).push(" AND m.conversation_id IN (");
-    let mut list = query.separated(", ");
-    for id in conversations {
-        list.push_bind(*id);
-    }
-    query.push(") ORDER BY m.joined_at, m.participant_id");
-    Ok(query.build_query_as().fetch_all(conn).await?)
-}
-
-/// The ids of a conversation's current members.
-pub async fn member_ids(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    conversation: ConversationId,
-) -> AppResult<Vec<ParticipantId>> {
-    Ok(sqlx::query_scalar(
-        "SELECT participant_id FROM conversation_members
-         WHERE tenant_id = ? AND conversation_id = ? AND left_at IS NULL",
-    )
-    .bind(tenant)
-    .bind(conversation)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// The conversations `participant` is a current member of.
-pub async fn conversation_ids_of(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    participant: ParticipantId,
-) -> AppResult<Vec<ConversationId>> {
-    Ok(sqlx::query_scalar(
-        "SELECT conversation_id FROM conversation_members
-         WHERE tenant_id = ? AND participant_id = ? AND left_at IS NULL",
-    )
-    .bind(tenant)
-    .bind(participant)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Everyone sharing a current conversation with `participant` (among
-/// `among`, when given), each once.
-pub async fn co_members(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    participant: ParticipantId,
-    among: Option<&[ParticipantId]>,
-) -> AppResult<Vec<ParticipantId>> {
-    if among.is_some_and(<[ParticipantId]>::is_empty) {
-        return Ok(vec![]);
-    }
-    let mut query = QueryBuilder::new(
-        "SELECT DISTINCT o.participant_id FROM conversation_members m
-         JOIN conversation_members o ON o.tenant_id = m.tenant_id AND o.conversation_id = m.conversation_id
-         WHERE o.left_at IS NULL AND m.left_at IS NULL AND m.tenant_id = ",
-    );
-    query
-        .push_bind(tenant)
-        .push(" AND m.participant_id = ")
-        .push_bind(participant)
-        .push(" AND o.participant_id <> ")
-        .push_bind(participant);
-    if let Some(among) = among {
-        query.push(" AND o.participant_id IN (");
-        let mut list = query.separated(", ");
-        for id in among {
-            list.push_bind(*id);
-        }
-        query.push(")");
-    }
-    Ok(query.build_query_scalar().fetch_all(conn).await?)
-}
-
-/// A membership whose conversation has messages past its delivered cursor.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Behind {
-    #[sqlx(flatten)]
-    pub member: Member,
-    pub last_seq: u64,
-}
-
-/// `participant`'s memberships with undelivered messages, most recently
-/// active first.
-pub async fn behind(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    participant: ParticipantId,
-    limit: u32,
-) -> AppResult<Vec<Behind>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {MEMBER_COLUMNS}, c.last_seq FROM conversation_members m
-         JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
-         WHERE m.tenant_id = ? AND m.participant_id = ? AND m.left_at IS NULL
-           AND c.last_seq > m.delivered_seq
-         ORDER BY c.activity_at DESC LIMIT ?"
-    ))
-    .bind(tenant)
-    .bind(participant)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// A row of a participant's conversation list.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ListRow {
-    #[sqlx(flatten)]
-    pub conversation: Conversation,
-    #[sqlx(flatten)]
-    pub me: Member,
-    pub unread: i64,
-}
-
-/// Unread messages of member `m` in conversation `c`: after their read
-/// cursor and their clear point, not their own, not deleted, not hidden by
-/// them. Derived every time; there is no counter to drift.
-const UNREAD: &str = "(SELECT COUNT(*) FROM messages x
-      WHERE x.tenant_id = m.tenant_id AND x.conversation_id = m.conversation_id
-        AND x.seq > GREATEST(m.read_seq, m.cleared_seq)
-        AND NOT (x.sender_id <=> m.participant_id) AND x.deleted_at IS NULL
-        AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.tenant_id = x.tenant_id
-                        AND h.participant_id = m.participant_id AND h.message_id = x.id))";
-
-/// A participant's conversations, by activity (newest first), after the
-/// cursor `(activity_at, id)`. Hidden ones show again on a newer message.
-pub async fn list_for(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    me: ParticipantId,
-    filter: &Filter,
-    after: Option<&(DateTime<Utc>, ConversationId)>,
-    limit: u32,
-) -> AppResult<Vec<ListRow>> {
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {COLUMNS}, {MEMBER_COLUMNS}, {UNREAD} AS unread
-         FROM conversation_members m
-         JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
-         WHERE m.left_at IS NULL AND NOT (m.hidden AND c.last_seq <= m.cleared_seq) AND m.tenant_id = "
-    ));
-    query
-        .push_bind(tenant)
-        .push(" AND m.participant_id = ")
-        .push_bind(me);
-    push_filter(&mut query, filter);
-    if let Some((at, id)) = after {
-        query
-            .push(" AND (c.activity_at < ")
-            .push_bind(*at)
-            .push(" OR (c.activity_at = ")
-            .push_bind(*at)
-            .push(" AND c.id < ")
-            .push_bind(*id)
-            .push("))");
-    }
-    if filter.unread_only {
-        query.push(" HAVING unread > 0");
-    }
-    query
-        .push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
-        .push_bind(limit);
-    Ok(query.build_query_as().fetch_all(conn).await?)
-}
-
-/// Every conversation of the tenant (oversight by its admins), by activity.
-pub async fn list_all(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    filter: &Filter,
-    after: Option<&(DateTime<Utc>, ConversationId)>,
-    limit: u32,
-) -> AppResult<Vec<Conversation>> {
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {COLUMNS} FROM conversations c WHERE c.tenant_id = "
-    ));
-    query.push_bind(tenant);
-    push_filter(&mut query, filter);
-    if let Some((at, id)) = after {
-        query
-            .push(" AND (c.activity_at < ")
-            .push_bind(*at)
-            .push(" OR (c.activity_at = ")
-            .push_bind(*at)
-            .push(" AND c.id < ")
-            .push_bind(*id)
-            .push("))");
-    }
-    query
-        .push(" ORDER BY c.activity_at DESC, c.id DESC LIMIT ")
-        .push_bind(limit);
-    Ok(query.build_query_as().fetch_all(conn).await?)
-}
-
-fn push_filter(query: &mut QueryBuilder<'_, sqlx::MySql>, filter: &Filter) {
-    if let Some(kind) = filter.kind {
-        query.push(" AND c.type = ").push_bind(kind);
-    }
-    if let Some(context) = filter.context_type {
-        query.push(" AND c.context_type = ").push_bind(context);
-    }
-    if let Some(context_id) = &filter.context_id {
-        query
-            .push(" AND c.context_id = ")
-            .push_bind(context_id.clone());
-    }
-    if let Some(active) = filter.is_active {
-        query.push(" AND c.is_active = ").push_bind(active);
-    }
-    if let Some(with) = filter.with {
-        query
-            .push(
-                " AND EXISTS (SELECT 1 FROM conversation_members w WHERE w.tenant_id = c.tenant_id",
-            )
-            .push(" AND w.conversation_id = c.id AND w.left_at IS NULL AND w.participant_id = ")
-            .push_bind(with)
-            .push(")");
-    }
-}
-
-/// Moves a member's cursors forward (never back, never past the last
-/// message); reading implies delivery. Returns the member after.
-pub async fn advance_cursors(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    conversation: ConversationId,
-    participant: ParticipantId,
-    delivered: u64,
-    read: u64,
-) -> AppResult<()> {
-    sqlx::query(
-        "UPDATE conversation_members m
-         JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
-         SET m.read_seq = GREATEST(m.read_seq, LEAST(?, c.last_seq)),
-             m.delivered_seq = GREATEST(m.delivered_seq, LEAST(GREATEST(?, ?), c.last_seq))
-         WHERE m.tenant_id = ? AND m.conversation_id = ? AND m.participant_id = ?",
-    )
-    .bind(read)
-    .bind(delivered)
-    .bind(read)
-    .bind(tenant)
-    .bind(conversation)
-    .bind(participant)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Account management by a tenant's admins beyond the profile: another
-//! participant's sessions (list, end one, end all) and a new password set
-//! by the admin. Every change is audited; another tenant's participant is a
+//! Account management by a tenant's admins beyond the profile: blocking
+//! and unblocking, another participant's sessions (list, end one, end all)
+//! and a new password set by the admin. Every change is audited; another tenant's participant is a
 //! 404. Front doors authorize `participants write` (or `read`) first.
 
-use super::{ParticipantType, get, set_password};
+use super::{
+    Participant, ParticipantType, get, service::require_admin_in_person, set_blocked, set_password,
+};
 use crate::{
     domain::{
         Actor, Core, ParticipantId, SessionId, audit,
@@ -16,6 +18,61 @@ use crate::{
 };
 
 impl Core {
+    /// Blocks (revoking every session) or unblocks a participant.
+    pub async fn set_participant_blocked(
+        &self,
+        actor: &Actor,
+        id: ParticipantId,
+        blocked: bool,
+    ) -> AppResult<Participant> {
+        let tenant = actor.tenant()?;
+        if blocked && actor.id == id.0 {
+            return Err(AppError::conflict(
+                "cannot_block_self",
+                "an admin cannot block themselves",
+            ));
+        }
+        let mut tx = self.pool().begin().await?;
+        let target = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        if target.kind == ParticipantType::Admin {
+            require_admin_in_person(actor)?;
+        }
+        if !set_blocked(&mut tx, tenant, id, blocked).await? {
+            return Err(AppError::NotFound("participant"));
+        }
+        if blocked {
+            session::revoke_all_of_subject(&mut tx, Some(tenant), id.0, "blocked").await?;
+        }
+        let action = if blocked {
+            "participant.block"
+        } else {
+            "participant.unblock"
+        };
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), action)
+                .tenant(tenant)
+                .target("participant", id.0),
+        )
+        .await?;
+        let updated = get(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))?;
+        tx.commit().await?;
+        if blocked {
+            self.publish_sessions_revoked(Some(tenant), id.0).await;
+        }
+        self.events()
+            .publish(DomainEvent::ParticipantUpdated {
+                tenant,
+                participant: id,
+            })
+            .await;
+        Ok(updated)
+    }
+
     /// Loads the target in the actor's tenant; admin accounts are managed
     /// by admins in person only (never by API keys).
     async fn managed(&self, actor: &Actor, id: ParticipantId) -> AppResult<super::Participant> {

@@ -2,11 +2,17 @@
 //! them; everyone reads the tenant's directory and edits their own profile.
 //!
 //! This module holds the types and their SQL; `service` holds the use cases
-//! and the visibility rules (who sees whom, and whose contact details).
+//! and the visibility rules (who sees whom, and whose contact details);
+//! `login` the SQL of logging in and of passwords.
 
+mod login;
 mod manage;
 mod service;
 
+pub use login::{
+    LoginId, ResolvedLogin, clear_password, find_by_legacy_id, find_for_login, mark_verified,
+    password_hash, set_password,
+};
 pub use service::{as_seen_by, visible_kinds};
 
 use chrono::{DateTime, Utc};
@@ -206,99 +212,6 @@ pub async fn insert(
     Ok(participant)
 }
 
-/// The participant an old backend's token names, by the id the account
-/// had there (never by our own id: those tokens are not ours to trust).
-pub async fn find_by_legacy_id(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    raw: &str,
-) -> AppResult<Option<Participant>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM participants WHERE tenant_id = ? AND legacy_id = ?"
-    ))
-    .bind(tenant)
-    .bind(raw)
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// Marks a contact as proven (a code reached it, or a link was opened).
-pub async fn mark_verified(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    id: ParticipantId,
-    email: Option<&str>,
-    phone: Option<&str>,
-) -> AppResult<()> {
-    sqlx::query(
-        "UPDATE participants
-         SET email_verified_at = IF(? IS NOT NULL AND email <=> ?, COALESCE(email_verified_at, ?), email_verified_at),
-             phone_verified_at = IF(? IS NOT NULL AND phone <=> ?, COALESCE(phone_verified_at, ?), phone_verified_at)
-         WHERE tenant_id = ? AND id = ?",
-    )
-    .bind(email)
-    .bind(email)
-    .bind(super::now())
-    .bind(phone)
-    .bind(phone)
-    .bind(super::now())
-    .bind(tenant)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Sets a new password hash.
-pub async fn set_password(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    id: ParticipantId,
-    hash: &PasswordHash,
-) -> AppResult<()> {
-    sqlx::query(
-        "UPDATE participants SET password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
-    )
-    .bind(hash.as_str())
-    .bind(super::now())
-    .bind(tenant)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Removes a participant's password (they log in by code until they set one).
-pub async fn clear_password(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    id: ParticipantId,
-) -> AppResult<()> {
-    sqlx::query("UPDATE participants SET password_hash = NULL, updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .bind(super::now())
-        .bind(tenant)
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// The stored password hash of a participant, if any.
-pub async fn password_hash(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    id: ParticipantId,
-) -> AppResult<Option<String>> {
-    Ok(
-        sqlx::query("SELECT password_hash FROM participants WHERE tenant_id = ? AND id = ?")
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(conn)
-            .await?
-            .and_then(|row| row.get("password_hash")),
-    )
-}
-
 pub async fn get(
     conn: &mut MySqlConnection,
     tenant: TenantId,
@@ -350,57 +263,6 @@ pub async fn find_by_phones<'a>(
     }
     query.push(")");
     Ok(query.build_query_as().fetch_all(conn).await?)
-}
-
-/// How a participant names themself at login. The phone is raw: it is read
-/// with the default region of the tenant, which the caller has not resolved.
-#[derive(Debug)]
-pub enum LoginId {
-    Email(Email),
-    Phone(String),
-}
-
-/// A login id resolved against a tenant.
-#[derive(Debug, Clone)]
-pub enum ResolvedLogin {
-    Email(Email),
-    Phone(Phone),
-}
-
-impl ResolvedLogin {
-    /// The email or E.164 number: one spelling per account.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Email(email) => email.as_str(),
-            Self::Phone(phone) => phone.as_str(),
-        }
-    }
-}
-
-/// The participant with this email or phone, with their password hash.
-pub async fn find_for_login(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    login: &ResolvedLogin,
-) -> AppResult<Option<(Participant, Option<String>)>> {
-    let (column, value) = match login {
-        ResolvedLogin::Email(email) => ("email", email.as_str()),
-        ResolvedLogin::Phone(phone) => ("phone", phone.as_str()),
-    };
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS}, password_hash FROM participants WHERE tenant_id = ? AND {column} = ?"
-    ))
-    .bind(tenant)
-    .bind(value)
-    .fetch_optional(conn)
-    .await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let hash: Option<String> = row.try_get("password_hash")?;
-            Ok(Some((sqlx::FromRow::from_row(&row)?, hash)))
-        }
-    }
 }
 
 /// Directory listing ordered by (name, id), after the cursor's key, within

@@ -4,12 +4,12 @@
 
 use super::{
     Filter, OwnProfile, Participant, ParticipantInput, ParticipantType, ProfileChanges, Scope,
-    default_region, get, get_many, insert, list, set_blocked, update,
+    default_region, get, get_many, insert, list, update,
 };
 use crate::{
     domain::password,
     domain::{
-        Actor, Core, Page, ParticipantId, TenantId, audit, cursor, events::DomainEvent, session,
+        Actor, Core, Page, ParticipantId, TenantId, audit, cursor, events::DomainEvent,
         values::Phone,
     },
     error::{AppError, AppResult},
@@ -33,7 +33,7 @@ pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
 }
 
 /// Admin accounts are managed by admins in person, never by API keys.
-fn require_admin_in_person(actor: &Actor) -> AppResult<()> {
+pub(super) fn require_admin_in_person(actor: &Actor) -> AppResult<()> {
     if actor.is_admin() {
         Ok(())
     } else {
@@ -345,61 +345,6 @@ impl Core {
             .await?
             .ok_or(AppError::NotFound("participant"))?;
         tx.commit().await?;
-        self.events()
-            .publish(DomainEvent::ParticipantUpdated {
-                tenant,
-                participant: id,
-            })
-            .await;
-        Ok(updated)
-    }
-
-    /// Blocks (revoking every session) or unblocks a participant.
-    pub async fn set_participant_blocked(
-        &self,
-        actor: &Actor,
-        id: ParticipantId,
-        blocked: bool,
-    ) -> AppResult<Participant> {
-        let tenant = actor.tenant()?;
-        if blocked && actor.id == id.0 {
-            return Err(AppError::conflict(
-                "cannot_block_self",
-                "an admin cannot block themselves",
-            ));
-        }
-        let mut tx = self.pool().begin().await?;
-        let target = get(&mut tx, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("participant"))?;
-        if target.kind == ParticipantType::Admin {
-            require_admin_in_person(actor)?;
-        }
-        if !set_blocked(&mut tx, tenant, id, blocked).await? {
-            return Err(AppError::NotFound("participant"));
-        }
-        if blocked {
-            session::revoke_all_of_subject(&mut tx, Some(tenant), id.0, "blocked").await?;
-        }
-        let action = if blocked {
-            "participant.block"
-        } else {
-            "participant.unblock"
-        };
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), action)
-                .tenant(tenant)
-                .target("participant", id.0),
-        )
-        .await?;
-        let updated = get(&mut tx, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("participant"))?;
-        tx.commit().await?;
-        if blocked {
-            self.publish_sessions_revoked(Some(tenant), id.0).await;
-        }
         self.events()
             .publish(DomainEvent::ParticipantUpdated {
                 tenant,
