@@ -23,6 +23,7 @@ use super::{
     call::{Call, CallAction, CallTokens, Signal},
     conversation::Conversation,
     message::Message,
+    participant::ParticipantType,
     relationship::ChatRequest,
     tenant::TenantStatus,
 };
@@ -75,14 +76,18 @@ pub enum DomainEvent {
         members: Arc<[ParticipantId]>,
     },
     /// A message was added (sent, forwarded, or written by Samvad).
+    /// `sender_kind` is its sender's type (`None` without a sender), so a
+    /// consumer never goes back to the database for it.
     MessageCreated {
         message: Arc<Message>,
         members: Arc<[ParticipantId]>,
+        sender_kind: Option<ParticipantType>,
     },
     /// A message's text changed.
     MessageEdited {
         message: Arc<Message>,
         members: Arc<[ParticipantId]>,
+        sender_kind: Option<ParticipantType>,
     },
     /// A message was deleted for everyone, or for one member (then
     /// `members` is just them).
@@ -90,6 +95,7 @@ pub enum DomainEvent {
         message: Arc<Message>,
         members: Arc<[ParticipantId]>,
         for_everyone: bool,
+        sender_kind: Option<ParticipantType>,
     },
     /// A participant reacted (`emoji`) or took their reaction back (`None`).
     ReactionChanged {

@@ -1,5 +1,6 @@
 //! The fan-out: reads every domain event from the bus's lossless feed, in
-//! order, looks up what its plan needs and carries the plan out. Socket
+//! order, looks up what its plan needs (through the core's use cases; a
+//! message's events carry all it needs) and carries the plan out. Socket
 //! handlers never emit what the core did; this task does, so a message sent
 //! over REST and one sent over Socket.IO produce the same events.
 
@@ -14,12 +15,8 @@ use super::{
     session::Conn,
 };
 use crate::{
-    domain::{
-        TenantId,
-        events::DomainEvent,
-        message::Message,
-        participant::{self, ParticipantType},
-    },
+    domain::{TenantId, events::DomainEvent, participant},
+    error::AppError,
     state::AppState,
 };
 
@@ -49,10 +46,10 @@ async fn lookups(state: &AppState, event: &DomainEvent) -> Lookups {
     let mut found = Lookups::default();
     let result: crate::error::AppResult<()> = async {
         match event {
-            DomainEvent::MessageCreated { message, .. }
-            | DomainEvent::MessageEdited { message, .. }
-            | DomainEvent::MessageDeleted { message, .. } => {
-                found.sender_kind = sender_kind(state, message).await?;
+            DomainEvent::MessageCreated { sender_kind, .. }
+            | DomainEvent::MessageEdited { sender_kind, .. }
+            | DomainEvent::MessageDeleted { sender_kind, .. } => {
+                found.sender_kind = *sender_kind;
             }
             DomainEvent::PresenceChanged {
                 tenant,
@@ -82,23 +79,16 @@ async fn lookups(state: &AppState, event: &DomainEvent) -> Lookups {
     found
 }
 
-async fn sender_kind(
-    state: &AppState,
-    message: &Message,
-) -> crate::error::AppResult<Option<ParticipantType>> {
-    match message.sender_id {
-        Some(sender) => state.core.participant_kind(message.tenant_id, sender).await,
-        None => Ok(None),
-    }
-}
-
 async fn profile(
     state: &AppState,
     tenant: TenantId,
     id: crate::domain::ParticipantId,
 ) -> crate::error::AppResult<Option<participant::Participant>> {
-    let mut conn = state.core.pool().acquire().await?;
-    participant::get(&mut conn, tenant, id).await
+    match state.core.participant(tenant, id).await {
+        Ok(found) => Ok(Some(found)),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Carries the actions out in order.

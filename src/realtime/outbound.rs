@@ -190,7 +190,9 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
                 room: rooms::conversation(*conversation),
             },
         ],
-        DomainEvent::MessageCreated { message, members } => {
+        DomainEvent::MessageCreated {
+            message, members, ..
+        } => {
             let data = message_payload(message, found.sender_kind);
             let to = rooms::users(members);
             vec![
@@ -204,7 +206,9 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
                 emit_in(Dialect::Backend1, to, "message", data),
             ]
         }
-        DomainEvent::MessageEdited { message, members } => vec![emit(
+        DomainEvent::MessageEdited {
+            message, members, ..
+        } => vec![emit(
             rooms::users(members),
             "message_edited",
             message_payload(message, found.sender_kind),
@@ -213,6 +217,7 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
             message,
             members,
             for_everyone,
+            ..
         } => {
             let mut data = message_payload(message, found.sender_kind);
             data["messageId"] = json!(message.id.0);

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use reqwest::Method;
-use samvad::domain::{ParticipantId, events::DomainEvent, relationship::ChatRequestStatus};
+use samvad::domain::{
+    ParticipantId, events::DomainEvent, participant::ParticipantType,
+    relationship::ChatRequestStatus,
+};
 use serde_json::json;
 use tokio::sync::broadcast::{Receiver, error::TryRecvError};
 
@@ -102,9 +105,12 @@ async fn every_messaging_change_publishes_one_event_to_its_members() {
         DomainEvent::MessageCreated {
             message: m,
             members,
+            sender_kind,
         } => {
             assert_eq!((m.seq, m.content.as_deref()), (1, Some("hello")));
             assert_eq!(ids(members), pair);
+            // The fan-out reads the sender's type here, not in the database.
+            assert_eq!(*sender_kind, Some(ParticipantType::User));
         }
         other => panic!("expected MessageCreated, got {other:?}"),
     }
@@ -161,8 +167,13 @@ async fn every_messaging_change_publishes_one_event_to_its_members() {
         .await
         .data();
     match &*next(&mut rx).await {
-        DomainEvent::MessageEdited { message: m, .. } => {
-            assert_eq!(m.content.as_deref(), Some("hello!"))
+        DomainEvent::MessageEdited {
+            message: m,
+            sender_kind,
+            ..
+        } => {
+            assert_eq!(m.content.as_deref(), Some("hello!"));
+            assert_eq!(*sender_kind, Some(ParticipantType::User));
         }
         other => panic!("expected MessageEdited, got {other:?}"),
     }
@@ -201,9 +212,11 @@ async fn every_messaging_change_publishes_one_event_to_its_members() {
             message: m,
             members,
             for_everyone,
+            sender_kind,
         } => {
             assert!(*for_everyone && m.deleted_at.is_some());
             assert_eq!(ids(members), pair);
+            assert_eq!(*sender_kind, Some(ParticipantType::User));
         }
         other => panic!("expected MessageDeleted, got {other:?}"),
     }

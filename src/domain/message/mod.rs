@@ -1,11 +1,16 @@
 //! Messages: per-conversation `seq` numbers without gaps, idempotent sends
 //! (`clientMsgId`), replies, forwards, edits, deletion for oneself or for
 //! everyone, reactions, full-text search. Types and SQL here; use cases in
-//! `service`.
+//! `send` (sending, forwarding; the input's checks in `input`), `change` (edit, delete, react) and `read`
+//! (pages, catch-up, search).
 
-mod service;
+mod change;
+mod input;
+mod read;
+mod send;
 
-pub use service::{CatchUp, MessagePage, MessageSet, Paging, SendInput};
+pub use input::SendInput;
+pub use read::{CatchUp, MessagePage, MessageSet, Paging};
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, QueryBuilder};

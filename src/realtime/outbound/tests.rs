@@ -40,6 +40,7 @@ fn a_message_goes_to_every_members_devices_once_per_dialect() {
     let event = DomainEvent::MessageCreated {
         message: Arc::new(message(conversation, a)),
         members: Arc::from(vec![a, b]),
+        sender_kind: Some(ParticipantType::User),
     };
     assert_eq!(needs(&event), Needs::SenderKind);
     let found = Lookups {

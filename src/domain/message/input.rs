@@ -1,0 +1,137 @@
+//! What a participant sends, and the checks it passes before it is stored
+//! (length, control characters, media, metadata, client ids).
+
+use super::MessageType;
+use crate::{
+    domain::{MessageId, values::parse_url},
+    error::{AppError, AppResult},
+};
+
+/// What a participant sends.
+#[derive(Debug, Clone)]
+pub struct SendInput {
+    pub kind: MessageType,
+    pub content: Option<String>,
+    pub media_url: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub reply_to: Option<MessageId>,
+    /// The client's own id for the message: sending it again returns the
+    /// first message instead of a duplicate.
+    pub client_msg_id: Option<String>,
+}
+
+/// Most bytes of message metadata.
+const MAX_METADATA: usize = 4096;
+
+impl SendInput {
+    /// Checks the input against the tenant's length limit.
+    pub(super) fn validate(&mut self, max_chars: u32) -> AppResult<()> {
+        if let Some(content) = &self.content {
+            if content.chars().count() > max_chars as usize {
+                return Err(AppError::validation(format!(
+                    "messages are at most {max_chars} characters"
+                )));
+            }
+            // Line breaks and tabs are text; NUL and the other control
+            // characters are not (they break terminals, logs and exports).
+            if content
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                return Err(AppError::validation(
+                    "messages cannot contain control characters other than line breaks and tabs",
+                ));
+            }
+            if content.trim().is_empty() {
+                self.content = None;
+            }
+        }
+        if self.kind == MessageType::Text && self.content.is_none() {
+            return Err(AppError::validation("a text message needs some text"));
+        }
+        match (&self.media_url, self.kind.has_media()) {
+            (Some(url), true) => self.media_url = Some(parse_url(url, "mediaUrl")?),
+            (None, true) => {
+                return Err(AppError::validation(
+                    "image, audio and file messages need a mediaUrl",
+                ));
+            }
+            (Some(_), false) => {
+                return Err(AppError::validation(
+                    "only image, audio and file messages have a mediaUrl",
+                ));
+            }
+            (None, false) => {}
+        }
+        if let Some(metadata) = &self.metadata
+            && metadata.to_string().len() > MAX_METADATA
+        {
+            return Err(AppError::validation(format!(
+                "metadata is at most {MAX_METADATA} bytes"
+            )));
+        }
+        if let Some(id) = &self.client_msg_id
+            && (id.is_empty() || id.len() > 64 || id.chars().any(char::is_control))
+        {
+            return Err(AppError::validation("clientMsgId must be 1-64 characters"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(kind: MessageType, content: Option<&str>, media: Option<&str>) -> SendInput {
+        SendInput {
+            kind,
+            content: content.map(str::to_owned),
+            media_url: media.map(str::to_owned),
+            metadata: None,
+            reply_to: None,
+            client_msg_id: None,
+        }
+    }
+
+    #[test]
+    fn text_needs_text_and_media_needs_a_url() {
+        assert!(
+            input(MessageType::Text, Some("  "), None)
+                .validate(10)
+                .is_err()
+        );
+        assert!(
+            input(MessageType::Text, Some("hello"), None)
+                .validate(10)
+                .is_ok()
+        );
+        assert!(
+            input(MessageType::Text, Some("hello world"), None)
+                .validate(10)
+                .is_err()
+        );
+        assert!(input(MessageType::Image, None, None).validate(10).is_err());
+        assert!(
+            input(MessageType::Image, None, Some("https://cdn.example/a.png"))
+                .validate(10)
+                .is_ok()
+        );
+        assert!(
+            input(
+                MessageType::Text,
+                Some("hi"),
+                Some("https://cdn.example/a.png")
+            )
+            .validate(10)
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn content_is_stored_exactly_as_sent() {
+        let mut sent = input(MessageType::Text, Some("  <b>hi</b>\n"), None);
+        sent.validate(100).unwrap();
+        assert_eq!(sent.content.as_deref(), Some("  <b>hi</b>\n"));
+    }
+}
