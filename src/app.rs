@@ -71,7 +71,7 @@ pub async fn run(
         .run_with_graceful_shutdown(routes, shutdown, Some(timeout))
         .await;
     workers.shutdown().await;
-    state.core.pool().close().await;
+    state.core.close().await;
     Ok(served?)
 }
 

@@ -3,8 +3,10 @@
 //! Every variable is listed in the README's configuration table; keep the two
 //! in step. Secrets are wrapped in [`Secret`] so `Debug` never prints them.
 //! Single settings are parsed in `parse`; `dev_secret` keeps the development
-//! JWT secret under the data directory.
+//! JWT secret under the data directory; `core_config` derives the core's
+//! configuration (the core does not import this module).
 
+mod core_config;
 mod dev_secret;
 mod parse;
 
@@ -55,12 +57,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Allowed CORS origins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CorsOrigins {
-    Any,
-    List(Vec<String>),
-}
+pub use crate::domain::origins::CorsOrigins;
 
 /// The whole configuration of a Samvad process.
 #[derive(Debug, Clone)]

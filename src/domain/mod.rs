@@ -92,7 +92,9 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// What the core takes from the process configuration.
+/// What the core takes from the process configuration. Built from it by
+/// `CoreConfig::from_config`, which lives in `crate::config`: the core does
+/// not read the process configuration itself.
 #[derive(Clone)]
 pub struct CoreConfig {
     /// A session ends this long after its last refresh.
@@ -107,50 +109,9 @@ pub struct CoreConfig {
     pub data_key: [u8; 32],
     /// The server's CORS origins (`SAMVAD_CORS_ORIGINS`): where a request
     /// with no tenant, or of a tenant that lists no origins, may come from.
-    pub cors_origins: crate::config::CorsOrigins,
+    pub cors_origins: origins::CorsOrigins,
     /// The origin of `public_url`: this server's own pages.
     pub own_origin: Option<values::Origin>,
-}
-
-impl CoreConfig {
-    /// Derives the core's configuration from the process configuration.
-    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
-        use hmac::{Hmac, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(config.jwt_secret.expose().as_bytes())
-            .map_err(|err| anyhow::anyhow!("deriving the OTP key: {err}"))?;
-        mac.update(b"samvad one-time codes v1");
-        Ok(Self {
-            refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
-            otp_key: mac.finalize().into_bytes().into(),
-            public_url: config.public_url.clone(),
-            presence_grace: config.presence_grace,
-            data_key: data_key(config)?,
-            cors_origins: config.cors_origins.clone(),
-            own_origin: values::Origin::of_url(&config.public_url),
-        })
-    }
-}
-
-/// The configured data key; in development without one, the key kept in
-/// `data_dir/data.key` (made on first use), so sealed secrets survive
-/// restarts.
-fn data_key(config: &crate::config::Config) -> anyhow::Result<[u8; 32]> {
-    use anyhow::Context;
-    if let Some(key) = &config.data_key {
-        return crate::config::parse_key(key.expose());
-    }
-    let path = config.data_dir.join("data.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return crate::config::parse_key(&text)
-            .with_context(|| format!("{} is not a data key", path.display()));
-    }
-    let key: [u8; 32] = rand::random();
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    std::fs::write(&path, hex).with_context(|| format!("writing {}", path.display()))?;
-    tracing::warn!(path = %path.display(), "no SAMVAD_DATA_KEY: made a development data key");
-    Ok(key)
 }
 
 /// In-process caches of the core.
@@ -206,8 +167,15 @@ impl Core {
         }
     }
 
-    pub fn pool(&self) -> &Pool {
+    /// The connection pool: the core's own, never handed out (front doors
+    /// call use cases).
+    fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Closes the connection pool: at shutdown, once nothing uses the core.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// The bus on which the core publishes what changed.

@@ -11,10 +11,14 @@ use std::{
 use sqlx::Row;
 
 use super::{Core, TenantId, settings::TenantSettings};
-use crate::{
-    config::CorsOrigins,
-    error::{AppError, AppResult},
-};
+use crate::error::{AppError, AppResult};
+
+/// The server's CORS origins (`SAMVAD_CORS_ORIGINS`): any, or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
 
 impl Core {
     /// Refuses (403 `origin_not_allowed`) a browser request (`origin` is its

@@ -48,7 +48,7 @@ async fn a_key_is_shown_once_and_listed_without_its_secret() {
         "the secret never comes back"
     );
     let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_hash FROM api_keys")
-        .fetch_one(app.core.pool())
+        .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(stored.len(), 32, "only a hash is stored");

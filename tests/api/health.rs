@@ -23,7 +23,7 @@ async fn ping_and_health_answer_with_the_envelope() {
 #[tokio::test]
 async fn health_is_503_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
-    app.core.pool().close().await;
+    app.pool.close().await;
     let res = app.call(Method::GET, "/health", None, None).await;
     res.assert_error(503, "unavailable");
 }

@@ -125,7 +125,7 @@ async fn rules_are_validated_duplicates_conflict_and_the_lockout_guard_is_protec
 /// A core of another process (the CLI, another node): same database, but
 /// its events reach none of this server's listeners.
 fn other_process(app: &TestApp) -> samvad::domain::Core {
-    samvad::state::build_core(&app.state.config, app.core.pool().clone()).unwrap()
+    samvad::state::build_core(&app.state.config, app.pool.clone()).unwrap()
 }
 
 #[tokio::test]
@@ -186,8 +186,7 @@ async fn a_failed_reload_keeps_the_rules_in_force() {
     let tenant = app.tenant("acme").await;
     let admin = app.login_admin(&tenant).await;
     use sqlx::Executor;
-    app.core
-        .pool()
+    app.pool
         .execute("RENAME TABLE casbin_rules TO casbin_rules_away")
         .await
         .unwrap();
@@ -195,8 +194,7 @@ async fn a_failed_reload_keeps_the_rules_in_force() {
     assert!(app.state.auth.reload_policy().await.is_err());
     app.get("/api/participants", &admin.access).await.data();
 
-    app.core
-        .pool()
+    app.pool
         .execute("RENAME TABLE casbin_rules_away TO casbin_rules")
         .await
         .unwrap();

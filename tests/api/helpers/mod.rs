@@ -59,6 +59,9 @@ pub struct TestApp {
     pub base: String,
     pub core: Core,
     pub state: AppState,
+    /// The test's own handle on the pool it made for the server, for
+    /// checks and set-ups in SQL (the core does not hand its pool out).
+    pub pool: samvad::db::Pool,
     config: Config,
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -115,7 +118,7 @@ impl TestApp {
         let pool = db::prepare(&db.url, config.db_max_connections)
             .await
             .expect("database");
-        let state = AppState::new(config.clone(), pool)
+        let state = AppState::new(config.clone(), pool.clone())
             .await
             .expect("app state");
         let (tx, rx) = oneshot::channel::<()>();
@@ -126,6 +129,7 @@ impl TestApp {
             base,
             core: state.core.clone(),
             state,
+            pool,
             config,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))

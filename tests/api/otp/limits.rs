@@ -53,8 +53,7 @@ async fn expired_used_and_superseded_codes_fail() {
         )
     };
     let age_codes = || async {
-        app.core
-            .pool()
+        app.pool
             .execute("UPDATE otp_throttle SET last_sent_at = last_sent_at - INTERVAL 1 MINUTE")
             .await
             .unwrap();
@@ -96,8 +95,7 @@ async fn expired_used_and_superseded_codes_fail() {
     }
 
     // Expired: past its lifetime a code fails.
-    app.core
-        .pool()
+    app.pool
         .execute("UPDATE otp_codes SET expires_at = NOW(3) - INTERVAL 1 SECOND")
         .await
         .unwrap();
@@ -159,8 +157,7 @@ async fn waiting_out_a_cooldown_costs_nothing_of_the_destinations_limit() {
     for _ in 0..10 {
         send().await.assert_error(429, "rate_limited");
     }
-    app.core
-        .pool()
+    app.pool
         .execute("UPDATE otp_throttle SET last_sent_at = last_sent_at - INTERVAL 1 MINUTE")
         .await
         .unwrap();

@@ -37,8 +37,7 @@ async fn registering_by_code_creates_a_verified_user_and_then_logs_it_in() {
     )
     .await
     .assert_error(429, "rate_limited"); // the 30 s resend cooldown
-    app.core
-        .pool()
+    app.pool
         .execute("UPDATE otp_throttle SET last_sent_at = last_sent_at - INTERVAL 1 MINUTE")
         .await
         .unwrap();
