@@ -5,7 +5,7 @@
 //! Three front doors call one core:
 //! ```text
 //!  REST (api)      Socket.IO (realtime)      console
-//!        \               |                    /
+//!        \      shapes: wire     |             /
 //!     authenticate + authorize (auth: JWT sessions, casbin)
 //!                        |
 //!        core (domain): rules, SQL, domain events
@@ -13,16 +13,21 @@
 //!          MySQL (sqlx)  +  event bus (domain::events)
 //! ```
 //! - [`api`] parses REST input, authorizes, calls [`domain::Core`], shapes
-//!   the envelope. It holds no SQL.
-//! - [`domain`] owns every rule and every query; each query on tenant data
-//!   takes a [`domain::TenantId`]. It publishes [`domain::events::DomainEvent`]s.
+//!   the envelope; [`api::spec`] is the published spec. It holds no SQL.
+//! - [`realtime`] is Socket.IO: inbound events onto the same use cases,
+//!   and the fan-out of domain events. [`wire`] holds the JSON shapes both
+//!   doors use. [`console`] is the server-rendered pages.
+//! - [`domain`] owns every rule and every query (SQL only there and in
+//!   [`db`]); each query on tenant data takes a [`domain::TenantId`]. It
+//!   publishes [`domain::events::DomainEvent`]s.
 //! - [`auth`] turns tokens into an [`domain::Actor`] and asks casbin whether
 //!   the actor's role may act in its tenant.
 //! - [`state`] holds [`state::AppState`], what every front door reads;
 //!   [`app`] wires routes and middleware and runs the server;
 //!   [`workers`] is the background work (upkeep, call sweeper), started
 //!   and stopped with the server; [`db`] the pool and migrations;
-//!   [`config`] the environment; [`error`] the one error type.
+//!   [`config`] the environment; [`cli`] the command line; [`delivery`]
+//!   email and SMS; [`agora`] call tokens; [`error`] the one error type.
 //!
 //! `docs/ARCHITECTURE.md` tells the same story at more length.
 
