@@ -4,7 +4,7 @@
 //!
 //! One module per area; each is an `#[OpenApi]` impl whose operations carry
 //! a summary (the `///` line), a tag, and the error responses of
-//! [`AppError`]. The generated spec is served at `/api/openapi.json`.
+//! [`AppError`](crate::error::AppError). The generated spec is served at `/api/openapi.json`.
 
 pub mod account;
 pub mod admin_channel;
@@ -155,7 +155,7 @@ pub type Apis = (
 );
 
 /// The OpenAPI service: operations plus the spec's metadata. The operations
-/// hold no state (they read [`AppState`] from request data), so the spec can
+/// hold no state (they read [`AppState`](crate::state::AppState) from request data), so the spec can
 /// be generated without a database.
 pub fn service() -> OpenApiService<Apis, ()> {
     let apis = Apis::default();

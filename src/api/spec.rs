@@ -7,7 +7,7 @@
 //!   is sent as `null` when it has no value (responses keep every key, as
 //!   the seeds' clients expect), and `null` is accepted for it in requests.
 //!   poem-openapi does not mark `Option` fields `nullable`, so
-//!   [`nullable_optionals`] does, for every schema.
+//!   `nullable_optionals` does, for every schema.
 //! - **Backend1's direct paths** are listed as deprecated copies of their
 //!   `/api` twins ([`super::direct_paths`]).
 

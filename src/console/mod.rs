@@ -1,5 +1,6 @@
-//! The server-rendered front door (askama templates under `templates/`).
-//! Today: the pages behind emailed links. The admin console grows here.
+//! The server-rendered front door (askama templates under `templates/`):
+//! the admin console (`admin`, at `/console`) and the pages emailed links
+//! open (`account`, at `/account`).
 
 pub mod account;
 pub mod admin;

@@ -1,4 +1,4 @@
-//! The core: rules, SQL and (later) events. Front doors (REST, Socket.IO,
+//! The core: rules, SQL and domain events. Front doors (REST, Socket.IO,
 //! console) call the use cases on [`Core`]; nothing else touches MySQL.
 //!
 //! Each entity module holds its types, the SQL next to them (functions that

@@ -25,7 +25,7 @@ pub async fn run(io: SocketIo, state: AppState, mut feed: UnboundedReceiver<Arc<
     while let Some(event) = feed.recv().await {
         match outbound::needs(&event) {
             // Messages keep their order: planned and sent inline.
-            Needs::Nothing | Needs::SenderKind | Needs::Caller => {
+            Needs::Nothing | Needs::Caller => {
                 let found = lookups(&state, &event).await;
                 carry_out(&io, &state, outbound::plan(&event, &found)).await;
             }
@@ -46,11 +46,6 @@ async fn lookups(state: &AppState, event: &DomainEvent) -> Lookups {
     let mut found = Lookups::default();
     let result: crate::error::AppResult<()> = async {
         match event {
-            DomainEvent::MessageCreated { sender_kind, .. }
-            | DomainEvent::MessageEdited { sender_kind, .. }
-            | DomainEvent::MessageDeleted { sender_kind, .. } => {
-                found.sender_kind = *sender_kind;
-            }
             DomainEvent::PresenceChanged {
                 tenant,
                 participant,

@@ -17,9 +17,7 @@ pub use payloads::{message_payload, presence_payload};
 
 use super::rooms::{self, Dialect};
 use crate::domain::{
-    ConversationId, ParticipantId,
-    events::DomainEvent,
-    participant::{Participant, ParticipantType},
+    ConversationId, ParticipantId, events::DomainEvent, participant::Participant,
     tenant::TenantStatus,
 };
 
@@ -59,8 +57,6 @@ pub enum Action {
 /// What a plan needs beyond the event, looked up by the fan-out.
 #[derive(Debug, Default, Clone)]
 pub struct Lookups {
-    /// The type of a message's sender.
-    pub sender_kind: Option<ParticipantType>,
     /// Who shares a conversation with a participant (presence, profile).
     pub audience: Vec<ParticipantId>,
     /// A participant whose profile changed, or a call's caller.
@@ -71,7 +67,6 @@ pub struct Lookups {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
     Nothing,
-    SenderKind,
     Audience,
     AudienceAndProfile,
     /// A new call: the caller's profile.
@@ -80,9 +75,6 @@ pub enum Needs {
 
 pub fn needs(event: &DomainEvent) -> Needs {
     match event {
-        DomainEvent::MessageCreated { .. }
-        | DomainEvent::MessageEdited { .. }
-        | DomainEvent::MessageDeleted { .. } => Needs::SenderKind,
         DomainEvent::PresenceChanged { .. } => Needs::Audience,
         DomainEvent::ParticipantUpdated { .. } => Needs::AudienceAndProfile,
         DomainEvent::CallChanged { action: None, .. } => Needs::Caller,
@@ -191,9 +183,11 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
             },
         ],
         DomainEvent::MessageCreated {
-            message, members, ..
+            message,
+            members,
+            sender_kind,
         } => {
-            let data = message_payload(message, found.sender_kind);
+            let data = message_payload(message, *sender_kind);
             let to = rooms::users(members);
             vec![
                 emit_in(Dialect::Dm, to.clone(), "dm:message_received", data.clone()),
@@ -207,19 +201,21 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
             ]
         }
         DomainEvent::MessageEdited {
-            message, members, ..
+            message,
+            members,
+            sender_kind,
         } => vec![emit(
             rooms::users(members),
             "message_edited",
-            message_payload(message, found.sender_kind),
+            message_payload(message, *sender_kind),
         )],
         DomainEvent::MessageDeleted {
             message,
             members,
             for_everyone,
-            ..
+            sender_kind,
         } => {
-            let mut data = message_payload(message, found.sender_kind);
+            let mut data = message_payload(message, *sender_kind);
             data["messageId"] = json!(message.id.0);
             data["forEveryone"] = json!(for_everyone);
             vec![emit(rooms::users(members), "message_deleted", data)]

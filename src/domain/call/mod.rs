@@ -1,8 +1,9 @@
 //! Calls: one state machine (seed 004's statuses plus `busy`), persisted in
 //! `calls`; `call_lines` holds one row per participant in a live call so
 //! "busy" is exact under concurrency; the ring deadline is stored so the
-//! sweeper ([`service`]) times calls out even across a restart. The state
-//! machine is in `machine`; types and SQL here; use cases in `service`.
+//! sweeper (`sweeper`, driven by `workers::call_sweeper`) times calls out
+//! even across a restart. The state machine is in `machine`; types and SQL
+//! here; use cases in `service`, `media` and `read`.
 //!
 //! ```text
 //! initiated ─ring→ ringing ─accept→ answered ─connect→ ongoing

@@ -40,14 +40,14 @@ fn a_message_goes_to_every_members_devices_once_per_dialect() {
     let event = DomainEvent::MessageCreated {
         message: Arc::new(message(conversation, a)),
         members: Arc::from(vec![a, b]),
-        sender_kind: Some(ParticipantType::User),
+        sender_kind: Some(crate::domain::participant::ParticipantType::User),
     };
-    assert_eq!(needs(&event), Needs::SenderKind);
-    let found = Lookups {
-        sender_kind: Some(ParticipantType::User),
-        ..Lookups::default()
-    };
-    let actions = plan(&event, &found);
+    assert_eq!(
+        needs(&event),
+        Needs::Nothing,
+        "the event carries all it needs"
+    );
+    let actions = plan(&event, &Lookups::default());
     let emits = emits(&actions);
     let names: Vec<&str> = emits.iter().map(|e| e.event).collect();
     assert_eq!(names, ["dm:message_received", "receive-message", "message"]);
