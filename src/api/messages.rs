@@ -17,9 +17,7 @@ use crate::{
     error::AppError,
     state::AppState,
     wire::{
-        message::{
-            MessageDto, MessageRenderer, MessagesDto, ReactionView, own_message, sender_type,
-        },
+        message::{MessageDto, MessageRenderer, MessagesDto, ReactionView, own_message},
         send::{Destination, PostMessageRequest},
     },
 };
@@ -224,6 +222,6 @@ impl MessagesApi {
                 ConversationId(body.0.conversation_id),
             )
             .await?;
-        ok(own_message(copy, sender_type(&auth.0)))
+        ok(own_message(copy, auth.0.participant_type()))
     }
 }

@@ -141,6 +141,12 @@ impl Actor {
         self.role == Role::Admin
     }
 
+    /// The participant type the actor acts as: `None` for the superadmin
+    /// and API keys.
+    pub fn participant_type(&self) -> Option<ParticipantType> {
+        ParticipantType::from_str_opt(self.role.as_str())
+    }
+
     /// Whether the actor sees every participant with contact details:
     /// tenant admins, and the tenant's own integrations (API keys).
     pub fn sees_everyone(&self) -> bool {

@@ -26,7 +26,7 @@ use crate::{
     error::{AppError, AppResult},
     state::AppState,
     wire::{
-        message::{MessagesDto, sender_type},
+        message::MessagesDto,
         participant::PresenceView,
         send::{ConversationRef, Destination, PostMessageRequest},
         to_value,
@@ -154,7 +154,10 @@ async fn send(ctx: Ctx, data: Value) -> AppResult<Value> {
         Destination::Direct(other) => core.direct_with(actor, other).await?,
     };
     let message = core.send_message(actor, id, what.into_input()?).await?;
-    Ok(outbound::message_payload(&message, sender_type(actor)))
+    Ok(outbound::message_payload(
+        &message,
+        actor.participant_type(),
+    ))
 }
 
 async fn join(ctx: Ctx, data: Value) -> AppResult<Value> {

@@ -6,7 +6,7 @@
 use poem_openapi::Object;
 
 use crate::domain::{
-    Actor, ParticipantId,
+    ParticipantId,
     conversation::MemberInfo,
     message::{Message, MessagePage, MessageSet, Reaction},
     participant::ParticipantType,
@@ -208,9 +208,4 @@ pub fn own_message(m: Message, sender_type: Option<ParticipantType>) -> MessageD
     let mut dto = MessageRenderer::new(viewer, &[], &[]).render(m);
     dto.sender_type = sender_type.map(|k| k.as_str().to_owned());
     dto
-}
-
-/// The caller's participant type, for their own messages' `senderType`.
-pub fn sender_type(actor: &Actor) -> Option<ParticipantType> {
-    ParticipantType::from_str_opt(actor.role.as_str())
 }

@@ -15,7 +15,7 @@ use crate::{
     error::AppError,
     state::AppState,
     wire::{
-        message::{MessageDto, MessagesDto, own_message, sender_type},
+        message::{MessageDto, MessagesDto, own_message},
         send::SendMessageRequest,
     },
 };
@@ -54,7 +54,7 @@ pub async fn send(
         .core
         .send_message(actor, id, body.into_input()?)
         .await?;
-    ok(own_message(message, sender_type(actor)))
+    ok(own_message(message, actor.participant_type()))
 }
 
 /// A page of a conversation's messages (both paths).

@@ -158,9 +158,10 @@ impl Core {
         };
         sent_up_to(&mut tx, tenant, id, me, message.seq).await?;
         tx.commit().await?;
-        // Give the connection back first: the lookup may need one.
         drop(conn);
-        let sender_kind = self.sender_kind(&message).await;
+        // The sender is the actor: its type needs no lookup, so nothing
+        // stands between the commit and the event (events keep seq order).
+        let sender_kind = actor.participant_type();
         self.events()
             .publish(DomainEvent::MessageCreated {
                 message: Arc::new(message.clone()),
