@@ -62,8 +62,10 @@ pub async fn run(
     let routes = routes(&state, &realtime);
     // Sockets are closed first: a long-poll would otherwise hold the
     // graceful shutdown for its whole ping interval.
+    // Workers get the stop signal at the same time, and share the timeout.
     let shutdown = async {
         shutdown.await;
+        workers.signal_stop();
         realtime.close().await;
     };
     let served = Server::new_with_acceptor(acceptor)

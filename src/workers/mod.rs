@@ -16,14 +16,15 @@
 //! `src/workers/<name>.rs` with its `run`, declare it below with `mod`,
 //! and add one line to [`start`]:
 //! `workers.spawn("<name>", <name>::run(state.clone(), workers.stop()));`.
-//! On shutdown it gets the stop signal after the server has stopped taking
-//! requests, and is awaited (at most `SAMVAD_SHUTDOWN_TIMEOUT`) before the
-//! database pool closes.
+//! On shutdown it gets the stop signal when the server stops taking
+//! requests ([`Workers::signal_stop`]), winds down while in-flight requests
+//! finish, and is awaited (within the same `SAMVAD_SHUTDOWN_TIMEOUT`,
+//! counted from the signal) before the database pool closes.
 
 pub mod call_sweeper;
 pub mod upkeep;
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::OnceLock, time::Duration};
 
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::Instrument;
@@ -47,6 +48,8 @@ pub struct Workers {
     tasks: Vec<(&'static str, JoinHandle<()>)>,
     /// How long shutdown waits for the workers before aborting them.
     grace: Duration,
+    /// When the stop signal was first sent: the grace counts from here.
+    stopping_since: OnceLock<tokio::time::Instant>,
 }
 
 /// A worker's stop signal: [`Stop::stopped`] resolves once shutdown begins.
@@ -68,6 +71,7 @@ impl Workers {
             stop: watch::Sender::new(false),
             tasks: Vec::new(),
             grace,
+            stopping_since: OnceLock::new(),
         }
     }
 
@@ -82,11 +86,24 @@ impl Workers {
         self.tasks.push((name, tokio::spawn(work.instrument(span))));
     }
 
-    /// Signals every worker to stop and waits for each to finish its round;
-    /// one still running after the grace period is aborted.
+    /// Tells every worker to stop, without waiting (the server calls it as
+    /// its graceful shutdown begins, so both wind down together).
+    pub fn signal_stop(&self) {
+        self.stopping_since.get_or_init(tokio::time::Instant::now);
+        self.stop.send_replace(true);
+    }
+
+    /// Signals every worker to stop (if not done yet) and waits for each to
+    /// finish its round; one still running when the grace period, counted
+    /// from the first signal, is over is aborted.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let deadline = tokio::time::Instant::now() + self.grace;
+        self.signal_stop();
+        let deadline = self
+            .stopping_since
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now)
+            + self.grace;
         for (name, mut task) in self.tasks {
             match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(Ok(())) => {}
