@@ -27,7 +27,9 @@ VENV=target/schemathesis-venv
 
 MYSQL="${MYSQL:-mysql --protocol=tcp -h127.0.0.1 -uroot}"
 DB_NAME="samvad_schemathesis_$$"
-WORK="$(mktemp -d)"
+# The last run's server log and data stay here (ignored by git) to read.
+WORK=target/schemathesis-run
+rm -rf "$WORK" && mkdir -p "$WORK"
 # shellcheck source=../bench/lib.sh
 source bench/lib.sh
 trap cleanup EXIT
@@ -37,7 +39,10 @@ trap cleanup EXIT
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
   echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
   rm -rf "$VENV"
-  python3 -m venv "$VENV"
+  # A python3 without venv (a pyenv build without it): Debian's has it.
+  PYTHON=python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || PYTHON=/usr/bin/python3
+  "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 

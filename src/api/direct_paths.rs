@@ -70,8 +70,15 @@ fn deprecated_copy(api_path: &str, item: &Value) -> Value {
                 continue;
             };
             let summary = format!("Same as `{} {api_path}`", method.to_uppercase());
-            if let Some(original) = operation.remove("summary") {
-                operation.insert("description".into(), original);
+            // The twin's summary leads its description, which follows.
+            let original = [operation.remove("summary"), operation.remove("description")]
+                .into_iter()
+                .flatten()
+                .filter_map(|text| text.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            if !original.is_empty() {
+                operation.insert("description".into(), Value::String(original));
             }
             operation.insert("summary".into(), Value::String(summary));
             operation.insert("deprecated".into(), Value::Bool(true));
@@ -127,14 +134,17 @@ mod tests {
     #[test]
     fn the_spec_copy_is_deprecated_and_points_at_its_twin() {
         let mut spec = serde_json::json!({"paths": {
-            "/api/users/me": {"patch": {"summary": "Update my profile", "tags": ["Users"]}},
+            "/api/users/me": {"patch": {"summary": "Update my profile", "description": "Absent fields stay.", "tags": ["Users"]}},
             "/api/settings": {"get": {"summary": "Settings"}},
         }});
         add_to_spec(&mut spec);
         let copy = &spec["paths"]["/users/me"]["patch"];
         assert_eq!(copy["deprecated"], true);
         assert_eq!(copy["summary"], "Same as `PATCH /api/users/me`");
-        assert_eq!(copy["description"], "Update my profile");
+        assert_eq!(
+            copy["description"],
+            "Update my profile\n\nAbsent fields stay."
+        );
         assert_eq!(copy["tags"][0], "Users");
         assert!(spec["paths"].get("/settings").is_none());
         assert!(

@@ -148,7 +148,9 @@ impl UsersApi {
     /// How many of the tenant's participants are online now, by type
     ///
     /// Counts the types the caller's directory shows: admins and API keys
-    /// see users, astrologers and admins; others astrologers and admins.
+    /// see users, astrologers and admins; others astrologers and admins
+    /// (the rest are `null`). Counts the connections of the node that
+    /// answers, like `GET /api/presence`.
     #[oai(path = "/online/count", method = "get")]
     async fn online_count(
         &self,

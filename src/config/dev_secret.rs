@@ -31,7 +31,10 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Secret> {
     // either no file or the whole secret, and both end up using one secret.
     let secret = crate::domain::secrets::random();
     let draft = data_dir.join(format!(".{FILE}.{}", uuid::Uuid::now_v7().simple()));
-    write_private(&draft, &secret).with_context(|| format!("writing {}", draft.display()))?;
+    if let Err(err) = write_private(&draft, &secret) {
+        let _ = std::fs::remove_file(&draft);
+        return Err(err).with_context(|| format!("writing {}", draft.display()));
+    }
     let linked = std::fs::hard_link(&draft, &path);
     let _ = std::fs::remove_file(&draft);
     match linked {

@@ -38,6 +38,8 @@ async fn the_server_serves_the_committed_spec_and_a_docs_ui() {
         "no docs UI: {}",
         &html[..html.len().min(200)]
     );
+    // The UI shows the same spec: nullable optionals and the direct paths.
+    assert!(html.contains(r#""nullable": true"#) && html.contains(r#""/users/online/count""#));
 }
 
 #[test]
