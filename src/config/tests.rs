@@ -8,17 +8,16 @@ fn temp_dir() -> std::path::PathBuf {
 }
 
 /// The configuration these variables give; without `SAMVAD_DATA_DIR`, one
-/// temporary data directory for the whole run (never the working
-/// directory's `data`).
+/// temporary data directory shared by every run (never the working
+/// directory's `data`, and not a new one per run left behind).
 fn with(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
     let mut pairs: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     if !pairs.iter().any(|(k, _)| k == "SAMVAD_DATA_DIR") {
-        static SHARED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let dir = SHARED.get_or_init(|| temp_dir().to_string_lossy().into_owned());
-        pairs.push(("SAMVAD_DATA_DIR".to_owned(), dir.clone()));
+        let dir = std::env::temp_dir().join("samvad-config-tests");
+        pairs.push(("SAMVAD_DATA_DIR".to_owned(), dir.to_string_lossy().into_owned()));
     }
     Config::from_lookup(move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
 }
