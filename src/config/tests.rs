@@ -17,7 +17,10 @@ fn with(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
         .collect();
     if !pairs.iter().any(|(k, _)| k == "SAMVAD_DATA_DIR") {
         let dir = std::env::temp_dir().join("samvad-config-tests");
-        pairs.push(("SAMVAD_DATA_DIR".to_owned(), dir.to_string_lossy().into_owned()));
+        pairs.push((
+            "SAMVAD_DATA_DIR".to_owned(),
+            dir.to_string_lossy().into_owned(),
+        ));
     }
     Config::from_lookup(move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
 }
