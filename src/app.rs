@@ -73,7 +73,7 @@ pub async fn run(
         .run_with_graceful_shutdown(routes, shutdown, Some(timeout))
         .await;
     workers.shutdown().await;
-    state.core.close().await;
+    state.core.close(timeout).await;
     Ok(served?)
 }
 

@@ -56,6 +56,10 @@ pub enum AppError {
     /// 503: a dependency (the database) is unreachable.
     #[error("{0}")]
     Unavailable(String),
+    /// 503: more sends are in progress than the server takes at once
+    /// (`SAMVAD_SEND_QUEUE`); retry after a second.
+    #[error("the server is over capacity; retry in 1 s")]
+    Overloaded,
     /// 500: a bug or an infrastructure failure; logged, never detailed to the client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -109,6 +113,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal",
         }
     }
@@ -125,10 +130,19 @@ impl AppError {
             "error": { "code": self.code(), "message": message },
             "message": message,
         });
-        if let Self::TooManyRequests { retry_after_secs } = self {
-            body["error"]["retryAfter"] = json!(retry_after_secs);
+        if let Some(secs) = self.retry_after() {
+            body["error"]["retryAfter"] = json!(secs);
         }
         body
+    }
+
+    /// Seconds after which a retry may succeed (`Retry-After`), if any.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            Self::Overloaded => Some(1),
+            _ => None,
+        }
     }
 
     fn client_message(&self) -> String {
@@ -202,7 +216,7 @@ impl ResponseError for AppError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -212,10 +226,8 @@ impl ResponseError for AppError {
             tracing::error!(error = ?err, "internal error");
         }
         let mut response = envelope_response(self.status(), self.code(), &self.client_message());
-        if let Self::TooManyRequests { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert("retry-after", (*retry_after_secs).into());
+        if let Some(secs) = self.retry_after() {
+            response.headers_mut().insert("retry-after", secs.into());
         }
         response
     }
@@ -249,7 +261,8 @@ impl ApiResponse for AppError {
             (500, "Internal error; the x-request-id header identifies it"),
             (
                 503,
-                "A dependency (the database) is unreachable; retry shortly",
+                "A dependency (the database) is unreachable, or the server is over capacity \
+                 (`overloaded`, with Retry-After); retry shortly",
             ),
         ];
         MetaResponses {

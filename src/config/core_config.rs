@@ -19,6 +19,7 @@ impl CoreConfig {
             otp_key: mac.finalize().into_bytes().into(),
             public_url: config.public_url.clone(),
             presence_grace: config.presence_grace,
+            send_queue: config.send_queue.max(1),
             data_key: data_key(config)?,
             cors_origins: config.cors_origins.clone(),
             own_origin: Origin::of_url(&config.public_url),

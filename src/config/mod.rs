@@ -74,6 +74,9 @@ pub struct Config {
     pub body_limit: usize,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
+    /// How many sends may be in progress at once (`SAMVAD_SEND_QUEUE`);
+    /// past it a send is refused at once as `overloaded`.
+    pub send_queue: usize,
     pub shutdown_timeout: Duration,
     /// How long a verified session stays cached before MySQL is asked again.
     pub session_cache_ttl: Duration,
@@ -212,6 +215,7 @@ impl Config {
                 Some(other) => bail!("SAMVAD_LOG_FORMAT must be `text` or `json`, not `{other}`"),
             },
             db_max_connections: number(&get, "SAMVAD_DB_MAX_CONNECTIONS", 20)?,
+            send_queue: number(&get, "SAMVAD_SEND_QUEUE", 256)?,
             shutdown_timeout: secs(&get, "SAMVAD_SHUTDOWN_TIMEOUT", 20)?,
             session_cache_ttl: secs(&get, "SAMVAD_SESSION_CACHE_TTL", 30)?,
             policy_refresh: secs(&get, "SAMVAD_POLICY_REFRESH", 60)?,

@@ -53,6 +53,7 @@ pub(crate) use text_enum;
 
 pub mod account;
 pub mod actor;
+pub mod admission;
 pub mod api_key;
 pub mod audit;
 pub mod call;
@@ -105,6 +106,8 @@ pub struct CoreConfig {
     pub public_url: String,
     /// How long a participant stays online after their last socket closes.
     pub presence_grace: std::time::Duration,
+    /// How many sends may be in progress at once (see [`admission`]).
+    pub send_queue: usize,
     /// Seals secrets at rest (AES-256-GCM).
     pub data_key: [u8; 32],
     /// The server's CORS origins (`SAMVAD_CORS_ORIGINS`): where a request
@@ -151,10 +154,13 @@ pub struct Core {
     presence: std::sync::Arc<presence::Registry>,
     /// Wakes the call sweeper when a call starts ringing.
     calls_wakeup: std::sync::Arc<tokio::sync::Notify>,
+    /// The bound on sends in progress.
+    sends: std::sync::Arc<admission::Admission>,
 }
 
 impl Core {
     pub fn new(pool: Pool, config: CoreConfig, delivery: crate::delivery::Delivery) -> Self {
+        let config_send_queue = config.send_queue;
         Self {
             pool,
             events: events::EventBus::new(),
@@ -164,6 +170,7 @@ impl Core {
             delivery: std::sync::Arc::new(delivery),
             presence: std::sync::Arc::default(),
             calls_wakeup: std::sync::Arc::default(),
+            sends: std::sync::Arc::new(admission::Admission::new(config_send_queue)),
         }
     }
 
@@ -173,8 +180,10 @@ impl Core {
         &self.pool
     }
 
-    /// Closes the connection pool: at shutdown, once nothing uses the core.
-    pub async fn close(&self) {
+    /// At shutdown: refuses new sends, waits for those in progress to
+    /// finish (at most `wait`), then closes the connection pool.
+    pub async fn close(&self, wait: std::time::Duration) {
+        self.sends.drain(wait).await;
         self.pool.close().await;
     }
 

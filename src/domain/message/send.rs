@@ -82,6 +82,8 @@ impl Core {
         forwarded_from: Option<MessageId>,
     ) -> AppResult<Message> {
         let (tenant, me) = actor.participant()?;
+        // Held until the send is done: past the bound, refused at once.
+        let _admitted = self.sends.admit()?;
         let settings = self.settings_of(tenant).await?;
         input.validate(settings.max_message_chars)?;
         // One pooled connection for the reads and the transaction: sqlx

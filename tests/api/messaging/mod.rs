@@ -4,6 +4,7 @@
 //! reactions, forwards and replies. `conversations`: opening, hiding, groups,
 //! closing, the admin channel and the list.
 
+mod capacity;
 mod changes;
 mod conversations;
 mod reading;
