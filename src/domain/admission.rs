@@ -67,7 +67,7 @@ impl Admission {
             self.refused.fetch_sub(refused, Ordering::Relaxed);
             tracing::warn!(
                 refused,
-                in_progress = self.size,
+                bound = self.size,
                 "send queue full (SAMVAD_SEND_QUEUE): refusing sends as overloaded"
             );
         }
