@@ -1,6 +1,6 @@
 //! Calls: one state machine (seed 004's statuses plus `busy`), persisted in
 //! `calls`; `call_lines` holds one row per participant in a live call so
-//! "busy" is exact under concurrency; the ring deadline is stored so the
+//! "busy" is exact under concurrency (`lines`); the ring deadline is stored so the
 //! sweeper (`sweeper`, driven by `workers::call_sweeper`) times calls out
 //! even across a restart. The state machine is in `machine`; types and SQL
 //! here; use cases in `service`, `media` and `read`.
@@ -18,6 +18,7 @@
 //! ```
 
 pub mod credentials;
+mod lines;
 mod machine;
 mod media;
 mod read;
@@ -27,6 +28,7 @@ mod sweeper;
 use chrono::{DateTime, Utc};
 use sqlx::MySqlConnection;
 
+pub use lines::{free_lines, take_lines};
 pub use machine::{CallAction, transition};
 pub use media::{CallJoin, Signal, SignalKind};
 pub use read::CallFilter;
@@ -258,41 +260,6 @@ pub async fn get(
     .bind(id)
     .fetch_optional(conn)
     .await?)
-}
-
-/// Takes the line of each party for `call`; false when one of them is
-/// already in a live call (nothing is taken then).
-pub async fn take_lines(conn: &mut MySqlConnection, call: &Call) -> AppResult<bool> {
-    let done = sqlx::query(
-        "INSERT IGNORE INTO call_lines (tenant_id, participant_id, call_id) VALUES (?, ?, ?), (?, ?, ?)",
-    )
-    .bind(call.tenant_id)
-    .bind(call.caller_id)
-    .bind(call.id)
-    .bind(call.tenant_id)
-    .bind(call.callee_id)
-    .bind(call.id)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 2 {
-        return Ok(true);
-    }
-    free_lines(conn, call.tenant_id, call.id).await?;
-    Ok(false)
-}
-
-/// Frees the lines a call held.
-pub async fn free_lines(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    call: CallId,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM call_lines WHERE tenant_id = ? AND call_id = ?")
-        .bind(tenant)
-        .bind(call)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Writes a call's new state.
