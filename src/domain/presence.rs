@@ -133,7 +133,7 @@ impl Core {
     /// type, for the types the actor's directory shows (admins see all
     /// three; others astrologers and admins). Counts this node's
     /// connections, like the rest of presence.
-    pub fn online_count(&self, actor: &Actor) -> AppResult<Vec<(ParticipantType, u32)>> {
+    pub fn online_by_type(&self, actor: &Actor) -> AppResult<Vec<(ParticipantType, u32)>> {
         let tenant = actor.tenant()?;
         let counts = self.presence.online_by_role(tenant);
         Ok(visible_kinds(actor)
