@@ -52,6 +52,11 @@ impl Admission {
         })
     }
 
+    /// Slots taken: sends in progress (all of them while draining).
+    pub fn in_progress(&self) -> usize {
+        (self.size as usize).saturating_sub(self.slots.available_permits())
+    }
+
     /// Counts a refusal and logs the count at most once per [`LOG_EVERY`].
     fn note_refusal(&self) {
         let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;

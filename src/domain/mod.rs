@@ -62,6 +62,7 @@ pub mod dashboard;
 pub mod events;
 pub mod ids;
 pub mod limits;
+pub mod log;
 pub mod message;
 pub mod origins;
 pub mod otp;
@@ -156,6 +157,9 @@ pub struct Core {
     calls_wakeup: std::sync::Arc<tokio::sync::Notify>,
     /// The bound on sends in progress.
     sends: std::sync::Arc<admission::Admission>,
+    /// Appends every message (group commit); started on first use, on the
+    /// caller's runtime.
+    writer: std::sync::Arc<std::sync::OnceLock<message::writer::Writer>>,
 }
 
 impl Core {
@@ -171,6 +175,7 @@ impl Core {
             presence: std::sync::Arc::default(),
             calls_wakeup: std::sync::Arc::default(),
             sends: std::sync::Arc::new(admission::Admission::new(config_send_queue)),
+            writer: std::sync::Arc::default(),
         }
     }
 
@@ -180,10 +185,35 @@ impl Core {
         &self.pool
     }
 
+    /// The message writer.
+    fn writer(&self) -> &message::writer::Writer {
+        self.writer.get_or_init(|| {
+            message::writer::Writer::start(
+                self.pool.clone(),
+                self.events.clone(),
+                self.limits.clone(),
+            )
+        })
+    }
+
+    /// Sends admitted and not answered yet (every slot while shutting down).
+    pub fn sends_in_progress(&self) -> usize {
+        self.sends.in_progress()
+    }
+
+    /// Sends waiting for the message writer.
+    pub fn sends_queued(&self) -> usize {
+        self.writer.get().map_or(0, message::writer::Writer::queued)
+    }
+
     /// At shutdown: refuses new sends, waits for those in progress to
-    /// finish (at most `wait`), then closes the connection pool.
+    /// finish (at most `wait`), stops the writer once it has written what
+    /// it holds, then closes the connection pool.
     pub async fn close(&self, wait: std::time::Duration) {
         self.sends.drain(wait).await;
+        if let Some(writer) = self.writer.get() {
+            writer.stop().await;
+        }
         self.pool.close().await;
     }
 

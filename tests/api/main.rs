@@ -18,6 +18,7 @@ mod health;
 mod helpers;
 mod isolation;
 mod legacy;
+mod log;
 mod matrix;
 mod messaging;
 mod openapi;

@@ -19,7 +19,6 @@ pub use members::{
 
 pub use groups::ConversationChanges;
 pub use read::ConversationView;
-pub(crate) use read::membership_on;
 pub use service::NewGroup;
 
 use chrono::{DateTime, Utc};

@@ -8,6 +8,7 @@ mod change;
 mod input;
 mod read;
 mod send;
+pub mod writer;
 
 pub use input::SendInput;
 pub use read::{CatchUp, MessagePage, MessageSet, Paging};
@@ -110,57 +111,9 @@ pub struct Reaction {
     pub emoji: String,
 }
 
+/// The columns of a message row, from the table aliased `x`.
 const COLUMNS: &str = "x.tenant_id, x.conversation_id, x.seq, x.id, x.sender_id, x.type, x.content, x.media_url, \
     x.metadata, x.reply_to_id, x.forwarded_from_id, x.client_msg_id, x.created_at, x.edited_at, x.deleted_at";
-
-pub async fn insert(conn: &mut MySqlConnection, m: &Message) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO messages (tenant_id, conversation_id, seq, id, sender_id, type, content, media_url, metadata,
-                               reply_to_id, forwarded_from_id, client_msg_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(m.tenant_id)
-    .bind(m.conversation_id)
-    .bind(m.seq)
-    .bind(m.id)
-    .bind(m.sender_id)
-    .bind(m.kind)
-    .bind(&m.content)
-    .bind(&m.media_url)
-    .bind(&m.metadata)
-    .bind(m.reply_to_id)
-    .bind(m.forwarded_from_id)
-    .bind(&m.client_msg_id)
-    .bind(m.created_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Moves the sender's own cursors to the message they just sent. Only
-/// inside the sending transaction, which holds the conversation row with
-/// `seq` as its `last_seq`, so `seq` needs no bound
-/// (`conversation::advance_cursors` is the general form).
-pub async fn sent_up_to(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    conversation: ConversationId,
-    sender: ParticipantId,
-    seq: u64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE conversation_members SET read_seq = GREATEST(read_seq, ?), delivered_seq = GREATEST(delivered_seq, ?)
-         WHERE tenant_id = ? AND conversation_id = ? AND participant_id = ?",
-    )
-    .bind(seq)
-    .bind(seq)
-    .bind(tenant)
-    .bind(conversation)
-    .bind(sender)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 pub async fn get(
     conn: &mut MySqlConnection,
@@ -172,23 +125,6 @@ pub async fn get(
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// The message a sender already sent with this client id.
-pub async fn by_client_id(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    sender: ParticipantId,
-    client_msg_id: &str,
-) -> AppResult<Option<Message>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM messages x WHERE x.tenant_id = ? AND x.sender_id = ? AND x.client_msg_id = ?"
-    ))
-    .bind(tenant)
-    .bind(sender)
-    .bind(client_msg_id)
     .fetch_optional(conn)
     .await?)
 }

@@ -141,6 +141,12 @@ impl TestApp {
         }
     }
 
+    /// The test database's URL, for a connection of the test's own (one
+    /// that outlives the server's pool).
+    pub fn db_url(&self) -> String {
+        self._db.as_ref().expect("the test database").url.clone()
+    }
+
     fn take_db(&mut self) -> TestDb {
         self._db.take().expect("the test database")
     }

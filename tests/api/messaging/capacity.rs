@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::{hold_the_row, wait_for_the_writer_at_the_row};
 use crate::{helpers::TestApp, world::World};
 
 #[tokio::test]
@@ -17,17 +18,12 @@ async fn a_send_past_the_queue_is_refused_at_once_and_the_admitted_one_is_stored
 
     // Another connection holds the conversation's row: a send that gets in
     // waits for it, holding the only slot.
-    let mut holder = w.app.pool.begin().await.unwrap();
-    sqlx::query("SELECT id FROM conversations WHERE id = UNHEX(REPLACE(?, '-', '')) FOR UPDATE")
-        .bind(&id)
-        .fetch_one(&mut *holder)
-        .await
-        .unwrap();
+    let holder = hold_the_row(&w.app, &id).await;
     let admitted = w
         .app
         .post(&path, Some(&w.user.access), json!({ "content": "first" }));
     let meanwhile = async {
-        wait_for_the_row_wait(&w.app).await;
+        wait_for_the_writer_at_the_row(&w.app).await;
         let started = std::time::Instant::now();
         let refused = w
             .app
@@ -55,27 +51,4 @@ async fn a_send_past_the_queue_is_refused_at_once_and_the_admitted_one_is_stored
         .filter_map(|m| m["content"].as_str())
         .collect();
     assert!(!texts.contains(&"second"), "{texts:?}");
-}
-
-/// Waits until the admitted send is inside its transaction, at the
-/// statement that takes the conversation's row.
-async fn wait_for_the_row_wait(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-             WHERE INFO LIKE 'UPDATE conversations SET last_seq%'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the admitted send never reached the row"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

@@ -4,17 +4,74 @@
 //! reactions, forwards and replies. `conversations`: opening, hiding, groups,
 //! closing, the admin channel and the list.
 
+mod batching;
 mod capacity;
 mod changes;
 mod conversations;
 mod reading;
 mod sending;
 
+use std::time::Duration;
+
 use serde_json::Value;
+
+use crate::helpers::TestApp;
 
 fn seqs(messages: &[Value]) -> Vec<u64> {
     messages
         .iter()
         .map(|m| m["seq"].as_u64().unwrap())
         .collect()
+}
+
+/// Locks a conversation's row from another connection: the writer's next
+/// batch that touches it waits until the returned transaction ends, and
+/// the sends that arrive meanwhile queue for the batch after it.
+async fn hold_the_row(
+    app: &TestApp,
+    conversation: &str,
+) -> sqlx::Transaction<'static, sqlx::MySql> {
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM conversations WHERE id = UNHEX(REPLACE(?, '-', '')) FOR UPDATE")
+        .bind(conversation)
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    holder
+}
+
+/// Waits until the writer is inside a batch's transaction, at the
+/// statement that locks the conversations' rows.
+async fn wait_for_the_writer_at_the_row(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE INFO LIKE 'SELECT tenant_id, id, type, is_active, last_seq FROM conversations%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the writer never reached the row"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until `count` sends are queued for the writer's next batch.
+async fn wait_for_queued_sends(app: &TestApp, count: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.core.sends_queued() < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {count} sends queued",
+            app.core.sends_queued()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -1,0 +1,125 @@
+//! The log: every committed message, edit and deletion, chat request and
+//! call outcome at a global, strictly increasing position in MySQL, so a
+//! worker (push, webhooks) or another node can read everything after a
+//! stored checkpoint and lose nothing across a crash. The in-process event
+//! bus stays the low-latency path; the log is the durable one.
+//!
+//! Reading after a position is safe. Positions are not an auto-increment
+//! (taken at insert, not at commit, so a reader could pass a lower position
+//! that commits later: the outbox gap). [`append`] takes them from the one
+//! row of `log_head`, which stays locked until the writer's transaction
+//! ends: the next writer's positions come only after that commit (or after
+//! a rollback, which gives them back). Positions become visible in order
+//! and without gaps. Call [`append`] as the last statement before the
+//! commit, so the row is held for as short a time as possible.
+
+use chrono::{DateTime, Utc};
+use sqlx::{MySqlConnection, QueryBuilder};
+use uuid::Uuid;
+
+use super::{ConversationId, TenantId};
+use crate::error::AppResult;
+
+/// What a log entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogKind {
+    MessageCreated,
+    MessageUpdated,
+    MessageDeleted,
+    ChatRequestCreated,
+    ChatRequestAnswered,
+    CallEnded,
+}
+
+super::text_enum!(LogKind {
+    MessageCreated => "message.created",
+    MessageUpdated => "message.updated",
+    MessageDeleted => "message.deleted",
+    ChatRequestCreated => "chat_request.created",
+    ChatRequestAnswered => "chat_request.answered",
+    CallEnded => "call.ended",
+});
+
+/// An entry to append: what happened, to which object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub tenant_id: TenantId,
+    pub kind: LogKind,
+    pub conversation_id: Option<ConversationId>,
+    /// The message, chat request or call.
+    pub subject_id: Uuid,
+    /// The message's seq, for message entries.
+    pub seq: Option<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A committed entry.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Entry {
+    pub position: u64,
+    pub tenant_id: TenantId,
+    pub kind: LogKind,
+    pub conversation_id: Option<ConversationId>,
+    pub subject_id: Uuid,
+    pub seq: Option<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Appends entries in the caller's transaction, at the next positions (in
+/// the order given), and returns the first position. Holds `log_head` until
+/// the caller's transaction ends: call it last, just before the commit.
+pub async fn append(conn: &mut MySqlConnection, entries: &[NewEntry]) -> sqlx::Result<u64> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let count = entries.len() as u64;
+    let head =
+        sqlx::query("UPDATE log_head SET position = LAST_INSERT_ID(position + ?) WHERE id = 1")
+            .bind(count)
+            .execute(&mut *conn)
+            .await?
+            .last_insert_id();
+    let first = head + 1 - count;
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO event_log (position, tenant_id, kind, conversation_id, subject_id, seq, created_at) ",
+    );
+    let mut position = first;
+    insert.push_values(entries, |mut row, entry| {
+        row.push_bind(position)
+            .push_bind(entry.tenant_id)
+            .push_bind(entry.kind.as_str())
+            .push_bind(entry.conversation_id)
+            .push_bind(entry.subject_id)
+            .push_bind(entry.seq)
+            .push_bind(entry.created_at);
+        position += 1;
+    });
+    insert.build().execute(conn).await?;
+    Ok(first)
+}
+
+/// Up to `limit` committed entries after `position`, in order. Safe to call
+/// while writers are committing: nothing with a lower position can appear
+/// later.
+pub async fn read_after(
+    conn: &mut MySqlConnection,
+    position: u64,
+    limit: u32,
+) -> AppResult<Vec<Entry>> {
+    Ok(sqlx::query_as(
+        "SELECT position, tenant_id, kind, conversation_id, subject_id, seq, created_at
+         FROM event_log WHERE position > ? ORDER BY position LIMIT ?",
+    )
+    .bind(position)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+impl super::Core {
+    /// Up to `limit` log entries after `position`, for the workers (and
+    /// other nodes) that read the log from a checkpoint.
+    pub async fn log_after(&self, position: u64, limit: u32) -> AppResult<Vec<Entry>> {
+        read_after(&mut *self.pool().acquire().await?, position, limit).await
+    }
+}

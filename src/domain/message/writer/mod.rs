@@ -1,0 +1,520 @@
+//! The writer: every message, whoever sends it and through whichever front
+//! door, is appended here, and sends that arrive together are committed
+//! together (group commit).
+//!
+//! One task takes whatever sends are waiting (up to [`MAX_BATCH`]; one alone
+//! when the server is quiet, so a quiet server adds no wait) and writes them
+//! in one transaction of about ten statements, whatever the batch's size:
+//! - the conversations' rows locked in key order (`SELECT ... FOR UPDATE`),
+//!   their members, the blocks between direct partners, the client ids
+//!   already stored and the reply targets, each read once for the batch;
+//! - the checks of each send, in arrival order, against what was read: a
+//!   member removed or blocked before the send was submitted is refused,
+//!   since the reads see every committed change and the rows stay locked;
+//! - one multi-row insert, one update of the conversations, one upsert of
+//!   the senders' cursors, the log entries (`domain::log`), one commit.
+//!
+//! Seqs are taken per conversation from its locked row, in arrival order, so
+//! they stay gap-free and in commit order. A repeated `clientMsgId` returns
+//! the first message, also when both copies are in the same batch. Only
+//! after the commit are the events published (in seq order) and the sends
+//! answered. If a statement fails, the batch is rolled back and each of its
+//! sends is written again on its own, so one bad send cannot sink the
+//! others; a failed commit answers every send of the batch with an error.
+//! Nothing is acknowledged that is not committed.
+
+mod sql;
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use sqlx::{Connection, MySqlConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use self::sql::Key;
+use super::Message;
+use crate::{
+    db::Pool,
+    domain::{
+        ParticipantId, TenantId,
+        conversation::ConversationType,
+        events::{DomainEvent, EventBus},
+        limits::{Kind, Limits},
+        log::{self, LogKind, NewEntry},
+        participant::ParticipantType,
+        settings::Rate,
+    },
+    error::{AppError, AppResult, is_unique_violation},
+};
+
+/// Most sends in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// What the writer checks before appending a message.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    /// A participant's send: the sender must be a current member, the
+    /// conversation open (unless `admin`), no block between the two sides
+    /// of a direct conversation, a reply target in the same conversation;
+    /// each new message counts against `rate`.
+    Sender { admin: bool, rate: Rate },
+    /// Samvad's own message: the conversation must exist.
+    System,
+}
+
+/// A message to append: `seq` and `created_at` are set by the writer.
+pub struct Draft {
+    pub message: Message,
+    pub check: Check,
+    /// The sender's type, which the event carries.
+    pub sender_kind: Option<ParticipantType>,
+}
+
+struct Job {
+    draft: Draft,
+    /// The rate limit's answer, once asked (a batch written again after a
+    /// failure does not count a send twice): `Some(Err(secs))` if refused.
+    rate: Option<Result<(), u64>>,
+    reply: oneshot::Sender<AppResult<Message>>,
+}
+
+enum Command {
+    Write(Box<Job>),
+    /// Write what is queued before this, refuse what comes after, answer.
+    Stop(oneshot::Sender<()>),
+}
+
+/// The handle on the writer task.
+pub struct Writer {
+    commands: mpsc::UnboundedSender<Command>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// The fate of one send in a committed batch.
+enum Verdict {
+    /// Appended: the message with its seq.
+    New(Message),
+    /// Its `clientMsgId` was already used: the first message.
+    Resent(Message),
+    Refused(AppError),
+}
+
+/// Why a batch was not committed.
+enum Failure {
+    /// A statement failed: rolled back, nothing stored.
+    Statement(sqlx::Error),
+    /// The commit itself failed: whether it happened is unknown.
+    Commit(sqlx::Error),
+}
+
+impl Writer {
+    /// Starts the writer task on the current runtime.
+    pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>) -> Self {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let task = Task {
+            pool,
+            events,
+            limits,
+            queued: queued.clone(),
+        };
+        tokio::spawn(task.run(receiver));
+        Self { commands, queued }
+    }
+
+    /// Appends a message and answers once it is committed (or refused).
+    pub async fn write(&self, draft: Draft) -> AppResult<Message> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            draft,
+            rate: None,
+            reply,
+        };
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.commands.send(Command::Write(Box::new(job))).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(AppError::Overloaded);
+        }
+        // The writer stopped (shutdown) without answering: not written.
+        answer.await.unwrap_or(Err(AppError::Overloaded))
+    }
+
+    /// Sends waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Writes what is queued, then stops; later sends are refused.
+    pub async fn stop(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.commands.send(Command::Stop(done)).is_ok() {
+            let _ = stopped.await;
+        }
+    }
+}
+
+struct Task {
+    pool: Pool,
+    events: EventBus,
+    limits: Arc<Limits>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Task {
+    async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        while let Some(command) = commands.recv().await {
+            let mut batch = Vec::new();
+            let mut stop = None;
+            match command {
+                Command::Write(job) => batch.push(*job),
+                Command::Stop(done) => stop = Some(done),
+            }
+            while stop.is_none() && batch.len() < MAX_BATCH {
+                match commands.try_recv() {
+                    Ok(Command::Write(job)) => batch.push(*job),
+                    Ok(Command::Stop(done)) => stop = Some(done),
+                    Err(_) => break,
+                }
+            }
+            self.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+            if !batch.is_empty() {
+                self.process(batch).await;
+            }
+            if let Some(done) = stop {
+                commands.close();
+                while let Ok(command) = commands.try_recv() {
+                    match command {
+                        Command::Write(job) => {
+                            let _ = job.reply.send(Err(AppError::Overloaded));
+                        }
+                        Command::Stop(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(sends = batch.len()))]
+    async fn process(&self, mut batch: Vec<Job>) {
+        match self.commit(&mut batch).await {
+            Ok(verdicts) => self.answer(batch, verdicts).await,
+            Err(Failure::Statement(err)) if batch.len() > 1 => {
+                tracing::warn!(error = %err, sends = batch.len(), "a batch failed; writing its sends one by one");
+                for job in batch {
+                    self.write_alone(job).await;
+                }
+            }
+            Err(Failure::Statement(err)) => {
+                let job = batch.pop().expect("one send");
+                self.refuse(job, err);
+            }
+            Err(Failure::Commit(err)) => {
+                tracing::error!(error = %err, sends = batch.len(), "a batch's commit failed");
+                for job in batch {
+                    let _ = job.reply.send(Err(AppError::Unavailable(
+                        "the database did not confirm the write; send again with the same clientMsgId"
+                            .into(),
+                    )));
+                }
+            }
+        }
+    }
+
+    /// One send on its own, after its batch failed. A duplicate client id
+    /// that raced in from another writer is found by a second attempt.
+    async fn write_alone(&self, mut job: Job) {
+        for attempt in 0..2 {
+            match self.commit(std::slice::from_mut(&mut job)).await {
+                Ok(verdicts) => return self.answer(vec![job], verdicts).await,
+                Err(Failure::Statement(err))
+                    if attempt == 0 && is_unique_violation(&err, "uq_messages_client") => {}
+                Err(Failure::Statement(err) | Failure::Commit(err)) => {
+                    return self.refuse(job, err);
+                }
+            }
+        }
+    }
+
+    fn refuse(&self, job: Job, err: sqlx::Error) {
+        let _ = job.reply.send(Err(err.into()));
+    }
+
+    /// Publishes the events of the new messages, in order, then answers.
+    async fn answer(
+        &self,
+        batch: Vec<Job>,
+        verdicts: Vec<(Verdict, Option<Arc<[ParticipantId]>>)>,
+    ) {
+        for (job, (verdict, members)) in batch.into_iter().zip(verdicts) {
+            let answer = match verdict {
+                Verdict::New(message) => {
+                    self.events
+                        .publish(DomainEvent::MessageCreated {
+                            message: Arc::new(message.clone()),
+                            members: members.unwrap_or_else(|| Arc::from(vec![])),
+                            sender_kind: job.draft.sender_kind,
+                        })
+                        .await;
+                    Ok(message)
+                }
+                Verdict::Resent(message) => Ok(message),
+                Verdict::Refused(err) => Err(err),
+            };
+            let _ = job.reply.send(answer);
+        }
+    }
+
+    /// Checks and writes a batch in one transaction.
+    async fn commit(
+        &self,
+        batch: &mut [Job],
+    ) -> Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>, Failure> {
+        let mut conn = self.pool.acquire().await.map_err(Failure::Statement)?;
+        let mut tx = conn.begin().await.map_err(Failure::Statement)?;
+        let verdicts = self
+            .write(&mut tx, batch)
+            .await
+            .map_err(Failure::Statement)?;
+        tx.commit().await.map_err(Failure::Commit)?;
+        Ok(verdicts)
+    }
+
+    async fn write(
+        &self,
+        tx: &mut MySqlConnection,
+        batch: &mut [Job],
+    ) -> sqlx::Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>> {
+        let now = crate::domain::now();
+        let keys: Vec<Key> = batch
+            .iter()
+            .map(|j| (j.draft.message.tenant_id, j.draft.message.conversation_id))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let locked = sql::lock_conversations(tx, &keys).await?;
+        let present: Vec<Key> = keys
+            .iter()
+            .filter(|k| locked.contains_key(k))
+            .copied()
+            .collect();
+        let members: HashMap<Key, Arc<[ParticipantId]>> = if present.is_empty() {
+            HashMap::new()
+        } else {
+            sql::members(tx, &present)
+                .await?
+                .into_iter()
+                .map(|(key, ids)| (key, Arc::from(ids)))
+                .collect()
+        };
+        let facts = Facts::read(tx, batch, &locked, &members).await?;
+
+        let mut next_seq: HashMap<Key, u64> =
+            locked.iter().map(|(key, c)| (*key, c.last_seq)).collect();
+        let mut verdicts = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<Message> = Vec::new();
+        let mut by_client: HashMap<(TenantId, ParticipantId, String), usize> = HashMap::new();
+        for job in batch.iter_mut() {
+            let key = (
+                job.draft.message.tenant_id,
+                job.draft.message.conversation_id,
+            );
+            let verdict = match self.check(job, &facts, &locked, &members, &fresh, &by_client) {
+                Some(verdict) => verdict,
+                None => {
+                    let seq = next_seq.get_mut(&key).expect("locked");
+                    *seq += 1;
+                    let mut message = job.draft.message.clone();
+                    message.seq = *seq;
+                    message.created_at = now;
+                    if let (Check::Sender { .. }, Some(sender), Some(client_id)) =
+                        (job.draft.check, message.sender_id, &message.client_msg_id)
+                    {
+                        by_client.insert((key.0, sender, client_id.clone()), fresh.len());
+                    }
+                    fresh.push(message.clone());
+                    Verdict::New(message)
+                }
+            };
+            verdicts.push((verdict, members.get(&key).cloned()));
+        }
+        if fresh.is_empty() {
+            return Ok(verdicts);
+        }
+
+        sql::insert_all(tx, &fresh).await?;
+        let mut newest: BTreeMap<Key, &Message> = BTreeMap::new();
+        for m in &fresh {
+            newest.insert((m.tenant_id, m.conversation_id), m);
+        }
+        sql::advance_conversations(tx, &newest.into_values().collect::<Vec<_>>()).await?;
+        let mut cursors = BTreeMap::new();
+        for (job, (verdict, _)) in batch.iter().zip(&verdicts) {
+            if let (Check::Sender { .. }, Verdict::New(m)) = (job.draft.check, verdict)
+                && let Some(sender) = m.sender_id
+            {
+                cursors.insert((m.tenant_id, m.conversation_id, sender), m.seq);
+            }
+        }
+        sql::sent_up_to(tx, &cursors, now).await?;
+        let entries: Vec<NewEntry> = fresh
+            .iter()
+            .map(|m| NewEntry {
+                tenant_id: m.tenant_id,
+                kind: LogKind::MessageCreated,
+                conversation_id: Some(m.conversation_id),
+                subject_id: m.id.as_uuid(),
+                seq: Some(m.seq),
+                created_at: m.created_at,
+            })
+            .collect();
+        log::append(tx, &entries).await?;
+        Ok(verdicts)
+    }
+
+    /// A send's checks, in the order a single send makes them: `None` if it
+    /// is to be appended.
+    fn check(
+        &self,
+        job: &mut Job,
+        facts: &Facts,
+        locked: &HashMap<Key, sql::Locked>,
+        members: &HashMap<Key, Arc<[ParticipantId]>>,
+        fresh: &[Message],
+        by_client: &HashMap<(TenantId, ParticipantId, String), usize>,
+    ) -> Option<Verdict> {
+        let m = &job.draft.message;
+        let key = (m.tenant_id, m.conversation_id);
+        let not_found = || Some(Verdict::Refused(AppError::NotFound("conversation")));
+        let Check::Sender { admin, rate } = job.draft.check else {
+            return if locked.contains_key(&key) {
+                None
+            } else {
+                not_found()
+            };
+        };
+        let sender = m.sender_id.expect("a participant's send has a sender");
+        let is_member = members.get(&key).is_some_and(|ids| ids.contains(&sender));
+        if let Some(client_id) = &m.client_msg_id {
+            let client_key = (key.0, sender, client_id.clone());
+            let first = facts
+                .stored
+                .get(&client_key)
+                .or_else(|| by_client.get(&client_key).map(|i| &fresh[*i]));
+            if let Some(first) = first {
+                return Some(if first.conversation_id != m.conversation_id {
+                    Verdict::Refused(AppError::conflict(
+                        "client_msg_id_reused",
+                        "this clientMsgId was used in another conversation",
+                    ))
+                } else if !is_member {
+                    return not_found();
+                } else {
+                    Verdict::Resent(first.clone())
+                });
+            }
+        }
+        let rate_answer = *job.rate.get_or_insert_with(|| {
+            match self.limits.check(
+                key.0,
+                Kind::MessagesPerParticipant,
+                rate,
+                &sender.to_string(),
+            ) {
+                Ok(()) => Ok(()),
+                Err(AppError::TooManyRequests { retry_after_secs }) => Err(retry_after_secs),
+                Err(_) => Err(1),
+            }
+        });
+        if let Err(retry_after_secs) = rate_answer {
+            return Some(Verdict::Refused(AppError::TooManyRequests {
+                retry_after_secs,
+            }));
+        }
+        let (Some(conversation), true) = (locked.get(&key), is_member) else {
+            return not_found();
+        };
+        if !conversation.is_active && !admin {
+            return Some(Verdict::Refused(AppError::conflict(
+                "conversation_closed",
+                "this conversation is closed",
+            )));
+        }
+        if conversation.kind != ConversationType::Group
+            && let Some(other) = members[&key].iter().find(|p| **p != sender)
+            && facts.blocked(key.0, sender, *other)
+        {
+            return Some(Verdict::Refused(AppError::Forbidden {
+                code: "blocked",
+                message: "one of you has blocked the other".into(),
+            }));
+        }
+        if let Some(reply) = m.reply_to_id
+            && facts.replies.get(&(key.0, reply)) != Some(&m.conversation_id)
+        {
+            return Some(Verdict::Refused(AppError::validation(
+                "replyTo must be a message of the same conversation",
+            )));
+        }
+        None
+    }
+}
+
+/// What the batch's checks read, once for the whole batch.
+struct Facts {
+    stored: HashMap<(TenantId, ParticipantId, String), Message>,
+    blocks: std::collections::HashSet<(TenantId, ParticipantId, ParticipantId)>,
+    replies: HashMap<(TenantId, super::MessageId), crate::domain::ConversationId>,
+}
+
+impl Facts {
+    async fn read(
+        tx: &mut MySqlConnection,
+        batch: &[Job],
+        locked: &HashMap<Key, sql::Locked>,
+        members: &HashMap<Key, Arc<[ParticipantId]>>,
+    ) -> sqlx::Result<Self> {
+        let mut client_ids = Vec::new();
+        let mut pairs = Vec::new();
+        let mut replies = Vec::new();
+        for job in batch {
+            let m = &job.draft.message;
+            let (Check::Sender { .. }, Some(sender)) = (job.draft.check, m.sender_id) else {
+                continue;
+            };
+            let key = (m.tenant_id, m.conversation_id);
+            if let Some(client_id) = &m.client_msg_id {
+                client_ids.push((key.0, sender, client_id.clone()));
+            }
+            if let Some(reply) = m.reply_to_id {
+                replies.push((key.0, reply));
+            }
+            if locked
+                .get(&key)
+                .is_some_and(|c| c.kind != ConversationType::Group)
+                && let Some(other) = members
+                    .get(&key)
+                    .and_then(|ids| ids.iter().find(|p| **p != sender))
+            {
+                pairs.push((key.0, sender, *other));
+            }
+        }
+        Ok(Self {
+            stored: sql::by_client_ids(tx, &client_ids).await?,
+            blocks: sql::blocks(tx, &pairs).await?,
+            replies: sql::reply_targets(tx, &replies).await?,
+        })
+    }
+
+    fn blocked(&self, tenant: TenantId, a: ParticipantId, b: ParticipantId) -> bool {
+        self.blocks.contains(&(tenant, a, b)) || self.blocks.contains(&(tenant, b, a))
+    }
+}

@@ -1,0 +1,229 @@
+//! Group commit: sends that arrive together are checked and written in one
+//! transaction, and batching changes none of what a send promises. Each
+//! test makes a batch on purpose: a first send waits at a conversation's
+//! row, locked by the test, while the next ones queue behind it; releasing
+//! the row lets the queued sends go as one batch.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use sqlx::Connection;
+
+use super::{hold_the_row, seqs, wait_for_queued_sends, wait_for_the_writer_at_the_row};
+use crate::{helpers::TestApp, world::World};
+
+#[tokio::test]
+async fn a_client_msg_id_repeated_within_one_batch_is_stored_once() {
+    let w = World::new().await;
+    let id = w.open(&w.user, &w.astro).await;
+    let path = format!("/api/conversations/{id}/messages");
+    let holder = hold_the_row(&w.app, &id).await;
+    let first = w
+        .app
+        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
+    let batch = async {
+        wait_for_the_writer_at_the_row(&w.app).await;
+        let sends = futures::future::join_all([
+            w.app.post(
+                &path,
+                Some(&w.user.access),
+                json!({ "content": "twice", "clientMsgId": "phone:7" }),
+            ),
+            w.app.post(
+                &path,
+                Some(&w.user.access),
+                json!({ "content": "twice (retry)", "clientMsgId": "phone:7" }),
+            ),
+            w.app
+                .post(&path, Some(&w.astro.access), json!({ "content": "other" })),
+        ]);
+        let release = async {
+            wait_for_queued_sends(&w.app, 3).await;
+            holder.rollback().await.unwrap();
+        };
+        tokio::join!(sends, release).0
+    };
+    let (first, answers) = tokio::join!(first, batch);
+
+    assert_eq!(first.data()["seq"], json!(1));
+    let (a, b) = (answers[0].data(), answers[1].data());
+    assert_eq!(a["id"], b["id"], "the retry gets the first message");
+    assert_eq!(a["seq"], b["seq"]);
+    let stored = w.history(&w.user, &id).await;
+    assert_eq!(seqs(&stored), vec![1, 2, 3], "stored once, no gap");
+    let twice = stored
+        .iter()
+        .filter(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("twice"))
+        })
+        .count();
+    assert_eq!(twice, 1);
+}
+
+#[tokio::test]
+async fn a_statement_failing_in_a_batch_refuses_only_its_own_send() {
+    let w = World::new().await;
+    let id = w.open(&w.user, &w.astro).await;
+    let path = format!("/api/conversations/{id}/messages");
+    // A trigger makes the insert of one particular message fail.
+    sqlx::raw_sql(
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW \
+         BEGIN IF NEW.content = 'boom' THEN \
+         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'boom refused'; END IF; END",
+    )
+    .execute(&w.app.pool)
+    .await
+    .unwrap();
+    let holder = hold_the_row(&w.app, &id).await;
+    let first = w
+        .app
+        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
+    let batch = async {
+        wait_for_the_writer_at_the_row(&w.app).await;
+        let sends = futures::future::join_all(["fine 1", "boom", "fine 2"].map(|text| {
+            w.app
+                .post(&path, Some(&w.user.access), json!({ "content": text }))
+        }));
+        let release = async {
+            wait_for_queued_sends(&w.app, 3).await;
+            holder.rollback().await.unwrap();
+        };
+        tokio::join!(sends, release).0
+    };
+    let (first, answers) = tokio::join!(first, batch);
+
+    first.data();
+    answers[0].data();
+    answers[1].assert_error(500, "internal");
+    answers[2].data();
+    let stored = w.history(&w.user, &id).await;
+    let texts: Vec<&str> = stored
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(seqs(&stored), vec![1, 2, 3], "the failed send took no seq");
+    assert!(!texts.contains(&"boom"), "{texts:?}");
+    // Every stored message is in the log, once, in seq order.
+    let log = w.app.core.log_after(0, 100).await.unwrap();
+    let logged: Vec<Option<u64>> = log.iter().map(|e| e.seq).collect();
+    assert_eq!(logged, vec![Some(1), Some(2), Some(3)]);
+    let positions: Vec<u64> = log.iter().map(|e| e.position).collect();
+    assert_eq!(positions, vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_member_removed_or_blocked_is_refused_from_the_next_send() {
+    let w = World::new().await;
+    let group = w
+        .app
+        .post(
+            "/api/conversations",
+            Some(&w.admin.access),
+            json!({ "type": "group", "title": "Circle", "memberIds": [w.astro.id, w.user.id] }),
+        )
+        .await;
+    let group = group.data()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/conversations/{group}/messages");
+    w.send(&w.user, &group, "while a member").await;
+    w.call(
+        &w.admin,
+        Method::DELETE,
+        &format!("/api/conversations/{group}/members/{}", w.user.id),
+        None,
+    )
+    .await
+    .data();
+    w.app
+        .post(
+            &path,
+            Some(&w.user.access),
+            json!({ "content": "after removal" }),
+        )
+        .await
+        .assert_error(404, "not_found");
+
+    let direct = w.open(&w.user, &w.astro).await;
+    let path = format!("/api/conversations/{direct}/messages");
+    w.send(&w.user, &direct, "before the block").await;
+    w.app
+        .post(
+            "/api/blocks",
+            Some(&w.astro.access),
+            json!({ "participantId": w.user.id }),
+        )
+        .await
+        .data();
+    w.app
+        .post(
+            &path,
+            Some(&w.user.access),
+            json!({ "content": "after the block" }),
+        )
+        .await
+        .assert_error(403, "blocked");
+    assert_eq!(w.history(&w.astro, &direct).await.len(), 1);
+}
+
+#[tokio::test]
+async fn shutting_down_with_sends_in_flight_commits_and_acks_or_refuses_each() {
+    let app = TestApp::spawn_with(|c| c.send_queue = 8).await;
+    let w = World::in_app(app, "acme").await;
+    let id = w.open(&w.user, &w.astro).await;
+    let path = format!("/api/conversations/{id}/messages");
+    let mut check = sqlx::MySqlConnection::connect(&w.app.db_url())
+        .await
+        .unwrap();
+    let holder = hold_the_row(&w.app, &id).await;
+    let first = w
+        .app
+        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
+    let rest = async {
+        wait_for_the_writer_at_the_row(&w.app).await;
+        let queued = futures::future::join_all((0..4).map(|n| {
+            w.app.post(
+                &path,
+                Some(&w.user.access),
+                json!({ "content": format!("queued {n}") }),
+            )
+        }));
+        let shutdown = async {
+            wait_for_queued_sends(&w.app, 4).await;
+            // The core's part of a shutdown: refuse new sends, drain.
+            let closing = w.app.core.close(Duration::from_secs(10));
+            let meanwhile = async {
+                while w.app.core.sends_in_progress() < 8 {
+                    tokio::task::yield_now().await;
+                }
+                let late = w
+                    .app
+                    .post(&path, Some(&w.user.access), json!({ "content": "late" }))
+                    .await;
+                holder.rollback().await.unwrap();
+                late
+            };
+            tokio::join!(closing, meanwhile).1
+        };
+        tokio::join!(queued, shutdown)
+    };
+    let (first, (queued, late)) = tokio::join!(first, rest);
+
+    late.assert_error(503, "overloaded");
+    let mut acked = vec![first.data()["id"].as_str().unwrap().to_owned()];
+    for answer in &queued {
+        acked.push(answer.data()["id"].as_str().unwrap().to_owned());
+    }
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT CAST(content AS CHAR) FROM messages ORDER BY seq")
+            .fetch_all(&mut check)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored.len(),
+        acked.len(),
+        "every ack is a stored message: {stored:?}"
+    );
+    assert!(!stored.contains(&"late".to_owned()));
+}
