@@ -13,16 +13,22 @@ check_db_name() {
 SERVER_PID=""
 cleanup() {
   local status=$?
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_server
   if [[ "${BENCH_KEEP_DB:-}" != 1 ]]; then
     $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" || true
   fi
   echo "== server log: $WORK/server.log" >&2
   exit "$status"
 }
+# Stops the server started as SERVER_PID (if it still runs) and waits for it.
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'

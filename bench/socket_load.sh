@@ -10,16 +10,60 @@
 #   bench/socket_load.sh                                  # 1,000 connections, default sweep
 #   bench/socket_load.sh --connections 10000 --rates 1000,2000,4000
 #   bench/socket_load.sh --ref node --connections 1000    # the Node reference
+#   bench/socket_load.sh --compare --rates 500,1000,1500  # Node, then Samvad; a table
+#   bench/socket_load.sh --scenario group --connections 256 --rates 100,200,400
+#   bench/socket_load.sh --scenario connections --connections 50000 --hold 300
+#
+# Scenarios (--scenario):
+#   pairs        (default) N/2 one-to-one conversations, 2 connections each;
+#                sends round robin over every connection; each message is
+#                delivered to the peer.
+#   group        one group conversation with every seeded participant as a
+#                member (`samvad bench seed --group`); each message comes
+#                from a random member and is delivered to every other
+#                connected member: "delivered/s" counts deliveries, latency
+#                is over all deliveries, and every member must receive every
+#                message (a missing delivery counts as lost). The core's
+#                group size limit applies to N.
+#   connections  no sends: opens N connections at --open-rate a second from
+#                loopback source addresses 127.0.0.2, 127.0.0.3, ...
+#                (ceil(N/20000) of them, round robin), holds them --hold
+#                seconds answering Engine.IO pings, and reports the achieved
+#                open rate, handshake times, connections dropped, and the
+#                server's RSS per connection (RSS after the connections
+#                settle minus RSS before, over the connections held). Fails
+#                if any connection failed to open or dropped.
+#
+# Each step of a sweep reports the sends accepted and refused (`overloaded`
+# acks, past the server's send bound) per second, deliveries per second,
+# latency, loss. A step passes with p99 <= --pass-p99-ms, nothing lost,
+# every send answered and >= 95% of the offered deliveries delivered; the
+# results hold the highest passing rate.
 #
 # Options (all optional):
+#   --scenario S          pairs, group or connections (default pairs)
 #   --ref samvad|node     which server (default samvad)
-#   --connections N       websocket connections, 2 per conversation (default 1000)
+#   --compare             run the Node reference, then Samvad, with the same
+#                         options (each on a fresh database), write both
+#                         result files and print a table per rate and the
+#                         ratio of their highest passing rates
+#   --connections N       websocket connections, one per seeded participant
+#                         (default 1000)
 #   --rates R1,R2,...     total send rates to sweep, msgs/s (default
 #                         250,500,1000,2000,3000,4000,5000)
 #   --duration S          measured seconds per rate (default 20)
 #   --warmup S            unmeasured seconds per rate before that (default 5)
 #   --stop-above-p99 MS   end the sweep after a step with p99 over MS (default 500)
+#   --pass-p99-ms MS      a step passes with p99 <= MS (default 50)
+#   --open-rate R         connections opened per second (default 500; 2000
+#                         for the connections scenario)
+#   --settle S            seconds after the connections are up before
+#                         measuring memory and sending (default 10)
+#   --hold S              seconds to hold the connections (connections
+#                         scenario; default 300)
 #   --tag NAME            results file name suffix (default: none)
+# Results: bench/results/<server>-<N>[-tag].json for pairs,
+# <server>-group-<N>[-tag].json and <server>-connections-<N>[-tag].json.
 # Environment:
 #   CARGO_TARGET_DIR      build directory (default /tmp/bench-target)
 #   BENCH_DB_NAME         database to drop, create and drop again (default samvad_load)
@@ -36,6 +80,11 @@
 # Needs: cargo, node >= 20 and npm (for --ref node), curl, the mysql client,
 # and MariaDB/MySQL on 127.0.0.1:3306 as root without a password. The
 # database named by BENCH_DB_NAME is dropped at the start and at the end.
+# Each connection is a file descriptor in the server and one in the load
+# generator: the script raises the open-file limit (both inherit it) to the
+# hard limit, and refuses to start when that is under N + 1000 (50,000
+# connections need a hard limit of at least 51,000: `ulimit -Hn`, or
+# LimitNOFILE / `docker run --ulimit nofile=...`).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -45,34 +94,56 @@ DB_NAME="${BENCH_DB_NAME:-samvad_load}"
 MYSQL="${BENCH_MYSQL:-mysql -h127.0.0.1 -P3306 -uroot}"
 export DATABASE_URL="mysql://root@127.0.0.1:3306/${DB_NAME}"
 
+SCENARIO=pairs
 REF=samvad
+COMPARE=0
 CONNECTIONS=1000
 RATES=250,500,1000,2000,3000,4000,5000
 DURATION=20
 WARMUP=5
 STOP_ABOVE=500
+PASS_P99=50
+OPEN_RATE=""
+SETTLE=""
+HOLD=300
 TAG=""
 while (($#)); do
   case "$1" in
+    --scenario) SCENARIO="$2"; shift 2 ;;
     --ref) REF="$2"; shift 2 ;;
+    --compare) COMPARE=1; shift ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --rates) RATES="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --stop-above-p99) STOP_ABOVE="$2"; shift 2 ;;
+    --pass-p99-ms) PASS_P99="$2"; shift 2 ;;
+    --open-rate) OPEN_RATE="$2"; shift 2 ;;
+    --settle) SETTLE="$2"; shift 2 ;;
+    --hold) HOLD="$2"; shift 2 ;;
     --tag) TAG="-$2"; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
 case "$REF" in samvad | node) ;; *) echo "--ref is samvad or node" >&2; exit 2 ;; esac
+case "$SCENARIO" in pairs | group | connections) ;; *) echo "--scenario is pairs, group or connections" >&2; exit 2 ;; esac
 check_db_name
 PAIRS=$(((CONNECTIONS + 1) / 2))
+REFS=("$REF")
+((COMPARE)) && REFS=(node samvad)
+[[ "$SCENARIO" == connections ]] && OPEN_RATE="${OPEN_RATE:-2000}"
 
-# Each connection is a file descriptor here and one in the server.
+# Each connection is a file descriptor here and one in the server (both
+# inherit this limit): the soft limit up to the hard one, and the hard one
+# up too where that is allowed.
+NEED_FDS=$((CONNECTIONS + 1000))
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if (($(ulimit -n) < CONNECTIONS + 1000)); then
-  echo "ulimit -n is $(ulimit -n): too few file descriptors for $CONNECTIONS connections" >&2
+if [[ "$(ulimit -n)" != unlimited ]] && (($(ulimit -n) < NEED_FDS)); then
+  ulimit -HSn "$NEED_FDS" 2>/dev/null || true
+fi
+if [[ "$(ulimit -n)" != unlimited ]] && (($(ulimit -n) < NEED_FDS)); then
+  echo "ulimit -n is $(ulimit -n) (hard limit $(ulimit -Hn)): too few file descriptors for $CONNECTIONS connections (need $NEED_FDS); raise the hard limit" >&2
   exit 2
 fi
 
@@ -85,7 +156,7 @@ else
   [[ -n "${BENCH_SAMVAD_BIN:-}" ]] || cargo build --release --quiet
   cargo build --release --quiet --manifest-path bench/loadgen/Cargo.toml
 fi
-if [[ "$REF" == node && ! -d bench/node-ref/node_modules ]]; then
+if [[ " ${REFS[*]} " == *" node "* && ! -d bench/node-ref/node_modules ]]; then
   echo "== npm ci (bench/node-ref)" >&2
   (cd bench/node-ref && npm ci --no-audit --no-fund --silent)
 fi
@@ -100,45 +171,81 @@ SAMVAD_JWT_SECRET="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SAMVAD_JWT_SECRET
 export SAMVAD_ACCESS_TOKEN_TTL=86400
 
-echo "== fresh database $DB_NAME, seeding $PAIRS pairs" >&2
-$MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
-"$BIN" migrate >"$WORK/migrate.log" 2>&1
-"$BIN" bench seed --tenant bench --pairs "$PAIRS" --json >"$WORK/seed.json"
-echo "== seeded in $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).data.seconds)' "$WORK/seed.json") s" >&2
-
-PORT="$(free_port)"
-BASE="http://127.0.0.1:$PORT"
-echo "== starting $REF on $BASE" >&2
-if [[ "$REF" == samvad ]]; then
-  SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server.log" 2>&1 &
-else
-  PORT="$PORT" DB_POOL="${SAMVAD_DB_MAX_CONNECTIONS:-20}" node bench/node-ref/server.mjs >"$WORK/server.log" 2>&1 &
-fi
-SERVER_PID=$!
-wait_ready "$BASE"
-wait_quiet
-
-DB_PID="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations Cargo.toml 2>/dev/null || echo '+uncommitted')"
+case "$SCENARIO" in
+  pairs) KIND="" ;;
+  *) KIND="$SCENARIO-" ;;
+esac
 mkdir -p bench/results
-OUT="bench/results/${REF}-${CONNECTIONS}${TAG}.json"
-echo "== commit $COMMIT; $CONNECTIONS connections, rates $RATES msgs/s, ${WARMUP}+${DURATION} s each; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# Runs the scenario against server $1 on a fresh database; writes
+# bench/results/$1-...json (its path in WROTE) and returns the load
+# generator's status.
+run_one() {
+  local ref="$1" status=0 seed_args=()
+  [[ "$SCENARIO" == group ]] && seed_args=(--group)
+  echo "== $ref: fresh database $DB_NAME, seeding $PAIRS pairs${seed_args:+ and a group of them all}" >&2
+  $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
+  SAMVAD_DATA_DIR="$WORK/data" "$BIN" migrate >"$WORK/migrate.log" 2>&1
+  SAMVAD_DATA_DIR="$WORK/data" "$BIN" bench seed --tenant bench --pairs "$PAIRS" "${seed_args[@]}" --json >"$WORK/seed.json"
+  echo "== seeded in $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).data.seconds)' "$WORK/seed.json") s" >&2
+
+  PORT="$(free_port)"
+  local base="http://127.0.0.1:$PORT"
+  echo "== starting $ref on $base" >&2
+  if [[ "$ref" == samvad ]]; then
+    SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref.log" 2>&1 &
+  else
+    PORT="$PORT" DB_POOL="${SAMVAD_DB_MAX_CONNECTIONS:-20}" node bench/node-ref/server.mjs >"$WORK/server-$ref.log" 2>&1 &
+  fi
+  SERVER_PID=$!
+  ln -sf "server-$ref.log" "$WORK/server.log"
+  wait_ready "$base"
+  wait_quiet
+
+  local db_pid args=() out="bench/results/${ref}-${KIND}${CONNECTIONS}${TAG}.json"
+  db_pid="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
+  args=(--url "$base" --seed "$WORK/seed.json" --scenario "$SCENARIO" --connections "$CONNECTIONS"
+    --label "$ref" --server-pid "$SERVER_PID" --out "$WORK/result-$ref.json")
+  [[ -n "$db_pid" ]] && args+=(--db-pid "${db_pid%%$'\n'*}")
+  [[ -n "$OPEN_RATE" ]] && args+=(--ramp "$OPEN_RATE")
+  [[ -n "$SETTLE" ]] && args+=(--settle "$SETTLE")
+  if [[ "$SCENARIO" == connections ]]; then
+    echo "== $ref, commit $COMMIT: $CONNECTIONS connections at $OPEN_RATE/s, held $HOLD s; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    args+=(--hold "$HOLD" --connect-concurrency 256)
+  else
+    echo "== $ref, commit $COMMIT: $SCENARIO, $CONNECTIONS connections, rates $RATES msgs/s, ${WARMUP}+${DURATION} s each; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    args+=(--rates "$RATES" --duration "$DURATION" --warmup "$WARMUP"
+      --stop-above-p99-ms "$STOP_ABOVE" --pass-p99-ms "$PASS_P99"
+      --wait-quiet "${BENCH_WAIT_QUIET:-0}" --database-url "$DATABASE_URL")
+  fi
+  "$LOADGEN" "${args[@]}" >/dev/null || status=$?
+  stop_server
+  [[ -f "$WORK/result-$ref.json" ]] || return "${status/#0/1}"
+  # The result, with where it came from.
+  node -e '
+    const fs = require("fs");
+    const r = JSON.parse(fs.readFileSync(process.argv[1]));
+    r.commit = process.argv[2];
+    r.date = new Date().toISOString();
+    r.machine = { cpus: require("os").cpus().length, model: require("os").cpus()[0].model };
+    delete r.url;
+    fs.writeFileSync(process.argv[3], JSON.stringify(r, null, 2) + "\n");
+  ' "$WORK/result-$ref.json" "$COMMIT" "$out"
+  WROTE="$out"
+  echo "== results: $out" >&2
+  return "$status"
+}
+
 status=0
-"$LOADGEN" --url "$BASE" --seed "$WORK/seed.json" --connections "$CONNECTIONS" \
-  --rates "$RATES" --duration "$DURATION" --warmup "$WARMUP" \
-  --stop-above-p99-ms "$STOP_ABOVE" --label "$REF" --wait-quiet "${BENCH_WAIT_QUIET:-0}" \
-  --server-pid "$SERVER_PID" ${DB_PID:+--db-pid "${DB_PID%%$'\n'*}"} \
-  --database-url "$DATABASE_URL" --out "$WORK/result.json" >/dev/null || status=$?
-[[ -f "$WORK/result.json" ]] || exit "${status/#0/1}"
-# The result, with where it came from.
-node -e '
-  const fs = require("fs");
-  const r = JSON.parse(fs.readFileSync(process.argv[1]));
-  r.commit = process.argv[2];
-  r.date = new Date().toISOString();
-  r.machine = { cpus: require("os").cpus().length, model: require("os").cpus()[0].model };
-  delete r.url;
-  fs.writeFileSync(process.argv[3], JSON.stringify(r, null, 2) + "\n");
-' "$WORK/result.json" "$COMMIT" "$OUT"
-echo "== results: $OUT" >&2
+OUTS=()
+for ref in "${REFS[@]}"; do
+  WROTE=""
+  run_one "$ref" || status=$?
+  [[ -n "$WROTE" ]] && OUTS+=("$WROTE")
+done
+
+if ((COMPARE)) && ((${#OUTS[@]} == 2)); then
+  node bench/compare.mjs "${OUTS[@]}"
+fi
 exit "$status"

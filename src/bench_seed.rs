@@ -10,6 +10,11 @@
 //! far more than 30 messages a minute per participant). Development only:
 //! refused when `SAMVAD_ENV=production`.
 //!
+//! With `--group` it also creates one group conversation whose members are
+//! every seeded participant (owned by the first pair's user, through
+//! `Core::create_group`, so the core's group size limit applies) and prints
+//! its id as `groupId`: the load test's group scenario sends there.
+//!
 //! The tokens live for `SAMVAD_ACCESS_TOKEN_TTL` and are signed with
 //! `SAMVAD_JWT_SECRET`: run the server with the same two. Without the
 //! secret, both use the development secret kept in `data_dir/jwt.key`, so
@@ -31,8 +36,8 @@ use crate::{
     config::{Config, Environment},
     db,
     domain::{
-        Actor, Core, Credential, Role, TenantId,
-        conversation::DirectKey,
+        Actor, Core, Credential, ParticipantId, Role, TenantId,
+        conversation::{ContextType, DirectKey, NewGroup},
         participant::{Participant, ParticipantInput, ParticipantType},
         relationship::ConsultationStatus,
         session::Device,
@@ -44,9 +49,10 @@ use crate::{
     state,
 };
 
-/// How many pairs are seeded at once (each pair is a handful of short
-/// transactions; a few in flight let MySQL group their commits).
-const IN_FLIGHT: usize = 8;
+/// How many pairs are seeded at once (each pair is six short transactions,
+/// about 35 statements; more in flight let MySQL group their commits: the
+/// connections scenario seeds 25,000 pairs).
+const IN_FLIGHT: usize = 32;
 
 /// Most pairs one run seeds.
 const MAX_PAIRS: usize = 100_000;
@@ -66,6 +72,10 @@ pub struct SeedArgs {
     /// How many user-astrologer pairs (one conversation each)
     #[arg(long)]
     pairs: usize,
+    /// Also create one group conversation with every seeded participant
+    /// as a member (the first user owns it); its id is printed as `groupId`
+    #[arg(long)]
+    group: bool,
     /// Print one JSON object (with the tokens) instead of a summary
     #[arg(long)]
     json: bool,
@@ -99,12 +109,18 @@ pub async fn run(config: &Config, command: BenchCommand) -> AppResult<(Value, St
     let auth = Auth::new(core.clone(), config)
         .await
         .map_err(AppError::Internal)?;
-    let result = seed(&core, &auth, &slug, args.pairs).await;
+    let result = seed(&core, &auth, &slug, args.pairs, args.group).await;
     pool.close().await;
     result
 }
 
-async fn seed(core: &Core, auth: &Auth, slug: &Slug, pairs: usize) -> AppResult<(Value, String)> {
+async fn seed(
+    core: &Core,
+    auth: &Auth,
+    slug: &Slug,
+    pairs: usize,
+    group: bool,
+) -> AppResult<(Value, String)> {
     let started = Instant::now();
     let (tenant, admin) = tenant_and_admin(core, slug).await?;
     let (admin, _) = session_for(core, auth, &admin).await?;
@@ -147,15 +163,43 @@ async fn seed(core: &Core, auth: &Auth, slug: &Slug, pairs: usize) -> AppResult<
         made.extend(part);
     }
     made.sort_by_key(|(i, _)| *i);
+    let group = match (group, made.first()) {
+        (true, Some((_, first))) => {
+            let members: Vec<ParticipantId> = made
+                .iter()
+                .flat_map(|(_, p)| [p.user, p.astrologer])
+                .collect();
+            let conversation = core
+                .create_group(
+                    &first.user_actor,
+                    NewGroup {
+                        title: Name::parse("Bench group")?,
+                        members: members.clone(),
+                        context_type: ContextType::General,
+                        context_id: None,
+                    },
+                )
+                .await?;
+            Some((conversation.id, members.len()))
+        }
+        _ => None,
+    };
     let seconds = started.elapsed().as_secs_f64();
-    let data = json!({
+    let mut data = json!({
         "tenant": slug.as_str(),
         "tenantId": tenant,
-        "pairs": made.into_iter().map(|(_, p)| p).collect::<Vec<_>>(),
+        "pairs": made.into_iter().map(|(_, p)| p.json).collect::<Vec<_>>(),
         "seconds": (seconds * 10.0).round() / 10.0,
     });
+    if let Some((id, members)) = group {
+        data["groupId"] = json!(id);
+        data["groupMembers"] = json!(members);
+    }
     let text = format!(
-        "seeded {pairs} user-astrologer pairs with conversations and sessions in `{}` in {seconds:.1} s (use --json for the tokens)",
+        "seeded {pairs} user-astrologer pairs with conversations and sessions{} in `{}` in {seconds:.1} s (use --json for the tokens)",
+        group
+            .map(|(_, members)| format!(" and a group of all {members}"))
+            .unwrap_or_default(),
         slug.as_str()
     );
     Ok((data, text))
@@ -223,6 +267,15 @@ async fn session_for(core: &Core, auth: &Auth, p: &Participant) -> AppResult<(Ac
     Ok((actor, auth.tokens(issued)?.access_token))
 }
 
+/// A seeded pair: what is printed, and what the group needs.
+struct Pair {
+    json: Value,
+    user: ParticipantId,
+    astrologer: ParticipantId,
+    /// The user acting through its session (the first one owns the group).
+    user_actor: Actor,
+}
+
 /// One pair: user, astrologer, consultation, conversation, two sessions.
 async fn pair(
     core: &Core,
@@ -231,7 +284,7 @@ async fn pair(
     tenant: TenantId,
     run: &str,
     i: usize,
-) -> AppResult<Value> {
+) -> AppResult<Pair> {
     let tag = &run[run.len() - 6..];
     let user = core
         .create_participant(
@@ -263,9 +316,14 @@ async fn pair(
     let conversation = core
         .open_direct(&as_user, DirectKey::general(astrologer.id))
         .await?;
-    Ok(json!({
-        "conversationId": conversation.id,
-        "user": { "id": user.id, "token": user_token },
-        "astrologer": { "id": astrologer.id, "token": astrologer_token },
-    }))
+    Ok(Pair {
+        json: json!({
+            "conversationId": conversation.id,
+            "user": { "id": user.id, "token": user_token },
+            "astrologer": { "id": astrologer.id, "token": astrologer_token },
+        }),
+        user: user.id,
+        astrologer: astrologer.id,
+        user_actor: as_user,
+    })
 }

@@ -4,33 +4,48 @@
 //!
 //! A connection sends `dm:send_message` when the driver tells it to, with an
 //! ack id, and reads `dm:message_received`. The content carries who sent it,
-//! its number and the send time, so the peer can time it without a lookup:
-//! `lg|{step}|{measured}|{sender}|{n}|{nanos}|` then padding.
+//! its number and the send time, so the receiver can time it without a
+//! lookup: `lg|{step}|{measured}|{sender}|{n}|{nanos}|` then padding.
+//!
+//! Samvad emits a message to every member's `user:` room, the sender's
+//! included (`src/realtime/outbound.rs`), in a group as in a one-to-one
+//! conversation: a connection counts the sender's own copy as an echo and
+//! every other member's message as a delivery (in a pair, only its peer's).
 
 use std::{
     collections::HashMap,
+    net::{IpAddr, SocketAddr},
     sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::{Message, protocol::WebSocketConfig};
+use tokio::{
+    net::TcpSocket,
+    sync::{mpsc, oneshot},
+};
+use tokio_tungstenite::{
+    MaybeTlsStream,
+    tungstenite::{Message, protocol::WebSocketConfig},
+};
 
 use crate::stats::Step;
 
-/// One participant's seat: its connection index, its peer's, its token and
-/// the conversation they share.
+/// One participant's seat: its connection index, its peer's (`None` in a
+/// group: every other member's messages count), its token, the
+/// conversation it sends to, and the local address to connect from
+/// (`None`: the kernel's choice).
 #[derive(Clone)]
 pub struct Seat {
     pub idx: u32,
-    pub peer: u32,
+    pub peer: Option<u32>,
     pub token: String,
     pub conversation: String,
+    pub source: Option<IpAddr>,
 }
 
 pub enum Cmd {
@@ -48,7 +63,12 @@ pub struct Shared {
     pub live: AtomicUsize,
     pub dropped: AtomicUsize,
     /// Why connections ended without being told to (first few).
-    pub drop_reasons: std::sync::Mutex<Vec<String>>,
+    pub drop_reasons: Mutex<Vec<String>>,
+    /// Engine.IO pings answered (after the Socket.IO connect).
+    pub pongs: AtomicU64,
+    /// Microseconds from starting the TCP connect to the Socket.IO connect
+    /// answer, per connection that came up.
+    pub handshake: Mutex<hdrhistogram::Histogram<u64>>,
 }
 
 impl Shared {
@@ -109,11 +129,28 @@ fn marker(payload: &str) -> Option<(usize, bool, u32, u64, u64)> {
     Some((step, measured, sender, n, nanos))
 }
 
-/// Opens the connection, authenticates, then serves commands and frames
-/// until told to close or the server goes away. `ready` hears whether the
-/// Socket.IO connect succeeded.
+/// A TCP connection to `server` with Nagle off, from `source` (port
+/// chosen by the kernel) when given.
+async fn tcp(server: SocketAddr, source: Option<IpAddr>) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = match server {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = socket.connect(server).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Opens the connection to `server` (`url` is its websocket URL),
+/// authenticates, then serves commands and frames until told to close or
+/// the server goes away. `ready` hears whether the Socket.IO connect
+/// succeeded.
 pub async fn run(
     url: String,
+    server: SocketAddr,
     seat: Seat,
     shared: Arc<Shared>,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
@@ -122,15 +159,24 @@ pub async fn run(
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0);
-    let connected = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true),
-    )
+    let began = Instant::now();
+    let connected = tokio::time::timeout(Duration::from_secs(60), async {
+        let stream = tcp(server, seat.source)
+            .await
+            .map_err(|err| format!("tcp from {:?}: {err}", seat.source))?;
+        tokio_tungstenite::client_async_with_config(
+            url.as_str(),
+            MaybeTlsStream::Plain(stream),
+            Some(config),
+        )
+        .await
+        .map_err(|err| format!("websocket: {err}"))
+    })
     .await;
     let mut ws = match connected {
         Ok(Ok((ws, _))) => ws,
         Ok(Err(err)) => {
-            let _ = ready.send(Err(format!("websocket: {err}")));
+            let _ = ready.send(Err(err));
             return;
         }
         Err(_) => {
@@ -183,6 +229,11 @@ pub async fn run(
             return;
         }
     }
+    let _ = shared
+        .handshake
+        .lock()
+        .unwrap()
+        .record((began.elapsed().as_micros() as u64).max(1));
     shared.live.fetch_add(1, Ordering::Relaxed);
     let _ = ready.send(Ok(()));
 
@@ -243,6 +294,7 @@ pub async fn run(
                         why = format!("pong: {err}");
                         break;
                     }
+                    shared.pongs.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 let Some(packet) = text.strip_prefix('4') else {
@@ -269,8 +321,8 @@ pub async fn run(
                             let stats = &shared.steps[step];
                             if sender == seat.idx {
                                 stats.echoes.fetch_add(1, Ordering::Relaxed);
-                            } else if sender == seat.peer {
-                                stats.record_receipt((sender, n), now.saturating_sub(nanos) / 1000, measured, now);
+                            } else if seat.peer.is_none_or(|peer| peer == sender) {
+                                stats.record_receipt((sender, n), seat.idx, now.saturating_sub(nanos) / 1000, measured, now);
                             }
                         }
                     }
@@ -292,10 +344,11 @@ pub async fn run(
                                 ),
                                 _ => stats.record_ack_error(
                                     b.error.and_then(|e| e.code).unwrap_or_else(|| "no id".into()),
+                                    measured,
                                 ),
                             }
                         }
-                        _ => stats.record_ack_error("unreadable ack".into()),
+                        _ => stats.record_ack_error("unreadable ack".into(), measured),
                     }
                 } else if packet.starts_with('1') {
                     why = format!("socket.io disconnect {packet}");

@@ -1,12 +1,26 @@
 //! Socket.IO load generator (bench/socket_load.sh runs it).
 //!
-//! Reads the pairs `samvad bench seed --json` printed, opens one websocket
-//! per participant (2 per conversation), then for each rate of the sweep
-//! sends `dm:send_message` at that total rate for a warm-up and a measured
-//! window, spread round robin over every connection (each sends at rate/N),
-//! and reports what was delivered: the peer's receive latency, acks, loss
-//! (acked but never received), the server's and MySQL's CPU, the server's
-//! RSS. At the end every acked message id is looked up in MySQL.
+//! Reads the pairs `samvad bench seed --json` printed and opens one
+//! websocket per participant. Then, by `--scenario`:
+//!
+//! - `pairs` (default): 2 connections per one-to-one conversation; for each
+//!   rate of the sweep it sends `dm:send_message` at that total rate for a
+//!   warm-up and a measured window, spread round robin over every
+//!   connection (each sends at rate/N), and reports what was delivered: the
+//!   peer's receive latency, acks (accepted, refused as `overloaded`),
+//!   loss (acked but never received), the server's and MySQL's CPU, the
+//!   server's RSS.
+//! - `group`: every connection is a member of one group (the seed's
+//!   `--group`); each message goes from a randomly picked member and must
+//!   reach every other connected member: the sweep reports deliveries per
+//!   second, latency over all deliveries, and deliveries lost.
+//! - `connections`: no sends; opens the connections at `--ramp` a second
+//!   from round-robin loopback source addresses (127.0.0.2, ...: about 28k
+//!   ephemeral ports each), holds them `--hold` seconds answering pings,
+//!   and reports the achieved open rate, handshake times, connections
+//!   dropped, and the server's RSS per connection.
+//!
+//! After a sweep every acked message id is looked up in MySQL.
 
 mod conn;
 mod stats;
@@ -14,17 +28,42 @@ mod sys;
 mod verify;
 
 use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use conn::{Cmd, Seat, Shared};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// One-to-one conversations, 2 connections each
+    Pairs,
+    /// One group of every connection, random senders
+    Group,
+    /// Open and hold connections, no sends
+    Connections,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pairs => "pairs",
+            Self::Group => "group",
+            Self::Connections => "connections",
+        }
+    }
+}
+
+/// Source addresses to spread connections over: each has about 28k
+/// ephemeral ports on loopback; 20,000 a source leaves a margin.
+const PER_SOURCE: usize = 20_000;
 
 #[derive(Parser, Debug)]
 #[command(about = "Socket.IO load generator for Samvad (and the Node reference)")]
@@ -32,10 +71,15 @@ struct Args {
     /// Server base URL
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// The JSON `samvad bench seed --pairs P --json` printed
+    /// The JSON `samvad bench seed --pairs P --json` printed (with
+    /// `--group` for the group scenario)
     #[arg(long)]
     seed: String,
-    /// Connections to open (2 per conversation; at most 2 x the seeded pairs)
+    /// What to do with the connections
+    #[arg(long, value_enum, default_value_t = Scenario::Pairs)]
+    scenario: Scenario,
+    /// Connections to open (one per seeded participant: at most 2 x the
+    /// seeded pairs)
     #[arg(long, default_value_t = 1000)]
     connections: usize,
     /// Total send rates to sweep, messages/s, comma separated
@@ -69,6 +113,18 @@ struct Args {
     /// Stop the sweep after a step whose p99 exceeds this many ms (0: never)
     #[arg(long, default_value_t = 0.0)]
     stop_above_p99_ms: f64,
+    /// A step passes with p99 at most this many ms, nothing lost, every send
+    /// answered and at least 95% of the offered deliveries delivered
+    #[arg(long, default_value_t = 50.0)]
+    pass_p99_ms: f64,
+    /// Seconds to hold the connections (the connections scenario)
+    #[arg(long, default_value_t = 300.0)]
+    hold: f64,
+    /// Loopback source addresses to connect from, round robin: 127.0.0.2,
+    /// 127.0.0.3, ... (0: the kernel's choice). Default: ceil(N/20000) in
+    /// the connections scenario or past 20,000 connections, otherwise 0
+    #[arg(long)]
+    source_addresses: Option<usize>,
     /// Before each step, wait up to this many seconds for the rest of the
     /// machine to be quiet (< 0.15 cores busy besides the server, MySQL and
     /// this process); the machine may be shared
@@ -101,6 +157,8 @@ struct SeedOutput {
 struct SeedData {
     tenant_id: String,
     pairs: Vec<SeedPair>,
+    /// The group of every seeded participant (`--group`).
+    group_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -116,14 +174,59 @@ struct SeedParty {
     token: String,
 }
 
-fn ws_url(base: &str) -> anyhow::Result<String> {
+/// `host:port` of an `http://` or `ws://` base URL.
+fn host_port(base: &str) -> anyhow::Result<&str> {
     let base = base.trim_end_matches('/');
-    let rest = base
-        .strip_prefix("http://")
-        .map(|r| format!("ws://{r}"))
-        .or_else(|| base.strip_prefix("ws://").map(|r| format!("ws://{r}")))
-        .context("--url must be http://host:port")?;
-    Ok(format!("{rest}/socket.io/?EIO=4&transport=websocket"))
+    base.strip_prefix("http://")
+        .or_else(|| base.strip_prefix("ws://"))
+        .context("--url must be http://host:port")
+}
+
+fn ws_url(base: &str) -> anyhow::Result<String> {
+    Ok(format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        host_port(base)?
+    ))
+}
+
+/// The server's socket address (the URL's host resolved).
+async fn server_addr(base: &str) -> anyhow::Result<SocketAddr> {
+    let hp = host_port(base)?;
+    if let Ok(addr) = hp.parse() {
+        return Ok(addr);
+    }
+    tokio::net::lookup_host(hp)
+        .await?
+        .next()
+        .with_context(|| format!("{hp} does not resolve"))
+}
+
+/// `count` loopback source addresses from 127.0.0.2 on.
+fn sources(count: usize, server: SocketAddr) -> anyhow::Result<Vec<IpAddr>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if !server.ip().is_loopback() || !server.is_ipv4() {
+        bail!("source addresses are 127.0.0.x: the server must be on 127.0.0.0/8");
+    }
+    if count > 250 {
+        bail!("at most 250 source addresses");
+    }
+    Ok((0..count)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)))
+        .collect())
+}
+
+/// A small xorshift generator: the group scenario's random senders.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
 }
 
 fn ms(us: u64) -> f64 {
@@ -159,38 +262,112 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run(args))
 }
 
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn mib(kib: u64) -> f64 {
+    (kib as f64 / 102.4).round() / 10.0
+}
+
+/// Whether a step passes: p99 at most `pass_p99_ms`, nothing lost, every
+/// send answered, and at least 95% of the offered deliveries delivered.
+fn passes(step: &Value, pass_p99_ms: f64) -> bool {
+    step["lost"] == 0
+        && step["unanswered"] == 0
+        && step["latencyMs"]["p99"]
+            .as_f64()
+            .is_some_and(|p| p <= pass_p99_ms)
+        && step["deliveredPerSecond"].as_f64().unwrap_or(0.0)
+            >= 0.95 * step["offeredDeliveriesPerSecond"].as_f64().unwrap_or(0.0)
+}
+
+/// The highest rate of the steps that pass at `pass_p99_ms`.
+fn highest_passing(steps: &[Value], pass_p99_ms: f64) -> Option<f64> {
+    steps
+        .iter()
+        .filter(|s| passes(s, pass_p99_ms))
+        .filter_map(|s| s["rate"].as_f64())
+        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))
+}
+
+/// One connection per seat, from the seed: pairs seat both parties of each
+/// conversation as each other's peers; a group seats every participant in
+/// the one group.
+fn seats(args: &Args, seed: &SeedData) -> anyhow::Result<Vec<Seat>> {
+    let pairs_needed = args.connections.div_ceil(2);
+    if args.connections < 2 || pairs_needed > seed.pairs.len() {
+        bail!(
+            "--connections {} needs {pairs_needed} pairs; the seed has {}",
+            args.connections,
+            seed.pairs.len()
+        );
+    }
+    let group = match args.scenario {
+        Scenario::Group => Some(
+            seed.group_id
+                .clone()
+                .context("the group scenario needs a seed made with --group")?,
+        ),
+        _ => None,
+    };
+    let mut seats = Vec::with_capacity(args.connections);
+    for (i, pair) in seed.pairs.iter().take(pairs_needed).enumerate() {
+        let (a, b) = (2 * i as u32, 2 * i as u32 + 1);
+        let conversation = group
+            .clone()
+            .unwrap_or_else(|| pair.conversation_id.clone());
+        let peer = |p| if group.is_some() { None } else { Some(p) };
+        seats.push(Seat {
+            idx: a,
+            peer: peer(b),
+            token: pair.user.token.clone(),
+            conversation: conversation.clone(),
+            source: None,
+        });
+        seats.push(Seat {
+            idx: b,
+            peer: peer(a),
+            token: pair.astrologer.token.clone(),
+            conversation,
+            source: None,
+        });
+    }
+    // Pairs keep whole conversations (an odd N rounds up); a group takes N.
+    seats.truncate(if group.is_some() {
+        args.connections
+    } else {
+        pairs_needed * 2
+    });
+    Ok(seats)
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
     let seed: SeedOutput = serde_json::from_str(
         &std::fs::read_to_string(&args.seed).with_context(|| format!("reading {}", args.seed))?,
     )
     .context("the seed file is not `samvad bench seed --json` output")?;
-    let pairs_needed = args.connections.div_ceil(2);
-    if args.connections < 2 || pairs_needed > seed.data.pairs.len() {
+    let mut seats = seats(&args, &seed.data)?;
+    let n = seats.len();
+    let nofile = sys::raise_nofile().context("raising RLIMIT_NOFILE")?;
+    if (nofile as usize) < n + 100 {
         bail!(
-            "--connections {} needs {pairs_needed} pairs; the seed has {}",
-            args.connections,
-            seed.data.pairs.len()
+            "RLIMIT_NOFILE is {nofile} even raised to the hard limit: too few for {n} connections"
         );
     }
-    let mut seats = Vec::with_capacity(args.connections);
-    for (i, pair) in seed.data.pairs.iter().take(pairs_needed).enumerate() {
-        let (a, b) = (2 * i as u32, 2 * i as u32 + 1);
-        seats.push(Seat {
-            idx: a,
-            peer: b,
-            token: pair.user.token.clone(),
-            conversation: pair.conversation_id.clone(),
-        });
-        seats.push(Seat {
-            idx: b,
-            peer: a,
-            token: pair.astrologer.token.clone(),
-            conversation: pair.conversation_id.clone(),
-        });
-    }
-    seats.truncate(pairs_needed * 2);
-    let n = seats.len();
     let url = ws_url(&args.url)?;
+    let server = server_addr(&args.url).await?;
+    let source_count = args.source_addresses.unwrap_or(
+        if args.scenario == Scenario::Connections || n > PER_SOURCE {
+            n.div_ceil(PER_SOURCE)
+        } else {
+            0
+        },
+    );
+    let sources = sources(source_count, server)?;
+    for (i, seat) in seats.iter_mut().enumerate() {
+        seat.source = sources.get(i % sources.len().max(1)).copied();
+    }
     let shared = Arc::new(Shared {
         start: Instant::now(),
         steps: args.rates.iter().map(|_| stats::Step::new()).collect(),
@@ -205,7 +382,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         live: Default::default(),
         dropped: Default::default(),
         drop_reasons: Default::default(),
+        pongs: Default::default(),
+        handshake: std::sync::Mutex::new(
+            hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds"),
+        ),
     });
+    if !sources.is_empty() {
+        log(&format!(
+            "connecting from {} source addresses ({}..{})",
+            sources.len(),
+            sources[0],
+            sources[sources.len() - 1]
+        ));
+    }
 
     // ---- ramp up
     let rss_before = args.server_pid.and_then(sys::rss_kib);
@@ -224,6 +413,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (watch_tx, watch_rx) = oneshot::channel();
         tasks.push(tokio::spawn(conn::run(
             url.clone(),
+            server,
             seat,
             shared.clone(),
             rx,
@@ -256,9 +446,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let connect_seconds = ramp_start.elapsed().as_secs_f64();
     let after_connect = sys::Probe::take(args.server_pid, args.db_pid);
+    let opened = up.iter().filter(|u| **u).count();
     log(&format!(
-        "{} of {n} connections up in {connect_seconds:.1} s ({} failed{})",
+        "{} of {n} connections up in {connect_seconds:.1} s, {:.0}/s ({} failed{})",
         shared.live.load(Ordering::Relaxed),
+        opened as f64 / connect_seconds.max(1e-9),
         failures.len(),
         failures
             .first()
@@ -270,25 +462,175 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let rss_after = args.server_pid.and_then(sys::rss_kib);
     let held = shared.live.load(Ordering::Relaxed);
     let per_conn = match (rss_before, rss_after) {
-        (Some(a), Some(b)) if held > 0 => {
-            Some(((b as f64 - a as f64) / held as f64 * 10.0).round() / 10.0)
-        }
+        (Some(a), Some(b)) if held > 0 => Some(round1((b as f64 - a as f64) / held as f64)),
         _ => None,
     };
     let live_senders: Vec<usize> = (0..n).filter(|i| up[*i]).collect();
     if live_senders.is_empty() {
         bail!("no connection came up");
     }
+    let [cs, cd, cm, _] = before_connect.cores(&after_connect);
+    let connect = json!({
+        "seconds": round1(connect_seconds),
+        "targetOpenRate": args.ramp,
+        "openedPerSecond": (opened as f64 / connect_seconds.max(1e-9)).round(),
+        "concurrency": args.connect_concurrency,
+        "sourceAddresses": sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "held": held,
+        "failed": failures.len(),
+        "failures": failures.iter().take(5).collect::<Vec<_>>(),
+        "handshakeMs": summary(&shared.handshake.lock().unwrap()),
+        "cpuCores": { "server": cs, "mysql": cd, "loadgen": cm },
+        "serverRssBeforeMiB": rss_before.map(mib),
+        "serverRssAfterMiB": rss_after.map(mib),
+        "serverRssPerConnectionKiB": per_conn,
+    });
 
-    // ---- the sweep
+    let outcome = if args.scenario == Scenario::Connections {
+        hold(&args, &shared, n, connect, failures.len()).await?
+    } else {
+        sweep(
+            &args,
+            &shared,
+            &seed.data,
+            n,
+            &senders,
+            &live_senders,
+            connect,
+        )
+        .await?
+    };
+    let text = serde_json::to_string_pretty(&outcome.out)?;
+    if let Some(path) = &args.out {
+        std::fs::write(path, &text).with_context(|| format!("writing {path}"))?;
+    }
+    println!("{text}");
+
+    for tx in &senders {
+        let _ = tx.send(Cmd::Close);
+    }
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    if let Some(failure) = outcome.failure {
+        bail!(failure);
+    }
+    Ok(())
+}
+
+/// The JSON results, and why the run failed if it did.
+struct Outcome {
+    out: Value,
+    failure: Option<String>,
+}
+
+/// The connections scenario: hold every connection `--hold` seconds
+/// (pings answered), then report drops and memory.
+async fn hold(
+    args: &Args,
+    shared: &Shared,
+    n: usize,
+    connect: Value,
+    failed: usize,
+) -> anyhow::Result<Outcome> {
+    let held_at_start = shared.live.load(Ordering::Relaxed);
+    let dropped_before = shared.dropped.load(Ordering::Relaxed);
+    let pongs_before = shared.pongs.load(Ordering::Relaxed);
+    log(&format!(
+        "holding {held_at_start} connections for {} s",
+        args.hold
+    ));
+    let start = sys::Probe::take(args.server_pid, args.db_pid);
+    let t0 = Instant::now();
+    let mut fewest = held_at_start;
+    let mut last_log = Instant::now();
+    while t0.elapsed().as_secs_f64() < args.hold {
+        let left = args.hold - t0.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_secs_f64(left.clamp(0.0, 1.0))).await;
+        fewest = fewest.min(shared.live.load(Ordering::Relaxed));
+        if last_log.elapsed().as_secs() >= 30 {
+            last_log = Instant::now();
+            log(&format!(
+                "{:.0} s: {} held, {} dropped, {} pings answered",
+                t0.elapsed().as_secs_f64(),
+                shared.live.load(Ordering::Relaxed),
+                shared.dropped.load(Ordering::Relaxed) - dropped_before,
+                shared.pongs.load(Ordering::Relaxed) - pongs_before,
+            ));
+        }
+    }
+    let end = sys::Probe::take(args.server_pid, args.db_pid);
+    let [server, db, me, _] = start.cores(&end);
+    let held_at_end = shared.live.load(Ordering::Relaxed);
+    let dropped = shared.dropped.load(Ordering::Relaxed) - dropped_before;
+    let rss_end = args.server_pid.and_then(sys::rss_kib);
+    let hold = json!({
+        "seconds": round1(t0.elapsed().as_secs_f64()),
+        "heldAtStart": held_at_start,
+        "heldAtEnd": held_at_end,
+        "fewestHeld": fewest,
+        "dropped": dropped,
+        "dropReasons": *shared.drop_reasons.lock().unwrap(),
+        "pingsAnswered": shared.pongs.load(Ordering::Relaxed) - pongs_before,
+        "cpuCores": { "server": server, "mysql": db, "loadgen": me },
+        "serverRssEndMiB": rss_end.map(mib),
+        "serverRssPerConnectionEndKiB": match (connect["serverRssBeforeMiB"].as_f64(), rss_end) {
+            (Some(before), Some(after)) if held_at_end > 0 =>
+                Some(round1((after as f64 - before * 1024.0) / held_at_end as f64)),
+            _ => None,
+        },
+    });
+    log(&format!(
+        "{}: {held_at_end} of {n} held after {} s, {dropped} dropped, {} failed to open, opened at {}/s, server RSS {} KiB per connection",
+        args.label,
+        hold["seconds"],
+        failed,
+        connect["openedPerSecond"],
+        connect["serverRssPerConnectionKiB"],
+    ));
+    let failure = (failed > 0 || dropped > 0).then(|| {
+        format!("{failed} connections failed to open and {dropped} were dropped while held")
+    });
+    let out = json!({
+        "label": args.label,
+        "scenario": args.scenario.name(),
+        "url": args.url,
+        "connections": n,
+        "dialect": args.dialect,
+        "connect": connect,
+        "hold": hold,
+        "pass": failure.is_none(),
+    });
+    Ok(Outcome { out, failure })
+}
+
+/// The pairs and group scenarios: the sweep of send rates, then the check
+/// in MySQL.
+async fn sweep(
+    args: &Args,
+    shared: &Shared,
+    seed: &SeedData,
+    n: usize,
+    channels: &[mpsc::UnboundedSender<Cmd>],
+    live_senders: &[usize],
+    connect: Value,
+) -> anyhow::Result<Outcome> {
+    let group = args.scenario == Scenario::Group;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (shared.nanos() | 1));
     let mut steps = Vec::new();
     for (s, rate) in args.rates.iter().copied().enumerate() {
         let stats = &shared.steps[s];
-        let waited = wait_quiet(&args).await;
+        // Every other connected member hears each message of a group.
+        let expected = if group {
+            shared.live.load(Ordering::Relaxed).saturating_sub(1).max(1) as u64
+        } else {
+            1
+        };
+        stats.expected.store(expected, Ordering::Relaxed);
+        let waited = wait_quiet(args).await;
         let total = args.warmup + args.duration;
         let t0 = Instant::now();
         let mut scheduled: u64 = 0;
-        let mut rr = 0usize;
         let mut max_lag = Duration::ZERO;
         let mut window: Option<(sys::Probe, Option<sys::Probe>)> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -303,8 +645,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
             if elapsed >= total {
                 stats.window_open.store(false, Ordering::Relaxed);
-                if let Some((start, end)) = window.as_mut() {
-                    let _ = start;
+                if let Some((_, end)) = window.as_mut() {
                     *end = Some(sys::Probe::take(args.server_pid, args.db_pid));
                 }
                 break;
@@ -315,13 +656,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let lag = Duration::from_secs_f64((elapsed - at).max(0.0));
                 max_lag = max_lag.max(lag);
                 let measured = at >= args.warmup;
-                let target = live_senders[rr % live_senders.len()];
-                rr += 1;
-                let _ = senders[target].send(Cmd::Send { step: s, measured });
+                // Pairs: round robin over every connection; a group: a
+                // random member each time.
+                let target = if group {
+                    live_senders[rng.below(live_senders.len())]
+                } else {
+                    live_senders[scheduled as usize % live_senders.len()]
+                };
+                let _ = channels[target].send(Cmd::Send { step: s, measured });
                 scheduled += 1;
             }
         }
-        // Drain: wait for answers and receipts.
+        // Drain: wait for answers and deliveries.
         let drain_start = Instant::now();
         while !stats.settled() && drain_start.elapsed().as_secs_f64() < args.drain {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -331,14 +677,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let end = end.expect("the window closed");
         let [server, db, me, machine] = start.cores(&end);
         let window_secs = end.at.duration_since(start.at).as_secs_f64();
+        let per_second = |count: u64| (count as f64 / window_secs).round();
         let lat = stats.latency();
         let ack = stats.ack_latency();
-        let lost = stats.lost();
+        let loss = stats.lost();
         let sent = stats.sent.load(Ordering::Relaxed);
         let acked = stats.acked_ok.load(Ordering::Relaxed);
         let ack_errors = stats.acked_err.load(Ordering::Relaxed);
+        let refused = stats.refused.load(Ordering::Relaxed);
         let in_window = stats.received_in_window.load(Ordering::Relaxed);
-        let result = json!({
+        let mut result = json!({
             "rate": rate,
             "connections": n,
             "connectionsHeld": shared.live.load(Ordering::Relaxed),
@@ -347,16 +695,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "warmupSeconds": args.warmup,
             "windowSeconds": (window_secs * 100.0).round() / 100.0,
             "sent": sent,
-            "sentInWindowPerSecond": (stats.sent_measured.load(Ordering::Relaxed) as f64 / window_secs).round(),
+            "sentInWindowPerSecond": per_second(stats.sent_measured.load(Ordering::Relaxed)),
             "acked": acked,
+            // Of the sends in the window: accepted by the server, and
+            // refused at once as `overloaded` (past its send bound).
+            "acceptedPerSecond": per_second(stats.acked_ok_measured.load(Ordering::Relaxed)),
+            "refused": refused,
+            "refusedPerSecond": per_second(stats.refused_measured.load(Ordering::Relaxed)),
             "ackErrors": ack_errors,
             "ackErrorCodes": *stats.errors.lock().unwrap(),
             "unanswered": sent.saturating_sub(acked + ack_errors),
+            "deliveriesPerMessage": expected,
+            "offeredDeliveriesPerSecond": rate * expected as f64,
             "received": stats.received.load(Ordering::Relaxed),
             "echoes": stats.echoes.load(Ordering::Relaxed),
-            "deliveredPerSecond": (in_window as f64 / window_secs).round(),
-            "lost": lost.len(),
-            "lostSample": lost.iter().take(5).map(|(c, n)| format!("{c}:{n}")).collect::<Vec<_>>(),
+            "deliveredPerSecond": per_second(in_window),
+            // Deliveries missing (pairs: messages the peer never got), and
+            // the acked messages not delivered to every member.
+            "lost": loss.deliveries,
+            "lostMessages": loss.messages.len(),
+            "lostSample": loss.messages.iter().take(5).map(|(c, n)| format!("{c}:{n}")).collect::<Vec<_>>(),
+            "duplicates": loss.duplicates,
             "latencyMs": summary(&lat),
             "ackLatencyMs": summary(&ack),
             "drainSeconds": (drained * 100.0).round() / 100.0,
@@ -375,23 +734,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
             },
             "timeline": stats.timeline(),
             "waitedForQuietSeconds": waited,
-            "serverRssMiB": args.server_pid.and_then(sys::rss_kib).map(|k| (k as f64 / 1024.0 * 10.0).round() / 10.0),
+            "serverRssMiB": args.server_pid.and_then(sys::rss_kib).map(mib),
         });
+        result["pass"] = json!(passes(&result, args.pass_p99_ms));
         log(&format!(
-            "{}: rate {rate}/s, {} held: delivered {}/s, p50 {} p95 {} p99 {} ms, lost {}, unanswered {}, errors {}, cpu server {:?} mysql {:?} loadgen {:?} other {}",
+            "{}: rate {rate}/s, {} held: accepted {}/s, refused {}/s, delivered {}/s ({expected} per message), p50 {} p95 {} p99 {} ms, lost {}, unanswered {}, other errors {}, cpu server {:?} mysql {:?} loadgen {:?} other {}{}",
             args.label,
             result["connectionsHeld"],
+            result["acceptedPerSecond"],
+            result["refusedPerSecond"],
             result["deliveredPerSecond"],
             result["latencyMs"]["p50"],
             result["latencyMs"]["p95"],
             result["latencyMs"]["p99"],
             result["lost"],
             result["unanswered"],
-            ack_errors,
+            ack_errors - refused,
             server,
             db,
             me,
             result["cpuCores"]["other"],
+            if result["pass"] == true { ", pass" } else { "" },
         ));
         let p99 = result["latencyMs"]["p99"].as_f64().unwrap_or(f64::INFINITY);
         steps.push(result);
@@ -407,7 +770,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // ---- verification in MySQL
     let verification = match &args.database_url {
         Some(url) => {
-            let tenant = conn::uuid_bytes(&seed.data.tenant_id).context("tenantId in the seed")?;
+            let tenant = conn::uuid_bytes(&seed.tenant_id).context("tenantId in the seed")?;
             let ids: Vec<[u8; 16]> = shared.steps.iter().flat_map(|s| s.acked_ids()).collect();
             match verify::check(url, tenant, &ids).await {
                 Ok(v) => v,
@@ -420,60 +783,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log(&format!("mysql: {verification}"));
     }
     let lost_total: u64 = steps.iter().map(|s| s["lost"].as_u64().unwrap_or(0)).sum();
-    let best = steps
-        .iter()
-        .filter(|s| {
-            s["lost"] == 0
-                && s["unanswered"] == 0
-                && s["latencyMs"]["p99"].as_f64().is_some_and(|p| p <= 50.0)
-                && s["deliveredPerSecond"].as_f64().unwrap_or(0.0)
-                    >= 0.95 * s["rate"].as_f64().unwrap_or(0.0)
-        })
-        .map(|s| s["rate"].as_f64().unwrap_or(0.0))
-        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
-    let [cs, cd, cm, _] = before_connect.cores(&after_connect);
     let out = json!({
         "label": args.label,
+        "scenario": args.scenario.name(),
         "url": args.url,
         "connections": n,
-        "conversations": n / 2,
+        "conversations": if group { 1 } else { n / 2 },
+        "groupId": if group { seed.group_id.clone() } else { None },
         "dialect": args.dialect,
         "contentChars": args.content,
-        "connect": {
-            "seconds": (connect_seconds * 10.0).round() / 10.0,
-            "held": held,
-            "failed": failures.len(),
-            "failures": failures.iter().take(5).collect::<Vec<_>>(),
-            "cpuCores": { "server": cs, "mysql": cd, "loadgen": cm },
-            "serverRssBeforeMiB": rss_before.map(|k| (k as f64 / 102.4).round() / 10.0),
-            "serverRssAfterMiB": rss_after.map(|k| (k as f64 / 102.4).round() / 10.0),
-            "serverRssPerConnectionKiB": per_conn,
-        },
+        "connect": connect,
         "steps": steps,
         "lostTotal": lost_total,
-        "highestRateWithP99Under50ms": best,
+        "passP99Ms": args.pass_p99_ms,
+        "highestPassingRate": highest_passing(&steps, args.pass_p99_ms),
+        "highestRateWithP99Under50ms": highest_passing(&steps, 50.0),
         "mysql": verification,
     });
-    let text = serde_json::to_string_pretty(&out)?;
-    if let Some(path) = &args.out {
-        std::fs::write(path, &text).with_context(|| format!("writing {path}"))?;
-    }
-    println!("{text}");
-
-    for tx in &senders {
-        let _ = tx.send(Cmd::Close);
-    }
-    for task in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    }
     let bad_db = verification["missingFromMysql"].as_i64().unwrap_or(0) != 0
         || verification["conversationsWithGaps"].as_i64().unwrap_or(0) != 0;
-    if lost_total > 0 || bad_db {
-        bail!(
-            "messages were lost: {lost_total} acked but not received; mysql check {verification}"
-        );
-    }
-    Ok(())
+    let failure = (lost_total > 0 || bad_db).then(|| {
+        format!(
+            "messages were lost: {lost_total} deliveries of acked messages missing; mysql check {verification}"
+        )
+    });
+    Ok(Outcome { out, failure })
 }
 
 /// Waits (up to `--wait-quiet` seconds) until everything on the machine

@@ -1,9 +1,13 @@
 //! What the connections record while a step runs, shared by all of them:
 //! counters, latency histograms (sharded to keep lock waits short), and the
-//! sent/acked/received sets the loss check compares.
+//! acked messages and their receipt counts the loss check compares.
+//!
+//! A message is expected `expected` times: once (the peer) in a one-to-one
+//! conversation, once per other connected member in a group. Each receipt
+//! is a delivery; latency is recorded per delivery.
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     sync::{
         Mutex,
         atomic::{AtomicU64, Ordering},
@@ -20,14 +24,27 @@ pub type Key = (u32, u64);
 /// An acked message: its key and the server's message id (16 bytes).
 type Acked = (Key, [u8; 16]);
 
+/// The ack error code of a send refused at once past the server's bound.
+pub const OVERLOADED: &str = "overloaded";
+
 pub struct Step {
     /// Messages handed to the socket (warm-up included).
     pub sent: AtomicU64,
     /// Of those, in the measured window.
     pub sent_measured: AtomicU64,
+    /// Sends the server accepted (acked with a message id), all and of
+    /// those sent in the measured window.
     pub acked_ok: AtomicU64,
+    pub acked_ok_measured: AtomicU64,
+    /// Failed acks (refusals included).
     pub acked_err: AtomicU64,
-    /// Peer receipts (of messages of this step), and those during the
+    /// Sends refused at once as `overloaded`, all and measured.
+    pub refused: AtomicU64,
+    pub refused_measured: AtomicU64,
+    /// Deliveries expected per accepted message (set by the driver before
+    /// the step: 1 for pairs, connected members - 1 for a group).
+    pub expected: AtomicU64,
+    /// Deliveries (of messages of this step), and those during the
     /// measured window.
     pub received: AtomicU64,
     pub received_in_window: AtomicU64,
@@ -39,7 +56,8 @@ pub struct Step {
     ack_latency: Vec<Mutex<Histogram<u64>>>,
     /// Acked messages: key and the server's message id (16 bytes).
     acked: Vec<Mutex<Vec<Acked>>>,
-    received_keys: Vec<Mutex<HashSet<Key>>>,
+    /// Deliveries per message (sharded by sender).
+    receipts: Vec<Mutex<HashMap<Key, u32>>>,
     /// Error codes of failed acks (first few).
     pub errors: Mutex<Vec<String>>,
     /// Whether receipts are counted as in the window (set by the driver).
@@ -61,14 +79,18 @@ impl Step {
             sent: AtomicU64::new(0),
             sent_measured: AtomicU64::new(0),
             acked_ok: AtomicU64::new(0),
+            acked_ok_measured: AtomicU64::new(0),
             acked_err: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            refused_measured: AtomicU64::new(0),
+            expected: AtomicU64::new(1),
             received: AtomicU64::new(0),
             received_in_window: AtomicU64::new(0),
             echoes: AtomicU64::new(0),
             latency: (0..SHARDS).map(|_| Mutex::new(histogram())).collect(),
             ack_latency: (0..SHARDS).map(|_| Mutex::new(histogram())).collect(),
             acked: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
-            received_keys: (0..SHARDS).map(|_| Mutex::new(HashSet::new())).collect(),
+            receipts: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             errors: Mutex::new(Vec::new()),
             window_open: std::sync::atomic::AtomicBool::new(false),
             window_start: AtomicU64::new(0),
@@ -85,6 +107,9 @@ impl Step {
 
     pub fn record_ack(&self, key: Key, id: [u8; 16], micros: Option<u64>, measured: bool) {
         self.acked_ok.fetch_add(1, Ordering::Relaxed);
+        if measured {
+            self.acked_ok_measured.fetch_add(1, Ordering::Relaxed);
+        }
         let shard = key.0 as usize % SHARDS;
         self.acked[shard].lock().unwrap().push((key, id));
         if let (true, Some(us)) = (measured, micros) {
@@ -92,15 +117,30 @@ impl Step {
         }
     }
 
-    pub fn record_ack_error(&self, code: String) {
+    pub fn record_ack_error(&self, code: String, measured: bool) {
         self.acked_err.fetch_add(1, Ordering::Relaxed);
+        if code == OVERLOADED {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            if measured {
+                self.refused_measured.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
         let mut errors = self.errors.lock().unwrap();
         if errors.len() < 20 {
             errors.push(code);
         }
     }
 
-    pub fn record_receipt(&self, key: Key, micros: u64, measured: bool, now_nanos: u64) {
+    /// One delivery of `key` to connection `receiver`.
+    pub fn record_receipt(
+        &self,
+        key: Key,
+        receiver: u32,
+        micros: u64,
+        measured: bool,
+        now_nanos: u64,
+    ) {
         self.received.fetch_add(1, Ordering::Relaxed);
         if self.window_open.load(Ordering::Relaxed) {
             self.received_in_window.fetch_add(1, Ordering::Relaxed);
@@ -113,10 +153,16 @@ impl Step {
             timeline[second].0 += 1;
             timeline[second].1 = timeline[second].1.max(micros);
         }
-        let shard = key.0 as usize % SHARDS;
-        self.received_keys[shard].lock().unwrap().insert(key);
+        *self.receipts[key.0 as usize % SHARDS]
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert(0) += 1;
         if measured {
-            let _ = self.latency[shard].lock().unwrap().record(micros.max(1));
+            let _ = self.latency[receiver as usize % SHARDS]
+                .lock()
+                .unwrap()
+                .record(micros.max(1));
         }
     }
 
@@ -138,20 +184,26 @@ impl Step {
         merge(&self.ack_latency)
     }
 
-    /// Acked messages the peer has not received.
-    pub fn lost(&self) -> Vec<Key> {
-        let mut lost = Vec::new();
+    /// Acked messages compared with their deliveries: deliveries missing,
+    /// the messages short of `expected` deliveries, and deliveries past it
+    /// (duplicates).
+    pub fn lost(&self) -> Loss {
+        let expected = self.expected.load(Ordering::Relaxed);
+        let mut loss = Loss::default();
         for shard in 0..SHARDS {
             let acked = self.acked[shard].lock().unwrap();
-            let received = self.received_keys[shard].lock().unwrap();
-            lost.extend(
-                acked
-                    .iter()
-                    .map(|(k, _)| *k)
-                    .filter(|k| !received.contains(k)),
-            );
+            let receipts = self.receipts[shard].lock().unwrap();
+            for (key, _) in acked.iter() {
+                let got = u64::from(receipts.get(key).copied().unwrap_or(0));
+                if got < expected {
+                    loss.deliveries += expected - got;
+                    loss.messages.push(*key);
+                } else {
+                    loss.duplicates += got - expected;
+                }
+            }
         }
-        lost
+        loss
     }
 
     /// The server's ids of every acked message.
@@ -169,13 +221,26 @@ impl Step {
             .collect()
     }
 
-    /// Whether every sent message was answered and every acked one arrived.
+    /// Whether every sent message was answered and every acked one was
+    /// delivered as often as expected.
     pub fn settled(&self) -> bool {
         let sent = self.sent.load(Ordering::Relaxed);
         let acked = self.acked_ok.load(Ordering::Relaxed);
         let failed = self.acked_err.load(Ordering::Relaxed);
-        acked + failed >= sent && self.received.load(Ordering::Relaxed) >= acked
+        let expected = self.expected.load(Ordering::Relaxed);
+        acked + failed >= sent && self.received.load(Ordering::Relaxed) >= acked * expected
     }
+}
+
+/// What the loss check found.
+#[derive(Default)]
+pub struct Loss {
+    /// Deliveries missing (for pairs: messages the peer never received).
+    pub deliveries: u64,
+    /// The acked messages not delivered as often as expected.
+    pub messages: Vec<Key>,
+    /// Deliveries past the expected count.
+    pub duplicates: u64,
 }
 
 fn merge(shards: &[Mutex<Histogram<u64>>]) -> Histogram<u64> {

@@ -1,4 +1,5 @@
-//! CPU and memory of processes and of the machine, from /proc.
+//! CPU and memory of processes and of the machine, from /proc; and this
+//! process's open-file limit.
 
 /// USER_HZ on Linux.
 const CLK_TCK: f64 = 100.0;
@@ -73,4 +74,27 @@ impl Probe {
             d(self.machine, later.machine),
         ]
     }
+}
+
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit (each
+/// connection is a file descriptor); returns the soft limit in force.
+pub fn raise_nofile() -> std::io::Result<libc::rlim_t> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write `limit`, a valid
+    // rlimit on this stack.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(limit.rlim_cur)
 }

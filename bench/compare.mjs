@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Compares two bench/socket_load.sh result files side by side (the first is
+// the baseline, e.g. the Node reference; the second e.g. Samvad): per rate
+// of a sweep, sends accepted and refused, deliveries, p99 and loss, whether
+// the step passed, then the ratio of their highest passing rates. For the
+// connections scenario: connections held, open rate, handshake p99, RSS per
+// connection, drops.
+//
+//   node bench/compare.mjs bench/results/node-1000.json bench/results/samvad-1000.json
+
+import { readFileSync } from "node:fs";
+
+const [aPath, bPath] = process.argv.slice(2);
+if (!aPath || !bPath) {
+  console.error("usage: node bench/compare.mjs BASELINE.json OTHER.json");
+  process.exit(2);
+}
+const a = JSON.parse(readFileSync(aPath, "utf8"));
+const b = JSON.parse(readFileSync(bPath, "utf8"));
+const name = (r, path) => r.label ?? path;
+const num = (v) => (v === null || v === undefined ? "-" : Number(v).toLocaleString("en-US"));
+
+function table(head, rows) {
+  const all = [head, ...rows].map((r) => r.map(String));
+  const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const left = (i) => i === 0 || head[i] === "server";
+  const line = (r) => r.map((c, i) => (left(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(line(all[0]));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of all.slice(1)) console.log(line(r));
+}
+
+const scenario = a.scenario ?? "pairs";
+console.log(`\n== ${name(a, aPath)} vs ${name(b, bPath)}: ${scenario}, ${a.connections} / ${b.connections} connections`);
+
+if (scenario === "connections") {
+  const row = (r, path) => [
+    name(r, path),
+    `${num(r.hold?.heldAtEnd)}/${num(r.connections)}`,
+    num(r.connect?.openedPerSecond),
+    num(r.connect?.handshakeMs?.p99),
+    num(r.connect?.serverRssPerConnectionKiB),
+    num(r.hold?.dropped),
+    num(r.connect?.failed),
+  ];
+  table(["server", "held", "opened/s", "handshake p99 ms", "RSS/conn KiB", "dropped", "failed"], [row(a, aPath), row(b, bPath)]);
+  process.exit(0);
+}
+
+const pass = (s) => (s.pass ? "yes" : "no");
+const rates = [...new Set([...a.steps, ...b.steps].map((s) => s.rate))].sort((x, y) => x - y);
+const rows = [];
+for (const rate of rates) {
+  for (const [r, path] of [[a, aPath], [b, bPath]]) {
+    const s = r.steps.find((step) => step.rate === rate);
+    if (!s) continue;
+    rows.push([
+      num(rate),
+      name(r, path),
+      num(s.acceptedPerSecond),
+      num(s.refusedPerSecond),
+      num(s.deliveredPerSecond),
+      num(s.latencyMs?.p50),
+      num(s.latencyMs?.p99),
+      num(s.lost),
+      pass(s),
+    ]);
+  }
+}
+table(["rate", "server", "accepted/s", "refused/s", "delivered/s", "p50 ms", "p99 ms", "lost", "pass"], rows);
+const threshold = b.passP99Ms ?? a.passP99Ms ?? 50;
+const ha = a.highestPassingRate ?? null;
+const hb = b.highestPassingRate ?? null;
+const ratio = ha && hb ? `${(hb / ha).toFixed(2)}x` : "n/a (a side passed no step)";
+console.log(
+  `\nhighest passing rate (p99 <= ${threshold} ms, 0 lost, every send answered, >= 95% delivered): ${name(a, aPath)} ${num(ha)}, ${name(b, bPath)} ${num(hb)}; ` +
+    `${name(b, bPath)}/${name(a, aPath)} ${ratio}`,
+);
