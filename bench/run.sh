@@ -20,6 +20,9 @@
 #                      otherCoresBusy says how busy everything else was
 #   BENCH_NO_BUILD=1   use the binary already in $CARGO_TARGET_DIR (repeat runs
 #                      of one build while the sources change)
+#   BENCH_SAMVAD_BIN   run this samvad binary instead, without building (to
+#                      compare two builds, or to smoke-test with a debug build:
+#                      its numbers are not the benchmark's)
 #   RUST_LOG           server log filter (default: the server's own default);
 #                      the server log goes to $TMPDIR/samvad-bench.*/server.log
 #
@@ -39,8 +42,11 @@ ADMIN_PASSWORD=bench-admin-password
 
 check_db_name
 
-BIN="$CARGO_TARGET_DIR/release/samvad"
-if [[ "${BENCH_NO_BUILD:-}" == 1 && -x "$BIN" ]]; then
+BIN="${BENCH_SAMVAD_BIN:-$CARGO_TARGET_DIR/release/samvad}"
+if [[ -n "${BENCH_SAMVAD_BIN:-}" ]]; then
+  [[ -x "$BIN" ]] || { echo "BENCH_SAMVAD_BIN=$BIN is not an executable" >&2; exit 2; }
+  echo "== using $BIN (BENCH_SAMVAD_BIN, built $(date -r "$BIN" '+%F %T'))" >&2
+elif [[ "${BENCH_NO_BUILD:-}" == 1 && -x "$BIN" ]]; then
   echo "== using the existing $BIN (built $(date -r "$BIN" '+%F %T'))" >&2
 else
   echo "== building (release, $CARGO_TARGET_DIR)" >&2
