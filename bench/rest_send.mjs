@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Sequential REST sends: messages/s and latency of
-// POST /api/conversations/{id}/messages, one request at a time, in two cases:
+// REST sends: messages/s and latency of POST /api/conversations/{id}/messages.
+// Sequentially (the default), one request at a time, in two cases:
 //   one     one user sends into their direct conversation with an astrologer;
 //   across  100 users (--convs), each in a direct conversation with the same
 //           astrologer and each with their own token, send round robin: the
 //           shape of real traffic, many users each chatting with someone.
+// Or concurrently (--concurrency N, below): N clients at once, closed loop
+// or at a fixed arrival rate.
 // Afterwards every conversation is read back (GET .../messages?after=) and
 // must hold seq 1..N without gaps, with the ids the sends returned.
 //
@@ -16,6 +18,8 @@
 //        [--warmup 500] [--tenant bench] [--admin-email admin@bench.test]
 //        [--admin-password bench-admin-password] [--order one,across|across,one]
 //        [--client fetch|http]
+//   node bench/rest_send.mjs [baseUrl] --concurrency 64 [--duration 30]
+//        [--warmup-seconds 5] [--rate R] [--astrologers A]
 //
 // The tenant and its admin must exist: run.sh creates them with `samvad
 // tenant create`; on a fresh dev server the demo tenant works too (--tenant
@@ -30,6 +34,45 @@
 // --order   which case runs first (the first one measured tends to be a
 //           little slower).
 //
+// Concurrent mode (issue 13 asks for >= 3,000 sends/s from 64 concurrent
+// clients at p99 <= 50 ms):
+// --concurrency N   N clients send at once; the sequential cases do not run
+//           (--one, --convs, --per-conv, --warmup, --order are ignored).
+//           Each client is a user with their own token and their own
+//           keep-alive connection (node:http, one Agent of one socket per
+//           client: cheap on CPU, whatever --client says), sending into
+//           their own direct conversation with an astrologer: many users
+//           each chatting with an astrologer, each astrologer in several of
+//           those chats at once. Only the users send, so a conversation has
+//           one send in flight at a time (two clients never wait for the
+//           same conversation's seq lock) and its seqs follow the
+//           acknowledgements.
+// --astrologers A   how many astrologers the users talk to (default
+//           ceil(N / 8): user i talks to astrologer i mod A).
+// --duration S      measured seconds (default 30), after
+// --warmup-seconds S  seconds of the same load, not measured (default 5).
+// --rate R  open loop: R sends a second in total at fixed intervals, round
+//           robin over the clients (each sends R/N a second). A client whose
+//           previous send is unanswered queues the next one, and latency
+//           counts from the scheduled time, queueing included (the request
+//           alone is serviceLatencyMs; the deepest queue is maxBacklog).
+//           After the window the queues drain for up to max(10, S)
+//           seconds; the window's sends still queued then count as notSent.
+//           Without --rate: closed loop, each client sends its next message
+//           as soon as the previous one is answered.
+// Counted are the sends started (closed loop) or scheduled (open loop)
+// within the measured window, each awaited. Reported: accepted sends a
+// second, the latency (p50/p90/p95/p99/max) of the accepted sends, sends
+// refused with 503 `overloaded` (the server's send queue, SAMVAD_SEND_QUEUE,
+// is full; only past 256 clients by default) apart from the other errors by
+// status and code ("network ECONNRESET", "timeout" after 30 s), the
+// client's own CPU and event loop delay (near 1 core, the client is the
+// bottleneck). A refused or failed send is not retried: the client goes on
+// with its next message. Afterwards every conversation must hold seq 1..N
+// without gaps and, at each acknowledged seq, the id that was acknowledged
+// (a send that timed out or lost its connection may be stored all the
+// same: counted as unacknowledged, not a problem).
+//
 // Optional environment, for the cost breakdown (bench/run.sh sets it):
 //   BENCH_SERVER_PID, BENCH_DB_PID
 //       CPU milliseconds per message of those processes (/proc/PID/stat).
@@ -43,13 +86,13 @@
 //
 // Prints progress to stderr and one JSON summary to stdout.
 
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 
 // ---------------------------------------------------------------- arguments
 
@@ -66,6 +109,11 @@ function parseArgs(argv) {
     setupConcurrency: 4,
     order: "one,across",
     client: "fetch",
+    concurrency: 0,
+    astrologers: 0,
+    duration: 30,
+    warmupSeconds: 5,
+    rate: 0,
   };
   const names = {
     "--one": ["one", Number],
@@ -78,7 +126,13 @@ function parseArgs(argv) {
     "--setup-concurrency": ["setupConcurrency", Number],
     "--order": ["order", String],
     "--client": ["client", String],
+    "--concurrency": ["concurrency", Number],
+    "--astrologers": ["astrologers", Number],
+    "--duration": ["duration", Number],
+    "--warmup-seconds": ["warmupSeconds", Number],
+    "--rate": ["rate", Number],
   };
+  const given = new Set();
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -94,6 +148,7 @@ function parseArgs(argv) {
       value ??= argv[++i];
       if (value === undefined) throw new Error(`${arg} needs a value`);
       opts[key] = type(value);
+      given.add(arg);
       if (type === Number && !(Number.isInteger(opts[key]) && opts[key] >= 0)) {
         throw new Error(`${arg} must be a whole number`);
       }
@@ -111,6 +166,15 @@ function parseArgs(argv) {
   }
   if (!["one,across", "across,one"].includes(opts.order)) {
     throw new Error("--order is one,across or across,one");
+  }
+  const concurrentOnly = ["--astrologers", "--duration", "--warmup-seconds", "--rate"].filter((o) => given.has(o));
+  if (!opts.concurrency && concurrentOnly.length > 0) {
+    throw new Error(`${concurrentOnly.join(", ")} only apply with --concurrency`);
+  }
+  if (opts.concurrency) {
+    if (opts.duration < 1) throw new Error("--duration must be at least 1");
+    opts.astrologers ||= Math.ceil(opts.concurrency / 8);
+    if (opts.astrologers > opts.concurrency) throw new Error("--astrologers must be at most --concurrency");
   }
   return opts;
 }
@@ -483,10 +547,441 @@ async function verify(users) {
   return { conversations: users.length, messages, ok: problems.length === 0, problems: problems.slice(0, 20) };
 }
 
+// ---------------------------------------------------------------- concurrent mode
+
+// Like probe(), but SHOW GLOBAL STATUS runs without blocking the event loop
+// (the clients' requests keep going while the mysql client runs); the CPU
+// counters are read at the call.
+async function probeAsync() {
+  const p = {
+    at: performance.now(),
+    client: process.cpuUsage(),
+    server: procCpuSeconds(process.env.BENCH_SERVER_PID),
+    db: procCpuSeconds(process.env.BENCH_DB_PID),
+    machine: machineBusySeconds(),
+    status: undefined,
+  };
+  const cmd = process.env.BENCH_MYSQL;
+  if (cmd) {
+    const [bin, ...args] = cmd.split(/\s+/).filter(Boolean);
+    const list = STATUS_VARS.map((v) => `'${v}'`).join(",");
+    const out = await new Promise((resolve, reject) =>
+      execFile(bin, [...args, "-N", "-B", "-e", `SHOW GLOBAL STATUS WHERE Variable_name IN (${list})`], { encoding: "utf8" }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    p.status = Object.fromEntries(
+      out
+        .trim()
+        .split("\n")
+        .map((line) => line.split("\t"))
+        .map(([k, v]) => [k, Number(v)]),
+    );
+  }
+  return p;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// N users, each with a token and a direct conversation with astrologer
+// i mod A, and a keep-alive Agent of one socket.
+async function setupConcurrent() {
+  const t0 = performance.now();
+  const admin = await login(opts.adminEmail, opts.adminPassword);
+  const lots = { max: 100000, perSeconds: 1 };
+  await api("PATCH", "/api/settings", {
+    token: admin,
+    body: { messagesPerParticipant: lots, loginPerIp: lots, loginPerAccount: lots },
+  });
+  const astrologers = await pool(
+    Array.from({ length: opts.astrologers }, (_, i) => i),
+    opts.setupConcurrency,
+    (i) =>
+      api("POST", "/api/participants", {
+        token: admin,
+        body: { type: "astrologer", name: `Bench Astrologer ${i}`, email: `astro-${runId}-${i}@bench.test`, password: PASSWORD },
+      }),
+  );
+  const clients = await pool(
+    Array.from({ length: opts.concurrency }, (_, i) => i),
+    opts.setupConcurrency,
+    async (i) => {
+      const email = `user-${runId}-${i}@bench.test`;
+      const astrologer = astrologers[i % astrologers.length];
+      const user = await api("POST", "/api/participants", {
+        token: admin,
+        body: { type: "user", name: `Bench User ${i}`, email, password: PASSWORD },
+      });
+      await api("POST", "/api/consultations", {
+        token: admin,
+        body: { userId: user.id, astrologerId: astrologer.id, status: "active" },
+      });
+      const token = await login(email, PASSWORD);
+      const conversation = await api("POST", "/api/conversations", { token, body: { participantId: astrologer.id } });
+      return {
+        index: i,
+        token,
+        conversationId: conversation.id,
+        path: `/api/conversations/${conversation.id}/messages`,
+        authorization: `Bearer ${token}`,
+        agent: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+        acked: new Map(), // seq -> id of every acknowledged send
+        duplicateSeqs: [], // seqs acknowledged twice (must stay empty)
+        sends: 0,
+        queue: [], // open loop: scheduled times waiting for this client
+        head: 0,
+        busy: false,
+      };
+    },
+  );
+  log(
+    `setup: ${astrologers.length} astrologer(s), ${clients.length} users with consultations and conversations in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  return clients;
+}
+
+const url = new URL(opts.baseUrl);
+const SEND_TIMEOUT_MS = 30000;
+
+// One POST on the client's own connection: resolves { status, text } or
+// { error } (network error or timeout), never rejects.
+function postMessage(client, payload) {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r) => {
+      if (!done) {
+        done = true;
+        resolve(r);
+      }
+    };
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port || 80,
+        path: client.path,
+        method: "POST",
+        agent: client.agent,
+        headers: {
+          authorization: client.authorization,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(payload),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (text += c));
+        res.on("end", () => finish({ status: res.statusCode, text }));
+        res.on("error", (err) => finish({ error: err.code ?? err.message }));
+      },
+    );
+    req.setTimeout(SEND_TIMEOUT_MS, () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })));
+    req.on("error", (err) => finish({ error: err.code ?? err.message }));
+    req.end(payload);
+  });
+}
+
+// What the run counts: sends within the measured window, [t0, t1).
+const run = {
+  t0: Infinity,
+  t1: Infinity,
+  latencies: [], // accepted sends in the window, ms (open loop: from the scheduled time)
+  service: [], // open loop: accepted sends in the window, ms from the request's start
+  slices: [], // accepted sends in the window by second
+  refused: 0,
+  errors: {},
+  warmupAccepted: 0,
+};
+
+// One send by `client`, counted by `at` (when it started, or in the open
+// loop when it was due). Returns false after a network error.
+async function sendConcurrent(client, at) {
+  const n = ++client.sends;
+  const payload = JSON.stringify({
+    content: `bench concurrent ${client.index} ${n}: the stars are aligned for a quick reply`,
+    clientMsgId: `${runId}-c${client.index}-${n}`,
+  });
+  const start = performance.now();
+  const res = await postMessage(client, payload);
+  const end = performance.now();
+  const inWindow = at >= run.t0 && at < run.t1;
+  if (res.error !== undefined) {
+    if (inWindow) {
+      const key = res.error === "timeout" ? "timeout" : `network ${res.error}`;
+      run.errors[key] = (run.errors[key] ?? 0) + 1;
+    }
+    return false;
+  }
+  let json;
+  try {
+    json = JSON.parse(res.text);
+  } catch {
+    json = undefined;
+  }
+  if ((res.status === 200 || res.status === 201) && json?.success) {
+    const message = json.data;
+    if (client.acked.has(message.seq)) client.duplicateSeqs.push(message.seq);
+    client.acked.set(message.seq, message.id);
+    if (inWindow) {
+      run.latencies.push(end - at);
+      if (at !== start) run.service.push(end - start);
+      const second = Math.floor((at - run.t0) / 1000);
+      run.slices[second] = (run.slices[second] ?? 0) + 1;
+    } else if (at < run.t0) {
+      run.warmupAccepted++;
+    }
+  } else if (inWindow) {
+    const code = json?.error?.code ?? "?";
+    if (res.status === 503 && code === "overloaded") run.refused++;
+    else run.errors[`${res.status} ${code}`] = (run.errors[`${res.status} ${code}`] ?? 0) + 1;
+  }
+  return true;
+}
+
+// Closed loop: each client sends back to back until `stop()` says so.
+async function closedLoop(clients, stop) {
+  await Promise.all(
+    clients.map(async (client) => {
+      while (!stop()) {
+        // After a network error, do not spin on a server that is gone.
+        if (!(await sendConcurrent(client, performance.now()))) await sleep(10);
+      }
+    }),
+  );
+}
+
+// Open loop: arrival i is due at start + i / rate and goes to client
+// i mod N, which sends its queue in order, one request at a time.
+function openLoop(clients, start, end) {
+  const interval = 1000 / opts.rate;
+  let next = 0;
+  let maxBacklog = 0;
+  let abandon = false;
+  const pump = async (client) => {
+    client.busy = true;
+    while (client.head < client.queue.length && !abandon) {
+      const at = client.queue[client.head++];
+      if (!(await sendConcurrent(client, at))) await sleep(10);
+    }
+    client.queue = [];
+    client.head = 0;
+    client.busy = false;
+  };
+  const generate = async () => {
+    for (;;) {
+      const now = performance.now();
+      const due = Math.min(Math.floor((Math.min(now, end) - start) / interval) + 1, Math.ceil((end - start) / interval));
+      for (; next < due; next++) {
+        const client = clients[next % clients.length];
+        client.queue.push(start + next * interval);
+        maxBacklog = Math.max(maxBacklog, client.queue.length - client.head - (client.busy ? 0 : 1));
+        if (!client.busy) pump(client);
+      }
+      if (now >= end) break;
+      await sleep(1);
+    }
+  };
+  // Arrivals of the measured window still queued.
+  const notSent = () =>
+    clients.reduce((n, c) => n + c.queue.slice(c.head).filter((at) => at >= run.t0 && at < run.t1).length, 0);
+  return {
+    generated: generate(),
+    // Waits for the queues to drain, at most `ms`; then abandons the rest.
+    async drain(ms) {
+      const deadline = performance.now() + ms;
+      while (clients.some((c) => c.busy) && performance.now() < deadline) await sleep(20);
+      const left = notSent();
+      abandon = true;
+      while (clients.some((c) => c.busy)) await sleep(20);
+      return left;
+    },
+    maxBacklog: () => maxBacklog,
+  };
+}
+
+function latencyStats(latencies) {
+  if (latencies.length === 0) return null;
+  const sorted = Float64Array.from(latencies).sort();
+  const r2 = (x) => Math.round(x * 100) / 100;
+  return {
+    mean: r2(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+    p50: r2(percentile(sorted, 50)),
+    p90: r2(percentile(sorted, 90)),
+    p95: r2(percentile(sorted, 95)),
+    p99: r2(percentile(sorted, 99)),
+    max: r2(sorted[sorted.length - 1]),
+  };
+}
+
+async function measureConcurrent(clients) {
+  const n = clients.length;
+  const open = opts.rate > 0;
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const start = performance.now();
+  run.t0 = start + opts.warmupSeconds * 1000;
+  run.t1 = run.t0 + opts.duration * 1000;
+  log(
+    open
+      ? `open loop: ${opts.rate} sends/s over ${n} clients, ${opts.warmupSeconds} s warm-up, ${opts.duration} s measured`
+      : `closed loop: ${n} clients, ${opts.warmupSeconds} s warm-up, ${opts.duration} s measured`,
+  );
+  let stopping = false;
+  let loop;
+  let drained;
+  if (open) loop = openLoop(clients, start, run.t1);
+  else drained = closedLoop(clients, () => stopping);
+
+  await sleep(run.t0 - performance.now());
+  const before = await probeAsync();
+  loopDelay.enable();
+  await sleep(run.t1 - performance.now());
+  const after = await probeAsync();
+  loopDelay.disable();
+  let notSent;
+  if (open) {
+    await loop.generated;
+    notSent = await loop.drain(Math.max(10, opts.duration) * 1000);
+  } else {
+    stopping = true;
+    await drained;
+  }
+  for (const client of clients) client.agent.destroy();
+
+  const accepted = run.latencies.length;
+  const seconds = opts.duration;
+  const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+  const wall = (after.at - before.at) / 1000;
+  const clientCpu = (after.client.user - before.client.user + after.client.system - before.client.system) / 1e6;
+  const result = {
+    name: open ? "openLoop" : "closedLoop",
+    description: open
+      ? `${opts.rate} sends/s offered at fixed intervals, round robin over ${n} users (each with one keep-alive connection), each into their own direct conversation with one of ${opts.astrologers} astrologer(s); latency from the scheduled time`
+      : `${n} users (each with one keep-alive connection) send back to back, each into their own direct conversation with one of ${opts.astrologers} astrologer(s)`,
+    clients: n,
+    conversations: n,
+    astrologers: opts.astrologers,
+    ...(open ? { offeredPerSecond: opts.rate } : {}),
+    seconds,
+    messages: accepted,
+    messagesPerSecond: Math.round(accepted / seconds),
+    refused: run.refused,
+    errors: run.errors,
+    latencyMs: latencyStats(run.latencies),
+    ...(open ? { serviceLatencyMs: latencyStats(run.service), maxBacklog: loop.maxBacklog(), notSent } : {}),
+    messagesPerSecondBySlice: Array.from({ length: seconds }, (_, i) => run.slices[i] ?? 0),
+    warmup: { seconds: opts.warmupSeconds, messages: run.warmupAccepted },
+    clientCpuCores: round(clientCpu / wall),
+    clientEventLoopDelayMs: {
+      p50: round(loopDelay.percentile(50) / 1e6),
+      p99: round(loopDelay.percentile(99) / 1e6),
+      max: round(loopDelay.max / 1e6),
+    },
+    ...costs(before, after, Math.max(1, accepted)),
+  };
+  const errors = Object.values(run.errors).reduce((a, b) => a + b, 0);
+  log(
+    `${result.name}: ${accepted} sends in ${seconds} s = ${result.messagesPerSecond} sends/s; ` +
+      (result.latencyMs
+        ? `p50 ${result.latencyMs.p50} ms, p90 ${result.latencyMs.p90} ms, p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms; `
+        : "") +
+      `refused ${run.refused}, errors ${errors}${errors ? " " + JSON.stringify(run.errors) : ""}` +
+      (open ? `; max backlog ${result.maxBacklog}, not sent ${notSent}` : "") +
+      `; client ${result.clientCpuCores} cores`,
+  );
+  return result;
+}
+
+// Reads every conversation back: seq 1..lastSeq without gaps, and at each
+// acknowledged seq the acknowledged id.
+async function verifyConcurrent(clients) {
+  const problems = [];
+  let messages = 0;
+  let acked = 0;
+  let unacknowledged = 0;
+  await pool(clients, 4, async (client) => {
+    let after = 0;
+    let lastSeq;
+    for (;;) {
+      const page = await api("GET", `${client.path}?after=${after}&limit=100`, { token: client.token });
+      lastSeq = page.lastSeq;
+      for (const m of page.items) {
+        if (m.seq !== after + 1) problems.push(`${client.conversationId}: seq ${m.seq} after ${after}`);
+        const id = client.acked.get(m.seq);
+        if (id === undefined) unacknowledged++;
+        else if (id !== m.id) problems.push(`${client.conversationId}: seq ${m.seq} is ${m.id}, the send acknowledged ${id}`);
+        after = m.seq;
+        messages++;
+      }
+      if (!page.hasMore || page.items.length === 0) break;
+    }
+    if (lastSeq !== after) problems.push(`${client.conversationId}: read up to seq ${after}, lastSeq ${lastSeq}`);
+    for (const seq of client.acked.keys()) {
+      if (seq > after) problems.push(`${client.conversationId}: acknowledged seq ${seq} is not stored (read up to ${after})`);
+    }
+    for (const seq of client.duplicateSeqs) problems.push(`${client.conversationId}: seq ${seq} acknowledged twice`);
+    acked += client.acked.size + client.duplicateSeqs.length;
+  });
+  return {
+    conversations: clients.length,
+    messages,
+    acknowledged: acked,
+    unacknowledged,
+    ok: problems.length === 0,
+    problems: problems.slice(0, 20),
+  };
+}
+
+async function mainConcurrent() {
+  const loadBefore = loadavg();
+  const cpuBefore = cpuProbe();
+  const fsync = fsyncFloor(process.env.BENCH_FSYNC_DIR);
+  const clients = await setupConcurrent();
+  const ping = await pingFloor(1000);
+  const result = await measureConcurrent(clients);
+  const cpuAfter = cpuProbe();
+  const verification = await verifyConcurrent(clients);
+  log(
+    `verify: ${verification.messages} messages in ${verification.conversations} conversations, ` +
+      `${verification.acknowledged} acknowledged, ${verification.unacknowledged} stored without an acknowledgement: ` +
+      (verification.ok ? "seq 1..N without gaps, every acknowledged id stored" : `PROBLEMS ${verification.problems.slice(0, 3).join("; ")}`),
+  );
+  const summary = {
+    baseUrl: opts.baseUrl,
+    node: process.version,
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      loadAverageBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
+      loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100),
+      cpuProbeMs: [cpuBefore, cpuAfter],
+      fsync,
+    },
+    setup: {
+      tenant: opts.tenant,
+      mode: opts.rate > 0 ? "open" : "closed",
+      concurrency: opts.concurrency,
+      astrologers: opts.astrologers,
+      users: clients.length,
+      rate: opts.rate || undefined,
+      duration: opts.duration,
+      warmupSeconds: opts.warmupSeconds,
+      clientMsgId: true,
+      client: "http (one keep-alive connection per client)",
+    },
+    cases: [result],
+    floor: ping,
+    verification,
+  };
+  process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+  if (!verification.ok) process.exitCode = 1;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
   await api("GET", "/health");
+  if (opts.concurrency) return mainConcurrent();
   const loadBefore = loadavg();
   const cpuBefore = cpuProbe();
   const fsync = fsyncFloor(process.env.BENCH_FSYNC_DIR);
