@@ -4,6 +4,17 @@
 #
 #   bench/run.sh                              # defaults: 2000 into one, 100 x 20
 #   bench/run.sh --one 5000 --per-conv 50     # extra arguments go to rest_send.mjs
+#   bench/run.sh --concurrency 64 --duration 30          # 64 clients, closed loop
+#   bench/run.sh --concurrency 64 --duration 30 --rate 3000   # open loop
+#
+# --concurrency N runs N clients at once instead of the sequential cases:
+# N users, each with their own keep-alive connection, each sending into their
+# own direct conversation with one of --astrologers A (default ceil(N/8))
+# astrologers, back to back (closed loop) or, with --rate R, at R sends a
+# second in total (open loop), for --duration S (default 30) seconds after
+# --warmup-seconds S (default 5). It reports accepted sends/s, p50/p90/p99/max
+# latency, `overloaded` refusals and other errors by code, and checks every
+# acknowledged send is stored, gap-free. See bench/rest_send.mjs --help.
 #
 # Needs: cargo, node >= 20, curl, the mysql client, and MariaDB/MySQL on
 # 127.0.0.1:3306 as root without a password (like `cargo test`).
