@@ -70,8 +70,8 @@ trap 'exit 130' INT TERM
 
 echo "== fresh database $DB_NAME" >&2
 $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
-"$BIN" migrate >"$WORK/migrate.log" 2>&1
-"$BIN" tenant create --slug "$TENANT" --name "Bench" \
+SAMVAD_DATA_DIR="$WORK/data" "$BIN" migrate >"$WORK/migrate.log" 2>&1
+SAMVAD_DATA_DIR="$WORK/data" "$BIN" tenant create --slug "$TENANT" --name "Bench" \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --json >"$WORK/tenant.json"
 
 PORT="${BENCH_PORT:-$(free_port)}"
