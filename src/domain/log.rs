@@ -53,6 +53,39 @@ pub struct NewEntry {
     pub created_at: DateTime<Utc>,
 }
 
+impl NewEntry {
+    /// An entry about `subject`, now, outside any conversation.
+    pub fn new(tenant: TenantId, kind: LogKind, subject: impl Into<Uuid>) -> Self {
+        Self {
+            tenant_id: tenant,
+            kind,
+            conversation_id: None,
+            subject_id: subject.into(),
+            seq: None,
+            created_at: super::now(),
+        }
+    }
+
+    /// The same entry, in a conversation.
+    pub fn in_conversation(mut self, conversation: Option<ConversationId>) -> Self {
+        self.conversation_id = conversation;
+        self
+    }
+
+    /// An entry about a message: its conversation and seq.
+    pub fn of_message(kind: LogKind, message: &super::message::Message) -> Self {
+        Self {
+            conversation_id: Some(message.conversation_id),
+            seq: Some(message.seq),
+            created_at: message
+                .edited_at
+                .or(message.deleted_at)
+                .unwrap_or(message.created_at),
+            ..Self::new(message.tenant_id, kind, message.id)
+        }
+    }
+}
+
 /// A committed entry.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Entry {

@@ -17,6 +17,7 @@ use crate::domain::{
     conversation::{self, DirectKey},
     events::DomainEvent,
     limits::Kind,
+    log::{self, LogKind, NewEntry},
     message::MessageType,
     participant, relationship,
 };
@@ -125,6 +126,7 @@ impl Core {
             call.ring_deadline = None;
             call.ended_at = Some(now);
             update(&mut tx, &call).await?;
+            log::append(&mut tx, &[ended(&call)]).await?;
             tx.commit().await?;
             self.call_changed(&call, None, actor, None).await;
             return Err(AppError::conflict(
@@ -250,6 +252,9 @@ impl Core {
             free_lines(&mut tx, tenant, id).await?;
         }
         update(&mut tx, &call).await?;
+        if reason.is_some() {
+            log::append(&mut tx, &[ended(&call)]).await?;
+        }
         tx.commit().await?;
         let actor_like = (by, session);
         self.publish_call(&call, Some(action), actor_like, None)
@@ -317,4 +322,9 @@ impl Core {
             tracing::warn!(error = %err, call = %call.id, "writing the call's entry failed");
         }
     }
+}
+
+/// The log's entry for a call that ended.
+fn ended(call: &Call) -> NewEntry {
+    NewEntry::new(call.tenant_id, LogKind::CallEnded, call.id).in_conversation(call.conversation_id)
 }

@@ -35,7 +35,7 @@ pub(super) fn not_found() -> AppError {
 }
 
 /// Most members a group may have.
-pub(super) const MAX_GROUP: usize = 256;
+pub(super) const MAX_GROUP: usize = 1024;
 
 impl Core {
     /// Opens the direct conversation between the actor and `key.other` in

@@ -10,7 +10,11 @@ use super::{
     Message, MessageSet, MessageType, Reaction, SendInput, get, reactions_of, read::not_found,
 };
 use crate::{
-    domain::{Actor, Core, MessageId, ParticipantId, conversation, events::DomainEvent},
+    domain::{
+        Actor, Core, MessageId, ParticipantId, conversation,
+        events::DomainEvent,
+        log::{self, LogKind, NewEntry},
+    },
     error::{AppError, AppResult},
 };
 
@@ -87,6 +91,11 @@ impl Core {
         .await?;
         let edited = get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
         refresh_preview(&mut tx, &edited).await?;
+        log::append(
+            &mut tx,
+            &[NewEntry::of_message(LogKind::MessageUpdated, &edited)],
+        )
+        .await?;
         tx.commit().await?;
         let sender_kind = self.sender_kind(&edited).await;
         self.publish_change(&edited, |message, members| DomainEvent::MessageEdited {
@@ -153,6 +162,11 @@ impl Core {
             .await?;
         let deleted = get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
         refresh_preview(&mut tx, &deleted).await?;
+        log::append(
+            &mut tx,
+            &[NewEntry::of_message(LogKind::MessageDeleted, &deleted)],
+        )
+        .await?;
         tx.commit().await?;
         let sender_kind = self.sender_kind(&deleted).await;
         self.publish_change(&deleted, |message, members| DomainEvent::MessageDeleted {

@@ -11,6 +11,7 @@ use crate::{
     domain::{
         Actor, ChatRequestId, ConsultationId, Core, Page, ParticipantId, audit, cursor,
         events::DomainEvent,
+        log::{self, LogKind, NewEntry},
         participant::{self, ParticipantType},
     },
     error::{AppError, AppResult},
@@ -211,6 +212,15 @@ impl Core {
         .bind(request.created_at)
         .execute(&mut *tx)
         .await?;
+        log::append(
+            &mut tx,
+            &[NewEntry::new(
+                tenant,
+                LogKind::ChatRequestCreated,
+                request.id,
+            )],
+        )
+        .await?;
         tx.commit().await?;
         self.events()
             .publish(DomainEvent::ChatRequestCreated {
@@ -287,6 +297,11 @@ impl Core {
         .bind(tenant)
         .bind(id)
         .execute(&mut *tx)
+        .await?;
+        log::append(
+            &mut tx,
+            &[NewEntry::new(tenant, LogKind::ChatRequestAnswered, id)],
+        )
         .await?;
         tx.commit().await?;
         self.events()

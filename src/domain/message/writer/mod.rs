@@ -367,14 +367,7 @@ impl Task {
         sql::sent_up_to(tx, &cursors, now).await?;
         let entries: Vec<NewEntry> = fresh
             .iter()
-            .map(|m| NewEntry {
-                tenant_id: m.tenant_id,
-                kind: LogKind::MessageCreated,
-                conversation_id: Some(m.conversation_id),
-                subject_id: m.id.as_uuid(),
-                seq: Some(m.seq),
-                created_at: m.created_at,
-            })
+            .map(|m| NewEntry::of_message(LogKind::MessageCreated, m))
             .collect();
         log::append(tx, &entries).await?;
         Ok(verdicts)

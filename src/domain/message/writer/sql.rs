@@ -122,7 +122,8 @@ pub async fn members(
 }
 
 /// Which of the pairs have a block between them (either way), as
-/// `(tenant, blocker, blocked)`.
+/// `(tenant, blocker, blocked)`: every block made or received by the
+/// people of the pairs (two index ranges), filtered by the caller.
 pub async fn blocks(
     conn: &mut MySqlConnection,
     pairs: &[(TenantId, ParticipantId, ParticipantId)],
@@ -134,12 +135,8 @@ pub async fn blocks(
     let mut query =
         QueryBuilder::new("SELECT tenant_id, blocker_id, blocked_id FROM blocks WHERE ");
     push_by_tenant(&mut query, "tenant_id", "blocker_id", &people);
-    query.push(" AND blocked_id IN (");
-    let mut list = query.separated(", ");
-    for person in people.values().flatten() {
-        list.push_bind(*person);
-    }
-    query.push(")");
+    query.push(" UNION SELECT tenant_id, blocker_id, blocked_id FROM blocks WHERE ");
+    push_by_tenant(&mut query, "tenant_id", "blocked_id", &people);
     query
         .build()
         .fetch_all(conn)
@@ -164,19 +161,24 @@ pub async fn by_client_ids(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = QueryBuilder::new(format!("SELECT {COLUMNS} FROM messages x WHERE "));
-    push_by_tenant(
-        &mut query,
-        "x.tenant_id",
-        "x.sender_id",
-        &by_tenant(keys.iter().map(|(t, s, _)| (*t, *s))),
-    );
-    query.push(" AND x.client_msg_id IN (");
-    let mut list = query.separated(", ");
-    for (_, _, client_id) in keys {
-        list.push_bind(client_id.clone());
+    // One point lookup on the unique key per client id: IN lists on both
+    // columns would make the optimizer weigh their cross product (and fall
+    // back to reading the tenant's messages).
+    let mut query = QueryBuilder::new("");
+    for (i, (tenant, sender, client_id)) in keys.iter().enumerate() {
+        if i > 0 {
+            query.push(" UNION ALL ");
+        }
+        query
+            .push(format!(
+                "SELECT {COLUMNS} FROM messages x FORCE INDEX (uq_messages_client) WHERE x.tenant_id = "
+            ))
+            .push_bind(*tenant)
+            .push(" AND x.sender_id = ")
+            .push_bind(*sender)
+            .push(" AND x.client_msg_id = ")
+            .push_bind(client_id.clone());
     }
-    query.push(")");
     let found: Vec<Message> = query.build_query_as().fetch_all(conn).await?;
     Ok(found
         .into_iter()
@@ -195,7 +197,9 @@ pub async fn reply_targets(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = QueryBuilder::new("SELECT tenant_id, id, conversation_id FROM messages WHERE ");
+    let mut query = QueryBuilder::new(
+        "SELECT tenant_id, id, conversation_id FROM messages FORCE INDEX (uq_messages_id) WHERE ",
+    );
     push_by_tenant(
         &mut query,
         "tenant_id",
