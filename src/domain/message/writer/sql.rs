@@ -161,23 +161,37 @@ pub async fn by_client_ids(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    // One point lookup on the unique key per client id: IN lists on both
-    // columns would make the optimizer weigh their cross product (and fall
-    // back to reading the tenant's messages).
-    let mut query = QueryBuilder::new("");
-    for (i, (tenant, sender, client_id)) in keys.iter().enumerate() {
+    // Pairs on the unique key, `(sender_id, client_msg_id) IN ((?, ?), ...)`,
+    // which MariaDB reads as one range per pair. (Separate IN lists on the
+    // two columns would make it weigh their cross product and fall back
+    // to reading all the tenant's messages.)
+    let mut groups: BTreeMap<TenantId, Vec<(ParticipantId, &str)>> = BTreeMap::new();
+    for (tenant, sender, client_id) in keys {
+        groups
+            .entry(*tenant)
+            .or_default()
+            .push((*sender, client_id));
+    }
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM messages x FORCE INDEX (uq_messages_client) WHERE "
+    ));
+    for (i, (tenant, pairs)) in groups.iter().enumerate() {
         if i > 0 {
-            query.push(" UNION ALL ");
+            query.push(" OR ");
         }
         query
-            .push(format!(
-                "SELECT {COLUMNS} FROM messages x FORCE INDEX (uq_messages_client) WHERE x.tenant_id = "
-            ))
+            .push("(x.tenant_id = ")
             .push_bind(*tenant)
-            .push(" AND x.sender_id = ")
-            .push_bind(*sender)
-            .push(" AND x.client_msg_id = ")
-            .push_bind(client_id.clone());
+            .push(" AND (x.sender_id, x.client_msg_id) IN (");
+        let mut list = query.separated(", ");
+        for (sender, client_id) in pairs {
+            list.push("(")
+                .push_bind_unseparated(*sender)
+                .push_unseparated(", ")
+                .push_bind_unseparated(client_id.to_string())
+                .push_unseparated(")");
+        }
+        query.push("))");
     }
     let found: Vec<Message> = query.build_query_as().fetch_all(conn).await?;
     Ok(found
