@@ -140,7 +140,22 @@ pub struct Policy {
     /// Serializes reloads, so a snapshot read earlier is never applied last.
     reloading: Arc<tokio::sync::Mutex<()>>,
     rules: RuleReader,
+    /// Decisions already made, by (subject, domain, object, action): a
+    /// request checks a role's rights, which change only when the rules
+    /// are reloaded, and casbin's matcher costs more than the rest of a
+    /// send. Emptied by every reload.
+    decisions: Arc<std::sync::RwLock<Decisions>>,
 }
+
+/// The decision cache and the rules' generation it was filled from.
+#[derive(Default)]
+struct Decisions {
+    generation: u64,
+    made: std::collections::HashMap<(String, String, String, String), bool>,
+}
+
+/// Most decisions kept (subjects are roles and scopes: a few thousand at most).
+const MAX_DECISIONS: usize = 100_000;
 
 /// A new enforcer loaded with every stored rule (and the platform's).
 async fn load_enforcer(rules: &RuleReader) -> casbin::Result<Enforcer> {
@@ -172,6 +187,7 @@ impl Policy {
             loaded: Arc::new(std::sync::RwLock::new(loaded)),
             reloading: Arc::default(),
             rules,
+            decisions: Arc::default(),
         })
     }
 
@@ -184,7 +200,10 @@ impl Policy {
             .await
             .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin reload failed: {err}")))?;
         let domains = domains_of(&fresh);
-        *self.enforcer.write().await = fresh;
+        let mut enforcer = self.enforcer.write().await;
+        self.forget_decisions();
+        *enforcer = fresh;
+        drop(enforcer);
         *self.loaded.write().expect("policy lock") = domains;
         Ok(())
     }
@@ -203,11 +222,42 @@ impl Policy {
         if !known && let Ok(tenant) = domain.parse::<TenantId>() {
             self.reload_tenant(tenant).await?;
         }
-        self.enforcer
+        let key = (
+            subject.to_owned(),
+            domain.to_owned(),
+            object.to_owned(),
+            action.to_owned(),
+        );
+        let generation = {
+            let decisions = self.decisions.read().expect("decision lock");
+            if let Some(allowed) = decisions.made.get(&key) {
+                return Ok(*allowed);
+            }
+            decisions.generation
+        };
+        let allowed = self
+            .enforcer
             .read()
             .await
             .enforce((subject, domain, object, action))
-            .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin enforce failed: {err}")))
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin enforce failed: {err}")))?;
+        let mut decisions = self.decisions.write().expect("decision lock");
+        // A reload since the decision was made: it may be stale, keep it out.
+        if decisions.generation == generation {
+            if decisions.made.len() >= MAX_DECISIONS {
+                decisions.made.clear();
+            }
+            decisions.made.insert(key, allowed);
+        }
+        Ok(allowed)
+    }
+
+    /// Empties the decision cache; called with the enforcer's write lock
+    /// held, before its rules change.
+    fn forget_decisions(&self) {
+        let mut decisions = self.decisions.write().expect("decision lock");
+        decisions.generation += 1;
+        decisions.made.clear();
     }
 
     /// Replaces one tenant's rules in memory with what MySQL holds.
@@ -220,6 +270,9 @@ impl Policy {
         let failed =
             |err: casbin::Error| AppError::Internal(anyhow::anyhow!("casbin reload failed: {err}"));
         let mut enforcer = self.enforcer.write().await;
+        // No check runs while the write lock is held; any decision made
+        // before it is forgotten, whether or not the reload completes.
+        self.forget_decisions();
         enforcer
             .remove_filtered_policy(1, vec![domain.clone()])
             .await
@@ -240,6 +293,7 @@ impl Policy {
                 .await
                 .map_err(failed)?;
         }
+        drop(enforcer);
         self.loaded
             .write()
             .expect("policy lock")
