@@ -8,14 +8,16 @@
 
 mod calls;
 
-use std::{convert::Infallible, future::Future, sync::Arc};
+use std::{convert::Infallible, sync::Arc};
+
+use futures_util::future::BoxFuture;
 
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use socketioxide::{
     SocketIo,
     adapter::LocalAdapter,
-    extract::{AckSender, SocketRef, State, TryData},
+    extract::{AckSender, Event, SocketRef, State, TryData},
     handler::{FromMessageParts, Value as Packet},
     socket::Socket,
 };
@@ -97,41 +99,44 @@ impl Ctx {
     }
 }
 
-/// Registers `handler` for `event` with the shared plumbing: the payload
-/// parsed as JSON, the connection's identity, and the answer.
-pub(super) fn on<F, Fut>(s: &SocketRef, event: &'static str, handler: F)
-where
-    F: Fn(Ctx, Value) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = AppResult<Value>> + Send + 'static,
-{
-    s.on(
-        event,
-        move |s: SocketRef,
-              io: SocketIo,
-              TryData(data): TryData<Value>,
-              ack: Ack,
-              State(state): State<AppState>| {
-            let handler = handler.clone();
-            async move {
-                let Some(conn) = s.extensions.get::<Conn>() else {
-                    return;
-                };
-                let result = match data {
-                    Ok(data) => {
-                        let ctx = Ctx {
-                            socket: s.clone(),
-                            io,
-                            state,
-                            conn,
-                        };
-                        handler(ctx, data).await
-                    }
-                    Err(_) => Err(AppError::validation("the payload must be one JSON object")),
-                };
-                ack.answer(&s, event, result);
-            }
-        },
-    );
+/// A client event's handler: the payload (JSON) and the connection's
+/// identity in, the answer out.
+pub(super) type Handler = fn(Ctx, Value) -> BoxFuture<'static, AppResult<Value>>;
+
+/// Every client event goes through this one handler, which finds the
+/// event's own in [`route`]. One handler per socket rather than one per
+/// event name (there are 25 with the aliases): each socket keeps less.
+async fn dispatch(
+    s: SocketRef,
+    io: SocketIo,
+    Event(event): Event,
+    TryData(data): TryData<Value>,
+    ack: Ack,
+    State(state): State<AppState>,
+) {
+    let Some((event, handler)) = route(&event) else {
+        // Unknown events are answered only when the client waits for an answer.
+        if ack.wanted {
+            ack.answer(&s, "unknown", Err(AppError::bad_request("unknown event")));
+        }
+        return;
+    };
+    let Some(conn) = s.extensions.get::<Conn>() else {
+        return;
+    };
+    let result = match data {
+        Ok(data) => {
+            let ctx = Ctx {
+                socket: s.clone(),
+                io,
+                state,
+                conn,
+            };
+            handler(ctx, data).await
+        }
+        Err(_) => Err(AppError::validation("the payload must be one JSON object")),
+    };
+    ack.answer(&s, event, result);
 }
 
 /// Reads a payload into `T`; a wrong shape is a validation error naming it.
@@ -288,32 +293,43 @@ async fn presence(ctx: Ctx, data: Value) -> AppResult<Value> {
     ))
 }
 
-/// Registers every client event on a new socket.
+/// Registers the client events on a new socket.
 pub fn register(s: &SocketRef) {
-    for event in ["dm:send_message", "send-message", "message"] {
-        on(s, event, send);
-    }
-    on(s, "dm:join_conversation", join);
-    on(s, "dm:leave_conversation", leave);
-    for event in ["dm:typing_start", "typing"] {
-        on(s, event, |ctx, data| typing(ctx, data, true));
-    }
-    for event in ["dm:typing_stop", "typing-stopped"] {
-        on(s, event, |ctx, data| typing(ctx, data, false));
-    }
-    for event in ["dm:mark_read", "read_up_to"] {
-        on(s, event, |ctx, data| receipt(ctx, data, Cursor::Read));
-    }
-    on(s, "delivered", |ctx, data| {
-        receipt(ctx, data, Cursor::Delivered)
-    });
-    on(s, "sync", sync);
-    on(s, "presence", presence);
-    calls::register(s);
-    // Unknown events are answered only when the client waits for an answer.
-    s.on_fallback(async |s: SocketRef, ack: Ack| {
-        if ack.wanted {
-            ack.answer(&s, "unknown", Err(AppError::bad_request("unknown event")));
-        }
-    });
+    s.on_fallback(dispatch);
 }
+
+/// The handler of a client event, with the event's name.
+fn route(event: &str) -> Option<(&'static str, Handler)> {
+    let handler: Handler = match event {
+        "dm:send_message" | "send-message" | "message" => |ctx, data| Box::pin(send(ctx, data)),
+        "dm:join_conversation" => |ctx, data| Box::pin(join(ctx, data)),
+        "dm:leave_conversation" => |ctx, data| Box::pin(leave(ctx, data)),
+        "dm:typing_start" | "typing" => |ctx, data| Box::pin(typing(ctx, data, true)),
+        "dm:typing_stop" | "typing-stopped" => |ctx, data| Box::pin(typing(ctx, data, false)),
+        "dm:mark_read" | "read_up_to" => |ctx, data| Box::pin(receipt(ctx, data, Cursor::Read)),
+        "delivered" => |ctx, data| Box::pin(receipt(ctx, data, Cursor::Delivered)),
+        "sync" => |ctx, data| Box::pin(sync(ctx, data)),
+        "presence" => |ctx, data| Box::pin(presence(ctx, data)),
+        _ => return calls::route(event),
+    };
+    Some((EVENTS.iter().find(|e| **e == event)?, handler))
+}
+
+/// The names [`route`] answers to, besides the calls' (for the answer's
+/// `event`, which must be `'static`).
+const EVENTS: [&str; 14] = [
+    "dm:send_message",
+    "send-message",
+    "message",
+    "dm:join_conversation",
+    "dm:leave_conversation",
+    "dm:typing_start",
+    "typing",
+    "dm:typing_stop",
+    "typing-stopped",
+    "dm:mark_read",
+    "read_up_to",
+    "delivered",
+    "sync",
+    "presence",
+];

@@ -7,9 +7,8 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use socketioxide::extract::SocketRef;
 
-use super::{Ctx, on, parse};
+use super::{Ctx, Handler, parse};
 use crate::{
     domain::{
         CallId,
@@ -23,25 +22,36 @@ use crate::{
 };
 
 /// Registers the call events on a new socket.
-pub fn register(s: &SocketRef) {
-    on(s, "call:initiate", |ctx, data| {
-        initiate(ctx, data, Transport::Agora)
-    });
-    on(s, "call:accept", accept);
-    on(s, "call:reject", |ctx, data| act(ctx, data, Act::Reject));
-    on(s, "call:end", |ctx, data| act(ctx, data, Act::HangUp));
-    on(s, "call:connected", |ctx, data| {
-        act(ctx, data, Act::Connected)
-    });
-    on(s, "call:token", token);
-    // Backend1's WebRTC calls.
-    on(s, "call:invite", invite);
-    on(s, "call:answer", answer);
-    on(s, "call:candidate", |ctx, data| {
-        relay(ctx, data, SignalKind::Candidate)
-    });
-    on(s, "call:hangup", |ctx, data| act(ctx, data, Act::HangUp));
+pub(super) fn route(event: &str) -> Option<(&'static str, Handler)> {
+    let handler: Handler = match event {
+        "call:initiate" => |ctx, data| Box::pin(initiate(ctx, data, Transport::Agora)),
+        "call:accept" => |ctx, data| Box::pin(accept(ctx, data)),
+        "call:reject" => |ctx, data| Box::pin(act(ctx, data, Act::Reject)),
+        "call:end" | "call:hangup" => |ctx, data| Box::pin(act(ctx, data, Act::HangUp)),
+        "call:connected" => |ctx, data| Box::pin(act(ctx, data, Act::Connected)),
+        "call:token" => |ctx, data| Box::pin(token(ctx, data)),
+        // Backend1's WebRTC calls.
+        "call:invite" => |ctx, data| Box::pin(invite(ctx, data)),
+        "call:answer" => |ctx, data| Box::pin(answer(ctx, data)),
+        "call:candidate" => |ctx, data| Box::pin(relay(ctx, data, SignalKind::Candidate)),
+        _ => return None,
+    };
+    Some((EVENTS.iter().find(|e| **e == event)?, handler))
 }
+
+/// The call events [`route`] answers to.
+const EVENTS: [&str; 10] = [
+    "call:initiate",
+    "call:accept",
+    "call:reject",
+    "call:end",
+    "call:hangup",
+    "call:connected",
+    "call:token",
+    "call:invite",
+    "call:answer",
+    "call:candidate",
+];
 
 /// Names a call.
 #[derive(Debug, Deserialize)]
