@@ -52,16 +52,20 @@ use crate::{
 /// How many pairs are seeded at once (each pair is six short transactions,
 /// about 35 statements; more in flight let MySQL group their commits: the
 /// connections scenario seeds 25,000 pairs).
-const IN_FLIGHT: usize = 32;
+pub(crate) const IN_FLIGHT: usize = 32;
 
 /// Most pairs one run seeds.
-const MAX_PAIRS: usize = 100_000;
+pub(crate) const MAX_PAIRS: usize = 100_000;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Seed a tenant with user-astrologer pairs in direct conversations and
     /// print an access token for each participant (dev only)
     Seed(SeedArgs),
+    /// Seed pairs, then drive the core's send_message in-process with
+    /// concurrent senders and print sends/s, latency, CPU per message and
+    /// a verification of what was stored (dev only; see `bench_core`)
+    Core(crate::bench_core::CoreArgs),
 }
 
 #[derive(Args)]
@@ -83,14 +87,19 @@ pub struct SeedArgs {
 
 impl BenchCommand {
     pub fn json(&self) -> bool {
-        let Self::Seed(args) = self;
-        args.json
+        match self {
+            Self::Seed(args) => args.json,
+            Self::Core(args) => args.json(),
+        }
     }
 }
 
 /// Runs a bench command: the data (with tokens) and a one-line summary.
 pub async fn run(config: &Config, command: BenchCommand) -> AppResult<(Value, String)> {
-    let BenchCommand::Seed(args) = command;
+    let args = match command {
+        BenchCommand::Seed(args) => args,
+        BenchCommand::Core(args) => return crate::bench_core::run(config, args).await,
+    };
     if config.env == Environment::Production {
         return Err(AppError::forbidden(
             "bench seed is for development databases; it is refused when SAMVAD_ENV=production",
@@ -114,7 +123,8 @@ pub async fn run(config: &Config, command: BenchCommand) -> AppResult<(Value, St
     result
 }
 
-async fn seed(
+/// Also what `bench core` seeds with.
+pub(crate) async fn seed(
     core: &Core,
     auth: &Auth,
     slug: &Slug,

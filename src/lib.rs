@@ -37,6 +37,7 @@ pub mod agora;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bench_core;
 pub mod bench_seed;
 pub mod cli;
 pub mod config;

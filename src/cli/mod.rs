@@ -2,8 +2,8 @@
 //! commands that create superadmins, tenants and participants. With
 //! `--json` an operator command prints exactly one JSON object: the
 //! envelope `{"success": true, "data": ...}`, or the error envelope.
-//! The operator commands are in [`operator`]; `bench seed` (development
-//! only) is in [`crate::bench_seed`].
+//! The operator commands are in [`operator`]; `bench seed` and `bench core`
+//! (development only) are in [`crate::bench_seed`] and [`crate::bench_core`].
 
 mod operator;
 
