@@ -2,9 +2,11 @@
 //! door, is appended here, and sends that arrive together are committed
 //! together (group commit).
 //!
-//! One task takes whatever sends are waiting (up to [`MAX_BATCH`]; one alone
-//! when the server is quiet, so a quiet server adds no wait) and writes them
-//! in one transaction of about ten statements, whatever the batch's size:
+//! A writer task takes whatever sends are waiting (up to [`MAX_BATCH`]; one
+//! alone when the server is quiet, so a quiet server adds no wait) and
+//! writes them in one transaction of about ten statements, whatever the
+//! batch's size ([`WRITERS`] tasks, each with its share of the
+//! conversations):
 //! - the conversations' rows locked in key order (`SELECT ... FOR UPDATE`),
 //!   their members, the blocks between direct partners, the client ids
 //!   already stored and the reply targets, each read once for the batch;
@@ -55,6 +57,14 @@ use crate::{
 /// Most sends in one transaction.
 pub const MAX_BATCH: usize = 256;
 
+/// Writer tasks, each with the conversations whose id falls to it: MariaDB
+/// runs one connection's statements on one thread, so two writers keep
+/// both cores busy and one batch's commit overlaps the next one's work. A
+/// conversation always goes to the same writer, so its messages keep their
+/// order from arrival to seq to event, and two writers never wait for each
+/// other's conversations (only briefly for `log_head`, at commit).
+pub const WRITERS: usize = 2;
+
 /// What the writer checks before appending a message.
 #[derive(Debug, Clone, Copy)]
 pub enum Check {
@@ -89,9 +99,9 @@ enum Command {
     Stop(oneshot::Sender<()>),
 }
 
-/// The handle on the writer task.
+/// The handle on the writer tasks.
 pub struct Writer {
-    commands: mpsc::UnboundedSender<Command>,
+    shards: Vec<mpsc::UnboundedSender<Command>>,
     queued: Arc<AtomicUsize>,
 }
 
@@ -113,22 +123,29 @@ enum Failure {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer tasks on the current runtime.
     pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>) -> Self {
-        let (commands, receiver) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        let task = Task {
-            pool,
-            events,
-            limits,
-            queued: queued.clone(),
-        };
-        tokio::spawn(task.run(receiver));
-        Self { commands, queued }
+        let shards = (0..WRITERS)
+            .map(|_| {
+                let (commands, receiver) = mpsc::unbounded_channel();
+                let task = Task {
+                    pool: pool.clone(),
+                    events: events.clone(),
+                    limits: limits.clone(),
+                    queued: queued.clone(),
+                };
+                tokio::spawn(task.run(receiver));
+                commands
+            })
+            .collect();
+        Self { shards, queued }
     }
 
     /// Appends a message and answers once it is committed (or refused).
     pub async fn write(&self, draft: Draft) -> AppResult<Message> {
+        // The id's last byte is random (UUIDv7): the conversation's writer.
+        let shard = usize::from(draft.message.conversation_id.0.as_bytes()[15]) % self.shards.len();
         let (reply, answer) = oneshot::channel();
         let job = Job {
             draft,
@@ -136,7 +153,10 @@ impl Writer {
             reply,
         };
         self.queued.fetch_add(1, Ordering::Relaxed);
-        if self.commands.send(Command::Write(Box::new(job))).is_err() {
+        if self.shards[shard]
+            .send(Command::Write(Box::new(job)))
+            .is_err()
+        {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             return Err(AppError::Overloaded);
         }
@@ -151,10 +171,11 @@ impl Writer {
 
     /// Writes what is queued, then stops; later sends are refused.
     pub async fn stop(&self) {
-        let (done, stopped) = oneshot::channel();
-        if self.commands.send(Command::Stop(done)).is_ok() {
-            let _ = stopped.await;
-        }
+        let stops = self.shards.iter().filter_map(|shard| {
+            let (done, stopped) = oneshot::channel();
+            shard.send(Command::Stop(done)).ok().map(|()| stopped)
+        });
+        futures_util::future::join_all(stops).await;
     }
 }
 
@@ -351,9 +372,10 @@ impl Task {
         }
 
         sql::insert_all(tx, &fresh).await?;
-        let mut newest: BTreeMap<Key, &Message> = BTreeMap::new();
+        let mut newest: BTreeMap<Key, (&Message, ConversationType)> = BTreeMap::new();
         for m in &fresh {
-            newest.insert((m.tenant_id, m.conversation_id), m);
+            let key = (m.tenant_id, m.conversation_id);
+            newest.insert(key, (m, locked[&key].kind));
         }
         sql::advance_conversations(tx, &newest.into_values().collect::<Vec<_>>()).await?;
         let mut cursors = BTreeMap::new();

@@ -259,59 +259,39 @@ pub async fn insert_all(conn: &mut MySqlConnection, messages: &[Message]) -> sql
     Ok(())
 }
 
-/// Pushes one of a message's values as a bound parameter.
-type PushValue = fn(&Message, &mut QueryBuilder<'_, MySql>);
-
 /// Moves each conversation's `last_seq` and last-message summary to its
-/// newest message of the batch, in one statement.
+/// newest message of the batch, in one statement: an upsert whose rows
+/// all exist (they are locked by this transaction), so each becomes an
+/// update by primary key. (An `UPDATE ... SET c = CASE id WHEN ...` would
+/// compare every row with every conversation of the batch, per column.)
 pub async fn advance_conversations(
     conn: &mut MySqlConnection,
-    newest: &[&Message],
+    newest: &[(&Message, ConversationType)],
 ) -> sqlx::Result<()> {
-    let mut query = QueryBuilder::new("UPDATE conversations SET ");
-    let columns: [(&str, PushValue); 7] = [
-        ("last_seq", |m, q| {
-            q.push_bind(m.seq);
-        }),
-        ("last_message_id", |m, q| {
-            q.push_bind(m.id);
-        }),
-        ("last_message_at", |m, q| {
-            q.push_bind(m.created_at);
-        }),
-        ("last_message_sender", |m, q| {
-            q.push_bind(m.sender_id);
-        }),
-        ("last_message_type", |m, q| {
-            q.push_bind(m.kind.as_str());
-        }),
-        ("last_message_preview", |m, q| {
-            q.push_bind(m.preview());
-        }),
-        ("activity_at", |m, q| {
-            q.push_bind(m.created_at);
-        }),
-    ];
-    for (column, value) in columns {
-        query.push(format!("{column} = CASE id"));
-        for m in newest {
-            query
-                .push(" WHEN ")
-                .push_bind(m.conversation_id)
-                .push(" THEN ");
-            value(m, &mut query);
-        }
-        query.push(format!(" ELSE {column} END, "));
-    }
-    query
-        .push("updated_at = ")
-        .push_bind(newest.first().map(|m| m.created_at))
-        .push(" WHERE ");
-    push_by_tenant(
-        &mut query,
-        "tenant_id",
-        "id",
-        &by_tenant(newest.iter().map(|m| (m.tenant_id, m.conversation_id))),
+    let mut query = QueryBuilder::new(
+        "INSERT INTO conversations (tenant_id, id, type, last_seq, last_message_id, last_message_at,
+                                    last_message_sender, last_message_type, last_message_preview,
+                                    activity_at, created_at, updated_at) ",
+    );
+    query.push_values(newest, |mut row, (m, kind)| {
+        row.push_bind(m.tenant_id)
+            .push_bind(m.conversation_id)
+            .push_bind(*kind)
+            .push_bind(m.seq)
+            .push_bind(m.id)
+            .push_bind(m.created_at)
+            .push_bind(m.sender_id)
+            .push_bind(m.kind.as_str())
+            .push_bind(m.preview())
+            .push_bind(m.created_at)
+            .push_bind(m.created_at)
+            .push_bind(m.created_at);
+    });
+    query.push(
+        " ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), last_message_id = VALUES(last_message_id),
+          last_message_at = VALUES(last_message_at), last_message_sender = VALUES(last_message_sender),
+          last_message_type = VALUES(last_message_type), last_message_preview = VALUES(last_message_preview),
+          activity_at = VALUES(activity_at), updated_at = VALUES(updated_at)",
     );
     query.build().execute(conn).await?;
     Ok(())
