@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use socketioxide::SocketIo;
+use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
@@ -150,33 +150,43 @@ pub(crate) async fn send(io: &SocketIo, emit: Emit) {
     }
     let (dialects, others): (Vec<&String>, Vec<&String>) =
         emit.except.iter().partition(|room| is_dialect_room(room));
-    if dialects.is_empty() {
-        let sent = io
-            .to(emit.to)
-            .except(emit.except)
-            .emit(emit.event, &emit.data)
-            .await;
-        if let Err(err) = sent {
-            tracing::debug!(error = ?err, event = emit.event, "emit failed");
-        }
-        return;
-    }
     let left_out: Vec<_> = if others.is_empty() {
         vec![]
     } else {
         let others: Vec<String> = others.into_iter().cloned().collect();
         io.to(others).sockets().into_iter().map(|s| s.id).collect()
     };
+    // Serialized once, copied into each socket's packet.
+    let data = match serde_json::value::to_raw_value(&emit.data) {
+        Ok(data) => data,
+        Err(err) => {
+            tracing::error!(error = %err, event = emit.event, "an event did not serialize");
+            return;
+        }
+    };
     for socket in io.to(emit.to.clone()).sockets() {
-        let dialect_left_out = socket
-            .extensions
-            .get::<Conn>()
-            .is_some_and(|conn| dialects.iter().any(|room| *room == conn.dialect.room()));
+        let dialect_left_out = !dialects.is_empty()
+            && socket
+                .extensions
+                .get::<Conn>()
+                .is_some_and(|conn| dialects.iter().any(|room| *room == conn.dialect.room()));
         if dialect_left_out || left_out.contains(&socket.id) {
             continue;
         }
-        if let Err(err) = socket.emit(emit.event, &emit.data) {
-            tracing::debug!(error = ?err, event = emit.event, "emit failed");
+        match socket.emit(emit.event, &data) {
+            Ok(()) => {}
+            // The client reads slower than it is sent to: rather than let it
+            // miss this event unknowingly, end the connection; the client
+            // reconnects and catches up by seq.
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                tracing::warn!(
+                    socket = %socket.id,
+                    event = emit.event,
+                    "a client fell behind its socket's buffer: disconnected to resync"
+                );
+                let _ = socket.disconnect();
+            }
+            Err(err) => tracing::debug!(error = ?err, event = emit.event, "emit failed"),
         }
     }
 }

@@ -45,6 +45,10 @@ impl Realtime {
         // sends more is disconnected, as with engine.io's maxHttpBufferSize.
         let limit = state.config.body_limit;
         let (svc, io) = SocketIo::builder()
+            // Packets waiting for a slow client (socketioxide's default
+            // 128); one that falls further behind is disconnected and
+            // resyncs by seq (`fanout::send`). Slots are allocated as used.
+            .max_buffer_size(1024)
             .max_payload(limit as u64)
             .ws_max_message_size(limit)
             .ws_max_frame_size(limit)
