@@ -46,11 +46,18 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod probe;
+mod verify;
+
 use clap::Args;
 use serde_json::{Value, json};
 use sqlx::QueryBuilder;
 use tokio::{sync::mpsc, task::JoinSet, time::sleep_until};
 
+use self::{
+    probe::{Probe, find_db_pid, window_probes},
+    verify::{stored, verify},
+};
 use crate::{
     auth::Auth,
     bench_seed,
@@ -407,73 +414,6 @@ async fn actors(auth: &Auth, seeded: &Value) -> AppResult<Vec<Conversation>> {
     Ok(conversations)
 }
 
-/// CPU readings at the window's start and end.
-struct Probe {
-    at: Instant,
-    /// CPU seconds of this process, of MySQL, and busy seconds of the machine.
-    me: Option<f64>,
-    db: Option<f64>,
-    machine: Option<f64>,
-}
-
-fn probe(db_pid: Option<u32>) -> Probe {
-    Probe {
-        at: Instant::now(),
-        me: cpu_seconds("self"),
-        db: db_pid.and_then(|pid| cpu_seconds(&pid.to_string())),
-        machine: machine_busy_seconds(),
-    }
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces: the fields start after its `)`.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after `)`.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / CLOCK_TICKS)
-}
-
-/// Busy seconds of all cores (user, nice, system, irq, softirq, steal).
-fn machine_busy_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let cpu: Vec<f64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let busy = [0, 1, 2, 5, 6, 7]
-        .iter()
-        .filter_map(|&i| cpu.get(i))
-        .sum::<f64>();
-    Some(busy / CLOCK_TICKS)
-}
-
-/// The first process named `mariadbd` or `mysqld`, lowest id first.
-fn find_db_pid() -> Option<u32> {
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    pids.sort_unstable();
-    pids.into_iter().find(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|comm| matches!(comm.trim(), "mariadbd" | "mysqld"))
-    })
-}
-
-/// Probes at `t0` and `t1`.
-async fn window_probes(plan: &Plan, db_pid: Option<u32>) -> [Probe; 2] {
-    sleep_until(plan.t0.into()).await;
-    let first = probe(db_pid);
-    sleep_until(plan.t1.into()).await;
-    [first, probe(db_pid)]
-}
-
 /// The open loop's own figures.
 struct OpenFigures {
     rate: u32,
@@ -598,156 +538,6 @@ async fn open_loop(
             not_sent,
         }),
     ))
-}
-
-/// Conversations' ids in the order seeded, by index.
-fn index_of(conversations: &[Conversation]) -> HashMap<ConversationId, usize> {
-    conversations
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id, i))
-        .collect()
-}
-
-/// How many messages each conversation holds, by index.
-async fn stored(
-    pool: &Pool,
-    tenant: TenantId,
-    conversations: &[Conversation],
-) -> AppResult<Vec<u64>> {
-    let index = index_of(conversations);
-    let mut counts = vec![0; conversations.len()];
-    for chunk in conversations.chunks(VERIFY_CHUNK) {
-        let mut query =
-            QueryBuilder::new("SELECT conversation_id, COUNT(*) FROM messages WHERE tenant_id = ");
-        query.push_bind(tenant).push(" AND conversation_id IN (");
-        let mut list = query.separated(", ");
-        for c in chunk {
-            list.push_bind(c.id);
-        }
-        query.push(") GROUP BY conversation_id");
-        let rows: Vec<(ConversationId, i64)> = query.build_query_as().fetch_all(pool).await?;
-        for (id, count) in rows {
-            if let Some(&i) = index.get(&id) {
-                counts[i] = u64::try_from(count).unwrap_or(0);
-            }
-        }
-    }
-    Ok(counts)
-}
-
-/// Reads every conversation back: seq 1..N without gaps, N its `last_seq`,
-/// each acknowledged id at its seq, as many new messages as acknowledged.
-async fn verify(
-    pool: &Pool,
-    tenant: TenantId,
-    conversations: &[Conversation],
-    before: &[u64],
-    acks: &[Ack],
-) -> AppResult<Value> {
-    let index = index_of(conversations);
-    // The acknowledged (seq, id) of each conversation.
-    let mut acked: Vec<BTreeMap<u64, MessageId>> = vec![BTreeMap::new(); conversations.len()];
-    let mut problems = Vec::new();
-    for ack in acks {
-        if acked[ack.conversation].insert(ack.seq, ack.id).is_some() {
-            problems.push(format!(
-                "{}: seq {} acknowledged twice",
-                conversations[ack.conversation].id, ack.seq
-            ));
-        }
-    }
-    // The stored seqs and ids, and last_seq, of each conversation.
-    let mut seqs: Vec<Vec<(u64, MessageId)>> = vec![Vec::new(); conversations.len()];
-    let mut last_seq = vec![0u64; conversations.len()];
-    for chunk in conversations.chunks(VERIFY_CHUNK) {
-        let mut query =
-            QueryBuilder::new("SELECT conversation_id, seq, id FROM messages WHERE tenant_id = ");
-        query.push_bind(tenant).push(" AND conversation_id IN (");
-        let mut list = query.separated(", ");
-        for c in chunk {
-            list.push_bind(c.id);
-        }
-        query.push(") ORDER BY conversation_id, seq");
-        let rows: Vec<(ConversationId, u64, MessageId)> =
-            query.build_query_as().fetch_all(pool).await?;
-        for (id, seq, message) in rows {
-            if let Some(&i) = index.get(&id) {
-                seqs[i].push((seq, message));
-            }
-        }
-        let mut query =
-            QueryBuilder::new("SELECT id, last_seq FROM conversations WHERE tenant_id = ");
-        query.push_bind(tenant).push(" AND id IN (");
-        let mut list = query.separated(", ");
-        for c in chunk {
-            list.push_bind(c.id);
-        }
-        query.push(")");
-        let rows: Vec<(ConversationId, u64)> = query.build_query_as().fetch_all(pool).await?;
-        for (id, last) in rows {
-            if let Some(&i) = index.get(&id) {
-                last_seq[i] = last;
-            }
-        }
-    }
-    let (mut messages, mut new, mut unacknowledged, mut max_seq_sum) = (0u64, 0u64, 0u64, 0u64);
-    let mut gap_free = true;
-    for (i, conversation) in conversations.iter().enumerate() {
-        let id = conversation.id;
-        let stored = &seqs[i];
-        let count = stored.len() as u64;
-        let max_seq = stored.last().map_or(0, |(seq, _)| *seq);
-        messages += count;
-        max_seq_sum += max_seq;
-        // Gap-free from 1: the k-th message has seq k, and the last is last_seq.
-        if let Some((k, (seq, _))) = stored
-            .iter()
-            .enumerate()
-            .find(|(k, (seq, _))| *seq != *k as u64 + 1)
-        {
-            gap_free = false;
-            problems.push(format!("{id}: seq {seq} where {} belongs", k + 1));
-        }
-        if max_seq != last_seq[i] {
-            gap_free = false;
-            problems.push(format!(
-                "{id}: MAX(seq) {max_seq}, last_seq {}",
-                last_seq[i]
-            ));
-        }
-        for (&seq, &message) in &acked[i] {
-            match stored.get((seq as usize).wrapping_sub(1)) {
-                Some(&(at, stored_id)) if at == seq && stored_id == message => {}
-                Some(&(at, stored_id)) if at == seq => problems.push(format!(
-                    "{id}: seq {seq} is {stored_id}, the send acknowledged {message}"
-                )),
-                _ => problems.push(format!("{id}: acknowledged seq {seq} is not stored")),
-            }
-        }
-        let added = count.saturating_sub(before[i]);
-        new += added;
-        let acknowledged = acked[i].len() as u64;
-        if added < acknowledged {
-            problems.push(format!(
-                "{id}: {added} new messages stored, {acknowledged} acknowledged"
-            ));
-        }
-        unacknowledged += added.saturating_sub(acknowledged);
-    }
-    let acknowledged = acks.len() as u64;
-    Ok(json!({
-        "conversations": conversations.len(),
-        "messages": messages,
-        "sumOfMaxSeq": max_seq_sum,
-        "newMessages": new,
-        "acknowledged": acknowledged,
-        "unacknowledged": unacknowledged,
-        "countMatches": new == acknowledged,
-        "gapFree": gap_free,
-        "ok": problems.is_empty() && new == acknowledged,
-        "problems": problems.into_iter().take(20).collect::<Vec<_>>(),
-    }))
 }
 
 fn round(x: f64, digits: i32) -> f64 {
