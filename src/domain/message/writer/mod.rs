@@ -211,6 +211,7 @@ impl Task {
                 while let Ok(command) = commands.try_recv() {
                     match command {
                         Command::Write(job) => {
+                            self.queued.fetch_sub(1, Ordering::Relaxed);
                             let _ = job.reply.send(Err(AppError::Overloaded));
                         }
                         Command::Stop(done) => {
