@@ -25,6 +25,7 @@
 //! others; a failed commit answers every send of the batch with an error.
 //! Nothing is acknowledged that is not committed.
 
+mod check;
 mod sql;
 
 use std::{
@@ -38,7 +39,7 @@ use std::{
 use sqlx::{Connection, MySqlConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use self::sql::Key;
+use self::{check::Facts, sql::Key};
 use super::Message;
 use crate::{
     db::Pool,
@@ -46,7 +47,7 @@ use crate::{
         ParticipantId, TenantId,
         conversation::ConversationType,
         events::{DomainEvent, EventBus},
-        limits::{Kind, Limits},
+        limits::Limits,
         log::{self, LogKind, NewEntry},
         participant::ParticipantType,
         settings::Rate,
@@ -394,143 +395,5 @@ impl Task {
             .collect();
         log::append(tx, &entries).await?;
         Ok(verdicts)
-    }
-
-    /// A send's checks, in the order a single send makes them: `None` if it
-    /// is to be appended.
-    fn check(
-        &self,
-        job: &mut Job,
-        facts: &Facts,
-        locked: &HashMap<Key, sql::Locked>,
-        members: &HashMap<Key, Arc<[ParticipantId]>>,
-        fresh: &[Message],
-        by_client: &HashMap<(TenantId, ParticipantId, String), usize>,
-    ) -> Option<Verdict> {
-        let m = &job.draft.message;
-        let key = (m.tenant_id, m.conversation_id);
-        let not_found = || Some(Verdict::Refused(AppError::NotFound("conversation")));
-        let Check::Sender { admin, rate } = job.draft.check else {
-            return if locked.contains_key(&key) {
-                None
-            } else {
-                not_found()
-            };
-        };
-        let sender = m.sender_id.expect("a participant's send has a sender");
-        let is_member = members.get(&key).is_some_and(|ids| ids.contains(&sender));
-        if let Some(client_id) = &m.client_msg_id {
-            let client_key = (key.0, sender, client_id.clone());
-            let first = facts
-                .stored
-                .get(&client_key)
-                .or_else(|| by_client.get(&client_key).map(|i| &fresh[*i]));
-            if let Some(first) = first {
-                return Some(if first.conversation_id != m.conversation_id {
-                    Verdict::Refused(AppError::conflict(
-                        "client_msg_id_reused",
-                        "this clientMsgId was used in another conversation",
-                    ))
-                } else if !is_member {
-                    return not_found();
-                } else {
-                    Verdict::Resent(first.clone())
-                });
-            }
-        }
-        let rate_answer = *job.rate.get_or_insert_with(|| {
-            match self.limits.check(
-                key.0,
-                Kind::MessagesPerParticipant,
-                rate,
-                &sender.to_string(),
-            ) {
-                Ok(()) => Ok(()),
-                Err(AppError::TooManyRequests { retry_after_secs }) => Err(retry_after_secs),
-                Err(_) => Err(1),
-            }
-        });
-        if let Err(retry_after_secs) = rate_answer {
-            return Some(Verdict::Refused(AppError::TooManyRequests {
-                retry_after_secs,
-            }));
-        }
-        let (Some(conversation), true) = (locked.get(&key), is_member) else {
-            return not_found();
-        };
-        if !conversation.is_active && !admin {
-            return Some(Verdict::Refused(AppError::conflict(
-                "conversation_closed",
-                "this conversation is closed",
-            )));
-        }
-        if conversation.kind != ConversationType::Group
-            && let Some(other) = members[&key].iter().find(|p| **p != sender)
-            && facts.blocked(key.0, sender, *other)
-        {
-            return Some(Verdict::Refused(AppError::Forbidden {
-                code: "blocked",
-                message: "one of you has blocked the other".into(),
-            }));
-        }
-        if let Some(reply) = m.reply_to_id
-            && facts.replies.get(&(key.0, reply)) != Some(&m.conversation_id)
-        {
-            return Some(Verdict::Refused(AppError::validation(
-                "replyTo must be a message of the same conversation",
-            )));
-        }
-        None
-    }
-}
-
-/// What the batch's checks read, once for the whole batch.
-struct Facts {
-    stored: HashMap<(TenantId, ParticipantId, String), Message>,
-    blocks: std::collections::HashSet<(TenantId, ParticipantId, ParticipantId)>,
-    replies: HashMap<(TenantId, super::MessageId), crate::domain::ConversationId>,
-}
-
-impl Facts {
-    async fn read(
-        tx: &mut MySqlConnection,
-        batch: &[Job],
-        locked: &HashMap<Key, sql::Locked>,
-        members: &HashMap<Key, Arc<[ParticipantId]>>,
-    ) -> sqlx::Result<Self> {
-        let mut client_ids = Vec::new();
-        let mut pairs = Vec::new();
-        let mut replies = Vec::new();
-        for job in batch {
-            let m = &job.draft.message;
-            let (Check::Sender { .. }, Some(sender)) = (job.draft.check, m.sender_id) else {
-                continue;
-            };
-            let key = (m.tenant_id, m.conversation_id);
-            if let Some(client_id) = &m.client_msg_id {
-                client_ids.push((key.0, sender, client_id.clone()));
-            }
-            if let Some(reply) = m.reply_to_id {
-                replies.push((key.0, reply));
-            }
-            if locked
-                .get(&key)
-                .is_some_and(|c| c.kind != ConversationType::Group)
-                && let Some(other) = members
-                    .get(&key)
-                    .and_then(|ids| ids.iter().find(|p| **p != sender))
-            {
-                pairs.push((key.0, sender, *other));
-            }
-        }
-        Ok(Self {
-            stored: sql::by_client_ids(tx, &client_ids).await?,
-            blocks: sql::blocks(tx, &pairs).await?,
-            replies: sql::reply_targets(tx, &replies).await?,
-        })
-    }
-
-    fn blocked(&self, tenant: TenantId, a: ParticipantId, b: ParticipantId) -> bool {
-        self.blocks.contains(&(tenant, a, b)) || self.blocks.contains(&(tenant, b, a))
     }
 }
