@@ -230,15 +230,34 @@ impl Task {
     async fn process(&self, mut batch: Vec<Job>) {
         match self.commit(&mut batch).await {
             Ok(verdicts) => self.answer(batch, verdicts).await,
-            Err(Failure::Statement(err)) if batch.len() > 1 => {
+            // A statement refused (a key, a trigger, a deadlock): one send
+            // may be the cause, so each is written alone.
+            Err(Failure::Statement(err @ sqlx::Error::Database(_))) if batch.len() > 1 => {
                 tracing::warn!(error = %err, sends = batch.len(), "a batch failed; writing its sends one by one");
                 for job in batch {
                     self.write_alone(job).await;
                 }
             }
+            // The database is out of reach (or one send failed alone):
+            // every send gets the error at once, none is retried here.
             Err(Failure::Statement(err)) => {
-                let job = batch.pop().expect("one send");
-                self.refuse(job, err);
+                let unreachable = matches!(
+                    err,
+                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+                );
+                let mut first = Some(AppError::from(err));
+                for job in batch {
+                    let err = first.take().unwrap_or_else(|| {
+                        if unreachable {
+                            AppError::Unavailable(
+                                "the database is unreachable; try again shortly".into(),
+                            )
+                        } else {
+                            AppError::Internal(anyhow::anyhow!("the batch of this send failed"))
+                        }
+                    });
+                    let _ = job.reply.send(Err(err));
+                }
             }
             Err(Failure::Commit(err)) => {
                 tracing::error!(error = %err, sends = batch.len(), "a batch's commit failed");
