@@ -25,6 +25,7 @@
 //! others; a failed commit answers every send of the batch with an error.
 //! Nothing is acknowledged that is not committed.
 
+mod batch;
 mod check;
 mod sql;
 
@@ -313,106 +314,5 @@ impl Task {
             };
             let _ = job.reply.send(answer);
         }
-    }
-
-    /// Checks and writes a batch in one transaction.
-    async fn commit(
-        &self,
-        batch: &mut [Job],
-    ) -> Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>, Failure> {
-        let mut conn = self.pool.acquire().await.map_err(Failure::Statement)?;
-        let mut tx = conn.begin().await.map_err(Failure::Statement)?;
-        let verdicts = self
-            .write(&mut tx, batch)
-            .await
-            .map_err(Failure::Statement)?;
-        tx.commit().await.map_err(Failure::Commit)?;
-        Ok(verdicts)
-    }
-
-    async fn write(
-        &self,
-        tx: &mut MySqlConnection,
-        batch: &mut [Job],
-    ) -> sqlx::Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>> {
-        let now = crate::domain::now();
-        let keys: Vec<Key> = batch
-            .iter()
-            .map(|j| (j.draft.message.tenant_id, j.draft.message.conversation_id))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let locked = sql::lock_conversations(tx, &keys).await?;
-        let present: Vec<Key> = keys
-            .iter()
-            .filter(|k| locked.contains_key(k))
-            .copied()
-            .collect();
-        let members: HashMap<Key, Arc<[ParticipantId]>> = if present.is_empty() {
-            HashMap::new()
-        } else {
-            sql::members(tx, &present)
-                .await?
-                .into_iter()
-                .map(|(key, ids)| (key, Arc::from(ids)))
-                .collect()
-        };
-        let facts = Facts::read(tx, batch, &locked, &members).await?;
-
-        let mut next_seq: HashMap<Key, u64> =
-            locked.iter().map(|(key, c)| (*key, c.last_seq)).collect();
-        let mut verdicts = Vec::with_capacity(batch.len());
-        let mut fresh: Vec<Message> = Vec::new();
-        let mut by_client: HashMap<(TenantId, ParticipantId, String), usize> = HashMap::new();
-        for job in batch.iter_mut() {
-            let key = (
-                job.draft.message.tenant_id,
-                job.draft.message.conversation_id,
-            );
-            let verdict = match self.check(job, &facts, &locked, &members, &fresh, &by_client) {
-                Some(verdict) => verdict,
-                None => {
-                    let seq = next_seq.get_mut(&key).expect("locked");
-                    *seq += 1;
-                    let mut message = job.draft.message.clone();
-                    message.seq = *seq;
-                    message.created_at = now;
-                    if let (Check::Sender { .. }, Some(sender), Some(client_id)) =
-                        (job.draft.check, message.sender_id, &message.client_msg_id)
-                    {
-                        by_client.insert((key.0, sender, client_id.clone()), fresh.len());
-                    }
-                    fresh.push(message.clone());
-                    Verdict::New(message)
-                }
-            };
-            verdicts.push((verdict, members.get(&key).cloned()));
-        }
-        if fresh.is_empty() {
-            return Ok(verdicts);
-        }
-
-        sql::insert_all(tx, &fresh).await?;
-        let mut newest: BTreeMap<Key, (&Message, ConversationType)> = BTreeMap::new();
-        for m in &fresh {
-            let key = (m.tenant_id, m.conversation_id);
-            newest.insert(key, (m, locked[&key].kind));
-        }
-        sql::advance_conversations(tx, &newest.into_values().collect::<Vec<_>>()).await?;
-        let mut cursors = BTreeMap::new();
-        for (job, (verdict, _)) in batch.iter().zip(&verdicts) {
-            if let (Check::Sender { .. }, Verdict::New(m)) = (job.draft.check, verdict)
-                && let Some(sender) = m.sender_id
-            {
-                cursors.insert((m.tenant_id, m.conversation_id, sender), m.seq);
-            }
-        }
-        sql::sent_up_to(tx, &cursors, now).await?;
-        let entries: Vec<NewEntry> = fresh
-            .iter()
-            .map(|m| NewEntry::of_message(LogKind::MessageCreated, m))
-            .collect();
-        log::append(tx, &entries).await?;
-        Ok(verdicts)
     }
 }
