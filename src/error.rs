@@ -47,6 +47,14 @@ pub enum AppError {
     /// 413: the body exceeds the configured limit.
     #[error("request body exceeds the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 413: an upload passes a limit of its own (its kind's size, the
+    /// tenant's storage quota).
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// 415: an upload of a type that is not taken (a program, a kind the
+    /// tenant does not allow).
+    #[error("{message}")]
+    UnsupportedMedia { code: &'static str, message: String },
     /// 422: well-formed but invalid values (bad email, empty name...).
     #[error("{message}")]
     Validation { code: &'static str, message: String },
@@ -108,6 +116,8 @@ impl AppError {
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
+            | Self::TooLarge { code, .. }
+            | Self::UnsupportedMedia { code, .. }
             | Self::Validation { code, .. } => code,
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -213,7 +223,8 @@ impl ResponseError for AppError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,

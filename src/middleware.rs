@@ -110,6 +110,10 @@ pub async fn limit_body<E: Endpoint>(
     mut req: Request,
     limit: usize,
 ) -> Result<Response> {
+    // Uploads are bounded while they stream, by the tenant's limits.
+    if crate::api::upload::is_upload_path(req.uri().path()) {
+        return Ok(ep.call(req).await?.into_response());
+    }
     let declared = req
         .header(header::CONTENT_LENGTH)
         .and_then(|len| len.parse::<u64>().ok());

@@ -15,8 +15,9 @@ use serde_json::Value;
 
 /// The resources Backend1 called without `/api`; every `/api` path under
 /// them answers at the direct path too.
-pub const RESOURCES: [&str; 5] = [
+pub const RESOURCES: [&str; 6] = [
     "/messages",
+    "/files",
     "/conversations",
     "/chat-requests",
     "/contacts",

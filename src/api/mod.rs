@@ -14,8 +14,10 @@ pub mod audit;
 pub mod calls;
 pub mod conversations;
 pub mod direct_paths;
+pub mod files;
 pub mod health;
 pub mod login;
+pub mod message_uploads;
 pub mod messages;
 pub mod otp;
 pub mod participants;
@@ -26,6 +28,7 @@ pub mod relationships;
 pub mod sessions;
 pub mod settings;
 pub mod spec;
+pub mod upload;
 pub mod users;
 
 pub use spec::{docs_html, spec_json};
@@ -63,6 +66,8 @@ pub enum Tag {
     Conversations,
     /// Messages: send, edit, delete, react, forward, search
     Messages,
+    /// Files: uploads, photos, voice notes and documents, signed links
+    Files,
     /// Consultations, chat requests, contacts and blocks
     Relationships,
     /// Voice and video calls (Agora), their lifecycle and history
@@ -152,6 +157,7 @@ pub type Apis = (
         presence::PresenceApi,
         calls::CallsApi,
     ),
+    (message_uploads::MessageUploadsApi, files::FilesApi),
 );
 
 /// The OpenAPI service: operations plus the spec's metadata. The operations

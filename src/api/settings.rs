@@ -8,9 +8,11 @@ use super::{Reply, Tag, ok};
 use crate::{
     auth::Caller,
     domain::{
+        file::{FileKind, MediaRules},
         settings::{Rate, TenantSettings},
         values::Region,
     },
+    error::{AppError, AppResult},
     state::AppState,
 };
 
@@ -79,6 +81,67 @@ pub struct SettingsView {
     /// desktop apps, servers) are never affected. Stored lower-case, without
     /// a trailing slash.
     pub allowed_origins: Option<Vec<String>>,
+    /// Files: which kinds may be sent, their sizes, the storage quota.
+    pub media: Option<MediaView>,
+}
+
+/// The tenant's rules for files. In a `PATCH`, absent fields stay as they are.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MediaView {
+    /// `image`, `audio`, `video`, `file` (default all four). Programs are never taken.
+    pub allowed_kinds: Option<Vec<String>>,
+    /// Largest image in bytes (1 KiB-2 GiB; default 10 MiB).
+    pub image_max_bytes: Option<u64>,
+    /// Largest audio file in bytes (default 10 MiB).
+    pub audio_max_bytes: Option<u64>,
+    /// Longest audio in seconds (1-3600; default 600).
+    pub audio_max_seconds: Option<u32>,
+    /// Largest video in bytes (default 50 MiB).
+    pub video_max_bytes: Option<u64>,
+    /// Largest other file in bytes (default 25 MiB).
+    pub file_max_bytes: Option<u64>,
+    /// Bytes the tenant may store in all (default 10 GiB).
+    pub storage_quota_bytes: Option<u64>,
+}
+
+impl MediaView {
+    fn of(m: &MediaRules) -> Self {
+        Self {
+            allowed_kinds: Some(
+                m.allowed_kinds
+                    .iter()
+                    .map(|k| k.as_str().to_owned())
+                    .collect(),
+            ),
+            image_max_bytes: Some(m.image_max_bytes),
+            audio_max_bytes: Some(m.audio_max_bytes),
+            audio_max_seconds: Some(m.audio_max_secs),
+            video_max_bytes: Some(m.video_max_bytes),
+            file_max_bytes: Some(m.file_max_bytes),
+            storage_quota_bytes: Some(m.storage_quota_bytes),
+        }
+    }
+
+    fn apply_to(self, m: &mut MediaRules) -> AppResult<()> {
+        if let Some(kinds) = self.allowed_kinds {
+            m.allowed_kinds = kinds
+                .iter()
+                .map(|k| {
+                    FileKind::from_str_opt(k.trim()).ok_or_else(|| {
+                        AppError::validation("media.allowedKinds lists image, audio, video or file")
+                    })
+                })
+                .collect::<AppResult<_>>()?;
+        }
+        m.image_max_bytes = self.image_max_bytes.unwrap_or(m.image_max_bytes);
+        m.audio_max_bytes = self.audio_max_bytes.unwrap_or(m.audio_max_bytes);
+        m.audio_max_secs = self.audio_max_seconds.unwrap_or(m.audio_max_secs);
+        m.video_max_bytes = self.video_max_bytes.unwrap_or(m.video_max_bytes);
+        m.file_max_bytes = self.file_max_bytes.unwrap_or(m.file_max_bytes);
+        m.storage_quota_bytes = self.storage_quota_bytes.unwrap_or(m.storage_quota_bytes);
+        Ok(())
+    }
 }
 
 impl SettingsView {
@@ -102,14 +165,18 @@ impl SettingsView {
             calls_per_participant: Some(s.calls_per_participant.into()),
             call_token_ttl_seconds: Some(s.call_token_ttl_secs),
             allowed_origins: Some(s.allowed_origins.clone()),
+            media: Some(MediaView::of(&s.media)),
         }
     }
 }
 
 impl SettingsView {
     /// `current` with the fields this view sets.
-    fn apply_to(self, current: &TenantSettings) -> TenantSettings {
+    fn apply_to(self, current: &TenantSettings) -> AppResult<TenantSettings> {
         let mut s = current.clone();
+        if let Some(media) = self.media {
+            media.apply_to(&mut s.media)?;
+        }
         let rate = |new: Option<RateView>, old: Rate| new.map_or(old, Rate::from);
         s.otp_ttl_secs = self.otp_ttl_seconds.unwrap_or(s.otp_ttl_secs);
         s.otp_max_attempts = self.otp_max_attempts.unwrap_or(s.otp_max_attempts);
@@ -141,7 +208,7 @@ impl SettingsView {
         if let Some(origins) = self.allowed_origins {
             s.allowed_origins = origins;
         }
-        s
+        Ok(s)
     }
 }
 
@@ -175,7 +242,7 @@ impl SettingsApi {
         let current = state.core.settings_of(tenant).await?;
         let updated = state
             .core
-            .update_settings(&auth.0, body.0.apply_to(&current), region)
+            .update_settings(&auth.0, body.0.apply_to(&current)?, region)
             .await?;
         let region = state.core.tenant(tenant).await?.default_region;
         ok(SettingsView::of(&updated, region))

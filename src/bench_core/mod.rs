@@ -282,6 +282,8 @@ impl Sender {
         let side = ((n / rounds) % 2) as usize;
         let target = &plan.conversations[conversation];
         let input = SendInput {
+            kind_given: true,
+            files: Vec::new(),
             kind: MessageType::Text,
             content: Some(format!(
                 "bench core {} {n}: the stars are aligned for a quick reply",

@@ -5,7 +5,14 @@
 use anyhow::Context;
 
 use super::{Config, parse_key};
-use crate::domain::{CoreConfig, values::Origin};
+use crate::{
+    domain::{
+        CoreConfig,
+        file::{Files, Links},
+        values::Origin,
+    },
+    storage::Storage,
+};
 
 impl CoreConfig {
     /// Derives the core's configuration from the process configuration.
@@ -14,17 +21,42 @@ impl CoreConfig {
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(config.jwt_secret.expose().as_bytes())
             .map_err(|err| anyhow::anyhow!("deriving the OTP key: {err}"))?;
         mac.update(b"samvad one-time codes v1");
+        let otp_key = mac.finalize().into_bytes().into();
         Ok(Self {
             refresh_token_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
-            otp_key: mac.finalize().into_bytes().into(),
+            otp_key,
             public_url: config.public_url.clone(),
             presence_grace: config.presence_grace,
             send_queue: config.send_queue.max(1),
             data_key: data_key(config)?,
             cors_origins: config.cors_origins.clone(),
             own_origin: Origin::of_url(&config.public_url),
+            files: files(config)?,
         })
     }
+}
+
+/// The storage, the link signer and the rest of what files need.
+fn files(config: &Config) -> anyhow::Result<Files> {
+    use hmac::{Hmac, Mac};
+    let storage = match &config.s3 {
+        Some(s3) => Storage::s3(s3)?,
+        None => Storage::local(&config.data_dir.join("files"))?,
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(config.jwt_secret.expose().as_bytes())
+        .map_err(|err| anyhow::anyhow!("deriving the link key: {err}"))?;
+    mac.update(b"samvad file links v1");
+    Ok(Files {
+        storage,
+        links: Links::new(
+            mac.finalize().into_bytes().into(),
+            &config.public_url,
+            config.media_link_ttl,
+        ),
+        spool_dir: config.data_dir.join("spool"),
+        clamd: config.clamd_addr.clone(),
+        wakeup: Default::default(),
+    })
 }
 
 /// The configured data key; in development without one, the key kept in

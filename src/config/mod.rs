@@ -104,6 +104,14 @@ pub struct Config {
     /// characters. Required in production; in development a key is made
     /// once and kept in `data_dir/data.key`.
     pub data_key: Option<Secret>,
+    /// Where files are kept: `None` is the disk under `data_dir/files`;
+    /// with `SAMVAD_S3_BUCKET`, any S3-compatible service.
+    pub s3: Option<crate::storage::S3Config>,
+    /// clamd's address (`SAMVAD_CLAMD_ADDR`, `host:port`): every upload is
+    /// scanned before it is accepted.
+    pub clamd_addr: Option<String>,
+    /// How long a signed download link lives (`SAMVAD_MEDIA_LINK_TTL`).
+    pub media_link_ttl: Duration,
 }
 
 /// An HTTP SMS gateway: JSON POSTs signed with HMAC-SHA256.
@@ -232,6 +240,9 @@ impl Config {
             ),
             presence_grace: secs(&get, "SAMVAD_PRESENCE_GRACE", 5)?,
             data_key,
+            s3: crate::storage::S3Config::from_env(get).map_err(anyhow::Error::msg)?,
+            clamd_addr: get("SAMVAD_CLAMD_ADDR"),
+            media_link_ttl: secs(&get, "SAMVAD_MEDIA_LINK_TTL", 3600)?,
         })
     }
 

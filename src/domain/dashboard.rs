@@ -21,12 +21,25 @@ pub struct Dashboard {
     pub calls_missed_today: u64,
     /// Messages per day, oldest first, the last 7 days (today included).
     pub messages_by_day: Vec<(NaiveDate, u64)>,
+    /// Bytes the tenant's files take (thumbnails included, deleted ones
+    /// not), the number the upload quota is checked against.
+    pub storage_used: u64,
+    /// The tenant's storage quota (`media.storageQuotaBytes`).
+    pub storage_quota: u64,
 }
 
 impl Dashboard {
     /// Share of today's calls that were not answered, in percent.
     pub fn missed_rate(&self) -> Option<u64> {
         (self.calls_today > 0).then(|| self.calls_missed_today * 100 / self.calls_today)
+    }
+
+    /// Share of the storage quota in use, in percent (rounded down).
+    pub fn storage_percent(&self) -> u64 {
+        if self.storage_quota == 0 {
+            return 0;
+        }
+        (u128::from(self.storage_used) * 100 / u128::from(self.storage_quota)) as u64
     }
 }
 
@@ -96,6 +109,8 @@ impl Core {
             }
             count(&query.fetch_one(&mut *conn).await?, "n")?
         };
+        let storage_used = super::file::used_bytes(&mut conn, tenant).await?;
+        let storage_quota = self.settings_of(tenant).await?.media.storage_quota_bytes;
         let mut messages_by_day = Vec::with_capacity(7);
         let mut messages_today = 0;
         for offset in 0..7 {
@@ -123,6 +138,8 @@ impl Core {
             calls_today: count(&calls, "today")?,
             calls_missed_today: count(&calls, "missed")?,
             messages_by_day,
+            storage_used,
+            storage_quota,
         })
     }
 }

@@ -105,3 +105,7 @@ id_type!(
     /// A call between two participants.
     CallId
 );
+id_type!(
+    /// An uploaded file (photo, voice note, video, document).
+    FileId
+);

@@ -60,6 +60,7 @@ pub mod call;
 pub mod conversation;
 pub mod dashboard;
 pub mod events;
+pub mod file;
 pub mod ids;
 pub mod limits;
 pub mod log;
@@ -85,7 +86,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use actor::{Actor, Credential, Role, Scope};
 pub use ids::{
-    ApiKeyId, AuditId, CallId, ChatRequestId, ConsultationId, ConversationId, MessageId,
+    ApiKeyId, AuditId, CallId, ChatRequestId, ConsultationId, ConversationId, FileId, MessageId,
     ParticipantId, SessionId, SuperadminId, TenantId,
 };
 
@@ -116,6 +117,8 @@ pub struct CoreConfig {
     pub cors_origins: origins::CorsOrigins,
     /// The origin of `public_url`: this server's own pages.
     pub own_origin: Option<values::Origin>,
+    /// The file storage, the link signer and the rest of what files need.
+    pub files: file::Files,
 }
 
 /// In-process caches of the core.

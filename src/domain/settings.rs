@@ -73,6 +73,8 @@ pub struct TenantSettings {
     /// Requests without an `Origin` header (mobile and desktop apps,
     /// servers) are never affected.
     pub allowed_origins: Vec<String>,
+    /// Files: kinds, sizes, voice-note length, storage quota.
+    pub media: super::file::MediaRules,
 }
 
 /// Most origins one tenant may list.
@@ -98,6 +100,7 @@ impl Default for TenantSettings {
             calls_per_participant: Rate::new(5, 3600),
             call_token_ttl_secs: 3600,
             allowed_origins: Vec::new(),
+            media: super::file::MediaRules::default(),
         }
     }
 }
@@ -154,7 +157,7 @@ impl TenantSettings {
         ] {
             rate.validate(name)?;
         }
-        Ok(())
+        self.media.validate()
     }
 
     /// Parses, normalises and de-duplicates `allowed_origins` (keeping

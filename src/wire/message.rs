@@ -5,6 +5,8 @@
 
 use poem_openapi::Object;
 
+use super::file::FileView;
+
 use crate::domain::{
     ParticipantId,
     conversation::MemberInfo,
@@ -47,7 +49,7 @@ pub struct MessageDto {
     pub from: Option<uuid::Uuid>,
     /// `user`, `astrologer` or `admin`, when known.
     pub sender_type: Option<String>,
-    /// `text`, `image`, `audio`, `file`, `system` or `call`.
+    /// `text`, `image`, `audio`, `video`, `file`, `system` or `call`.
     #[oai(rename = "type")]
     pub kind: String,
     /// Same as `type`.
@@ -56,7 +58,11 @@ pub struct MessageDto {
     pub content: Option<String>,
     /// Same as `content`.
     pub text: Option<String>,
+    /// The first file's signed link (for clients that read only this), or
+    /// the link an old client sent.
     pub media_url: Option<String>,
+    /// The files it carries, in order (an album has up to ten).
+    pub files: Vec<FileView>,
     /// Type-specific details (file name and size, call outcome...).
     pub metadata: Option<serde_json::Value>,
     pub reply_to: Option<uuid::Uuid>,
@@ -161,7 +167,10 @@ impl<'a> MessageRenderer<'a> {
             message_type: m.kind.as_str().to_owned(),
             text: m.content.clone(),
             content: m.content,
-            media_url: m.media_url,
+            media_url: m
+                .media_url
+                .or_else(|| m.attachments.first().map(|a| a.url.clone())),
+            files: m.attachments.iter().map(FileView::from).collect(),
             metadata: m
                 .metadata
                 .as_deref()

@@ -10,6 +10,7 @@
 //!
 //! - [`participant`]: a participant's profile and presence.
 //! - [`conversation`]: a conversation, its members, its newest message.
+//! - [`file`]: files (uploads, what media messages carry) with signed links.
 //! - [`message`]: messages and pages of them (`MessageRenderer`).
 //! - [`send`]: the send payload, decoded once for REST and Socket.IO.
 //! - [`call`]: calls, a party's join, placing a call.
@@ -20,6 +21,7 @@
 pub mod call;
 pub mod chat_request;
 pub mod conversation;
+pub mod file;
 pub mod message;
 pub mod participant;
 pub mod send;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::{
     domain::{
-        ConversationId, MessageId, ParticipantId,
+        ConversationId, FileId, MessageId, ParticipantId,
         message::{MessageType, SendInput},
     },
     error::{AppError, AppResult},
@@ -29,13 +29,19 @@ use crate::{
 pub struct SendMessageRequest {
     pub content: Option<String>,
     pub text: Option<String>,
-    /// `text` (default), `image`, `audio` or `file`.
+    /// `text` (default), `image`, `audio`, `video` or `file`. With
+    /// `fileId`/`fileIds` it may be left out: the first file's kind.
     #[oai(rename = "type")]
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub message_type: Option<String>,
-    /// Required for image, audio and file.
+    /// A link to media hosted elsewhere (the old clients' way); prefer
+    /// `fileId`.
     pub media_url: Option<String>,
+    /// A file uploaded with `POST /api/files/upload`, sent with this message.
+    pub file_id: Option<uuid::Uuid>,
+    /// Up to 10 uploaded files (an album), in order.
+    pub file_ids: Option<Vec<uuid::Uuid>>,
     pub metadata: Option<serde_json::Value>,
     /// A message of the same conversation this one answers.
     pub reply_to: Option<uuid::Uuid>,
@@ -47,11 +53,15 @@ impl SendMessageRequest {
     /// What to send, in the one spelling the core takes.
     pub fn into_input(self) -> AppResult<SendInput> {
         let kind = match self.kind.or(self.message_type) {
-            Some(kind) => MessageType::parse_sendable(&kind)?,
-            None => MessageType::Text,
+            Some(kind) => Some(MessageType::parse_sendable(&kind)?),
+            None => None,
         };
+        let mut files: Vec<FileId> = self.file_id.into_iter().map(FileId).collect();
+        files.extend(self.file_ids.unwrap_or_default().into_iter().map(FileId));
         Ok(SendInput {
-            kind,
+            kind: kind.unwrap_or(MessageType::Text),
+            kind_given: kind.is_some(),
+            files,
             content: self.content.or(self.text),
             media_url: self.media_url,
             metadata: self.metadata,
@@ -78,6 +88,8 @@ pub struct PostMessageRequest {
     pub kind: Option<String>,
     pub message_type: Option<String>,
     pub media_url: Option<String>,
+    pub file_id: Option<uuid::Uuid>,
+    pub file_ids: Option<Vec<uuid::Uuid>>,
     pub metadata: Option<serde_json::Value>,
     pub reply_to: Option<uuid::Uuid>,
     pub client_msg_id: Option<String>,
@@ -119,6 +131,8 @@ impl PostMessageRequest {
             kind: self.kind,
             message_type: self.message_type,
             media_url: self.media_url,
+            file_id: self.file_id,
+            file_ids: self.file_ids,
             metadata: self.metadata,
             reply_to: self.reply_to,
             client_msg_id: self.client_msg_id,

@@ -11,6 +11,8 @@
 //!   tenants' origins, forgets idle rate-limit keys; hourly, purges spent
 //!   codes and links.
 //! - [`call_sweeper`]: times out calls left ringing past their deadline.
+//! - [`media`]: thumbnails of new images; removes deleted, cut-off and
+//!   never-sent files.
 //!
 //! Adding a worker (push, webhooks, retention, ...): write
 //! `src/workers/<name>.rs` with its `run`, declare it below with `mod`,
@@ -22,6 +24,7 @@
 //! counted from the signal) before the database pool closes.
 
 pub mod call_sweeper;
+pub mod media;
 pub mod upkeep;
 
 use std::{future::Future, sync::OnceLock, time::Duration};
@@ -39,6 +42,7 @@ pub fn start(state: &AppState) -> Workers {
         "call_sweeper",
         call_sweeper::run(state.clone(), workers.stop()),
     );
+    workers.spawn("media", media::run(state.clone(), workers.stop()));
     workers
 }
 

@@ -100,7 +100,9 @@ fn as_expected(c: &Case, who: Who, status: u16, body: &Value) -> bool {
     if c.allowed.contains(&who) {
         // Public endpoints may refuse bad credentials (401); others never.
         let refused_auth = status == 401 && (code == "unauthorized" || c.allowed != EVERYONE);
-        status != 403 && !refused_auth
+        // A signed file link is its own authorization: a bad one is 403
+        // `bad_link` for everyone, whatever the policy.
+        (status != 403 || code == "bad_link") && !refused_auth
     } else if who == Anonymous {
         status == 401 && code == "unauthorized"
     } else {
@@ -226,6 +228,13 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::DELETE, "/api/messages/{id}", format!("/api/messages/{ghost}"), None, PARTICIPANTS),
         case(Method::POST, "/api/messages/{id}/reactions", format!("/api/messages/{ghost}/reactions"), Some(json!({ "emoji": "+1" })), PARTICIPANTS),
         case(Method::POST, "/api/messages/{id}/forward", format!("/api/messages/{ghost}/forward"), Some(json!({ "conversationId": ghost })), PARTICIPANTS),
+        case(Method::POST, "/api/messages/upload", "/api/messages/upload", None, PARTICIPANTS),
+        case(Method::POST, "/api/messages/voice", "/api/messages/voice", None, PARTICIPANTS),
+        case(Method::POST, "/api/files/upload", "/api/files/upload", None, PARTICIPANTS),
+        case(Method::GET, "/api/files/{id}", format!("/api/files/{ghost}"), None, PARTICIPANTS),
+        case(Method::DELETE, "/api/files/{id}", format!("/api/files/{ghost}"), None, PARTICIPANTS),
+        case(Method::GET, "/api/files/{id}/content", format!("/api/files/{ghost}/content?t={ghost}&e=1&s=x"), None, EVERYONE),
+        case(Method::GET, "/api/files/{id}/thumbnail", format!("/api/files/{ghost}/thumbnail?size=small&t={ghost}&e=1&s=x"), None, EVERYONE),
         case(Method::POST, "/api/consultations", "/api/consultations", Some(json!({ "userId": ghost, "astrologerId": ghost })), ADMIN),
         case(Method::GET, "/api/consultations", "/api/consultations", None, PARTICIPANTS),
         case(Method::PATCH, "/api/consultations/{id}", format!("/api/consultations/{ghost}"), Some(json!({ "status": "completed" })), ADMIN),

@@ -29,9 +29,12 @@ use respond::urlencode;
 pub use respond::{Fail, Outcome, finish, html};
 pub use session::{COOKIE, CsrfOnly, Viewer, check_csrf, viewer};
 
-/// Scripts and styles only from this origin; no framing.
+/// Scripts and styles only from this origin; no framing. Images, audio
+/// and video only from this origin too: the files' signed links, absolute
+/// to the public URL, which is the console's own.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+                   media-src 'self'; connect-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's routes, mounted at `/console`.
 pub fn routes() -> impl Endpoint {

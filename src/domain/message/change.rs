@@ -7,7 +7,8 @@ use std::sync::Arc;
 use sqlx::MySqlConnection;
 
 use super::{
-    Message, MessageSet, MessageType, Reaction, SendInput, get, reactions_of, read::not_found,
+    Message, MessageSet, MessageType, Reaction, get, input::checked_text, reactions_of,
+    read::not_found,
 };
 use crate::{
     domain::{
@@ -58,7 +59,11 @@ impl Core {
         }
         if !matches!(
             message.kind,
-            MessageType::Text | MessageType::Image | MessageType::Audio | MessageType::File
+            MessageType::Text
+                | MessageType::Image
+                | MessageType::Audio
+                | MessageType::Video
+                | MessageType::File
         ) {
             return Err(AppError::validation("only text and captions are edited"));
         }
@@ -69,27 +74,22 @@ impl Core {
                 "messages can only be edited for a while after sending",
             ));
         }
-        let mut input = SendInput {
-            kind: message.kind,
-            content: Some(content),
-            media_url: message.media_url.clone(),
-            metadata: None,
-            reply_to: None,
-            client_msg_id: None,
-        };
-        input.validate(settings.max_message_chars)?;
+        let content = checked_text(Some(content), settings.max_message_chars)?;
+        if message.kind == MessageType::Text && content.is_none() {
+            return Err(AppError::validation("a text message needs some text"));
+        }
         let now = crate::domain::now();
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE messages SET content = ?, edited_at = ? WHERE tenant_id = ? AND id = ?",
         )
-        .bind(&input.content)
+        .bind(&content)
         .bind(now)
         .bind(tenant)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let edited = get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
+        let mut edited = get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
         refresh_preview(&mut tx, &edited).await?;
         log::append(
             &mut tx,
@@ -97,6 +97,8 @@ impl Core {
         )
         .await?;
         tx.commit().await?;
+        self.attach(tenant, std::slice::from_mut(&mut edited))
+            .await?;
         let sender_kind = self.sender_kind(&edited).await;
         self.publish_change(&edited, |message, members| DomainEvent::MessageEdited {
             message,
@@ -104,7 +106,8 @@ impl Core {
             sender_kind,
         })
         .await?;
-        MessageSet::of(&mut *self.pool().acquire().await?, tenant, vec![edited]).await
+        self.message_set(&mut *self.pool().acquire().await?, tenant, vec![edited])
+            .await
     }
 
     /// Deletes a message for the actor only, or for everyone (its sender,
@@ -160,6 +163,7 @@ impl Core {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let orphaned = crate::domain::file::unlink(&mut tx, tenant, id).await?;
         let deleted = get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
         refresh_preview(&mut tx, &deleted).await?;
         log::append(
@@ -168,6 +172,9 @@ impl Core {
         )
         .await?;
         tx.commit().await?;
+        if orphaned > 0 {
+            self.media_wakeup().notify_one();
+        }
         let sender_kind = self.sender_kind(&deleted).await;
         self.publish_change(&deleted, |message, members| DomainEvent::MessageDeleted {
             message,

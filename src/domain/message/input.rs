@@ -3,7 +3,7 @@
 
 use super::MessageType;
 use crate::{
-    domain::{MessageId, values::parse_url},
+    domain::{FileId, MessageId, values::parse_url},
     error::{AppError, AppResult},
 };
 
@@ -11,6 +11,10 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SendInput {
     pub kind: MessageType,
+    /// Whether the client named the type (else it follows the files).
+    pub kind_given: bool,
+    /// Uploaded files to send (at most [`MAX_FILES`]).
+    pub files: Vec<FileId>,
     pub content: Option<String>,
     pub media_url: Option<String>,
     pub metadata: Option<serde_json::Value>,
@@ -23,45 +27,73 @@ pub struct SendInput {
 /// Most bytes of message metadata.
 const MAX_METADATA: usize = 4096;
 
+/// Most files one message carries (an album).
+pub const MAX_FILES: usize = 10;
+
+/// A message's text (or a media message's caption) checked against the
+/// tenant's length limit; blank is `None`.
+pub(super) fn checked_text(content: Option<String>, max_chars: u32) -> AppResult<Option<String>> {
+    let Some(content) = content else {
+        return Ok(None);
+    };
+    if content.chars().count() > max_chars as usize {
+        return Err(AppError::validation(format!(
+            "messages are at most {max_chars} characters"
+        )));
+    }
+    // Line breaks and tabs are text; NUL and the other control
+    // characters are not (they break terminals, logs and exports).
+    if content
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::validation(
+            "messages cannot contain control characters other than line breaks and tabs",
+        ));
+    }
+    Ok((!content.trim().is_empty()).then_some(content))
+}
+
 impl SendInput {
     /// Checks the input against the tenant's length limit.
     pub(super) fn validate(&mut self, max_chars: u32) -> AppResult<()> {
-        if let Some(content) = &self.content {
-            if content.chars().count() > max_chars as usize {
-                return Err(AppError::validation(format!(
-                    "messages are at most {max_chars} characters"
-                )));
-            }
-            // Line breaks and tabs are text; NUL and the other control
-            // characters are not (they break terminals, logs and exports).
-            if content
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            {
-                return Err(AppError::validation(
-                    "messages cannot contain control characters other than line breaks and tabs",
-                ));
-            }
-            if content.trim().is_empty() {
-                self.content = None;
-            }
-        }
-        if self.kind == MessageType::Text && self.content.is_none() {
+        self.content = checked_text(self.content.take(), max_chars)?;
+        if self.kind == MessageType::Text && self.content.is_none() && self.files.is_empty() {
             return Err(AppError::validation("a text message needs some text"));
         }
-        match (&self.media_url, self.kind.has_media()) {
-            (Some(url), true) => self.media_url = Some(parse_url(url, "mediaUrl")?),
-            (None, true) => {
+        if self.files.len() > MAX_FILES {
+            return Err(AppError::validation(format!(
+                "a message carries at most {MAX_FILES} files"
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !self.files.iter().all(|f| seen.insert(*f)) {
+            return Err(AppError::validation("fileIds lists a file twice"));
+        }
+        if !self.files.is_empty() {
+            if self.media_url.is_some() {
+                return Err(AppError::validation("give fileId or mediaUrl, not both"));
+            }
+            if self.kind_given && !self.kind.has_media() {
                 return Err(AppError::validation(
-                    "image, audio and file messages need a mediaUrl",
+                    "files are sent as image, audio, video or file messages",
                 ));
             }
-            (Some(_), false) => {
-                return Err(AppError::validation(
-                    "only image, audio and file messages have a mediaUrl",
-                ));
+        } else {
+            match (&self.media_url, self.kind.has_media()) {
+                (Some(url), true) => self.media_url = Some(parse_url(url, "mediaUrl")?),
+                (None, true) => {
+                    return Err(AppError::validation(
+                        "image, audio, video and file messages need a fileId (or a mediaUrl)",
+                    ));
+                }
+                (Some(_), false) => {
+                    return Err(AppError::validation(
+                        "only image, audio, video and file messages have a mediaUrl",
+                    ));
+                }
+                (None, false) => {}
             }
-            (None, false) => {}
         }
         if let Some(metadata) = &self.metadata
             && metadata.to_string().len() > MAX_METADATA
@@ -86,6 +118,8 @@ mod tests {
     fn input(kind: MessageType, content: Option<&str>, media: Option<&str>) -> SendInput {
         SendInput {
             kind,
+            kind_given: true,
+            files: Vec::new(),
             content: content.map(str::to_owned),
             media_url: media.map(str::to_owned),
             metadata: None,

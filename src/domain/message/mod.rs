@@ -25,6 +25,7 @@ pub enum MessageType {
     Text,
     Image,
     Audio,
+    Video,
     File,
     System,
     Call,
@@ -34,6 +35,7 @@ super::text_enum!(MessageType {
     Text => "text",
     Image => "image",
     Audio => "audio",
+    Video => "video",
     File => "file",
     System => "system",
     Call => "call",
@@ -43,19 +45,31 @@ impl MessageType {
     /// Types a client may send (system and call messages come from Samvad).
     pub fn parse_sendable(raw: &str) -> AppResult<Self> {
         match Self::from_str_opt(raw.trim()) {
-            Some(kind @ (Self::Text | Self::Image | Self::Audio | Self::File)) => Ok(kind),
+            Some(kind @ (Self::Text | Self::Image | Self::Audio | Self::Video | Self::File)) => {
+                Ok(kind)
+            }
             Some(_) => Err(AppError::validation(
                 "system and call messages are written by Samvad, not sent",
             )),
             None => Err(AppError::validation(
-                "type must be text, image, audio or file",
+                "type must be text, image, audio, video or file",
             )),
         }
     }
 
-    /// Media types need a media URL.
+    /// Media types carry files (or, from old clients, a media URL).
     pub fn has_media(self) -> bool {
-        matches!(self, Self::Image | Self::Audio | Self::File)
+        matches!(self, Self::Image | Self::Audio | Self::Video | Self::File)
+    }
+
+    /// The message type a file's kind makes.
+    pub fn of_file(kind: super::file::FileKind) -> Self {
+        match kind {
+            super::file::FileKind::Image => Self::Image,
+            super::file::FileKind::Audio => Self::Audio,
+            super::file::FileKind::Video => Self::Video,
+            super::file::FileKind::File => Self::File,
+        }
     }
 }
 
@@ -79,6 +93,10 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The files it carries, with signed links (filled by the core for
+    /// media messages).
+    #[sqlx(skip)]
+    pub attachments: Vec<super::file::Attachment>,
 }
 
 impl Message {
@@ -95,7 +113,16 @@ impl Message {
         match (self.kind, text) {
             (_, Some(text)) => text.chars().take(200).collect(),
             (MessageType::Image, None) => "Photo".into(),
-            (MessageType::Audio, None) => "Voice message".into(),
+            (MessageType::Audio, None) => {
+                match self.attachments.first().and_then(|a| a.file.duration_ms) {
+                    Some(ms) => format!("Voice message ({}:{:02})", ms / 60_000, ms / 1000 % 60),
+                    None => "Voice message".into(),
+                }
+            }
+            (MessageType::Video, None) => "Video".into(),
+            (MessageType::File, None) if !self.attachments.is_empty() => {
+                format!("File: {}", self.attachments[0].file.name)
+            }
             (MessageType::File, None) => "File".into(),
             (MessageType::Call, None) => "Call".into(),
             _ => String::new(),
@@ -310,6 +337,10 @@ mod tests {
         );
         assert!(MessageType::parse_sendable("system").is_err());
         assert!(MessageType::parse_sendable("call").is_err());
-        assert!(MessageType::parse_sendable("video").is_err());
+        assert_eq!(
+            MessageType::parse_sendable("video").unwrap(),
+            MessageType::Video
+        );
+        assert!(MessageType::parse_sendable("sticker").is_err());
     }
 }

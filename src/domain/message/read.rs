@@ -33,19 +33,21 @@ pub struct MessageSet {
     pub members: Vec<MemberInfo>,
 }
 
-impl MessageSet {
-    /// Loads the reactions and members `messages` are shown with.
-    pub(super) async fn of(
+impl Core {
+    /// Loads the reactions, members and files `messages` are shown with.
+    pub(super) async fn message_set(
+        &self,
         conn: &mut MySqlConnection,
         tenant: TenantId,
-        messages: Vec<Message>,
-    ) -> AppResult<Self> {
+        mut messages: Vec<Message>,
+    ) -> AppResult<MessageSet> {
+        self.attach(tenant, &mut messages).await?;
         let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
         let mut conversations: Vec<ConversationId> =
             messages.iter().map(|m| m.conversation_id).collect();
         conversations.sort_by_key(|c| c.0);
         conversations.dedup();
-        Ok(Self {
+        Ok(MessageSet {
             reactions: reactions_of(conn, tenant, &ids).await?,
             members: conversation::members_of(conn, tenant, &conversations).await?,
             messages,
@@ -103,7 +105,7 @@ impl Core {
         messages.truncate(limit as usize);
         Ok(MessagePage {
             conversation,
-            set: MessageSet::of(&mut conn, tenant, messages).await?,
+            set: self.message_set(&mut conn, tenant, messages).await?,
             more,
         })
     }
@@ -137,7 +139,7 @@ impl Core {
             messages.truncate(per_conversation as usize);
             out.push(CatchUp {
                 conversation: id,
-                set: MessageSet::of(&mut conn, tenant, messages).await?,
+                set: self.message_set(&mut conn, tenant, messages).await?,
                 more,
                 last_seq: row.last_seq,
             });
@@ -192,6 +194,6 @@ impl Core {
             limit.clamp(1, 100),
         )
         .await?;
-        MessageSet::of(&mut conn, tenant, found).await
+        self.message_set(&mut conn, tenant, found).await
     }
 }

@@ -43,13 +43,20 @@ impl Core {
         let _admitted = self.sends.admit()?;
         let settings = self.settings_of(tenant).await?;
         input.validate(settings.max_message_chars)?;
-        // The writer checks membership, blocks, the reply target and the
-        // client id in the transaction that appends the message.
+        let attachments = self.own_files(actor, &input.files).await?;
+        if let (false, Some(first)) = (input.kind_given, attachments.first()) {
+            input.kind = MessageType::of_file(first.file.kind);
+        }
+        // The writer checks membership, blocks, the reply target, the
+        // client id and that the files are still there, in the transaction
+        // that appends the message.
         let message = draft(tenant, id, Some(me), input.kind, input.content);
-        self.writer()
+        let mut sent = self
+            .writer()
             .write(Draft {
                 message: Message {
                     media_url: input.media_url,
+                    attachments,
                     metadata: input.metadata.map(|m| m.to_string()),
                     reply_to_id: input.reply_to,
                     forwarded_from_id: forwarded_from,
@@ -62,7 +69,10 @@ impl Core {
                 },
                 sender_kind: actor.participant_type(),
             })
-            .await
+            .await?;
+        // A resend returns the first message as stored: its files too.
+        self.attach(tenant, std::slice::from_mut(&mut sent)).await?;
+        Ok(sent)
     }
 
     /// The sender's type, which the message's events carry (clients show it
@@ -116,7 +126,11 @@ impl Core {
         if message.deleted_at.is_some()
             || !matches!(
                 message.kind,
-                MessageType::Text | MessageType::Image | MessageType::Audio | MessageType::File
+                MessageType::Text
+                    | MessageType::Image
+                    | MessageType::Audio
+                    | MessageType::Video
+                    | MessageType::File
             )
         {
             return Err(AppError::conflict(
@@ -124,10 +138,20 @@ impl Core {
                 "only existing text and media messages are forwarded",
             ));
         }
+        let mut message = message;
+        self.attach(message.tenant_id, std::slice::from_mut(&mut message))
+            .await?;
+        let files: Vec<_> = message.attachments.iter().map(|a| a.file.id).collect();
         let input = SendInput {
             kind: message.kind,
+            kind_given: true,
+            media_url: if files.is_empty() {
+                message.media_url.clone()
+            } else {
+                None
+            },
+            files,
             content: message.content.clone(),
-            media_url: message.media_url.clone(),
             metadata: message
                 .metadata
                 .as_deref()
@@ -176,5 +200,6 @@ fn draft(
         created_at: crate::domain::now(),
         edited_at: None,
         deleted_at: None,
+        attachments: Vec::new(),
     }
 }

@@ -30,6 +30,7 @@ fn message(conversation: ConversationId, sender: ParticipantId) -> Message {
         created_at: crate::domain::now(),
         edited_at: None,
         deleted_at: None,
+        attachments: Vec::new(),
     }
 }
 

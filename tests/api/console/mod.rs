@@ -7,6 +7,7 @@
 
 mod access;
 mod admin;
+mod media;
 mod pages;
 
 use reqwest::{Method, StatusCode, header, redirect};

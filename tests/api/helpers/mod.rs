@@ -8,8 +8,10 @@
 //! before the server task starts. `database`: the database per test.
 //! `response`: a response as tests read it, and the error envelope.
 
+pub mod clamd;
 mod database;
 mod response;
+pub mod s3;
 
 use std::{sync::OnceLock, time::Duration};
 

@@ -1,6 +1,8 @@
 //! One conversation: its messages (with paging back), sending a message,
 //! closing and reopening, and the message list fragment the live view and
-//! its fallback poll use.
+//! its fallback poll use. A media message's files are drawn by [`files`].
+
+mod files;
 
 use std::collections::HashMap;
 
@@ -11,6 +13,7 @@ use poem::{
 };
 use serde::Deserialize;
 
+use self::files::{FileRow, Shown};
 use crate::{
     console::admin::{Fail, Outcome, Viewer, check_csrf, finish, html, viewer},
     domain::{
@@ -31,7 +34,13 @@ pub struct MessageRow {
     pub badge: String,
     pub kind: String,
     pub content: String,
+    /// A link to media hosted elsewhere (old clients), shown when the
+    /// message carries no files.
     pub media_url: Option<String>,
+    /// The files it carries, with their signed links.
+    pub files: Vec<FileRow>,
+    /// A media message whose files are gone (deleted by an admin).
+    pub files_gone: bool,
     pub reply_to: Option<String>,
     pub edited: bool,
     pub deleted: bool,
@@ -57,6 +66,8 @@ impl MessageRow {
             kind: m.kind.as_str().to_owned(),
             content: m.content.clone().unwrap_or_default(),
             media_url: m.media_url.clone(),
+            files: m.attachments.iter().map(FileRow::of).collect(),
+            files_gone: m.kind.has_media() && m.attachments.is_empty() && m.media_url.is_none(),
             reply_to: m.reply_to_id.map(|r| r.0.to_string()),
             edited: m.edited_at.is_some(),
             deleted: m.deleted_at.is_some(),
@@ -263,6 +274,8 @@ pub async fn send(
             .await?;
         let cid = conversation_id(&id)?;
         let input = SendInput {
+            kind_given: true,
+            files: Vec::new(),
             kind: MessageType::Text,
             content: Some(form.content),
             media_url: None,

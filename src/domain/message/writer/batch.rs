@@ -66,6 +66,9 @@ impl Task {
                     let mut message = job.draft.message.clone();
                     message.seq = *seq;
                     message.created_at = now;
+                    for a in &mut message.attachments {
+                        a.file.sent_at.get_or_insert(now);
+                    }
                     if let (Check::Sender { .. }, Some(sender), Some(client_id)) =
                         (job.draft.check, message.sender_id, &message.client_msg_id)
                     {
@@ -82,6 +85,15 @@ impl Task {
         }
 
         sql::insert_all(tx, &fresh).await?;
+        let files: Vec<_> = fresh
+            .iter()
+            .filter(|m| !m.attachments.is_empty())
+            .map(|m| {
+                let ids = m.attachments.iter().map(|a| a.file.id).collect();
+                (m.tenant_id, m.id, ids)
+            })
+            .collect();
+        crate::domain::file::link(tx, &files, now).await?;
         let mut newest: BTreeMap<Key, (&Message, ConversationType)> = BTreeMap::new();
         for m in &fresh {
             let key = (m.tenant_id, m.conversation_id);

@@ -12,8 +12,9 @@ use super::{
 };
 use crate::{
     domain::{
-        ParticipantId, TenantId,
+        FileId, ParticipantId, TenantId,
         conversation::ConversationType,
+        file,
         limits::Kind,
         message::{Message, MessageId},
     },
@@ -105,6 +106,12 @@ impl Task {
                 "replyTo must be a message of the same conversation",
             )));
         }
+        if m.attachments
+            .iter()
+            .any(|a| !facts.files.contains(&(key.0, a.file.id)))
+        {
+            return Some(Verdict::Refused(AppError::NotFound("file")));
+        }
         None
     }
 }
@@ -114,6 +121,8 @@ pub(super) struct Facts {
     pub(super) stored: HashMap<(TenantId, ParticipantId, String), Message>,
     pub(super) blocks: std::collections::HashSet<(TenantId, ParticipantId, ParticipantId)>,
     pub(super) replies: HashMap<(TenantId, MessageId), crate::domain::ConversationId>,
+    /// The batch's files still there, locked against deletion.
+    pub(super) files: std::collections::HashSet<(TenantId, FileId)>,
 }
 
 impl Facts {
@@ -126,8 +135,10 @@ impl Facts {
         let mut client_ids = Vec::new();
         let mut pairs = Vec::new();
         let mut replies = Vec::new();
+        let mut files = Vec::new();
         for job in batch {
             let m = &job.draft.message;
+            files.extend(m.attachments.iter().map(|a| (m.tenant_id, a.file.id)));
             let (Check::Sender { .. }, Some(sender)) = (job.draft.check, m.sender_id) else {
                 continue;
             };
@@ -152,6 +163,7 @@ impl Facts {
             stored: sql::by_client_ids(tx, &client_ids).await?,
             blocks: sql::blocks(tx, &pairs).await?,
             replies: sql::reply_targets(tx, &replies).await?,
+            files: file::lock_ready(tx, &files).await?,
         })
     }
 

@@ -1,0 +1,129 @@
+//! The media worker: thumbnails made off the request path, files never
+//! sent removed after a day, and an upload cut off half way leaving
+//! nothing behind.
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::{fetch, fixture, random_bytes, upload};
+use crate::world::World;
+
+#[tokio::test]
+async fn the_worker_makes_both_thumbnails_of_an_uploaded_photo() {
+    let world = World::new().await;
+    let photo = upload(&world, &world.user, "p.jpg", fixture("photo-rot6-gps.jpg")).await;
+    let file = serde_json::json!({ "thumbnails": super::thumbnails_made(&world, &photo).await });
+    let small = &file["thumbnails"]["small"];
+    assert!(small["width"].as_u64().unwrap() <= 96 && small["height"].as_u64().unwrap() <= 96);
+    assert!(file["thumbnails"]["medium"]["height"].as_u64().unwrap() <= 480);
+    let (status, headers, body) = fetch(&world, small["url"].as_str().unwrap(), &[]).await;
+    assert_eq!(
+        (status, headers["content-type"].to_str().unwrap()),
+        (200, "image/jpeg")
+    );
+    assert!(body.len() < photo["size"].as_u64().unwrap() as usize);
+}
+
+#[tokio::test]
+async fn a_file_never_sent_is_removed_after_a_day() {
+    let world = World::new().await;
+    let kept = upload(&world, &world.user, "new.bin", random_bytes(2000)).await;
+    let old = upload(&world, &world.user, "old.bin", random_bytes(2000)).await;
+    sqlx::query("UPDATE files SET created_at = created_at - INTERVAL 25 HOUR WHERE id = ?")
+        .bind(uuid::Uuid::parse_str(old["id"].as_str().unwrap()).unwrap())
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+
+    world.app.core.sweep_files(100).await.unwrap();
+
+    world
+        .app
+        .get(
+            &format!("/api/files/{}", old["id"].as_str().unwrap()),
+            &world.user.access,
+        )
+        .await
+        .assert_error(404, "not_found");
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM files")
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        fetch(&world, old["url"].as_str().unwrap(), &[]).await.0,
+        404
+    );
+    assert_eq!(
+        fetch(&world, kept["url"].as_str().unwrap(), &[]).await.0,
+        200
+    );
+    let on_disk = walk(&world.app.state.config.data_dir.join("files"));
+    assert_eq!(on_disk, 1, "only the kept file's object remains");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_upload_cut_off_half_way_leaves_nothing_behind() {
+    let world = World::new().await;
+    let addr = world.app.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body_len = 1_000_000;
+    let head = format!(
+        "POST /api/files/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {body_len}\r\n\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n",
+        world.user.access
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&random_bytes(300_000)).await.unwrap();
+    socket.flush().await.unwrap();
+    // Wait until the server has spooled some of it, then go away.
+    let spool = world.app.state.config.data_dir.join("spool");
+    for _ in 0..200 {
+        if std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        1,
+        "the upload was being spooled"
+    );
+    drop(socket);
+
+    for _ in 0..200 {
+        if std::fs::read_dir(&spool).unwrap().count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "the spool file was removed"
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM files")
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
