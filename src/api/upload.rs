@@ -185,6 +185,14 @@ impl<D: FormDoc> Form<D> {
                     return Err(AppError::validation(format!("send one `{file_field}`")));
                 }
                 let file_name = field.file_name().map(str::to_owned);
+                // A conversation named before the file: refused before a
+                // byte is stored if the caller is not in it.
+                if let Some(id) = received.parsed::<uuid::Uuid>("conversationId")? {
+                    state
+                        .core
+                        .membership(actor, crate::domain::ConversationId(id))
+                        .await?;
+                }
                 let mut spool = state.core.start_upload(actor).await?;
                 let mut reader = field.into_async_read();
                 let mut buf = vec![0u8; 64 * 1024];

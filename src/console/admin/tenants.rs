@@ -41,6 +41,8 @@ pub struct TenantRow {
     pub active: bool,
     pub region: String,
     pub created: String,
+    /// Files and thumbnails stored, human-readable.
+    pub storage: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +101,8 @@ async fn render(
     problem: Option<String>,
 ) -> Outcome {
     let page = state.core.tenants(blank(&query.cursor), 50).await?;
+    let ids: Vec<_> = page.items.iter().map(|t| t.id).collect();
+    let used = state.core.storage_used_by(&viewer.actor, &ids).await?;
     html(&TenantsPage {
         viewer,
         nav: "tenants",
@@ -112,6 +116,7 @@ async fn render(
                 active: t.status == TenantStatus::Active,
                 region: t.default_region,
                 created: when(t.created_at),
+                storage: super::dashboard::human_bytes(used.get(&t.id).copied().unwrap_or(0)),
             })
             .collect(),
         next: page.next_cursor,

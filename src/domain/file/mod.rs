@@ -319,6 +319,26 @@ pub async fn used_bytes(conn: &mut MySqlConnection, tenant: TenantId) -> sqlx::R
     Ok(total.unwrap_or(0))
 }
 
+/// Bytes each of `tenants` stores (those storing nothing are absent).
+pub async fn used_bytes_of(
+    conn: &mut MySqlConnection,
+    tenants: &[TenantId],
+) -> sqlx::Result<Vec<(TenantId, u64)>> {
+    if tenants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::new(
+        "SELECT tenant_id, CAST(SUM(size + thumb_bytes) AS UNSIGNED) FROM files \
+         WHERE state <> 'deleted' AND tenant_id IN (",
+    );
+    let mut list = query.separated(", ");
+    for tenant in tenants {
+        list.push_bind(*tenant);
+    }
+    query.push(") GROUP BY tenant_id");
+    query.build_query_as().fetch_all(conn).await
+}
+
 /// Stores a new file row.
 pub async fn insert(conn: &mut MySqlConnection, f: &StoredFile) -> sqlx::Result<()> {
     sqlx::query(&format!(

@@ -40,6 +40,17 @@ impl Core {
         &self.files().links
     }
 
+    /// Bytes each tenant stores, for the superadmin's list.
+    pub async fn storage_used_by(
+        &self,
+        actor: &Actor,
+        tenants: &[TenantId],
+    ) -> AppResult<std::collections::HashMap<TenantId, u64>> {
+        actor.require_superadmin()?;
+        let used = super::used_bytes_of(&mut *self.pool().acquire().await?, tenants).await?;
+        Ok(used.into_iter().collect())
+    }
+
     /// Wakes the media worker (`workers::media`).
     pub fn media_wakeup(&self) -> Arc<tokio::sync::Notify> {
         self.files().wakeup.clone()

@@ -157,3 +157,23 @@ async fn the_superadmin_manages_tenants_and_admins_do_not() {
     .await
     .assert(404);
 }
+
+#[tokio::test]
+async fn the_superadmin_sees_each_tenants_storage_in_the_tenant_list() {
+    let world = crate::world::World::new().await;
+    crate::files::upload(
+        &world,
+        &world.user,
+        "a.bin",
+        crate::files::random_bytes(300 * 1024),
+    )
+    .await;
+    world.app.superadmin().await;
+    let root = FormBrowser::signed_in(&world.app, "", "root@platform.test").await;
+
+    let page = root.get("/console/tenants").await;
+
+    page.assert(200);
+    assert!(page.body.contains("Storage used"), "{}", page.body);
+    assert!(page.body.contains("300.0 KB"), "{}", page.body);
+}
