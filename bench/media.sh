@@ -37,7 +37,8 @@ else
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/samvad-bench.XXXXXX")"
-trap cleanup EXIT
+# The uploaded files (about a gigabyte) go with the database; the log stays.
+trap 'status=$?; rm -rf "$WORK/data/files" "$WORK/data/spool"; (exit $status); cleanup' EXIT
 trap 'exit 130' INT TERM
 
 echo "== a 4000x3000 JPEG with EXIF (what a phone sends)" >&2

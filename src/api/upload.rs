@@ -195,7 +195,7 @@ impl<D: FormDoc> Form<D> {
                 }
                 let mut spool = state.core.start_upload(actor).await?;
                 let mut reader = field.into_async_read();
-                let mut buf = vec![0u8; 64 * 1024];
+                let mut buf = vec![0u8; 256 * 1024];
                 loop {
                     let n = reader.read(&mut buf).await.map_err(malformed)?;
                     if n == 0 {

@@ -94,14 +94,15 @@ impl Core {
                 },
             )
             .await?;
-        let (small, medium) = tokio::task::spawn_blocking(move || {
+        // Both from one decode of the image.
+        let mut made = tokio::task::spawn_blocking(move || {
             let limits = media::image::Limits::default();
-            Ok::<_, media::image::ImageError>((
-                media::image::thumbnail(&bytes, SMALL_EDGE, &limits)?,
-                media::image::thumbnail(&bytes, MEDIUM_EDGE, &limits)?,
-            ))
+            media::image::thumbnails(&bytes, &[SMALL_EDGE, MEDIUM_EDGE], &limits)
         })
         .await??;
+        let (Some(medium), Some(small)) = (made.pop(), made.pop()) else {
+            anyhow::bail!("the image gave no thumbnails");
+        };
         let size = |t: &media::image::Thumbnail| ThumbSize {
             width: t.width,
             height: t.height,

@@ -7,8 +7,6 @@
 //! the object and marks it ready. A spool dropped half way (the client
 //! went away) deletes its temporary file; nothing else was made yet.
 
-use std::path::PathBuf;
-
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -24,7 +22,8 @@ const HEAD: usize = 8192;
 
 /// An upload on its way in.
 pub struct Spool {
-    file: tokio::fs::File,
+    /// Written a megabyte at a time (each write is a trip to the blocking pool).
+    file: tokio::io::BufWriter<tokio::fs::File>,
     path: tempfile::TempPath,
     head: Vec<u8>,
     sniffed: Option<Sniffed>,
@@ -123,7 +122,7 @@ impl Spool {
 }
 
 /// The file's kind from the sniffer's.
-fn kind_of(kind: media::sniff::Kind) -> FileKind {
+pub(super) fn kind_of(kind: media::sniff::Kind) -> FileKind {
     match kind {
         media::sniff::Kind::Image => FileKind::Image,
         media::sniff::Kind::Audio => FileKind::Audio,
@@ -156,18 +155,6 @@ fn sniffed_kind_word(sniffed: &Sniffed) -> &'static str {
     kind_of(sniffed.kind).as_str()
 }
 
-/// What an upload became after its checks.
-struct Checked {
-    kind: FileKind,
-    mime: String,
-    /// The bytes to store, when they differ from the spool (an image with
-    /// its metadata stripped) or were read anyway (audio).
-    bytes: Option<Vec<u8>>,
-    width: Option<u32>,
-    height: Option<u32>,
-    duration_ms: Option<u32>,
-}
-
 impl Core {
     /// A spool for an upload by the actor, bounded by their tenant's rules.
     /// Refused at once when the tenant's storage is full.
@@ -187,7 +174,7 @@ impl Core {
         .map_err(|err| AppError::Internal(err.into()))?
         .map_err(|err| AppError::Internal(anyhow::anyhow!("making a spool file: {err}")))?;
         Ok(Spool {
-            file: tokio::fs::File::from_std(file),
+            file: tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file)),
             path,
             head: Vec::with_capacity(HEAD),
             sniffed: None,
@@ -225,7 +212,13 @@ impl Core {
             .await
             .map_err(|err| AppError::Internal(anyhow::anyhow!("spooling an upload: {err}")))?;
         self.scan(&spool).await?;
-        let checked = check(&spool, &meta).await?;
+        let checked = super::checks::check(
+            spool.sniffed.clone().expect("decided above"),
+            spool.path.to_path_buf(),
+            spool.rules.audio_max_secs,
+            meta.voice,
+        )
+        .await?;
         let sniffed = spool.sniffed.as_ref().expect("decided above");
         let size = checked
             .bytes
@@ -275,7 +268,7 @@ impl Core {
             None => self
                 .files()
                 .storage
-                .put_file(&key, &spool.path)
+                .put_spooled(&key, &spool.path)
                 .await
                 .map(|_| ()),
         };
@@ -323,89 +316,4 @@ fn quota_exceeded() -> AppError {
         code: "storage_quota_exceeded",
         message: "this brand's file storage is full".into(),
     }
-}
-
-/// The kind-specific checks, on the blocking pool: an image decoded under
-/// the pixel cap and stripped of its metadata; an audio's duration read
-/// from its container and held to the tenant's limit.
-async fn check(spool: &Spool, meta: &UploadMeta) -> AppResult<Checked> {
-    let sniffed = spool.sniffed.clone().expect("decided");
-    let kind = kind_of(sniffed.kind);
-    let path: PathBuf = spool.path.to_path_buf();
-    let max_secs = spool.rules.audio_max_secs;
-    let voice = meta.voice;
-    let read = move || std::fs::read(&path);
-    let blocking = move || -> AppResult<Checked> {
-        let unprocessable =
-            |code: &'static str, message: String| AppError::Validation { code, message };
-        let io =
-            |err: std::io::Error| AppError::Internal(anyhow::anyhow!("reading a spool: {err}"));
-        let mut checked = Checked {
-            kind,
-            mime: sniffed.mime.clone(),
-            bytes: None,
-            width: None,
-            height: None,
-            duration_ms: None,
-        };
-        match kind {
-            FileKind::Image => {
-                let bytes = read().map_err(io)?;
-                let prepared = media::image::prepare(&bytes, &media::image::Limits::default())
-                    .map_err(|err| match err {
-                        media::image::ImageError::TooLarge { width, height } => unprocessable(
-                            "image_too_large",
-                            format!(
-                                "images are at most 40 megapixels; this one is {width}x{height}"
-                            ),
-                        ),
-                        media::image::ImageError::Undecodable(why) => unprocessable(
-                            "image_unreadable",
-                            format!("the image could not be read: {why}"),
-                        ),
-                    })?;
-                checked.mime = prepared.mime.to_owned();
-                checked.width = Some(prepared.width);
-                checked.height = Some(prepared.height);
-                checked.bytes = Some(prepared.bytes);
-            }
-            // A WebM may be a browser's voice recording (audio alone).
-            FileKind::Audio | FileKind::Video
-                if kind == FileKind::Audio || sniffed.mime == "video/webm" =>
-            {
-                let bytes = read().map_err(io)?;
-                if kind == FileKind::Audio || media::audio::is_audio_only(&bytes) {
-                    let ms = media::audio::duration_ms(&bytes).map_err(|_| {
-                        unprocessable(
-                            "audio_unreadable",
-                            "the audio's duration could not be read (AAC/M4A, Opus/Ogg, MP3, WebM and WAV are taken)".into(),
-                        )
-                    })?;
-                    if ms > u64::from(max_secs) * 1000 {
-                        return Err(unprocessable(
-                            "audio_too_long",
-                            format!(
-                                "audio is at most {max_secs} seconds; this is {} s",
-                                ms / 1000
-                            ),
-                        ));
-                    }
-                    checked.kind = FileKind::Audio;
-                    checked.duration_ms = Some(u32::try_from(ms).unwrap_or(u32::MAX));
-                    checked.mime = sniffed.clone().into_audio_only().mime;
-                }
-            }
-            _ => {}
-        }
-        if voice && checked.kind != FileKind::Audio {
-            return Err(unprocessable(
-                "not_audio",
-                "a voice message must be audio".into(),
-            ));
-        }
-        Ok(checked)
-    };
-    tokio::task::spawn_blocking(blocking)
-        .await
-        .map_err(|err| AppError::Internal(err.into()))?
 }
