@@ -67,3 +67,44 @@ wait_quiet() {
     if ((SECONDS >= deadline)); then echo "== the machine is still busy; measuring anyway" >&2; break; fi
   done
 }
+
+# Sets BIN to the samvad binary to measure: BENCH_SAMVAD_BIN as given, or
+# the release build in CARGO_TARGET_DIR, built first unless BENCH_NO_BUILD=1
+# and it exists.
+release_binary() {
+  BIN="${BENCH_SAMVAD_BIN:-$CARGO_TARGET_DIR/release/samvad}"
+  if [[ -n "${BENCH_SAMVAD_BIN:-}" ]]; then
+    [[ -x "$BIN" ]] || { echo "BENCH_SAMVAD_BIN=$BIN is not an executable" >&2; exit 2; }
+    echo "== using $BIN (BENCH_SAMVAD_BIN, built $(date -r "$BIN" '+%F %T'))" >&2
+  elif [[ "${BENCH_NO_BUILD:-}" == 1 && -x "$BIN" ]]; then
+    echo "== using the existing $BIN (built $(date -r "$BIN" '+%F %T'))" >&2
+  else
+    echo "== building (release, $CARGO_TARGET_DIR)" >&2
+    cargo build --release --quiet
+  fi
+}
+
+# Drops and recreates DB_NAME, migrates it, and creates the tenant TENANT
+# with the admin ADMIN_EMAIL / ADMIN_PASSWORD (data under $WORK/data).
+fresh_tenant() {
+  echo "== fresh database $DB_NAME" >&2
+  $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
+  SAMVAD_DATA_DIR="$WORK/data" "$BIN" migrate >"$WORK/migrate.log" 2>&1
+  SAMVAD_DATA_DIR="$WORK/data" "$BIN" tenant create --slug "$TENANT" --name "Bench" \
+    --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --json >"$WORK/tenant.json"
+}
+
+# Starts the server on BENCH_PORT (or a free port), sets BASE and
+# SERVER_PID, waits until it is ready and (BENCH_WAIT_QUIET) the machine
+# quiet, and prints what is measured.
+start_server() {
+  local port="${BENCH_PORT:-$(free_port)}"
+  BASE="http://127.0.0.1:$port"
+  echo "== starting the server on $BASE" >&2
+  SAMVAD_BIND="127.0.0.1:$port" SAMVAD_DATA_DIR="$WORK/data" \
+    "$BIN" serve >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  wait_ready "$BASE"
+  wait_quiet
+  echo "== commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations 2>/dev/null || echo ' + uncommitted changes in src/'), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+}

@@ -26,15 +26,7 @@ ADMIN_PASSWORD=bench-admin-password
 
 check_db_name
 
-BIN="${BENCH_SAMVAD_BIN:-$CARGO_TARGET_DIR/release/samvad}"
-if [[ -n "${BENCH_SAMVAD_BIN:-}" ]]; then
-  [[ -x "$BIN" ]] || { echo "BENCH_SAMVAD_BIN=$BIN is not an executable" >&2; exit 2; }
-elif [[ "${BENCH_NO_BUILD:-}" == 1 && -x "$BIN" ]]; then
-  echo "== using the existing $BIN (built $(date -r "$BIN" '+%F %T'))" >&2
-else
-  echo "== building (release, $CARGO_TARGET_DIR)" >&2
-  cargo build --release --quiet
-fi
+release_binary
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/samvad-bench.XXXXXX")"
 # The uploaded files (about a gigabyte) go with the database; the log stays.
@@ -45,22 +37,9 @@ echo "== a 4000x3000 JPEG with EXIF (what a phone sends)" >&2
 convert -size 4000x3000 plasma:fractal -seed 7 -quality 90 "$WORK/photo.jpg"
 convert "$WORK/photo.jpg" -set exif:Orientation 6 "$WORK/photo.jpg" 2>/dev/null || true
 
-echo "== fresh database $DB_NAME" >&2
-$MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
-SAMVAD_DATA_DIR="$WORK/data" "$BIN" migrate >"$WORK/migrate.log" 2>&1
-SAMVAD_DATA_DIR="$WORK/data" "$BIN" tenant create --slug "$TENANT" --name "Bench" \
-  --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --json >"$WORK/tenant.json"
+fresh_tenant
 
-PORT="${BENCH_PORT:-$(free_port)}"
-BASE="http://127.0.0.1:$PORT"
-echo "== starting the server on $BASE" >&2
-SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" \
-  "$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-wait_ready "$BASE"
-wait_quiet
-
-echo "== commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations 2>/dev/null || echo ' + uncommitted changes in src/'), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+start_server
 BENCH_TENANT="$TENANT" BENCH_ADMIN_EMAIL="$ADMIN_EMAIL" BENCH_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   node bench/media.mjs "$BASE" --photo "$WORK/photo.jpg" "$@" | tee "$WORK/summary.json"
 if [[ -n "${BENCH_OUT:-}" ]]; then cp "$WORK/summary.json" "$BENCH_OUT"; fi

@@ -53,39 +53,16 @@ ADMIN_PASSWORD=bench-admin-password
 
 check_db_name
 
-BIN="${BENCH_SAMVAD_BIN:-$CARGO_TARGET_DIR/release/samvad}"
-if [[ -n "${BENCH_SAMVAD_BIN:-}" ]]; then
-  [[ -x "$BIN" ]] || { echo "BENCH_SAMVAD_BIN=$BIN is not an executable" >&2; exit 2; }
-  echo "== using $BIN (BENCH_SAMVAD_BIN, built $(date -r "$BIN" '+%F %T'))" >&2
-elif [[ "${BENCH_NO_BUILD:-}" == 1 && -x "$BIN" ]]; then
-  echo "== using the existing $BIN (built $(date -r "$BIN" '+%F %T'))" >&2
-else
-  echo "== building (release, $CARGO_TARGET_DIR)" >&2
-  cargo build --release --quiet
-fi
+release_binary
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/samvad-bench.XXXXXX")"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== fresh database $DB_NAME" >&2
-$MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`"
-SAMVAD_DATA_DIR="$WORK/data" "$BIN" migrate >"$WORK/migrate.log" 2>&1
-SAMVAD_DATA_DIR="$WORK/data" "$BIN" tenant create --slug "$TENANT" --name "Bench" \
-  --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --json >"$WORK/tenant.json"
+fresh_tenant
 
-PORT="${BENCH_PORT:-$(free_port)}"
-BASE="http://127.0.0.1:$PORT"
-
-echo "== starting the server on $BASE" >&2
-SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" \
-  "$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-wait_ready "$BASE"
-wait_quiet
-
+start_server
 DB_PID="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
-echo "== commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations 2>/dev/null || echo ' + uncommitted changes in src/'), load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 BENCH_FSYNC_DIR="$WORK" BENCH_SERVER_PID="$SERVER_PID" BENCH_DB_PID="${DB_PID%%$'\n'*}" BENCH_MYSQL="$MYSQL" \
 BENCH_TENANT="$TENANT" BENCH_ADMIN_EMAIL="$ADMIN_EMAIL" BENCH_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   node bench/rest_send.mjs "$BASE" "$@" | tee "$WORK/summary.json"

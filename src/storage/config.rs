@@ -2,35 +2,7 @@
 //!
 //! `SAMVAD_S3_BUCKET` switches S3 on; without it files stay on the disk.
 
-use std::fmt;
-
-/// A secret string whose `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::config::Secret;
 
 /// An S3 (or S3-protocol: MinIO, R2, Ceph, moto) bucket and its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,16 +7,14 @@
 // No Chromium is a failure, not a skip (`apt-get install chromium`).
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
+import { consolePage, launchChromium } from './lib/browser.mjs';
 import { BASE, PASSWORD } from './lib/rest.mjs';
-import { TIMEOUT_MS, closeAll } from './lib/socket.mjs';
+import { closeAll } from './lib/socket.mjs';
 import { createWorld } from './lib/world.mjs';
 
-const CHROMIUM = process.env.SAMVAD_CHROMIUM ?? '/usr/bin/chromium';
 const FIXTURES = new URL('../fixtures/media/', import.meta.url);
 
 let browser;
@@ -52,43 +50,14 @@ function audioDuration(audio) {
 }
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `Chromium is needed for the console's browser tests but ${CHROMIUM} does not exist; ` +
-      'install it (Debian: apt-get install chromium; .ci/run does) or set SAMVAD_CHROMIUM',
-  );
-  const launching = chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 20_000,
-  });
+  const launching = launchChromium();
   world = await createWorld('cmedia');
   conversationId = await world.tenant.open(world.user, world.astro);
   await sendFile(world.user, '/api/messages/upload', 'file', 'photo-rot6-gps.jpg', { content: 'my palm' });
   await sendFile(world.astro, '/api/messages/voice', 'audio', 'voice.webm', { durationMs: 2000 });
   browser = await launching;
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  // Counts the page's event streams, to know when the live view is connected.
-  await context.addInitScript(() => {
-    const Native = window.EventSource;
-    window.samvadStreams = [];
-    window.EventSource = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.samvadStreams.push(this);
-      }
-    };
-  });
-  page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT_MS);
   // A CSP refusal is a console error: any fails the last test.
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const url = msg.location()?.url ?? '';
-    if (url.endsWith('/favicon.ico')) return;
-    problems.push(`console error on ${page.url()}: ${msg.text()} (${url})`);
-  });
+  ({ page } = await consolePage(browser, { viewport: { width: 1280, height: 800 } }, problems));
   await page.goto(`${BASE}/console/login`);
   await page.getByLabel('Tenant').fill(world.tenant.slug);
   await page.getByLabel('Email').fill(world.admin.email);

@@ -9,18 +9,16 @@
 // install it with `apt-get install chromium` (.ci/run does).
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
+import { consolePage, launchChromium } from './lib/browser.mjs';
 import { BASE, PASSWORD, ok } from './lib/rest.mjs';
-import { TIMEOUT_MS, closeAll, connect } from './lib/socket.mjs';
+import { closeAll, connect } from './lib/socket.mjs';
 import { createWorld } from './lib/world.mjs';
 
-const CHROMIUM = process.env.SAMVAD_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.SAMVAD_UPDATE_SCREENSHOTS === '1'
   ? new URL('../../docs/console/', import.meta.url).pathname
   : join(tmpdir(), 'samvad-console-screenshots');
@@ -58,17 +56,8 @@ async function call(from, to, callType, then) {
 }
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `Chromium is needed for the console's browser tests but ${CHROMIUM} does not exist; ` +
-      'install it (Debian: apt-get install chromium; .ci/run does) or set SAMVAD_CHROMIUM',
-  );
   mkdirSync(SHOTS, { recursive: true });
-  const launching = chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 20_000,
-  });
+  const launching = launchChromium();
   world = await createWorld('console');
   const { tenant, admin, astro, user } = world;
   conversationId = await tenant.open(admin, astro);
@@ -79,29 +68,14 @@ before(async () => {
   calls.answered = await call(admin, astro, 'voice', 'answer');
   calls.rejected = await call(user, astro, 'video', 'reject');
   browser = await launching;
-  context = await browser.newContext({ viewport: LAPTOP, acceptDownloads: true });
-  // Counts the page's event streams, to know when the live view is connected.
-  await context.addInitScript(() => {
-    const Native = window.EventSource;
-    window.samvadStreams = [];
-    window.EventSource = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.samvadStreams.push(this);
-      }
-    };
-  });
-  page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT_MS);
-  // Script errors and console errors (a CSP refusal is one) fail the last test.
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const url = msg.location()?.url ?? '';
-    // The browser asks for /favicon.ico on its own; probed 404s are expected.
-    if (url.endsWith('/favicon.ico') || probed.has(url)) return;
-    problems.push(`console error on ${page.url()}: ${msg.text()} (${url})`);
-  });
+  // Script errors and console errors (a CSP refusal is one) fail the last
+  // test; probed 404s are expected.
+  ({ context, page } = await consolePage(
+    browser,
+    { viewport: LAPTOP, acceptDownloads: true },
+    problems,
+    (url) => probed.has(url),
+  ));
 });
 
 after(async () => {

@@ -4,6 +4,8 @@
 //! CSRF, the error page. `pages`: escaping, sending and closing from the
 //! console, tenant isolation, the call history and its CSV. `admin`: the
 //! administration pages (participants, policies, settings, audit, tenants).
+//! `media`: photos, voice notes and files in a conversation, through signed
+//! links, and the storage used on the dashboard.
 
 mod access;
 mod admin;

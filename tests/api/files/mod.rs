@@ -94,6 +94,46 @@ pub async fn fetch(
     )
 }
 
+/// Files rows in the test's database, in any state.
+pub async fn stored_files(world: &World) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM files")
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap();
+    n
+}
+
+/// Uploads being spooled (temporary files) right now.
+pub fn spooled(world: &World) -> usize {
+    std::fs::read_dir(world.app.state.config.data_dir.join("spool"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Opens a raw connection and sends the head of an upload as `world.user`
+/// (`length`: a `Content-Length`, else chunked), then the file part's
+/// own header when `length` is given; the caller sends the bytes.
+pub async fn raw_upload(world: &World, length: Option<usize>) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = world.app.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let framing = match length {
+        Some(n) => format!("Content-Length: {n}"),
+        None => "Transfer-Encoding: chunked".to_owned(),
+    };
+    let head = format!(
+        "POST /api/files/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\n{framing}\r\n\r\n",
+        world.user.access
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket
+}
+
+/// The multipart header of the file part of [`raw_upload`].
+pub const FILE_PART: &[u8] =
+    b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n";
+
 /// Waits until the media worker (woken by the upload) has made an
 /// image's thumbnails: the file's `thumbnails`.
 pub async fn thumbnails_made(world: &World, image: &Value) -> Value {

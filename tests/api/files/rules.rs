@@ -7,7 +7,10 @@
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{fetch, fixture, form, post_form, random_bytes, upload};
+use super::{
+    FILE_PART, fetch, fixture, form, post_form, random_bytes, raw_upload, spooled, stored_files,
+    upload,
+};
 use crate::world::World;
 
 /// A PNG whose header claims `width` x `height` (a decompression bomb
@@ -46,20 +49,6 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     );
     chunk(&mut png, b"IEND", &[]);
     png
-}
-
-async fn stored_files(world: &World) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM files")
-        .fetch_one(&world.app.pool)
-        .await
-        .unwrap();
-    n
-}
-
-fn spooled(world: &World) -> usize {
-    std::fs::read_dir(world.app.state.config.data_dir.join("spool"))
-        .map(|d| d.count())
-        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -181,23 +170,14 @@ async fn an_oversize_stream_is_cut_off_with_413_while_it_arrives_and_nothing_is_
         )
         .await
         .data();
-    let addr = world.app.base.trim_start_matches("http://").to_owned();
-    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "POST /api/files/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: multipart/form-data; boundary=XyZ\r\nTransfer-Encoding: chunked\r\n\r\n",
-        world.user.access
-    );
-    socket.write_all(head.as_bytes()).await.unwrap();
-    let part =
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n";
+    let mut socket = raw_upload(&world, None).await;
     let chunk = |data: &[u8]| {
         let mut c = format!("{:x}\r\n", data.len()).into_bytes();
         c.extend_from_slice(data);
         c.extend_from_slice(b"\r\n");
         c
     };
-    socket.write_all(&chunk(part)).await.unwrap();
+    socket.write_all(&chunk(FILE_PART)).await.unwrap();
     let (mut read, mut write) = socket.into_split();
     // Up to 64 MiB unless the server answers first: it must not read it all.
     let writer = tokio::spawn(async move {

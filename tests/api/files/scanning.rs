@@ -2,7 +2,7 @@
 //! before it is accepted; infected is 422 and nothing is kept; clamd out
 //! of reach is 503, never a silent pass.
 
-use super::{form, post_form, random_bytes};
+use super::{form, post_form, random_bytes, stored_files};
 use crate::{
     helpers::{
         TestApp,
@@ -11,44 +11,41 @@ use crate::{
     world::World,
 };
 
-async fn stored_files(world: &World) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM files")
-        .fetch_one(&world.app.pool)
-        .await
-        .unwrap();
-    n
+/// The cast, in an app that scans uploads with clamd at `addr`.
+async fn scanned_by(addr: String) -> World {
+    World::in_app(
+        TestApp::spawn_with(|c| c.clamd_addr = Some(addr)).await,
+        "acme",
+    )
+    .await
+}
+
+/// Uploads `bytes` as the user.
+async fn upload_as_user(world: &World, name: &str, bytes: Vec<u8>) -> crate::helpers::Res {
+    post_form(
+        world,
+        &world.user,
+        "/api/files/upload",
+        form("file", name, bytes, &[]),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn an_infected_upload_is_refused_and_nothing_is_kept_while_a_clean_one_passes() {
     let clamd = FakeClamd::start().await;
-    let addr = clamd.addr.clone();
-    let world = World::in_app(
-        TestApp::spawn_with(|c| c.clamd_addr = Some(addr)).await,
-        "acme",
-    )
-    .await;
+    let world = scanned_by(clamd.addr.clone()).await;
 
     let mut infected = EICAR.as_bytes().to_vec();
     infected.extend_from_slice(b"\n");
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "eicar.txt", infected, &[]),
-    )
-    .await
-    .assert_error(422, "file_infected");
+    upload_as_user(&world, "eicar.txt", infected)
+        .await
+        .assert_error(422, "file_infected");
     assert_eq!(stored_files(&world).await, 0);
 
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "ok.bin", random_bytes(5000), &[]),
-    )
-    .await
-    .data();
+    upload_as_user(&world, "ok.bin", random_bytes(5000))
+        .await
+        .data();
     assert_eq!(clamd.scans(), 2);
     assert_eq!(stored_files(&world).await, 1);
 }
@@ -59,19 +56,10 @@ async fn with_clamd_out_of_reach_an_upload_is_503_not_a_silent_pass() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = free.local_addr().unwrap().to_string();
     drop(free);
-    let world = World::in_app(
-        TestApp::spawn_with(|c| c.clamd_addr = Some(addr)).await,
-        "acme",
-    )
-    .await;
+    let world = scanned_by(addr).await;
 
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "ok.bin", random_bytes(5000), &[]),
-    )
-    .await
-    .assert_error(503, "unavailable");
+    upload_as_user(&world, "ok.bin", random_bytes(5000))
+        .await
+        .assert_error(503, "unavailable");
     assert_eq!(stored_files(&world).await, 0);
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use super::{fetch, fixture, random_bytes, upload};
+use super::{FILE_PART, fetch, fixture, random_bytes, raw_upload, spooled, stored_files, upload};
 use crate::world::World;
 
 #[tokio::test]
@@ -46,11 +46,7 @@ async fn a_file_never_sent_is_removed_after_a_day() {
         )
         .await
         .assert_error(404, "not_found");
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM files")
-        .fetch_one(&world.app.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(stored_files(&world).await, 1);
     assert_eq!(
         fetch(&world, old["url"].as_str().unwrap(), &[]).await.0,
         404
@@ -83,47 +79,26 @@ fn walk(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn an_upload_cut_off_half_way_leaves_nothing_behind() {
     let world = World::new().await;
-    let addr = world.app.base.trim_start_matches("http://").to_owned();
-    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let body_len = 1_000_000;
-    let head = format!(
-        "POST /api/files/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {body_len}\r\n\r\n\
-         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n",
-        world.user.access
-    );
-    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut socket = raw_upload(&world, Some(1_000_000)).await;
+    socket.write_all(FILE_PART).await.unwrap();
     socket.write_all(&random_bytes(300_000)).await.unwrap();
     socket.flush().await.unwrap();
     // Wait until the server has spooled some of it, then go away.
-    let spool = world.app.state.config.data_dir.join("spool");
     for _ in 0..200 {
-        if std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0) > 0 {
+        if spooled(&world) > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(
-        std::fs::read_dir(&spool).unwrap().count(),
-        1,
-        "the upload was being spooled"
-    );
+    assert_eq!(spooled(&world), 1, "the upload was being spooled");
     drop(socket);
 
     for _ in 0..200 {
-        if std::fs::read_dir(&spool).unwrap().count() == 0 {
+        if spooled(&world) == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(
-        std::fs::read_dir(&spool).unwrap().count(),
-        0,
-        "the spool file was removed"
-    );
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM files")
-        .fetch_one(&world.app.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(spooled(&world), 0, "the spool file was removed");
+    assert_eq!(stored_files(&world).await, 0);
 }
