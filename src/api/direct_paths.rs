@@ -15,9 +15,10 @@ use serde_json::Value;
 
 /// The resources Backend1 called without `/api`; every `/api` path under
 /// them answers at the direct path too.
-pub const RESOURCES: [&str; 6] = [
+pub const RESOURCES: [&str; 7] = [
     "/messages",
     "/files",
+    "/notifications",
     "/conversations",
     "/chat-requests",
     "/contacts",

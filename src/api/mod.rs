@@ -19,6 +19,7 @@ pub mod health;
 pub mod login;
 pub mod message_uploads;
 pub mod messages;
+pub mod notifications;
 pub mod otp;
 pub mod participants;
 pub mod platform;
@@ -68,6 +69,8 @@ pub enum Tag {
     Messages,
     /// Files: uploads, photos, voice notes and documents, signed links
     Files,
+    /// The caller's in-app inbox
+    Notifications,
     /// Consultations, chat requests, contacts and blocks
     Relationships,
     /// Voice and video calls (Agora), their lifecycle and history
@@ -157,7 +160,11 @@ pub type Apis = (
         presence::PresenceApi,
         calls::CallsApi,
     ),
-    (message_uploads::MessageUploadsApi, files::FilesApi),
+    (
+        message_uploads::MessageUploadsApi,
+        files::FilesApi,
+        notifications::NotificationsApi,
+    ),
 );
 
 /// The OpenAPI service: operations plus the spec's metadata. The operations

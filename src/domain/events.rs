@@ -120,6 +120,15 @@ pub enum DomainEvent {
     ChatRequestCreated { request: Arc<ChatRequest> },
     /// The astrologer accepted or declined.
     ChatRequestAnswered { request: Arc<ChatRequest> },
+    /// A participant's inbox changed: a notification was made or collapsed
+    /// into (`notification`), or some were read or deleted; `unread` is the
+    /// new count.
+    NotificationsChanged {
+        tenant: TenantId,
+        participant: ParticipantId,
+        notification: Option<Arc<crate::domain::notification::Notification>>,
+        unread: u64,
+    },
     /// A participant came online (first connection) or went offline (last
     /// connection closed and the grace period passed) on this node.
     PresenceChanged {

@@ -65,6 +65,7 @@ pub mod ids;
 pub mod limits;
 pub mod log;
 pub mod message;
+pub mod notification;
 pub mod origins;
 pub mod otp;
 pub mod participant;

@@ -16,9 +16,15 @@ use payloads::{chat_request_payload, conversation_payload, member_payload, profi
 pub use payloads::{message_payload, presence_payload};
 
 use super::rooms::{self, Dialect};
-use crate::domain::{
-    ConversationId, ParticipantId, events::DomainEvent, participant::Participant,
-    tenant::TenantStatus,
+use crate::{
+    domain::{
+        ConversationId, ParticipantId, events::DomainEvent, participant::Participant,
+        tenant::TenantStatus,
+    },
+    wire::{
+        notification::{NotificationView, UnreadCount},
+        to_value,
+    },
 };
 
 /// One emit: to the sockets in any of `to`, except those in any of `except`.
@@ -283,6 +289,28 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
                 "chat_request",
                 chat_request_payload(request),
             )]
+        }
+        DomainEvent::NotificationsChanged {
+            participant,
+            notification,
+            unread,
+            ..
+        } => {
+            let to = rooms::users(&[*participant]);
+            let mut actions = Vec::new();
+            if let Some(n) = notification {
+                actions.push(emit(
+                    to.clone(),
+                    "notification",
+                    to_value(&NotificationView::from(&**n)),
+                ));
+            }
+            actions.push(emit(
+                to,
+                "notification_count",
+                to_value(&UnreadCount { count: *unread }),
+            ));
+            actions
         }
         DomainEvent::PresenceChanged {
             participant,

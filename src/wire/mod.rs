@@ -11,6 +11,7 @@
 //! - [`participant`]: a participant's profile and presence.
 //! - [`conversation`]: a conversation, its members, its newest message.
 //! - [`file`]: files (uploads, what media messages carry) with signed links.
+//! - [`notification`]: the inbox's entries and the unread count.
 //! - [`message`]: messages and pages of them (`MessageRenderer`).
 //! - [`send`]: the send payload, decoded once for REST and Socket.IO.
 //! - [`call`]: calls, a party's join, placing a call.
@@ -23,6 +24,7 @@ pub mod chat_request;
 pub mod conversation;
 pub mod file;
 pub mod message;
+pub mod notification;
 pub mod participant;
 pub mod send;
 

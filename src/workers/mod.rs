@@ -13,6 +13,7 @@
 //! - [`call_sweeper`]: times out calls left ringing past their deadline.
 //! - [`media`]: thumbnails of new images; removes deleted, cut-off and
 //!   never-sent files.
+//! - [`notifications`]: the inbox's entries, from the log; old ones purged.
 //!
 //! Adding a worker (push, webhooks, retention, ...): write
 //! `src/workers/<name>.rs` with its `run`, declare it below with `mod`,
@@ -25,6 +26,7 @@
 
 pub mod call_sweeper;
 pub mod media;
+pub mod notifications;
 pub mod upkeep;
 
 use std::{future::Future, sync::OnceLock, time::Duration};
@@ -43,6 +45,10 @@ pub fn start(state: &AppState) -> Workers {
         call_sweeper::run(state.clone(), workers.stop()),
     );
     workers.spawn("media", media::run(state.clone(), workers.stop()));
+    workers.spawn(
+        "notifications",
+        notifications::run(state.clone(), workers.stop()),
+    );
     workers
 }
 

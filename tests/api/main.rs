@@ -22,6 +22,7 @@ mod legacy;
 mod log;
 mod matrix;
 mod messaging;
+mod notifications;
 mod openapi;
 mod origins;
 mod otp;

@@ -205,6 +205,22 @@ async fn get_consultation(
     .await?)
 }
 
+/// A chat request of the tenant, as it stands (no lock).
+pub(crate) async fn request(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: ChatRequestId,
+) -> AppResult<Option<ChatRequest>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, id, from_id, to_id, status, note, created_at, answered_at
+         FROM chat_requests WHERE tenant_id = ? AND id = ?",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 async fn get_request(
     conn: &mut MySqlConnection,
     tenant: TenantId,

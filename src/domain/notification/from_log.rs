@@ -1,0 +1,186 @@
+//! Notifications from the durable log. The worker (`workers::notifications`)
+//! calls [`Core::notify_from_log`], which, in one transaction, locks its
+//! checkpoint row (so with several nodes one works at a time), reads the
+//! log entries after it, makes or collapses the notifications they call
+//! for, and moves the checkpoint past them. A crash before the commit
+//! leaves the checkpoint where it was, so the entries are read again and
+//! nothing is lost; the commit makes the notifications and the checkpoint
+//! together, so nothing is made twice. The events that tell connected
+//! devices go out after the commit.
+
+use std::{collections::HashMap, sync::Arc};
+
+use sqlx::Connection;
+
+use super::{NewNotification, NotificationKind, upsert};
+use crate::{
+    domain::{
+        CallId, ChatRequestId, Core, MessageId, ParticipantId, TenantId,
+        call::{self, CallStatus},
+        conversation,
+        events::DomainEvent,
+        log::{Entry, LogKind, read_after},
+        message::{self, MessageType},
+        participant,
+        relationship::{self, ChatRequestStatus},
+    },
+    error::AppResult,
+};
+
+/// The checkpoint's name in `log_checkpoints`.
+const CHECKPOINT: &str = "notifications";
+
+/// Longest notification text, in characters.
+const PREVIEW_CHARS: usize = 120;
+
+impl Core {
+    /// Makes the notifications of up to `limit` log entries after the
+    /// checkpoint; returns how many entries were read.
+    #[tracing::instrument(skip_all)]
+    pub async fn notify_from_log(&self, limit: u32) -> AppResult<usize> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let (position,): (u64,) =
+            sqlx::query_as("SELECT position FROM log_checkpoints WHERE name = ? FOR UPDATE")
+                .bind(CHECKPOINT)
+                .fetch_one(&mut *tx)
+                .await?;
+        let entries = read_after(&mut tx, position, limit).await?;
+        let Some(last) = entries.last().map(|e| e.position) else {
+            return Ok(0);
+        };
+        let mut made = Vec::new();
+        let mut names: HashMap<(TenantId, ParticipantId), String> = HashMap::new();
+        for entry in &entries {
+            for new in self.notifications_of(&mut tx, entry, &mut names).await? {
+                made.push(upsert(&mut tx, &new).await?);
+            }
+        }
+        sqlx::query("UPDATE log_checkpoints SET position = ?, updated_at = ? WHERE name = ?")
+            .bind(last)
+            .bind(crate::domain::now())
+            .bind(CHECKPOINT)
+            .execute(&mut *tx)
+            .await?;
+        let mut unread = HashMap::new();
+        for n in &made {
+            let key = (n.tenant_id, n.participant_id);
+            if let std::collections::hash_map::Entry::Vacant(slot) = unread.entry(key) {
+                slot.insert(super::unread(&mut tx, key.0, key.1).await?);
+            }
+        }
+        tx.commit().await?;
+        for n in made {
+            let count = unread[&(n.tenant_id, n.participant_id)];
+            self.events()
+                .publish(DomainEvent::NotificationsChanged {
+                    tenant: n.tenant_id,
+                    participant: n.participant_id,
+                    notification: Some(Arc::new(n)),
+                    unread: count,
+                })
+                .await;
+        }
+        Ok(entries.len())
+    }
+
+    /// What one log entry calls for.
+    async fn notifications_of(
+        &self,
+        tx: &mut sqlx::MySqlConnection,
+        entry: &Entry,
+        names: &mut HashMap<(TenantId, ParticipantId), String>,
+    ) -> AppResult<Vec<NewNotification>> {
+        let tenant = entry.tenant_id;
+        let base = |participant, kind, title: String, body: String| NewNotification {
+            tenant_id: tenant,
+            participant_id: participant,
+            kind,
+            conversation_id: entry.conversation_id,
+            subject_id: entry.subject_id,
+            seq: entry.seq,
+            title,
+            body,
+            at: entry.created_at,
+        };
+        Ok(match entry.kind {
+            LogKind::MessageCreated => {
+                let Some(m) = message::get(tx, tenant, MessageId(entry.subject_id)).await? else {
+                    return Ok(vec![]);
+                };
+                let (Some(sender), false) = (m.sender_id, m.deleted_at.is_some()) else {
+                    return Ok(vec![]);
+                };
+                if matches!(m.kind, MessageType::System | MessageType::Call) {
+                    return Ok(vec![]);
+                }
+                let mut m = m;
+                self.attach(tenant, std::slice::from_mut(&mut m)).await?;
+                let title = name_of(tx, names, tenant, sender).await?;
+                let body: String = m.preview().chars().take(PREVIEW_CHARS).collect();
+                conversation::member_ids(tx, tenant, m.conversation_id)
+                    .await?
+                    .into_iter()
+                    .filter(|p| *p != sender && !self.presence.is_online(*p))
+                    .map(|p| base(p, NotificationKind::Message, title.clone(), body.clone()))
+                    .collect()
+            }
+            LogKind::CallEnded => {
+                let Some(c) = call::get(tx, tenant, CallId(entry.subject_id), false).await? else {
+                    return Ok(vec![]);
+                };
+                if c.status != CallStatus::Missed {
+                    return Ok(vec![]);
+                }
+                let title = name_of(tx, names, tenant, c.caller_id).await?;
+                let body = format!("Missed {} call", c.call_type.as_str());
+                vec![base(c.callee_id, NotificationKind::MissedCall, title, body)]
+            }
+            LogKind::ChatRequestCreated | LogKind::ChatRequestAnswered => {
+                let id = ChatRequestId(entry.subject_id);
+                let Some(r) = relationship::request(tx, tenant, id).await? else {
+                    return Ok(vec![]);
+                };
+                match (entry.kind, r.status) {
+                    (LogKind::ChatRequestCreated, _) => {
+                        let title = name_of(tx, names, tenant, r.from_id).await?;
+                        let body = r
+                            .note
+                            .clone()
+                            .unwrap_or_else(|| "wants to chat with you".into());
+                        vec![base(r.to_id, NotificationKind::ChatRequest, title, body)]
+                    }
+                    (_, status @ (ChatRequestStatus::Accepted | ChatRequestStatus::Declined)) => {
+                        let title = name_of(tx, names, tenant, r.to_id).await?;
+                        let body = format!("{} your chat request", status.as_str());
+                        vec![base(
+                            r.from_id,
+                            NotificationKind::ChatRequestAnswered,
+                            title,
+                            body,
+                        )]
+                    }
+                    _ => vec![],
+                }
+            }
+            LogKind::MessageUpdated | LogKind::MessageDeleted => vec![],
+        })
+    }
+}
+
+/// A participant's display name (looked up once per batch).
+async fn name_of(
+    tx: &mut sqlx::MySqlConnection,
+    names: &mut HashMap<(TenantId, ParticipantId), String>,
+    tenant: TenantId,
+    id: ParticipantId,
+) -> AppResult<String> {
+    if let Some(name) = names.get(&(tenant, id)) {
+        return Ok(name.clone());
+    }
+    let name = participant::get(tx, tenant, id)
+        .await?
+        .map_or_else(|| "Someone".to_owned(), |p| p.name);
+    names.insert((tenant, id), name.clone());
+    Ok(name)
+}

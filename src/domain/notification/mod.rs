@@ -1,0 +1,259 @@
+//! The in-app inbox: what happened to a participant while they were not
+//! looking (messages while not connected, collapsed one per conversation;
+//! missed calls; chat requests received and answered). Types and SQL here;
+//! `service` has the inbox's use cases, `from_log` makes notifications
+//! from the durable log (driven by `workers::notifications`).
+
+mod from_log;
+mod service;
+
+use chrono::{DateTime, Utc};
+use sqlx::{MySqlConnection, QueryBuilder};
+use uuid::Uuid;
+
+use super::{ConversationId, ParticipantId, TenantId};
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// Messages in a conversation (collapsed while unread).
+    Message,
+    MissedCall,
+    /// A chat request received.
+    ChatRequest,
+    /// One's chat request accepted or declined.
+    ChatRequestAnswered,
+}
+
+super::text_enum!(NotificationKind {
+    Message => "message",
+    MissedCall => "missed_call",
+    ChatRequest => "chat_request",
+    ChatRequestAnswered => "chat_request_answered",
+});
+
+/// A notification row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Notification {
+    pub tenant_id: TenantId,
+    pub id: Uuid,
+    pub participant_id: ParticipantId,
+    pub kind: NotificationKind,
+    pub conversation_id: Option<ConversationId>,
+    pub subject_id: Uuid,
+    pub seq: Option<u64>,
+    pub title: String,
+    pub body: String,
+    pub count: u32,
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "tenant_id, id, participant_id, kind, conversation_id, subject_id, seq, \
+    title, body, count, read_at, created_at, updated_at";
+
+/// A notification to make (or to collapse into the unread one of its
+/// conversation, for messages).
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub tenant_id: TenantId,
+    pub participant_id: ParticipantId,
+    pub kind: NotificationKind,
+    pub conversation_id: Option<ConversationId>,
+    pub subject_id: Uuid,
+    pub seq: Option<u64>,
+    pub title: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Stores `n`, or for a message folds it into the participant's unread
+/// notification of that conversation (count + 1, the newest text). Returns
+/// the notification as it now stands.
+pub async fn upsert(conn: &mut MySqlConnection, n: &NewNotification) -> sqlx::Result<Notification> {
+    let collapse = match (n.kind, n.conversation_id) {
+        (NotificationKind::Message, Some(c)) => Some(format!("c:{}", c.0.simple())),
+        _ => None,
+    };
+    sqlx::query(
+        "INSERT INTO notifications (tenant_id, id, participant_id, kind, conversation_id, subject_id,
+             seq, title, body, count, collapse_key, read_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?)
+         ON DUPLICATE KEY UPDATE count = count + 1, subject_id = VALUES(subject_id),
+             seq = VALUES(seq), title = VALUES(title), body = VALUES(body),
+             updated_at = VALUES(updated_at)",
+    )
+    .bind(n.tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(n.participant_id)
+    .bind(n.kind)
+    .bind(n.conversation_id)
+    .bind(n.subject_id)
+    .bind(n.seq)
+    .bind(truncate(&n.title, 255))
+    .bind(truncate(&n.body, 255))
+    .bind(&collapse)
+    .bind(n.at)
+    .bind(n.at)
+    .execute(&mut *conn)
+    .await?;
+    match &collapse {
+        Some(key) => {
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM notifications
+                 WHERE tenant_id = ? AND participant_id = ? AND collapse_key = ?"
+            ))
+            .bind(n.tenant_id)
+            .bind(n.participant_id)
+            .bind(key)
+            .fetch_one(conn)
+            .await
+        }
+        None => {
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM notifications
+                 WHERE tenant_id = ? AND participant_id = ? AND subject_id = ? AND kind = ?
+                 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(n.tenant_id)
+            .bind(n.participant_id)
+            .bind(n.subject_id)
+            .bind(n.kind)
+            .fetch_one(conn)
+            .await
+        }
+    }
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// One page of a participant's notifications, newest first (by when they
+/// last changed), after the `(updated_at, id)` key given.
+pub async fn page(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+    unread_only: bool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u32,
+) -> sqlx::Result<Vec<Notification>> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM notifications WHERE tenant_id = "
+    ));
+    query
+        .push_bind(tenant)
+        .push(" AND participant_id = ")
+        .push_bind(participant);
+    if unread_only {
+        query.push(" AND read_at IS NULL");
+    }
+    if let Some((at, id)) = after {
+        query
+            .push(" AND (updated_at < ")
+            .push_bind(at)
+            .push(" OR (updated_at = ")
+            .push_bind(at)
+            .push(" AND id < ")
+            .push_bind(id)
+            .push("))");
+    }
+    query
+        .push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    query.build_query_as().fetch_all(conn).await
+}
+
+/// How many of a participant's notifications are unread.
+pub async fn unread(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+) -> sqlx::Result<u64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM notifications
+         WHERE tenant_id = ? AND participant_id = ? AND read_at IS NULL",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .fetch_one(conn)
+    .await?;
+    Ok(n.max(0) as u64)
+}
+
+/// Marks one (`Some(id)`) or all of a participant's notifications read;
+/// returns how many changed. A read message notification stops collecting
+/// its conversation's messages (the next makes a new one).
+pub async fn mark_read(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+    id: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    let mut query = QueryBuilder::new("UPDATE notifications SET read_at = COALESCE(read_at, ");
+    query
+        .push_bind(at)
+        .push("), collapse_key = NULL WHERE tenant_id = ")
+        .push_bind(tenant)
+        .push(" AND participant_id = ")
+        .push_bind(participant);
+    match id {
+        Some(id) => query.push(" AND id = ").push_bind(id),
+        None => query.push(" AND read_at IS NULL"),
+    };
+    Ok(query.build().execute(conn).await?.rows_affected())
+}
+
+/// A participant's notification by id.
+pub async fn get(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+    id: Uuid,
+) -> sqlx::Result<Option<Notification>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE tenant_id = ? AND participant_id = ? AND id = ?"
+    ))
+    .bind(tenant)
+    .bind(participant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Deletes a participant's notification; whether there was one.
+pub async fn delete(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+    id: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "DELETE FROM notifications WHERE tenant_id = ? AND participant_id = ? AND id = ?",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes notifications older than their tenant's retention
+/// (`notificationRetentionDays`, default 90), a bounded batch at a time;
+/// returns how many went.
+pub async fn purge_expired(conn: &mut MySqlConnection, now: DateTime<Utc>) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE n FROM notifications n
+         LEFT JOIN tenant_settings s ON s.tenant_id = n.tenant_id
+         WHERE n.created_at < ? - INTERVAL
+             COALESCE(CAST(JSON_VALUE(s.settings, '$.notificationRetentionDays') AS UNSIGNED), 90) DAY",
+    )
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

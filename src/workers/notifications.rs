@@ -1,0 +1,67 @@
+//! The notifications worker: reads the log from its checkpoint and makes
+//! the inbox's entries
+//! ([`Core::notify_from_log`](crate::domain::Core::notify_from_log)),
+//! woken by every event of this node (new messages, calls, chat requests)
+//! and every [`ROUND`] otherwise (what other nodes wrote). Hourly it also
+//! deletes notifications past their tenant's retention.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::Stop;
+use crate::{domain::events::DomainEvent, state::AppState};
+
+/// The longest the worker sleeps between looks at the log.
+const ROUND: Duration = Duration::from_secs(1);
+/// Log entries read per transaction.
+const BATCH: u32 = 256;
+/// How often old notifications are purged.
+const PURGE: Duration = Duration::from_secs(3600);
+
+/// Works until `stop` resolves.
+pub async fn run(state: AppState, mut stop: Stop) {
+    let core = &state.core;
+    let mut events = core.events().subscribe();
+    let mut purge = tokio::time::interval(PURGE);
+    loop {
+        match core.notify_from_log(BATCH).await {
+            Ok(n) if n as u32 == BATCH => continue,
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "making notifications failed; retrying"),
+        }
+        tokio::select! {
+            () = stop.stopped() => return,
+            () = logged(&mut events) => {}
+            () = tokio::time::sleep(ROUND) => {}
+            _ = purge.tick() => {
+                if let Err(err) = core.purge_notifications().await {
+                    tracing::warn!(error = %err, "purging old notifications failed");
+                }
+            }
+        }
+    }
+}
+
+/// Resolves at the next event that wrote to the log (a message, a call's
+/// change, a chat request), having taken every event already waiting, so
+/// a burst wakes the worker once.
+async fn logged(events: &mut broadcast::Receiver<std::sync::Arc<DomainEvent>>) {
+    loop {
+        let woke = match events.recv().await {
+            Ok(event) => matches!(
+                *event,
+                DomainEvent::MessageCreated { .. }
+                    | DomainEvent::CallChanged { .. }
+                    | DomainEvent::ChatRequestCreated { .. }
+                    | DomainEvent::ChatRequestAnswered { .. }
+            ),
+            Err(broadcast::error::RecvError::Lagged(_)) => true,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        };
+        if woke {
+            while events.try_recv().is_ok() {}
+            return;
+        }
+    }
+}

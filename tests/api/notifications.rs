@@ -1,0 +1,247 @@
+//! The in-app inbox: made from the log by the notifications worker for
+//! members who are not connected, one per conversation while unread
+//! (collapsed and counted), never for the sender; read, read-all, delete
+//! and the unread count; one's own only; nothing lost or doubled across a
+//! restart.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{Login, TestApp},
+    world::World,
+};
+
+/// `who`'s notifications (newest first), polled until `done` holds (the
+/// worker runs beside the requests) or 10 s pass.
+async fn inbox_until(app: &TestApp, who: &Login, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let mut items = Vec::new();
+    for _ in 0..400 {
+        items = app.get("/api/notifications", &who.access).await.data()["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if done(&items) {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the inbox never got there: {items:?}");
+}
+
+/// Waits until the worker has read the whole log.
+async fn settled(app: &TestApp) {
+    for _ in 0..400 {
+        let (checkpoint, head): (u64, u64) = sqlx::query_as(
+            "SELECT c.position, h.position FROM log_checkpoints c, log_head h
+             WHERE c.name = 'notifications' AND h.id = 1",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if checkpoint == head {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the notifications worker did not catch up");
+}
+
+async fn unread(app: &TestApp, who: &Login) -> u64 {
+    app.get("/api/notifications/unread-count", &who.access)
+        .await
+        .data()["count"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn three_messages_to_an_offline_astrologer_make_one_notification_counting_three() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+
+    for text in ["hello", "are you there?", "my birth time is 6:10"] {
+        world.send(&world.user, &conversation, text).await;
+    }
+
+    let items = inbox_until(&world.app, &world.astro, |i| {
+        i.first().is_some_and(|n| n["count"] == 3)
+    })
+    .await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let n = &items[0];
+    assert_eq!(n["type"], "message");
+    assert_eq!(n["title"], "Uma");
+    assert_eq!(n["body"], "my birth time is 6:10");
+    assert_eq!(n["conversationId"], conversation.as_str());
+    assert_eq!(n["seq"], 3);
+    assert_eq!(n["isRead"], false);
+    assert_eq!(unread(&world.app, &world.astro).await, 1);
+    // Never the sender.
+    settled(&world.app).await;
+    assert_eq!(unread(&world.app, &world.user).await, 0);
+}
+
+#[tokio::test]
+async fn a_connected_member_gets_no_notification() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    let astro = world
+        .app
+        .state
+        .auth
+        .authenticate(&world.astro.access, None)
+        .await
+        .unwrap();
+    world.app.core.connection_opened(&astro).await.unwrap();
+
+    world.send(&world.user, &conversation, "hello").await;
+
+    settled(&world.app).await;
+    assert_eq!(unread(&world.app, &world.astro).await, 0);
+}
+
+#[tokio::test]
+async fn reading_marks_read_stops_collapsing_and_deleting_removes() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    world.send(&world.user, &conversation, "one").await;
+    let first = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await[0].clone();
+    let id = first["id"].as_str().unwrap();
+
+    let read = world
+        .call(
+            &world.astro,
+            Method::PUT,
+            &format!("/api/notifications/{id}/read"),
+            None,
+        )
+        .await;
+    assert_eq!(read.data()["isRead"], true);
+    assert_eq!(unread(&world.app, &world.astro).await, 0);
+
+    // A new message after reading starts a new entry.
+    world.send(&world.user, &conversation, "two").await;
+    let items = inbox_until(&world.app, &world.astro, |i| i.len() == 2).await;
+    assert_eq!(items[0]["body"], "two");
+    assert_eq!(items[0]["count"], 1);
+    let unread_only = world
+        .app
+        .get("/notifications?unread=true", &world.astro.access)
+        .await;
+    assert_eq!(unread_only.data()["items"].as_array().unwrap().len(), 1);
+
+    let all = world
+        .call(
+            &world.astro,
+            Method::PUT,
+            "/api/notifications/read-all",
+            None,
+        )
+        .await;
+    assert_eq!(all.data()["count"], 1);
+    assert_eq!(unread(&world.app, &world.astro).await, 0);
+
+    world
+        .call(
+            &world.astro,
+            Method::DELETE,
+            &format!("/api/notifications/{id}"),
+            None,
+        )
+        .await
+        .data();
+    let items = world
+        .app
+        .get("/api/notifications", &world.astro.access)
+        .await;
+    assert_eq!(items.data()["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn anyone_elses_notification_is_not_found_in_this_tenant_or_another() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    world.send(&world.user, &conversation, "hello").await;
+    let n = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await[0].clone();
+    let id = n["id"].as_str().unwrap();
+    let rival = world.app.tenant("rival").await;
+    let rival_admin = world.app.login_admin(&rival).await;
+
+    for who in [&world.user, &world.admin, &rival_admin] {
+        world
+            .app
+            .call(
+                Method::PUT,
+                &format!("/api/notifications/{id}/read"),
+                Some(&who.access),
+                None,
+            )
+            .await
+            .assert_error(404, "not_found");
+        world
+            .app
+            .call(
+                Method::DELETE,
+                &format!("/api/notifications/{id}"),
+                Some(&who.access),
+                None,
+            )
+            .await
+            .assert_error(404, "not_found");
+    }
+    assert_eq!(unread(&world.app, &world.astro).await, 1);
+}
+
+#[tokio::test]
+async fn chat_requests_notify_the_astrologer_and_the_answer_notifies_the_user() {
+    let world = World::new().await;
+    world
+        .app
+        .post(
+            "/api/chat-requests",
+            Some(&world.stranger.access),
+            json!({ "to": world.astro.id, "note": "about my career" }),
+        )
+        .await
+        .data();
+    let asked = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await;
+    assert_eq!(asked[0]["type"], "chat_request");
+    assert_eq!(asked[0]["title"], "Sam");
+    assert_eq!(asked[0]["body"], "about my career");
+
+    let request = asked[0]["subjectId"].as_str().unwrap();
+    world
+        .app
+        .post(
+            &format!("/api/chat-requests/{request}/accept"),
+            Some(&world.astro.access),
+            json!({}),
+        )
+        .await
+        .data();
+    let answered = inbox_until(&world.app, &world.stranger, |i| !i.is_empty()).await;
+    assert_eq!(answered[0]["type"], "chat_request_answered");
+    assert_eq!(answered[0]["body"], "accepted your chat request");
+}
+
+#[tokio::test]
+async fn a_restart_right_after_the_messages_loses_no_notification_and_doubles_none() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    world.send(&world.user, &conversation, "one").await;
+    world.send(&world.user, &conversation, "two").await;
+    let World { app, astro, .. } = world;
+
+    // Down before or after the worker got to them: either way, once back,
+    // one notification counting both.
+    let app = app.restart().await;
+
+    let items = inbox_until(&app, &astro, |i| i.first().is_some_and(|n| n["count"] == 2)).await;
+    settled(&app).await;
+    assert_eq!(items.len(), 1);
+    let again = app.get("/api/notifications", &astro.access).await;
+    assert_eq!(again.data()["items"][0]["count"], 2);
+}
