@@ -177,6 +177,12 @@ impl From<sqlx::Error> for AppError {
 
 /// True when `err` is MySQL's duplicate-key error (1062) on the named key.
 /// MySQL reports the key name, not a constraint name, in the message.
+/// Whether MySQL chose this transaction as a deadlock's victim (1213): it
+/// was rolled back and may simply be run again.
+pub fn is_deadlock(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40001"))
+}
+
 pub fn is_unique_violation(err: &sqlx::Error, key: &str) -> bool {
     match err {
         sqlx::Error::Database(db) => {

@@ -93,7 +93,7 @@ impl FormDoc for VoiceForm {
             name: "durationMs",
             ty: "integer",
             required: false,
-            description: "The length the app measured; the file's own is kept when readable.",
+            description: "The length the app measured (checked to be a number; the length read from the recording is what the message carries).",
         },
         FieldDoc {
             name: "waveform",

@@ -83,6 +83,8 @@ pub struct SettingsView {
     pub allowed_origins: Option<Vec<String>>,
     /// Files: which kinds may be sent, their sizes, the storage quota.
     pub media: Option<MediaView>,
+    /// Days notifications are kept, read or not (1-3650; default 90).
+    pub notification_retention_days: Option<u32>,
 }
 
 /// The tenant's rules for files. In a `PATCH`, absent fields stay as they are.
@@ -166,6 +168,7 @@ impl SettingsView {
             call_token_ttl_seconds: Some(s.call_token_ttl_secs),
             allowed_origins: Some(s.allowed_origins.clone()),
             media: Some(MediaView::of(&s.media)),
+            notification_retention_days: Some(s.notification_retention_days),
         }
     }
 }
@@ -208,6 +211,9 @@ impl SettingsView {
         if let Some(origins) = self.allowed_origins {
             s.allowed_origins = origins;
         }
+        s.notification_retention_days = self
+            .notification_retention_days
+            .unwrap_or(s.notification_retention_days);
         Ok(s)
     }
 }

@@ -75,6 +75,8 @@ pub struct TenantSettings {
     pub allowed_origins: Vec<String>,
     /// Files: kinds, sizes, voice-note length, storage quota.
     pub media: super::file::MediaRules,
+    /// Days notifications are kept (read or not).
+    pub notification_retention_days: u32,
 }
 
 /// Most origins one tenant may list.
@@ -101,6 +103,7 @@ impl Default for TenantSettings {
             call_token_ttl_secs: 3600,
             allowed_origins: Vec::new(),
             media: super::file::MediaRules::default(),
+            notification_retention_days: 90,
         }
     }
 }
@@ -156,6 +159,11 @@ impl TenantSettings {
             ("callsPerParticipant", self.calls_per_participant),
         ] {
             rate.validate(name)?;
+        }
+        if !(1..=3650).contains(&self.notification_retention_days) {
+            return Err(AppError::validation(
+                "notificationRetentionDays must be 1-3650",
+            ));
         }
         self.media.validate()
     }

@@ -245,3 +245,27 @@ async fn a_restart_right_after_the_messages_loses_no_notification_and_doubles_no
     let again = app.get("/api/notifications", &astro.access).await;
     assert_eq!(again.data()["items"][0]["count"], 2);
 }
+
+#[tokio::test]
+async fn notifications_older_than_the_tenants_retention_are_purged() {
+    let world = World::new().await;
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "notificationRetentionDays": 7 }),
+        )
+        .await
+        .data();
+    let conversation = world.open(&world.user, &world.astro).await;
+    world.send(&world.user, &conversation, "hello").await;
+    inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await;
+    sqlx::query("UPDATE notifications SET created_at = created_at - INTERVAL 8 DAY")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+
+    assert_eq!(world.app.core.purge_notifications().await.unwrap(), 1);
+    assert_eq!(unread(&world.app, &world.astro).await, 0);
+}

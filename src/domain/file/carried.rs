@@ -90,6 +90,8 @@ pub async fn link(
 
 /// Of `files`, those still ready, locked against deletion until the
 /// transaction ends (a send and a delete of the same file cannot cross).
+/// Exclusive and in key order: the batch then updates them (`link`), and
+/// two batches sending one file wait for each other instead of deadlocking.
 pub async fn lock_ready(
     conn: &mut MySqlConnection,
     files: &[(TenantId, FileId)],
@@ -108,7 +110,7 @@ pub async fn lock_ready(
             .push_bind_unseparated(*file)
             .push_unseparated(")");
     }
-    query.push(") LOCK IN SHARE MODE");
+    query.push(") ORDER BY tenant_id, id FOR UPDATE");
     let rows: Vec<(TenantId, FileId)> = query.build_query_as().fetch_all(conn).await?;
     Ok(rows.into_iter().collect())
 }

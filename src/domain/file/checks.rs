@@ -6,13 +6,22 @@
 
 use std::path::PathBuf;
 
-use super::{FileKind, upload::kind_of};
+use super::{FileKind, MediaRules, upload::kind_of};
 use crate::{
     error::{AppError, AppResult},
     media::{self, sniff::Sniffed},
 };
 
 /// What an upload became after its checks.
+/// Video containers that may hold audio alone.
+const AUDIO_CAPABLE: [&str; 5] = [
+    "video/webm",
+    "video/mp4",
+    "video/quicktime",
+    "video/x-matroska",
+    "video/3gpp",
+];
+
 pub(super) struct Checked {
     pub(super) kind: FileKind,
     pub(super) mime: String,
@@ -27,13 +36,18 @@ pub(super) struct Checked {
 /// The kind-specific checks, on the blocking pool: an image decoded under
 /// the pixel cap and stripped of its metadata; an audio's duration read
 /// from its container and held to the tenant's limit.
+/// Decodes (uploads' checks and thumbnails) at once in this process.
+pub(super) static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 pub(super) async fn check(
     sniffed: Sniffed,
     path: PathBuf,
-    max_secs: u32,
+    size: u64,
+    rules: MediaRules,
     voice: bool,
 ) -> AppResult<Checked> {
     let kind = kind_of(sniffed.kind);
+    let max_secs = rules.audio_max_secs;
     let read = move || std::fs::read(&path);
     let blocking = move || -> AppResult<Checked> {
         let unprocessable =
@@ -69,9 +83,10 @@ pub(super) async fn check(
                 checked.height = Some(prepared.height);
                 checked.bytes = Some(prepared.bytes);
             }
-            // A WebM may be a browser's voice recording (audio alone).
+            // A video container may hold audio alone (a browser's WebM
+            // recording, a phone's AAC in MP4).
             FileKind::Audio | FileKind::Video
-                if kind == FileKind::Audio || sniffed.mime == "video/webm" =>
+                if kind == FileKind::Audio || AUDIO_CAPABLE.contains(&sniffed.mime.as_str()) =>
             {
                 let bytes = read().map_err(io)?;
                 if kind == FileKind::Audio || media::audio::is_audio_only(&bytes) {
@@ -90,6 +105,24 @@ pub(super) async fn check(
                             ),
                         ));
                     }
+                    if kind == FileKind::Video {
+                        // Now audio: held to the audio rules, not the video ones.
+                        if !rules.allows(FileKind::Audio) {
+                            return Err(AppError::UnsupportedMedia {
+                                code: "file_type_not_allowed",
+                                message: "audio files are not accepted here".into(),
+                            });
+                        }
+                        if size > rules.audio_max_bytes {
+                            return Err(AppError::TooLarge {
+                                code: "file_too_large",
+                                message: format!(
+                                    "audio files are at most {} bytes",
+                                    rules.audio_max_bytes
+                                ),
+                            });
+                        }
+                    }
                     checked.kind = FileKind::Audio;
                     checked.duration_ms = Some(u32::try_from(ms).unwrap_or(u32::MAX));
                     checked.mime = sniffed.clone().into_audio_only().mime;
@@ -105,6 +138,12 @@ pub(super) async fn check(
         }
         Ok(checked)
     };
+    // Decoding is memory-hungry (an image may take hundreds of megabytes):
+    // a few at a time, whatever the number of uploads.
+    let _permit = DECODES
+        .acquire()
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?;
     tokio::task::spawn_blocking(blocking)
         .await
         .map_err(|err| AppError::Internal(err.into()))?

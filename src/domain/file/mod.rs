@@ -70,6 +70,8 @@ pub enum Thumbs {
     /// Not an image.
     None,
     Pending,
+    /// Claimed by a worker that is making them.
+    Working,
     Ready,
     Failed,
 }
@@ -77,6 +79,7 @@ pub enum Thumbs {
 super::text_enum!(Thumbs {
     None => "none",
     Pending => "pending",
+    Working => "working",
     Ready => "ready",
     Failed => "failed",
 });
@@ -240,6 +243,28 @@ pub async fn used_bytes_of(
     query.build_query_as().fetch_all(conn).await
 }
 
+/// Stores a new file row if the tenant's files (this one included) stay
+/// within `quota` bytes; the tenant's row is locked meanwhile, so uploads
+/// racing near the quota are counted one after another.
+pub async fn insert_within(
+    conn: &mut MySqlConnection,
+    f: &StoredFile,
+    quota: u64,
+) -> sqlx::Result<bool> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT id FROM tenants WHERE id = ? FOR UPDATE")
+        .bind(f.tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if used_bytes(&mut tx, f.tenant_id).await? + f.size > quota {
+        return Ok(false);
+    }
+    insert(&mut tx, f).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Stores a new file row.
 pub async fn insert(conn: &mut MySqlConnection, f: &StoredFile) -> sqlx::Result<()> {
     sqlx::query(&format!(
@@ -268,17 +293,25 @@ pub async fn insert(conn: &mut MySqlConnection, f: &StoredFile) -> sqlx::Result<
     Ok(())
 }
 
-/// Moves a file to `state`.
-pub async fn set_state(
+/// Moves a file from `from` to `to`; whether it was in `from` (a sweep or
+/// a send may have moved it meanwhile). `unsent_only`: only if never sent.
+pub async fn move_state(
     conn: &mut MySqlConnection,
     f: &StoredFile,
-    state: FileState,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE files SET state = ? WHERE tenant_id = ? AND id = ?")
-        .bind(state)
-        .bind(f.tenant_id)
-        .bind(f.id)
-        .execute(conn)
-        .await?;
-    Ok(())
+    from: FileState,
+    to: FileState,
+    unsent_only: bool,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE files SET state = ? WHERE tenant_id = ? AND id = ? AND state = ?
+         AND (NOT ? OR sent_at IS NULL)",
+    )
+    .bind(to)
+    .bind(f.tenant_id)
+    .bind(f.id)
+    .bind(from)
+    .bind(unsent_only)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -74,6 +74,11 @@ impl MediaRules {
 
     /// Refuses values outside sane bounds.
     pub fn validate(&self) -> AppResult<()> {
+        if self.allowed_kinds.is_empty() {
+            return Err(AppError::validation(
+                "media.allowedKinds names at least one kind",
+            ));
+        }
         for (name, value) in [
             ("imageMaxBytes", self.image_max_bytes),
             ("audioMaxBytes", self.audio_max_bytes),

@@ -76,6 +76,21 @@ impl Core {
 
     /// Fills in the files of media messages (one read for all of them).
     pub(crate) async fn attach(&self, tenant: TenantId, messages: &mut [Message]) -> AppResult<()> {
+        if !messages.iter().any(|m| m.kind.has_media()) {
+            return Ok(());
+        }
+        self.attach_with(&mut *self.pool().acquire().await?, tenant, messages)
+            .await
+    }
+
+    /// [`Core::attach`] on a connection the caller holds (so a read never
+    /// waits for a second one from the pool).
+    pub(crate) async fn attach_with(
+        &self,
+        conn: &mut sqlx::MySqlConnection,
+        tenant: TenantId,
+        messages: &mut [Message],
+    ) -> AppResult<()> {
         let ids: Vec<_> = messages
             .iter()
             .filter(|m| m.kind.has_media() && m.deleted_at.is_none() && m.attachments.is_empty())
@@ -84,7 +99,7 @@ impl Core {
         if ids.is_empty() {
             return Ok(());
         }
-        let found = super::of_messages(&mut *self.pool().acquire().await?, tenant, &ids).await?;
+        let found = super::of_messages(conn, tenant, &ids).await?;
         for (message, file) in found {
             if let Some(m) = messages.iter_mut().find(|m| m.id == message) {
                 m.attachments.push(self.attachment(file));
@@ -156,12 +171,21 @@ impl Core {
                 ));
             }
         }
-        super::set_state(
+        // Conditional: a send that linked the file meanwhile wins (409).
+        let moved = super::move_state(
             &mut *self.pool().acquire().await?,
             &file,
+            FileState::Ready,
             FileState::Deleted,
+            !actor.is_admin(),
         )
         .await?;
+        if !moved {
+            return Err(AppError::conflict(
+                "file_sent",
+                "this file was sent; delete the message instead",
+            ));
+        }
         self.files().wakeup.notify_one();
         Ok(())
     }
@@ -260,7 +284,7 @@ impl ByteRange {
     /// when it is unsatisfiable (the whole content is sent).
     pub fn resolve(self, size: u64) -> Option<std::ops::Range<u64>> {
         let range = match self {
-            Self::Within(s, e) => s..(e + 1).min(size),
+            Self::Within(s, e) => s..e.saturating_add(1).min(size),
             Self::From(s) => s..size,
             Self::Last(n) => size.saturating_sub(n)..size,
         };
@@ -295,5 +319,7 @@ mod tests {
         assert_eq!(ByteRange::parse("bytes=0-1,4-5"), None);
         assert_eq!(ByteRange::parse("items=0-1"), None);
         assert_eq!(ByteRange::parse("bytes=-0"), None);
+        let huge = ByteRange::parse("bytes=0-18446744073709551615").unwrap();
+        assert_eq!(huge.resolve(50), Some(0..50));
     }
 }

@@ -12,6 +12,7 @@ use crate::{
     domain::Core,
     error::{AppError, AppResult},
     media,
+    storage::StorageError,
 };
 
 /// Longest edge of the small and medium thumbnails.
@@ -27,58 +28,72 @@ const STORING_TTL: chrono::Duration = chrono::Duration::hours(1);
 /// Attempts at an image's thumbnails before giving up.
 const THUMB_ATTEMPTS: u8 = 3;
 
+/// A thumbnail claim older than this was left by a worker that died.
+const CLAIM_TTL: chrono::Duration = chrono::Duration::minutes(5);
+
 impl Core {
     /// Makes the thumbnails of up to `limit` images waiting for them;
-    /// returns how many images were handled.
+    /// returns how many images were claimed. The claim is a short
+    /// transaction (`working`, attempts counted); the work holds no lock.
     #[tracing::instrument(skip_all)]
     pub async fn make_thumbnails(&self, limit: u32) -> AppResult<usize> {
+        let now = crate::domain::now();
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
-        let waiting: Vec<StoredFile> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM files WHERE thumbs = 'pending' AND state = 'ready'
+        let claimed: Vec<StoredFile> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM files
+             WHERE state = 'ready' AND (thumbs = 'pending' OR (thumbs = 'working' AND thumbs_claimed_at < ?))
              ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED"
         ))
+        .bind(now - CLAIM_TTL)
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        for file in &waiting {
-            let outcome = self.thumbnails_of(file).await;
-            let (attempts,): (u8,) =
-                sqlx::query_as("SELECT thumb_attempts FROM files WHERE tenant_id = ? AND id = ?")
-                    .bind(file.tenant_id)
-                    .bind(file.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            match outcome {
-                Ok(sizes) => {
-                    sqlx::query(
-                        "UPDATE files SET thumbs = 'ready', thumb_sizes = ?, thumb_bytes = ?
-                         WHERE tenant_id = ? AND id = ?",
-                    )
-                    .bind(serde_json::to_string(&sizes).unwrap_or_default())
-                    .bind(sizes.small.size + sizes.medium.size)
-                    .bind(file.tenant_id)
-                    .bind(file.id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Err(err) => {
-                    let last = attempts + 1 >= THUMB_ATTEMPTS;
-                    tracing::warn!(error = %err, file = %file.id, gave_up = last, "making thumbnails failed");
-                    sqlx::query(
-                        "UPDATE files SET thumb_attempts = thumb_attempts + 1,
-                         thumbs = IF(?, 'failed', thumbs) WHERE tenant_id = ? AND id = ?",
-                    )
-                    .bind(last)
-                    .bind(file.tenant_id)
-                    .bind(file.id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
+        for file in &claimed {
+            sqlx::query(
+                "UPDATE files SET thumbs = 'working', thumbs_claimed_at = ?,
+                 thumb_attempts = thumb_attempts + 1 WHERE tenant_id = ? AND id = ?",
+            )
+            .bind(now)
+            .bind(file.tenant_id)
+            .bind(file.id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
-        Ok(waiting.len())
+        for file in &claimed {
+            let outcome = self.thumbnails_of(file).await;
+            let done = match outcome {
+                Ok(sizes) => sqlx::query(
+                    "UPDATE files SET thumbs = 'ready', thumb_sizes = ?, thumb_bytes = ?
+                     WHERE tenant_id = ? AND id = ? AND thumbs = 'working'",
+                )
+                .bind(serde_json::to_string(&sizes).unwrap_or_default())
+                .bind(sizes.small.size + sizes.medium.size)
+                .bind(file.tenant_id)
+                .bind(file.id),
+                Err(err) => {
+                    // The storage out of reach is not the image's fault:
+                    // the attempt is given back.
+                    let unreachable = matches!(
+                        err.downcast_ref::<StorageError>(),
+                        Some(StorageError::Unavailable(_))
+                    );
+                    tracing::warn!(error = %err, file = %file.id, "making thumbnails failed");
+                    sqlx::query(
+                        "UPDATE files SET thumb_attempts = thumb_attempts - ?,
+                         thumbs = IF(thumb_attempts >= ?, 'failed', 'pending')
+                         WHERE tenant_id = ? AND id = ? AND thumbs = 'working'",
+                    )
+                    .bind(u8::from(unreachable))
+                    .bind(THUMB_ATTEMPTS)
+                    .bind(file.tenant_id)
+                    .bind(file.id)
+                }
+            };
+            done.execute(&mut *conn).await?;
+        }
+        Ok(claimed.len())
     }
 
     async fn thumbnails_of(&self, file: &StoredFile) -> anyhow::Result<ThumbSizes> {
@@ -94,7 +109,8 @@ impl Core {
                 },
             )
             .await?;
-        // Both from one decode of the image.
+        // Both from one decode of the image, a few decodes at a time.
+        let _permit = super::checks::DECODES.acquire().await?;
         let mut made = tokio::task::spawn_blocking(move || {
             let limits = media::image::Limits::default();
             media::image::thumbnails(&bytes, &[SMALL_EDGE, MEDIUM_EDGE], &limits)
@@ -137,13 +153,13 @@ impl Core {
         .bind(now - STORING_TTL)
         .execute(&mut *conn)
         .await?;
-        let mut tx = conn.begin().await?;
+        // Only sweepers touch deleted rows, and deleting an object twice is
+        // harmless: no lock is held while the storage is called.
         let doomed: Vec<StoredFile> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM files WHERE state = 'deleted'
-             ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED"
+            "SELECT {COLUMNS} FROM files WHERE state = 'deleted' ORDER BY created_at LIMIT ?"
         ))
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         let mut removed = 0;
         for file in &doomed {
@@ -155,20 +171,23 @@ impl Core {
                 }
             }
             if gone {
+                let mut tx = conn.begin().await?;
                 sqlx::query("DELETE FROM message_files WHERE tenant_id = ? AND file_id = ?")
                     .bind(file.tenant_id)
                     .bind(file.id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("DELETE FROM files WHERE tenant_id = ? AND id = ?")
-                    .bind(file.tenant_id)
-                    .bind(file.id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM files WHERE tenant_id = ? AND id = ? AND state = 'deleted'",
+                )
+                .bind(file.tenant_id)
+                .bind(file.id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
                 removed += 1;
             }
         }
-        tx.commit().await?;
         self.sweep_spool().await;
         Ok(removed)
     }

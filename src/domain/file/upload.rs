@@ -140,15 +140,43 @@ fn clean_name(name: Option<&str>, sniffed: &Sniffed) -> String {
         .next()
         .unwrap_or("")
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
+        .filter(|c| !c.is_control() && *c != '"' && !is_format_char(*c))
         .take(200)
         .collect::<String>();
     let base = base.trim();
     if base.is_empty() || base == "." || base == ".." {
-        format!("{}.{}", sniffed_kind_word(sniffed), sniffed.extension)
-    } else {
-        base.to_owned()
+        return format!("{}.{}", sniffed_kind_word(sniffed), sniffed.extension);
     }
+    // A name keeps only an extension its bytes bear out, so a script that
+    // sniffs as text never downloads as `invoice.hta`, nor a PNG as `.exe`.
+    let ext = base.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let fits = ext
+        .as_deref()
+        .is_some_and(|e| e == sniffed.extension || aliases(sniffed.extension).contains(&e));
+    if fits {
+        base.to_owned()
+    } else {
+        format!("{base}.{}", sniffed.extension)
+    }
+}
+
+/// Other extensions in common use for the sniffed one.
+fn aliases(extension: &str) -> &'static [&'static str] {
+    match extension {
+        "jpg" => &["jpeg", "jpe"],
+        "txt" => &["csv", "tsv", "md", "log", "json"],
+        "m4a" => &["mp4", "aac"],
+        "ogg" => &["opus", "oga"],
+        "webm" => &["weba"],
+        _ => &[],
+    }
+}
+
+/// Invisible formatting characters (bidirectional overrides, zero widths)
+/// that make `fdp.exe` read as `exe.pdf`.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn sniffed_kind_word(sniffed: &Sniffed) -> &'static str {
@@ -204,7 +232,11 @@ impl Core {
             return Err(AppError::validation("the file is empty"));
         }
         if spool.sniffed.is_none() {
+            // Smaller than the head: its kind's limit is checked now.
             spool.decide()?;
+            if spool.size > spool.limit() {
+                return Err(too_large(spool.kind(), spool.limit()));
+            }
         }
         spool
             .file
@@ -215,7 +247,8 @@ impl Core {
         let checked = super::checks::check(
             spool.sniffed.clone().expect("decided above"),
             spool.path.to_path_buf(),
-            spool.rules.audio_max_secs,
+            spool.size,
+            spool.rules.clone(),
             meta.voice,
         )
         .await?;
@@ -229,10 +262,6 @@ impl Core {
             None => spool.hasher.clone().finalize().to_vec(),
         };
         let rules = &spool.rules;
-        let mut conn = self.pool().acquire().await?;
-        if super::used_bytes(&mut conn, tenant).await? + size > rules.storage_quota_bytes {
-            return Err(quota_exceeded());
-        }
         let file = StoredFile {
             tenant_id: tenant,
             id: FileId::new(),
@@ -260,8 +289,17 @@ impl Core {
             created_at: crate::domain::now(),
             sent_at: None,
         };
-        super::insert(&mut conn, &file).await?;
-        drop(conn);
+        // Checked and counted under the tenant's lock: uploads racing near
+        // the quota cannot all pass.
+        if !super::insert_within(
+            &mut *self.pool().acquire().await?,
+            &file,
+            rules.storage_quota_bytes,
+        )
+        .await?
+        {
+            return Err(quota_exceeded());
+        }
         let key = file.key(Variant::Original);
         let stored = match checked.bytes {
             Some(bytes) => self.files().storage.put_bytes(&key, bytes.into()).await,
@@ -279,7 +317,20 @@ impl Core {
                 "the file storage is unreachable; try again shortly".into(),
             ));
         }
-        super::set_state(&mut *self.pool().acquire().await?, &file, FileState::Ready).await?;
+        let ready = super::move_state(
+            &mut *self.pool().acquire().await?,
+            &file,
+            FileState::Storing,
+            FileState::Ready,
+            false,
+        )
+        .await?;
+        if !ready {
+            // Swept meanwhile (it took longer than the sweep allows).
+            return Err(AppError::Unavailable(
+                "the upload took too long to store; send it again".into(),
+            ));
+        }
         if file.thumbs == Thumbs::Pending {
             self.files().wakeup.notify_one();
         }
@@ -315,5 +366,27 @@ fn quota_exceeded() -> AppError {
     AppError::TooLarge {
         code: "storage_quota_exceeded",
         message: "this brand's file storage is full".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_name;
+    use crate::media::sniff::sniff;
+
+    #[test]
+    fn names_lose_paths_and_invisible_characters_and_keep_only_extensions_the_bytes_bear_out() {
+        let text = sniff(b"just some words");
+        assert_eq!(clean_name(Some("../../etc/notes.txt"), &text), "notes.txt");
+        assert_eq!(clean_name(Some("invoice.hta"), &text), "invoice.hta.txt");
+        assert_eq!(
+            clean_name(Some("report\u{202E}fdp.exe"), &text),
+            "reportfdp.exe.txt"
+        );
+        assert_eq!(clean_name(Some("data.csv"), &text), "data.csv");
+        assert_eq!(clean_name(None, &text), "file.txt");
+        let png = sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+        assert_eq!(clean_name(Some("palm.exe"), &png), "palm.exe.png");
+        assert_eq!(clean_name(Some("palm.PNG"), &png), "palm.PNG");
     }
 }

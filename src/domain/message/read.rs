@@ -41,7 +41,7 @@ impl Core {
         tenant: TenantId,
         mut messages: Vec<Message>,
     ) -> AppResult<MessageSet> {
-        self.attach(tenant, &mut messages).await?;
+        self.attach_with(conn, tenant, &mut messages).await?;
         let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
         let mut conversations: Vec<ConversationId> =
             messages.iter().map(|m| m.conversation_id).collect();

@@ -115,7 +115,8 @@ impl Core {
                     return Ok(vec![]);
                 }
                 let mut m = m;
-                self.attach(tenant, std::slice::from_mut(&mut m)).await?;
+                self.attach_with(tx, tenant, std::slice::from_mut(&mut m))
+                    .await?;
                 let title = name_of(tx, names, tenant, sender).await?;
                 let body: String = m.preview().chars().take(PREVIEW_CHARS).collect();
                 conversation::member_ids(tx, tenant, m.conversation_id)

@@ -237,4 +237,36 @@ async fn an_upload_past_the_tenants_quota_is_refused() {
         )
         .await
         .assert_error(422, "validation_failed");
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "media": { "allowedKinds": [] } }),
+        )
+        .await
+        .assert_error(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_file_smaller_than_the_sniffed_head_is_still_held_to_its_kinds_limit() {
+    let world = World::new().await;
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "media": { "imageMaxBytes": 2048 } }),
+        )
+        .await
+        .data();
+    post_form(
+        &world,
+        &world.user,
+        "/api/files/upload",
+        form("file", "p.jpg", fixture("photo-rot6-gps.jpg"), &[]),
+    )
+    .await
+    .assert_error(413, "file_too_large");
+    assert_eq!(stored_files(&world).await, 0);
 }

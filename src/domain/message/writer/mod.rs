@@ -53,7 +53,7 @@ use crate::{
         participant::ParticipantType,
         settings::Rate,
     },
-    error::{AppError, AppResult, is_unique_violation},
+    error::{AppError, AppResult, is_deadlock, is_unique_violation},
 };
 
 /// Most sends in one transaction.
@@ -279,7 +279,9 @@ impl Task {
             match self.commit(std::slice::from_mut(&mut job)).await {
                 Ok(verdicts) => return self.answer(vec![job], verdicts).await,
                 Err(Failure::Statement(err))
-                    if attempt == 0 && is_unique_violation(&err, "uq_messages_client") => {}
+                    if attempt == 0
+                        && (is_unique_violation(&err, "uq_messages_client")
+                            || is_deadlock(&err)) => {}
                 Err(Failure::Statement(err) | Failure::Commit(err)) => {
                     return self.refuse(job, err);
                 }
