@@ -13,6 +13,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod calls;
 pub mod conversations;
+pub mod devices;
 pub mod direct_paths;
 pub mod files;
 pub mod health;
@@ -69,7 +70,7 @@ pub enum Tag {
     Messages,
     /// Files: uploads, photos, voice notes and documents, signed links
     Files,
-    /// The caller's in-app inbox
+    /// The caller's in-app inbox and push devices
     Notifications,
     /// Consultations, chat requests, contacts and blocks
     Relationships,
@@ -164,6 +165,7 @@ pub type Apis = (
         message_uploads::MessageUploadsApi,
         files::FilesApi,
         notifications::NotificationsApi,
+        devices::DevicesApi,
     ),
 );
 

@@ -59,6 +59,7 @@ pub mod audit;
 pub mod call;
 pub mod conversation;
 pub mod dashboard;
+pub mod device;
 pub mod events;
 pub mod file;
 pub mod ids;

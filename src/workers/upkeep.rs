@@ -2,7 +2,8 @@
 //!
 //! Every `SAMVAD_POLICY_REFRESH` it re-reads every tenant's policy (edits
 //! made by the CLI or another node) and every tenant's allowed origins, and
-//! forgets rate-limit keys that have recovered; hourly, it purges spent
+//! forgets rate-limit keys that have recovered; hourly, it purges the
+//! devices of ended sessions and spent
 //! codes and links.
 
 use std::time::{Duration, Instant};
@@ -40,6 +41,9 @@ async fn round(state: &AppState, purged: &mut Instant) {
         *purged = Instant::now();
         if let Err(err) = state.core.purge_spent().await {
             tracing::warn!(error = %err, "purging spent codes failed");
+        }
+        if let Err(err) = state.core.purge_dead_devices().await {
+            tracing::warn!(error = %err, "purging the devices of ended sessions failed");
         }
     }
 }

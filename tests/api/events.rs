@@ -28,6 +28,9 @@ async fn next(rx: &mut Receiver<Arc<DomainEvent>>) -> Arc<DomainEvent> {
                 | DomainEvent::SubjectSessionsRevoked { .. }
                 | DomainEvent::ParticipantUpdated { .. }
                 | DomainEvent::TenantStatusChanged { .. }
+                // The inbox's, published by its worker whenever it gets
+                // to the log: not part of the use cases' own sequence.
+                | DomainEvent::NotificationsChanged { .. }
         ) {
             return event;
         }

@@ -13,6 +13,7 @@ mod bench_seed;
 mod calls;
 mod cli;
 mod console;
+mod devices;
 mod events;
 mod files;
 mod health;
