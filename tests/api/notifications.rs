@@ -167,31 +167,12 @@ async fn anyone_elses_notification_is_not_found_in_this_tenant_or_another() {
     world.send(&world.user, &conversation, "hello").await;
     let n = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await[0].clone();
     let id = n["id"].as_str().unwrap();
-    let rival = world.app.tenant("rival").await;
-    let rival_admin = world.app.login_admin(&rival).await;
-
-    for who in [&world.user, &world.admin, &rival_admin] {
-        world
-            .app
-            .call(
-                Method::PUT,
-                &format!("/api/notifications/{id}/read"),
-                Some(&who.access),
-                None,
-            )
-            .await
-            .assert_error(404, "not_found");
-        world
-            .app
-            .call(
-                Method::DELETE,
-                &format!("/api/notifications/{id}"),
-                Some(&who.access),
-                None,
-            )
-            .await
-            .assert_error(404, "not_found");
-    }
+    world
+        .assert_not_found_for_all_but_the_astrologer(&[
+            (Method::PUT, format!("/api/notifications/{id}/read")),
+            (Method::DELETE, format!("/api/notifications/{id}")),
+        ])
+        .await;
     assert_eq!(unread(&world.app, &world.astro).await, 1);
 }
 

@@ -107,4 +107,19 @@ impl World {
     pub async fn call(&self, who: &Login, method: Method, path: &str, body: Option<Value>) -> Res {
         self.app.call(method, path, Some(&who.access), body).await
     }
+
+    /// Each `(method, path)` is 404 for the user, the admin and an admin of
+    /// another tenant (made here): for objects that are the astrologer's own.
+    pub async fn assert_not_found_for_all_but_the_astrologer(&self, calls: &[(Method, String)]) {
+        let rival = self.app.tenant("rival").await;
+        let rival_admin = self.app.login_admin(&rival).await;
+        for who in [&self.user, &self.admin, &rival_admin] {
+            for (method, path) in calls {
+                self.app
+                    .call(method.clone(), path, Some(&who.access), None)
+                    .await
+                    .assert_error(404, "not_found");
+            }
+        }
+    }
 }

@@ -139,7 +139,7 @@ impl Core {
             }
             LogKind::ChatRequestCreated | LogKind::ChatRequestAnswered => {
                 let id = ChatRequestId(entry.subject_id);
-                let Some(r) = relationship::request(tx, tenant, id).await? else {
+                let Some(r) = relationship::request(tx, tenant, id, false).await? else {
                     return Ok(vec![]);
                 };
                 match (entry.kind, r.status) {

@@ -205,31 +205,18 @@ async fn get_consultation(
     .await?)
 }
 
-/// A chat request of the tenant, as it stands (no lock).
+/// A chat request of the tenant; `lock` takes its row for an update.
 pub(crate) async fn request(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     id: ChatRequestId,
+    lock: bool,
 ) -> AppResult<Option<ChatRequest>> {
-    Ok(sqlx::query_as(
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    Ok(sqlx::query_as(&format!(
         "SELECT tenant_id, id, from_id, to_id, status, note, created_at, answered_at
-         FROM chat_requests WHERE tenant_id = ? AND id = ?",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
-}
-
-async fn get_request(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    id: ChatRequestId,
-) -> AppResult<Option<ChatRequest>> {
-    Ok(sqlx::query_as(
-        "SELECT tenant_id, id, from_id, to_id, status, note, created_at, answered_at
-         FROM chat_requests WHERE tenant_id = ? AND id = ? FOR UPDATE",
-    )
+         FROM chat_requests WHERE tenant_id = ? AND id = ?{lock}"
+    ))
     .bind(tenant)
     .bind(id)
     .fetch_optional(conn)

@@ -5,7 +5,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::{
     ChatRequest, ChatRequestStatus, Consultation, ConsultationFilter, ConsultationStatus,
-    Direction, blocked_between, forbidden, get_consultation, get_request, of_kind,
+    Direction, blocked_between, forbidden, get_consultation, of_kind, request,
 };
 use crate::{
     domain::{
@@ -270,7 +270,7 @@ impl Core {
     )> {
         let (tenant, me) = actor.participant()?;
         let mut tx = self.pool().begin().await?;
-        let Some(mut request) = get_request(&mut tx, tenant, id).await? else {
+        let Some(mut request) = request(&mut tx, tenant, id, true).await? else {
             return Err(AppError::NotFound("chat request"));
         };
         if request.to_id != me {
