@@ -6,19 +6,77 @@
 
 use poem::web::Data;
 use poem_openapi::{
-    OpenApi,
+    Object, OpenApi,
     param::{Path, Query},
+    payload::Json,
 };
 
 use super::{Done, PageOf, Reply, Tag, done, ok};
 use crate::{
     auth::BearerAuth,
+    domain::notification::preferences::{Preferences, PushLevel, QuietHours, clock, parse_clock},
+    error::{AppError, AppResult},
     state::AppState,
     wire::notification::{NotificationView, UnreadCount},
 };
 
 #[derive(Default)]
 pub struct NotificationsApi;
+
+/// Do-not-disturb hours, in the participant's own time.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QuietHoursView {
+    /// `HH:MM`, local.
+    pub start: String,
+    /// `HH:MM`, local; before `start` when they run over midnight.
+    pub end: String,
+    /// The participant's offset from UTC in minutes (India: 330).
+    pub utc_offset_minutes: i16,
+}
+
+/// What the caller wants pushed to their phones, and when not. Kept for
+/// push notifications (mute a single conversation with
+/// `POST /api/conversations/{id}/mute`).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PreferencesView {
+    /// `all` (default), `mentions_and_calls` or `none`.
+    pub push: String,
+    /// No pushes in these hours; `null`: none.
+    pub quiet_hours: Option<QuietHoursView>,
+}
+
+impl From<Preferences> for PreferencesView {
+    fn from(p: Preferences) -> Self {
+        Self {
+            push: p.push.as_str().to_owned(),
+            quiet_hours: p.quiet.map(|q| QuietHoursView {
+                start: clock(q.start),
+                end: clock(q.end),
+                utc_offset_minutes: q.utc_offset_minutes,
+            }),
+        }
+    }
+}
+
+impl PreferencesView {
+    fn parse(self) -> AppResult<Preferences> {
+        let push = PushLevel::from_str_opt(self.push.trim())
+            .ok_or_else(|| AppError::validation("push must be all, mentions_and_calls or none"))?;
+        let quiet = self
+            .quiet_hours
+            .map(|q| {
+                QuietHours::parse(
+                    parse_clock(&q.start, "quietHours.start")?,
+                    parse_clock(&q.end, "quietHours.end")?,
+                    q.utc_offset_minutes,
+                )
+            })
+            .transpose()?;
+        Ok(Preferences { push, quiet })
+    }
+}
 
 #[OpenApi(prefix_path = "/api/notifications", tag = "Tag::Notifications")]
 impl NotificationsApi {
@@ -55,6 +113,33 @@ impl NotificationsApi {
     ) -> Reply<UnreadCount> {
         let count = state.core.unread_notifications(&auth.0).await?;
         ok(UnreadCount { count })
+    }
+
+    /// The caller's notification preferences
+    #[oai(path = "/preferences", method = "get")]
+    async fn preferences(
+        &self,
+        Data(state): Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Reply<PreferencesView> {
+        let preferences = state.core.notification_preferences(&auth.0).await?;
+        ok(preferences.into())
+    }
+
+    /// Replace the caller's notification preferences
+    #[oai(path = "/preferences", method = "put")]
+    async fn set_preferences(
+        &self,
+        Data(state): Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<PreferencesView>,
+    ) -> Reply<PreferencesView> {
+        let preferences = body.0.parse()?;
+        let saved = state
+            .core
+            .set_notification_preferences(&auth.0, preferences)
+            .await?;
+        ok(saved.into())
     }
 
     /// Mark every notification of the caller read; `count` is how many were unread

@@ -233,6 +233,8 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::POST, "/api/files/upload", "/api/files/upload", None, PARTICIPANTS),
         case(Method::GET, "/api/notifications", "/api/notifications", None, PARTICIPANTS),
         case(Method::GET, "/api/notifications/unread-count", "/api/notifications/unread-count", None, PARTICIPANTS),
+        case(Method::GET, "/api/notifications/preferences", "/api/notifications/preferences", None, PARTICIPANTS),
+        case(Method::PUT, "/api/notifications/preferences", "/api/notifications/preferences", Some(json!({ "push": "all" })), PARTICIPANTS),
         case(Method::PUT, "/api/notifications/read-all", "/api/notifications/read-all", None, PARTICIPANTS),
         case(Method::PUT, "/api/notifications/{id}/read", format!("/api/notifications/{ghost}/read"), None, PARTICIPANTS),
         case(Method::DELETE, "/api/notifications/{id}", format!("/api/notifications/{ghost}"), None, PARTICIPANTS),

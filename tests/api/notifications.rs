@@ -250,3 +250,64 @@ async fn notifications_older_than_the_tenants_retention_are_purged() {
     assert_eq!(world.app.core.purge_notifications().await.unwrap(), 1);
     assert_eq!(unread(&world.app, &world.astro).await, 0);
 }
+
+#[tokio::test]
+async fn a_muted_conversation_makes_no_notification() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    world
+        .call(
+            &world.astro,
+            Method::POST,
+            &format!("/api/conversations/{conversation}/mute"),
+            Some(json!({ "muted": true })),
+        )
+        .await
+        .data();
+
+    world.send(&world.user, &conversation, "hello").await;
+
+    settled(&world.app).await;
+    assert_eq!(unread(&world.app, &world.astro).await, 0);
+}
+
+#[tokio::test]
+async fn preferences_round_trip_and_bad_ones_are_422() {
+    let world = World::new().await;
+    let path = "/api/notifications/preferences";
+    let initial = world.app.get(path, &world.astro.access).await;
+    assert_eq!(
+        initial.data(),
+        &json!({ "push": "all", "quietHours": null })
+    );
+
+    let wanted = json!({
+        "push": "mentions_and_calls",
+        "quietHours": { "start": "22:00", "end": "07:00", "utcOffsetMinutes": 330 }
+    });
+    let saved = world
+        .call(&world.astro, Method::PUT, path, Some(wanted.clone()))
+        .await;
+    assert_eq!(saved.data(), &wanted);
+    assert_eq!(
+        world.app.get(path, &world.astro.access).await.data(),
+        &wanted
+    );
+    // Another participant's are their own.
+    assert_eq!(
+        world.app.get(path, &world.user.access).await.data()["push"],
+        "all"
+    );
+
+    for bad in [
+        json!({ "push": "loud" }),
+        json!({ "push": "all", "quietHours": { "start": "25:00", "end": "07:00", "utcOffsetMinutes": 0 } }),
+        json!({ "push": "all", "quietHours": { "start": "07:00", "end": "07:00", "utcOffsetMinutes": 0 } }),
+        json!({ "push": "all", "quietHours": { "start": "22:00", "end": "07:00", "utcOffsetMinutes": 9999 } }),
+    ] {
+        world
+            .call(&world.astro, Method::PUT, path, Some(bad))
+            .await
+            .assert_error(422, "validation_failed");
+    }
+}

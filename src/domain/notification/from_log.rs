@@ -17,7 +17,6 @@ use crate::{
     domain::{
         CallId, ChatRequestId, Core, MessageId, ParticipantId, TenantId,
         call::{self, CallStatus},
-        conversation,
         events::DomainEvent,
         log::{Entry, LogKind, read_after},
         message::{self, MessageType},
@@ -119,7 +118,7 @@ impl Core {
                     .await?;
                 let title = name_of(tx, names, tenant, sender).await?;
                 let body: String = m.preview().chars().take(PREVIEW_CHARS).collect();
-                conversation::member_ids(tx, tenant, m.conversation_id)
+                super::recipients(tx, tenant, m.conversation_id)
                     .await?
                     .into_iter()
                     .filter(|p| *p != sender && !self.presence.is_online(*p))

@@ -2,9 +2,11 @@
 //! looking (messages while not connected, collapsed one per conversation;
 //! missed calls; chat requests received and answered). Types and SQL here;
 //! `service` has the inbox's use cases, `from_log` makes notifications
-//! from the durable log (driven by `workers::notifications`).
+//! from the durable log (driven by `workers::notifications`),
+//! `preferences` what a participant wants pushed and when not.
 
 mod from_log;
+pub mod preferences;
 mod service;
 
 use chrono::{DateTime, Utc};
@@ -66,6 +68,23 @@ pub struct NewNotification {
     pub title: String,
     pub body: String,
     pub at: DateTime<Utc>,
+}
+
+/// The current members of a conversation who hear of its messages: those
+/// who have not muted it.
+pub async fn recipients(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    conversation: ConversationId,
+) -> sqlx::Result<Vec<ParticipantId>> {
+    sqlx::query_scalar(
+        "SELECT participant_id FROM conversation_members
+         WHERE tenant_id = ? AND conversation_id = ? AND left_at IS NULL AND NOT muted",
+    )
+    .bind(tenant)
+    .bind(conversation)
+    .fetch_all(conn)
+    .await
 }
 
 /// Stores `n`, or for a message folds it into the participant's unread
