@@ -29,6 +29,8 @@ pub enum LogKind {
     ChatRequestCreated,
     ChatRequestAnswered,
     CallEnded,
+    /// A consultation recorded or its status changed.
+    ConsultationUpdated,
 }
 
 super::text_enum!(LogKind {
@@ -38,6 +40,7 @@ super::text_enum!(LogKind {
     ChatRequestCreated => "chat_request.created",
     ChatRequestAnswered => "chat_request.answered",
     CallEnded => "call.ended",
+    ConsultationUpdated => "consultation.updated",
 });
 
 /// An entry to append: what happened, to which object.

@@ -10,7 +10,8 @@ use crate::domain::notification::Notification;
 #[oai(rename_all = "camelCase")]
 pub struct NotificationView {
     pub id: uuid::Uuid,
-    /// `message`, `missed_call`, `chat_request` or `chat_request_answered`.
+    /// `message`, `missed_call`, `chat_request`, `chat_request_answered` or
+    /// `consultation`.
     #[oai(rename = "type")]
     pub kind: String,
     /// Who it is from (the sender's or caller's name).

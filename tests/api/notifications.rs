@@ -49,6 +49,18 @@ async fn settled(app: &TestApp) {
     panic!("the notifications worker did not catch up");
 }
 
+/// The cast with empty inboxes: the consultation `World::new` records
+/// notifies both its sides (tested below); these tests start after that.
+async fn quiet_world() -> World {
+    let world = World::new().await;
+    settled(&world.app).await;
+    sqlx::query("DELETE FROM notifications")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+    world
+}
+
 async fn unread(app: &TestApp, who: &Login) -> u64 {
     app.get("/api/notifications/unread-count", &who.access)
         .await
@@ -59,7 +71,7 @@ async fn unread(app: &TestApp, who: &Login) -> u64 {
 
 #[tokio::test]
 async fn three_messages_to_an_offline_astrologer_make_one_notification_counting_three() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     let conversation = world.open(&world.user, &world.astro).await;
 
     for text in ["hello", "are you there?", "my birth time is 6:10"] {
@@ -86,7 +98,7 @@ async fn three_messages_to_an_offline_astrologer_make_one_notification_counting_
 
 #[tokio::test]
 async fn a_connected_member_gets_no_notification() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     let conversation = world.open(&world.user, &world.astro).await;
     let astro = world
         .app
@@ -105,7 +117,7 @@ async fn a_connected_member_gets_no_notification() {
 
 #[tokio::test]
 async fn reading_marks_read_stops_collapsing_and_deleting_removes() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     let conversation = world.open(&world.user, &world.astro).await;
     world.send(&world.user, &conversation, "one").await;
     let first = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await[0].clone();
@@ -162,7 +174,7 @@ async fn reading_marks_read_stops_collapsing_and_deleting_removes() {
 
 #[tokio::test]
 async fn anyone_elses_notification_is_not_found_in_this_tenant_or_another() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     let conversation = world.open(&world.user, &world.astro).await;
     world.send(&world.user, &conversation, "hello").await;
     let n = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await[0].clone();
@@ -178,7 +190,7 @@ async fn anyone_elses_notification_is_not_found_in_this_tenant_or_another() {
 
 #[tokio::test]
 async fn chat_requests_notify_the_astrologer_and_the_answer_notifies_the_user() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     world
         .app
         .post(
@@ -210,7 +222,7 @@ async fn chat_requests_notify_the_astrologer_and_the_answer_notifies_the_user() 
 
 #[tokio::test]
 async fn a_restart_right_after_the_messages_loses_no_notification_and_doubles_none() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     let conversation = world.open(&world.user, &world.astro).await;
     world.send(&world.user, &conversation, "one").await;
     world.send(&world.user, &conversation, "two").await;
@@ -229,7 +241,7 @@ async fn a_restart_right_after_the_messages_loses_no_notification_and_doubles_no
 
 #[tokio::test]
 async fn notifications_older_than_the_tenants_retention_are_purged() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     world
         .app
         .patch(
@@ -253,7 +265,7 @@ async fn notifications_older_than_the_tenants_retention_are_purged() {
 
 #[tokio::test]
 async fn a_muted_conversation_makes_no_notification() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     let conversation = world.open(&world.user, &world.astro).await;
     world
         .call(
@@ -273,7 +285,7 @@ async fn a_muted_conversation_makes_no_notification() {
 
 #[tokio::test]
 async fn preferences_round_trip_and_bad_ones_are_422() {
-    let world = World::new().await;
+    let world = quiet_world().await;
     let path = "/api/notifications/preferences";
     let initial = world.app.get(path, &world.astro.access).await;
     assert_eq!(
@@ -310,4 +322,32 @@ async fn preferences_round_trip_and_bad_ones_are_422() {
             .await
             .assert_error(422, "validation_failed");
     }
+}
+
+#[tokio::test]
+async fn a_consultation_recorded_or_changed_notifies_both_sides() {
+    let world = World::new().await;
+    // The cast's consultation (recorded by World::new) is in the inbox of both.
+    let user = inbox_until(&world.app, &world.user, |i| !i.is_empty()).await;
+    assert_eq!(user[0]["type"], "consultation");
+    assert_eq!(user[0]["title"], "Asha");
+    assert_eq!(user[0]["body"], "Your consultation with Asha is active");
+    let astro = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await;
+    assert_eq!(astro[0]["body"], "Your consultation with Uma is active");
+
+    let id = user[0]["subjectId"].as_str().unwrap();
+    world
+        .call(
+            &world.admin,
+            Method::PATCH,
+            &format!("/api/consultations/{id}"),
+            Some(json!({ "status": "completed" })),
+        )
+        .await
+        .data();
+    let changed = inbox_until(&world.app, &world.user, |i| i.len() == 2).await;
+    assert_eq!(
+        changed[0]["body"],
+        "Your consultation with Asha is completed"
+    );
 }

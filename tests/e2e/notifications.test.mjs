@@ -21,6 +21,8 @@ after(closeAll);
 describe('notifications on the socket', () => {
   test('a chat request reaches the connected astrologer as a notification, and reading it clears the count', async () => {
     const asker = await world.tenant.participant('user', 'Meera');
+    // The world's own set-up (its consultation) may already be in the inbox.
+    const before = (await ok('GET', '/api/notifications/unread-count', { token: world.astro.token })).count;
     const request = await ok('POST', '/api/chat-requests', {
       token: asker.token,
       body: { to: world.astro.id, note: 'about my marriage' },
@@ -31,12 +33,12 @@ describe('notifications on the socket', () => {
     assert.equal(heard.title, 'Meera');
     assert.equal(heard.body, 'about my marriage');
     assert.equal(heard.isRead, false);
-    await astro.waitFor('notification_count', (c) => c.count === 1);
+    await astro.waitFor('notification_count', (c) => c.count === before + 1);
 
     const read = await ok('PUT', `/api/notifications/${heard.id}/read`, { token: world.astro.token });
     assert.equal(read.isRead, true);
-    await astro.waitFor('notification_count', (c) => c.count === 0);
+    await astro.waitFor('notification_count', (c) => c.count === before);
     const count = await ok('GET', '/notifications/unread-count', { token: world.astro.token });
-    assert.equal(count.count, 0);
+    assert.equal(count.count, before);
   });
 });

@@ -15,7 +15,7 @@ use sqlx::Connection;
 use super::{NewNotification, NotificationKind, upsert};
 use crate::{
     domain::{
-        CallId, ChatRequestId, Core, MessageId, ParticipantId, TenantId,
+        CallId, ChatRequestId, ConsultationId, Core, MessageId, ParticipantId, TenantId,
         call::{self, CallStatus},
         events::DomainEvent,
         log::{Entry, LogKind, read_after},
@@ -162,6 +162,29 @@ impl Core {
                     }
                     _ => vec![],
                 }
+            }
+            LogKind::ConsultationUpdated => {
+                let id = ConsultationId(entry.subject_id);
+                let Some(c) = relationship::get_consultation(tx, tenant, id).await? else {
+                    return Ok(vec![]);
+                };
+                let user = name_of(tx, names, tenant, c.user_id).await?;
+                let astrologer = name_of(tx, names, tenant, c.astrologer_id).await?;
+                let status = c.status.as_str();
+                vec![
+                    base(
+                        c.user_id,
+                        NotificationKind::Consultation,
+                        astrologer.clone(),
+                        format!("Your consultation with {astrologer} is {status}"),
+                    ),
+                    base(
+                        c.astrologer_id,
+                        NotificationKind::Consultation,
+                        user.clone(),
+                        format!("Your consultation with {user} is {status}"),
+                    ),
+                ]
             }
             LogKind::MessageUpdated | LogKind::MessageDeleted => vec![],
         })

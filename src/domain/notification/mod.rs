@@ -25,6 +25,8 @@ pub enum NotificationKind {
     ChatRequest,
     /// One's chat request accepted or declined.
     ChatRequestAnswered,
+    /// A consultation one takes part in was recorded or changed.
+    Consultation,
 }
 
 super::text_enum!(NotificationKind {
@@ -32,6 +34,7 @@ super::text_enum!(NotificationKind {
     MissedCall => "missed_call",
     ChatRequest => "chat_request",
     ChatRequestAnswered => "chat_request_answered",
+    Consultation => "consultation",
 });
 
 /// A notification row.

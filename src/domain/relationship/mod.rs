@@ -190,7 +190,8 @@ pub async fn may_contact(
     }
 }
 
-async fn get_consultation(
+/// A consultation of the tenant.
+pub(crate) async fn get_consultation(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     id: ConsultationId,

@@ -74,6 +74,15 @@ impl Core {
                 .detail(serde_json::json!({ "status": status.as_str() })),
         )
         .await?;
+        log::append(
+            &mut tx,
+            &[NewEntry::new(
+                tenant,
+                LogKind::ConsultationUpdated,
+                recorded.id,
+            )],
+        )
+        .await?;
         tx.commit().await?;
         Ok(recorded)
     }
@@ -109,6 +118,11 @@ impl Core {
         let updated = get_consultation(&mut tx, tenant, id)
             .await?
             .ok_or(AppError::NotFound("consultation"))?;
+        log::append(
+            &mut tx,
+            &[NewEntry::new(tenant, LogKind::ConsultationUpdated, id)],
+        )
+        .await?;
         tx.commit().await?;
         Ok(updated)
     }
