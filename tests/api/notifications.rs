@@ -7,29 +7,12 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     helpers::{Login, TestApp},
-    world::World,
+    world::{World, inbox_until},
 };
-
-/// `who`'s notifications (newest first), polled until `done` holds (the
-/// worker runs beside the requests) or 10 s pass.
-async fn inbox_until(app: &TestApp, who: &Login, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let mut items = Vec::new();
-    for _ in 0..400 {
-        items = app.get("/api/notifications", &who.access).await.data()["items"]
-            .as_array()
-            .unwrap()
-            .clone();
-        if done(&items) {
-            return items;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the inbox never got there: {items:?}");
-}
 
 /// Waits until the worker has read the whole log.
 async fn settled(app: &TestApp) {
@@ -100,14 +83,7 @@ async fn three_messages_to_an_offline_astrologer_make_one_notification_counting_
 async fn a_connected_member_gets_no_notification() {
     let world = quiet_world().await;
     let conversation = world.open(&world.user, &world.astro).await;
-    let astro = world
-        .app
-        .state
-        .auth
-        .authenticate(&world.astro.access, None)
-        .await
-        .unwrap();
-    world.app.core.connection_opened(&astro).await.unwrap();
+    world.connected(&world.astro).await;
 
     world.send(&world.user, &conversation, "hello").await;
 

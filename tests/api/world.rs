@@ -1,6 +1,8 @@
 //! A tenant with the cast of the messaging tests: an admin, an astrologer,
 //! a user who consulted the astrologer, and a user who did not.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use samvad::domain::participant::ParticipantType;
 use serde_json::{Value, json};
@@ -122,4 +124,37 @@ impl World {
             }
         }
     }
+
+    /// Marks `who` connected, as their first socket would.
+    pub async fn connected(&self, who: &Login) {
+        let actor = self
+            .app
+            .state
+            .auth
+            .authenticate(&who.access, None)
+            .await
+            .unwrap();
+        self.app.core.connection_opened(&actor).await.unwrap();
+    }
+}
+
+/// `who`'s notifications (newest first), polled until `done` holds (the
+/// worker runs beside the requests) or 10 s pass.
+pub async fn inbox_until(
+    app: &TestApp,
+    who: &Login,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mut items = Vec::new();
+    for _ in 0..400 {
+        items = app.get("/api/notifications", &who.access).await.data()["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if done(&items) {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the inbox never got there: {items:?}");
 }

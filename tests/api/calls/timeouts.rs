@@ -33,29 +33,11 @@ async fn an_unanswered_call_is_missed_after_the_tenant_ring_timeout() {
     let entries = call_entries(&world, &world.astro, conversation).await;
     assert_eq!(entries[0]["content"], "Missed voice call");
     // And in the astrologer's inbox.
-    let mut inbox = Value::Null;
-    for _ in 0..400 {
-        inbox = world
-            .app
-            .get("/api/notifications", &world.astro.access)
-            .await
-            .data()["items"]
-            .clone();
-        if inbox
-            .as_array()
-            .is_some_and(|i| i.iter().any(|n| n["type"] == "missed_call"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let missed = inbox
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["type"] == "missed_call")
-        .cloned();
-    let missed = missed.unwrap_or_else(|| panic!("no missed call in {inbox}"));
+    let inbox = crate::world::inbox_until(&world.app, &world.astro, |i| {
+        i.iter().any(|n| n["type"] == "missed_call")
+    })
+    .await;
+    let missed = inbox.iter().find(|n| n["type"] == "missed_call").unwrap();
     assert_eq!(missed["body"], "Missed voice call");
     assert_eq!(missed["subjectId"], json!(id));
 }

@@ -60,8 +60,8 @@ pub async fn post_form(world: &World, who: &Login, path: &str, form: multipart::
         .await
 }
 
-/// Uploads `bytes` as `who`: the file object.
-pub async fn upload(world: &World, who: &Login, name: &str, bytes: Vec<u8>) -> Value {
+/// Uploads `bytes` as `who` (`POST /api/files/upload`): the answer.
+pub async fn try_upload(world: &World, who: &Login, name: &str, bytes: Vec<u8>) -> Res {
     post_form(
         world,
         who,
@@ -69,8 +69,11 @@ pub async fn upload(world: &World, who: &Login, name: &str, bytes: Vec<u8>) -> V
         form("file", name, bytes, &[]),
     )
     .await
-    .data()
-    .clone()
+}
+
+/// Uploads `bytes` as `who`: the file object.
+pub async fn upload(world: &World, who: &Login, name: &str, bytes: Vec<u8>) -> Value {
+    try_upload(world, who, name, bytes).await.data().clone()
 }
 
 /// Fetches a signed link without credentials: status, headers, bytes.

@@ -8,8 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    FILE_PART, fetch, fixture, form, post_form, random_bytes, raw_upload, spooled, stored_files,
-    upload,
+    FILE_PART, fetch, fixture, random_bytes, raw_upload, spooled, stored_files, try_upload, upload,
 };
 use crate::world::World;
 
@@ -82,14 +81,9 @@ async fn programs_and_kinds_the_tenant_does_not_take_are_refused_by_their_bytes(
     let world = World::new().await;
     let mut elf = b"\x7fELF\x02\x01\x01\x00".to_vec();
     elf.extend(random_bytes(4000));
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "notes.txt", elf, &[]),
-    )
-    .await
-    .assert_error(415, "file_type_not_allowed");
+    try_upload(&world, &world.user, "notes.txt", elf)
+        .await
+        .assert_error(415, "file_type_not_allowed");
     world
         .app
         .patch(
@@ -99,22 +93,12 @@ async fn programs_and_kinds_the_tenant_does_not_take_are_refused_by_their_bytes(
         )
         .await
         .data();
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "a.png", fixture("tone.mp3"), &[]),
-    )
-    .await
-    .assert_error(415, "file_type_not_allowed");
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "e.bin", vec![], &[]),
-    )
-    .await
-    .assert_error(422, "validation_failed");
+    try_upload(&world, &world.user, "a.png", fixture("tone.mp3"))
+        .await
+        .assert_error(415, "file_type_not_allowed");
+    try_upload(&world, &world.user, "e.bin", vec![])
+        .await
+        .assert_error(422, "validation_failed");
     world
         .app
         .send(
@@ -132,11 +116,11 @@ async fn programs_and_kinds_the_tenant_does_not_take_are_refused_by_their_bytes(
 #[tokio::test]
 async fn a_decompression_bomb_is_refused_and_a_photo_loses_its_gps_and_stands_upright() {
     let world = World::new().await;
-    post_form(
+    try_upload(
         &world,
         &world.user,
-        "/api/files/upload",
-        form("file", "bomb.png", png_claiming(20_000, 20_000), &[]),
+        "bomb.png",
+        png_claiming(20_000, 20_000),
     )
     .await
     .assert_error(422, "image_too_large");
@@ -220,14 +204,9 @@ async fn an_upload_past_the_tenants_quota_is_refused() {
         .await
         .data();
     upload(&world, &world.user, "a.bin", random_bytes(1_000_000)).await;
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "b.bin", random_bytes(100_000), &[]),
-    )
-    .await
-    .assert_error(413, "storage_quota_exceeded");
+    try_upload(&world, &world.user, "b.bin", random_bytes(100_000))
+        .await
+        .assert_error(413, "storage_quota_exceeded");
     world
         .app
         .patch(
@@ -260,13 +239,8 @@ async fn a_file_smaller_than_the_sniffed_head_is_still_held_to_its_kinds_limit()
         )
         .await
         .data();
-    post_form(
-        &world,
-        &world.user,
-        "/api/files/upload",
-        form("file", "p.jpg", fixture("photo-rot6-gps.jpg"), &[]),
-    )
-    .await
-    .assert_error(413, "file_too_large");
+    try_upload(&world, &world.user, "p.jpg", fixture("photo-rot6-gps.jpg"))
+        .await
+        .assert_error(413, "file_too_large");
     assert_eq!(stored_files(&world).await, 0);
 }

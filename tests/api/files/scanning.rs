@@ -2,7 +2,7 @@
 //! before it is accepted; infected is 422 and nothing is kept; clamd out
 //! of reach is 503, never a silent pass.
 
-use super::{form, post_form, random_bytes, stored_files};
+use super::{random_bytes, stored_files, try_upload};
 use crate::{
     helpers::{
         TestApp,
@@ -20,17 +20,6 @@ async fn scanned_by(addr: String) -> World {
     .await
 }
 
-/// Uploads `bytes` as the user.
-async fn upload_as_user(world: &World, name: &str, bytes: Vec<u8>) -> crate::helpers::Res {
-    post_form(
-        world,
-        &world.user,
-        "/api/files/upload",
-        form("file", name, bytes, &[]),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn an_infected_upload_is_refused_and_nothing_is_kept_while_a_clean_one_passes() {
     let clamd = FakeClamd::start().await;
@@ -38,12 +27,12 @@ async fn an_infected_upload_is_refused_and_nothing_is_kept_while_a_clean_one_pas
 
     let mut infected = EICAR.as_bytes().to_vec();
     infected.extend_from_slice(b"\n");
-    upload_as_user(&world, "eicar.txt", infected)
+    try_upload(&world, &world.user, "eicar.txt", infected)
         .await
         .assert_error(422, "file_infected");
     assert_eq!(stored_files(&world).await, 0);
 
-    upload_as_user(&world, "ok.bin", random_bytes(5000))
+    try_upload(&world, &world.user, "ok.bin", random_bytes(5000))
         .await
         .data();
     assert_eq!(clamd.scans(), 2);
@@ -58,7 +47,7 @@ async fn with_clamd_out_of_reach_an_upload_is_503_not_a_silent_pass() {
     drop(free);
     let world = scanned_by(addr).await;
 
-    upload_as_user(&world, "ok.bin", random_bytes(5000))
+    try_upload(&world, &world.user, "ok.bin", random_bytes(5000))
         .await
         .assert_error(503, "unavailable");
     assert_eq!(stored_files(&world).await, 0);
