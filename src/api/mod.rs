@@ -26,6 +26,7 @@ pub mod participants;
 pub mod platform;
 pub mod policies;
 pub mod presence;
+pub mod push;
 pub mod relationships;
 pub mod sessions;
 pub mod settings;
@@ -166,6 +167,7 @@ pub type Apis = (
         files::FilesApi,
         notifications::NotificationsApi,
         devices::DevicesApi,
+        push::PushApi,
     ),
 );
 

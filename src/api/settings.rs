@@ -85,6 +85,21 @@ pub struct SettingsView {
     pub media: Option<MediaView>,
     /// Days notifications are kept, read or not (1-3650; default 90).
     pub notification_retention_days: Option<u32>,
+    /// Pushes say "New message" instead of the message's text (default false).
+    pub push_hide_text: Option<bool>,
+    /// Minutes messages stay unread before an email digest, per kind of
+    /// participant (0: no digests; default users 0, astrologers and admins 30).
+    pub email_digest_minutes: Option<DigestView>,
+}
+
+/// Email digest delays in minutes (0-10080; 0 sends none). In a `PATCH`,
+/// absent fields stay as they are.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct DigestView {
+    pub users: Option<u32>,
+    pub astrologers: Option<u32>,
+    pub admins: Option<u32>,
 }
 
 /// The tenant's rules for files. In a `PATCH`, absent fields stay as they are.
@@ -169,6 +184,12 @@ impl SettingsView {
             allowed_origins: Some(s.allowed_origins.clone()),
             media: Some(MediaView::of(&s.media)),
             notification_retention_days: Some(s.notification_retention_days),
+            push_hide_text: Some(s.push_hide_text),
+            email_digest_minutes: Some(DigestView {
+                users: Some(s.email_digest.users),
+                astrologers: Some(s.email_digest.astrologers),
+                admins: Some(s.email_digest.admins),
+            }),
         }
     }
 }
@@ -214,6 +235,13 @@ impl SettingsView {
         s.notification_retention_days = self
             .notification_retention_days
             .unwrap_or(s.notification_retention_days);
+        s.push_hide_text = self.push_hide_text.unwrap_or(s.push_hide_text);
+        if let Some(d) = self.email_digest_minutes {
+            let e = &mut s.email_digest;
+            e.users = d.users.unwrap_or(e.users);
+            e.astrologers = d.astrologers.unwrap_or(e.astrologers);
+            e.admins = d.admins.unwrap_or(e.admins);
+        }
         Ok(s)
     }
 }

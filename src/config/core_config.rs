@@ -32,6 +32,7 @@ impl CoreConfig {
             cors_origins: config.cors_origins.clone(),
             own_origin: Origin::of_url(&config.public_url),
             files: files(config)?,
+            push_grace: config.push.grace,
         })
     }
 }

@@ -112,6 +112,24 @@ pub struct Config {
     pub clamd_addr: Option<String>,
     /// How long a signed download link lives (`SAMVAD_MEDIA_LINK_TTL`).
     pub media_link_ttl: Duration,
+    /// Push notifications: provider addresses and the grace before a push.
+    pub push: PushConfig,
+}
+
+/// Push settings. The providers' credentials are each tenant's (set
+/// through the API or the console); these are the server's.
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    /// FCM's address (`SAMVAD_FCM_URL`; a test server), else Google's.
+    pub fcm_url: Option<String>,
+    /// APNs' address for both environments (`SAMVAD_APNS_URL`; a test
+    /// server, spoken to in cleartext HTTP/2 when `http://`), else Apple's.
+    pub apns_url: Option<String>,
+    /// How long after a notification its push waits
+    /// (`SAMVAD_PUSH_GRACE_MS`, default 5000): a phone that reconnects
+    /// meanwhile gets the socket event instead, and a burst of messages
+    /// makes one push.
+    pub grace: Duration,
 }
 
 /// An HTTP SMS gateway: JSON POSTs signed with HMAC-SHA256.
@@ -243,6 +261,11 @@ impl Config {
             s3: crate::storage::S3Config::from_env(get).map_err(anyhow::Error::msg)?,
             clamd_addr: get("SAMVAD_CLAMD_ADDR"),
             media_link_ttl: secs(&get, "SAMVAD_MEDIA_LINK_TTL", 3600)?,
+            push: PushConfig {
+                fcm_url: get("SAMVAD_FCM_URL"),
+                apns_url: get("SAMVAD_APNS_URL"),
+                grace: Duration::from_millis(number(&get, "SAMVAD_PUSH_GRACE_MS", 5000)?),
+            },
         })
     }
 

@@ -56,6 +56,35 @@ struct ResetText<'a> {
     minutes: u32,
 }
 
+/// One conversation in a digest: who wrote last, how many messages wait,
+/// and the newest one's text (`None` when the tenant hides message text).
+#[derive(Debug, Clone)]
+pub struct DigestLine {
+    pub sender: String,
+    pub count: u32,
+    pub preview: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.html")]
+struct DigestHtml<'a> {
+    tenant: &'a str,
+    unread: u32,
+    lines: &'a [DigestLine],
+    more: usize,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.txt")]
+struct DigestText<'a> {
+    tenant: &'a str,
+    unread: u32,
+    lines: &'a [DigestLine],
+    more: usize,
+    link: &'a str,
+}
+
 fn render(template: &impl Template) -> AppResult<String> {
     template
         .render()
@@ -127,6 +156,35 @@ pub fn reset_password(
     })
 }
 
+/// A digest of unread messages: `unread` in all, `lines` for the newest
+/// conversations and `more` conversations left out, with a link to the app.
+pub fn digest_email(
+    tenant: &str,
+    unread: u32,
+    lines: &[DigestLine],
+    more: usize,
+    link: &str,
+) -> AppResult<EmailMessage> {
+    let noun = if unread == 1 { "message" } else { "messages" };
+    Ok(EmailMessage {
+        subject: format!("You have {unread} unread {noun} on {tenant}"),
+        text: render(&DigestText {
+            tenant,
+            unread,
+            lines,
+            more,
+            link,
+        })?,
+        html: render(&DigestHtml {
+            tenant,
+            unread,
+            lines,
+            more,
+            link,
+        })?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +212,36 @@ mod tests {
             "askama escapes < as &#60;"
         );
         assert!(email.text.contains("<script>x</script>"));
+    }
+
+    #[test]
+    fn a_digest_counts_names_senders_and_escapes_previews_in_html() {
+        let lines = [
+            DigestLine {
+                sender: "Uma".into(),
+                count: 3,
+                preview: Some("<b>hi</b>".into()),
+            },
+            DigestLine {
+                sender: "Sam".into(),
+                count: 1,
+                preview: None,
+            },
+        ];
+        let email = digest_email("Star Gazers", 4, &lines, 2, "https://chat.example").unwrap();
+        assert_eq!(email.subject, "You have 4 unread messages on Star Gazers");
+        assert!(
+            email.text.contains("- Uma (3 messages): <b>hi</b>"),
+            "{}",
+            email.text
+        );
+        assert!(email.text.contains("- Sam (1 message)\n"), "{}", email.text);
+        assert!(email.text.contains("And 2 more conversations."));
+        assert!(email.text.contains("https://chat.example"));
+        assert!(email.html.contains("&#60;b&#62;hi") && !email.html.contains("<b>hi"));
+        assert!(email.html.contains("Star Gazers") && email.html.contains("Sam"));
+        let one = digest_email("S", 1, &lines[1..], 0, "https://c").unwrap();
+        assert_eq!(one.subject, "You have 1 unread message on S");
+        assert!(!one.text.contains("more"));
     }
 }

@@ -4,6 +4,7 @@
 //! this module renders and delivers it.
 
 pub mod messages;
+pub mod push;
 mod sms;
 
 use std::path::Path;
@@ -40,6 +41,7 @@ pub struct Delivery {
     mailer: Mailer,
     from: Mailbox,
     sms: Box<dyn SmsSender>,
+    push: push::Push,
 }
 
 impl Delivery {
@@ -72,7 +74,18 @@ impl Delivery {
                 Box::new(FileSms::new(dir.join("outbox.jsonl")))
             }
         };
-        Ok(Self { mailer, from, sms })
+        let push = push::Push::new(push::PushEndpoints {
+            fcm_url: config.push.fcm_url.clone(),
+            apns_url: config.push.apns_url.clone(),
+            outbox: (config.env != crate::config::Environment::Production)
+                .then(|| config.data_dir.join("push").join("outbox.jsonl")),
+        })?;
+        Ok(Self {
+            mailer,
+            from,
+            sms,
+            push,
+        })
     }
 
     /// Sends a multipart (text + HTML) email.
@@ -108,6 +121,11 @@ impl Delivery {
             tracing::error!(error = %err, "email delivery failed");
             AppError::Unavailable("the email could not be sent; try again shortly".into())
         })
+    }
+
+    /// The push providers.
+    pub fn push(&self) -> &push::Push {
+        &self.push
     }
 
     /// Sends a text message.

@@ -28,9 +28,15 @@ pub enum LogKind {
     MessageDeleted,
     ChatRequestCreated,
     ChatRequestAnswered,
+    /// A call placed (ringing, or waiting for an offline callee's phone).
+    CallStarted,
+    /// A call picked up.
+    CallAnswered,
     CallEnded,
     /// A consultation recorded or its status changed.
     ConsultationUpdated,
+    /// An announcement from the tenant's admins.
+    BroadcastSent,
 }
 
 super::text_enum!(LogKind {
@@ -39,8 +45,11 @@ super::text_enum!(LogKind {
     MessageDeleted => "message.deleted",
     ChatRequestCreated => "chat_request.created",
     ChatRequestAnswered => "chat_request.answered",
+    CallStarted => "call.started",
+    CallAnswered => "call.answered",
     CallEnded => "call.ended",
     ConsultationUpdated => "consultation.updated",
+    BroadcastSent => "broadcast.sent",
 });
 
 /// An entry to append: what happened, to which object.

@@ -73,6 +73,7 @@ pub mod participant;
 pub mod password;
 pub mod policy;
 pub mod presence;
+pub mod push;
 pub mod relationship;
 pub mod sealed;
 pub mod secrets;
@@ -121,6 +122,8 @@ pub struct CoreConfig {
     pub own_origin: Option<values::Origin>,
     /// The file storage, the link signer and the rest of what files need.
     pub files: file::Files,
+    /// How long a notification's push waits (`SAMVAD_PUSH_GRACE_MS`).
+    pub push_grace: std::time::Duration,
 }
 
 /// In-process caches of the core.

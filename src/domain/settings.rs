@@ -77,6 +77,44 @@ pub struct TenantSettings {
     pub media: super::file::MediaRules,
     /// Days notifications are kept (read or not).
     pub notification_retention_days: u32,
+    /// Pushes say "New message" instead of the text.
+    pub push_hide_text: bool,
+    /// Minutes of unread messages before an email digest, per kind of
+    /// participant (0: none).
+    pub email_digest: DigestDelays,
+}
+
+/// Minutes a participant's messages stay unread before an email digest
+/// tells them (at most one per that many minutes); 0 sends none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DigestDelays {
+    pub users: u32,
+    pub astrologers: u32,
+    pub admins: u32,
+}
+
+impl Default for DigestDelays {
+    fn default() -> Self {
+        Self {
+            users: 0,
+            astrologers: 30,
+            admins: 30,
+        }
+    }
+}
+
+impl DigestDelays {
+    /// The delay for a kind of participant (`None`: no digests).
+    pub fn of(&self, kind: super::participant::ParticipantType) -> Option<u32> {
+        use super::participant::ParticipantType as P;
+        let minutes = match kind {
+            P::User => self.users,
+            P::Astrologer => self.astrologers,
+            P::Admin => self.admins,
+        };
+        (minutes > 0).then_some(minutes)
+    }
 }
 
 /// Most origins one tenant may list.
@@ -104,6 +142,8 @@ impl Default for TenantSettings {
             allowed_origins: Vec::new(),
             media: super::file::MediaRules::default(),
             notification_retention_days: 90,
+            push_hide_text: false,
+            email_digest: DigestDelays::default(),
         }
     }
 }
@@ -163,6 +203,15 @@ impl TenantSettings {
         if !(1..=3650).contains(&self.notification_retention_days) {
             return Err(AppError::validation(
                 "notificationRetentionDays must be 1-3650",
+            ));
+        }
+        let d = self.email_digest;
+        if [d.users, d.astrologers, d.admins]
+            .iter()
+            .any(|m| *m > 7 * 24 * 60)
+        {
+            return Err(AppError::validation(
+                "emailDigestMinutes: each is 0 (none) to 10080 (a week)",
             ));
         }
         self.media.validate()

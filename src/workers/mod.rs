@@ -14,6 +14,7 @@
 //! - [`media`]: thumbnails of new images; removes deleted, cut-off and
 //!   never-sent files.
 //! - [`notifications`]: the inbox's entries, from the log; old ones purged.
+//! - [`push`]: pushes to phones (FCM, APNs), expanded and sent.
 //!
 //! Adding a worker (push, webhooks, retention, ...): write
 //! `src/workers/<name>.rs` with its `run`, declare it below with `mod`,
@@ -27,6 +28,7 @@
 pub mod call_sweeper;
 pub mod media;
 pub mod notifications;
+pub mod push;
 pub mod upkeep;
 
 use std::{future::Future, sync::OnceLock, time::Duration};
@@ -49,6 +51,7 @@ pub fn start(state: &AppState) -> Workers {
         "notifications",
         notifications::run(state.clone(), workers.stop()),
     );
+    workers.spawn("push", push::run(state.clone(), workers.stop()));
     workers
 }
 

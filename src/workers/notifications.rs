@@ -3,7 +3,11 @@
 //! ([`Core::notify_from_log`](crate::domain::Core::notify_from_log)),
 //! woken by every event of this node (new messages, calls, chat requests)
 //! and every [`ROUND`] otherwise (what other nodes wrote). Hourly it also
-//! deletes notifications past their tenant's retention.
+//! deletes notifications past their tenant's retention. Beside it, every
+//! [`DIGEST_ROUND`], it sends the email digests that are due
+//! ([`Core::send_digests`](crate::domain::Core::send_digests)); that loop
+//! runs concurrently in the same task, so a slow mail server never holds
+//! up the inbox.
 
 use std::time::Duration;
 
@@ -18,9 +22,18 @@ const ROUND: Duration = Duration::from_secs(1);
 const BATCH: u32 = 256;
 /// How often old notifications are purged.
 const PURGE: Duration = Duration::from_secs(3600);
+/// How often due email digests are looked for.
+const DIGEST_ROUND: Duration = Duration::from_secs(60);
+/// Digests sent per look (another look follows at once when all went).
+const DIGEST_BATCH: u32 = 100;
 
 /// Works until `stop` resolves.
-pub async fn run(state: AppState, mut stop: Stop) {
+pub async fn run(state: AppState, stop: Stop) {
+    tokio::join!(inbox(&state, stop.clone()), digests(&state, stop));
+}
+
+/// Makes the inbox's entries from the log until `stop` resolves.
+async fn inbox(state: &AppState, mut stop: Stop) {
     let core = &state.core;
     let mut events = core.events().subscribe();
     let mut purge = tokio::time::interval(PURGE);
@@ -37,6 +50,29 @@ pub async fn run(state: AppState, mut stop: Stop) {
             _ = purge.tick() => {
                 if let Err(err) = core.purge_notifications().await {
                     tracing::warn!(error = %err, "purging old notifications failed");
+                }
+            }
+        }
+    }
+}
+
+/// Sends the email digests that are due, each [`DIGEST_ROUND`], until
+/// `stop` resolves.
+async fn digests(state: &AppState, mut stop: Stop) {
+    let mut round = tokio::time::interval(DIGEST_ROUND);
+    round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.stopped() => return,
+            _ = round.tick() => {}
+        }
+        loop {
+            match state.core.send_digests(DIGEST_BATCH).await {
+                Ok(n) if n as u32 == DIGEST_BATCH => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "sending email digests failed");
+                    break;
                 }
             }
         }

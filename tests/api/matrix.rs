@@ -269,6 +269,13 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::GET, "/api/settings/agora", "/api/settings/agora", None, ADMIN),
         case(Method::PUT, "/api/settings/agora", "/api/settings/agora", Some(json!({ "appId": "970CA35de60c44645bbae8a215061b33", "appCertificate": "5CFd2fd1755d40ecb72977518be15d3b" })), ADMIN),
         case(Method::DELETE, "/api/settings/agora", "/api/settings/agora", None, ADMIN),
+        case(Method::GET, "/api/settings/push", "/api/settings/push", None, ADMIN),
+        case(Method::PUT, "/api/settings/push/fcm", "/api/settings/push/fcm", Some(json!({ "serviceAccount": "{}" })), ADMIN),
+        case(Method::PUT, "/api/settings/push/apns", "/api/settings/push/apns", Some(json!({ "teamId": "T", "keyId": "K", "bundleId": "b", "key": "k" })), ADMIN),
+        case(Method::DELETE, "/api/settings/push/fcm", "/api/settings/push/fcm", None, ADMIN),
+        case(Method::DELETE, "/api/settings/push/apns", "/api/settings/push/apns", None, ADMIN),
+        case(Method::GET, "/api/push/deliveries", "/api/push/deliveries", None, ADMIN),
+        case(Method::POST, "/api/notifications/broadcast", "/api/notifications/broadcast", Some(json!({ "audience": "participant", "participantId": ghost, "body": "x" })), ADMIN),
     ];
     // Backend1's direct paths: each `/api` operation under them, without `/api`.
     let direct: Vec<Case> = cases

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// Waits until the worker has read the whole log.
-async fn settled(app: &TestApp) {
+pub(crate) async fn settled(app: &TestApp) {
     for _ in 0..400 {
         let (checkpoint, head): (u64, u64) = sqlx::query_as(
             "SELECT c.position, h.position FROM log_checkpoints c, log_head h

@@ -12,6 +12,7 @@ mod common;
 mod conversations;
 mod dashboard;
 mod login;
+mod notifications;
 mod participants;
 mod policies;
 mod respond;
@@ -83,8 +84,13 @@ pub fn routes() -> impl Endpoint {
         .at("/settings", get(settings::show).post(settings::update))
         .at("/settings/agora", post(settings::set_agora))
         .at("/settings/agora/clear", post(settings::clear_agora))
+        .at("/settings/push/fcm", post(settings::set_fcm))
+        .at("/settings/push/apns", post(settings::set_apns))
+        .at("/settings/push/:provider/clear", post(settings::clear_push))
         .at("/settings/api-keys", post(settings::create_key))
         .at("/settings/api-keys/:id/revoke", post(settings::revoke_key))
+        .at("/notifications", get(notifications::show))
+        .at("/notifications/broadcast", post(notifications::broadcast))
         .at("/audit", get(audit::list))
         .at("/tenants", get(tenants::list).post(tenants::create))
         .at("/tenants/:id/status", post(tenants::set_status))

@@ -134,6 +134,7 @@ impl Core {
                 "the other party (or you) is in another call",
             ));
         }
+        log::append(&mut tx, &[entry(&call, LogKind::CallStarted)]).await?;
         tx.commit().await?;
         self.calls_wakeup.notify_one();
         let ttl = Duration::from_secs(settings.call_token_ttl_secs.into());
@@ -254,6 +255,8 @@ impl Core {
         update(&mut tx, &call).await?;
         if reason.is_some() {
             log::append(&mut tx, &[ended(&call)]).await?;
+        } else if action == CallAction::Accept {
+            log::append(&mut tx, &[entry(&call, LogKind::CallAnswered)]).await?;
         }
         tx.commit().await?;
         let actor_like = (by, session);
@@ -326,5 +329,10 @@ impl Core {
 
 /// The log's entry for a call that ended.
 fn ended(call: &Call) -> NewEntry {
-    NewEntry::new(call.tenant_id, LogKind::CallEnded, call.id).in_conversation(call.conversation_id)
+    entry(call, LogKind::CallEnded)
+}
+
+/// The log's entry of `kind` about a call.
+fn entry(call: &Call, kind: LogKind) -> NewEntry {
+    NewEntry::new(call.tenant_id, kind, call.id).in_conversation(call.conversation_id)
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{ParticipantId, SessionId, TenantId};
 
 /// Who delivers a device's pushes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Platform {
     /// Firebase Cloud Messaging (Android, and iOS through Firebase).
     Fcm,

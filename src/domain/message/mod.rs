@@ -243,6 +243,29 @@ pub async fn unread(conn: &mut MySqlConnection, tenant: TenantId, me: &Member) -
     Ok(count.max(0) as u64)
 }
 
+/// A participant's unread messages over all their conversations, counted as
+/// [`unread`] counts one (the app's badge).
+pub async fn total_unread(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+) -> AppResult<u64> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM conversation_members m
+         JOIN messages x ON x.tenant_id = m.tenant_id AND x.conversation_id = m.conversation_id
+              AND x.seq > GREATEST(m.read_seq, m.cleared_seq)
+         WHERE m.tenant_id = ? AND m.participant_id = ? AND m.left_at IS NULL
+           AND NOT (x.sender_id <=> m.participant_id) AND x.deleted_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.tenant_id = x.tenant_id
+                           AND h.participant_id = m.participant_id AND h.message_id = x.id)",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .fetch_one(conn)
+    .await?;
+    Ok(count.max(0) as u64)
+}
+
 /// The highest seq among the given messages of a conversation (0 if none).
 pub async fn max_seq_of(
     conn: &mut MySqlConnection,

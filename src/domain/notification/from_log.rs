@@ -21,6 +21,7 @@ use crate::{
         log::{Entry, LogKind, read_after},
         message::{self, MessageType},
         participant,
+        push::{self, NewPush, PushFor},
         relationship::{self, ChatRequestStatus},
     },
     error::AppResult,
@@ -50,10 +51,22 @@ impl Core {
         };
         let mut made = Vec::new();
         let mut names: HashMap<(TenantId, ParticipantId), String> = HashMap::new();
+        let due_at = crate::domain::now()
+            + chrono::Duration::from_std(self.config().push_grace).unwrap_or_default();
         for entry in &entries {
             for new in self.notifications_of(&mut tx, entry, &mut names).await? {
-                made.push(upsert(&mut tx, &new).await?);
+                let n = upsert(&mut tx, &new).await?;
+                let push = NewPush {
+                    tenant_id: n.tenant_id,
+                    participant_id: n.participant_id,
+                    kind: PushFor::Notification,
+                    subject: n.id,
+                    due_at,
+                };
+                push::enqueue(&mut tx, &push).await?;
+                made.push(n);
             }
+            call_pushes(&mut tx, entry).await?;
         }
         sqlx::query("UPDATE log_checkpoints SET position = ?, updated_at = ? WHERE name = ?")
             .bind(last)
@@ -186,9 +199,54 @@ impl Core {
                     ),
                 ]
             }
-            LogKind::MessageUpdated | LogKind::MessageDeleted => vec![],
+            LogKind::BroadcastSent => {
+                let Some(b) = super::broadcast::get(tx, tenant, entry.subject_id).await? else {
+                    return Ok(vec![]);
+                };
+                super::broadcast::audience(tx, &b)
+                    .await?
+                    .into_iter()
+                    .map(|p| {
+                        base(
+                            p,
+                            NotificationKind::Broadcast,
+                            b.title.clone(),
+                            b.body.clone(),
+                        )
+                    })
+                    .collect()
+            }
+            LogKind::MessageUpdated
+            | LogKind::MessageDeleted
+            | LogKind::CallStarted
+            | LogKind::CallAnswered => vec![],
         })
     }
+}
+
+/// The pushes a call's entry calls for: its start rings the callee's
+/// phones at once; its answer or end stops them ringing.
+async fn call_pushes(tx: &mut sqlx::MySqlConnection, entry: &Entry) -> AppResult<()> {
+    let (kind, due_at) = match entry.kind {
+        LogKind::CallStarted => (PushFor::Call, entry.created_at),
+        LogKind::CallAnswered | LogKind::CallEnded => (PushFor::CallCancel, crate::domain::now()),
+        _ => return Ok(()),
+    };
+    let Some(c) = call::get(tx, entry.tenant_id, CallId(entry.subject_id), false).await? else {
+        return Ok(());
+    };
+    if kind == PushFor::CallCancel && !push::rang(tx, c.tenant_id, c.callee_id, c.id.0).await? {
+        return Ok(());
+    }
+    let push = NewPush {
+        tenant_id: c.tenant_id,
+        participant_id: c.callee_id,
+        kind,
+        subject: c.id.0,
+        due_at,
+    };
+    push::enqueue(tx, &push).await?;
+    Ok(())
 }
 
 /// A participant's display name (looked up once per batch).

@@ -5,6 +5,8 @@
 //! from the durable log (driven by `workers::notifications`),
 //! `preferences` what a participant wants pushed and when not.
 
+pub mod broadcast;
+mod digest;
 mod from_log;
 pub mod preferences;
 mod service;
@@ -27,6 +29,8 @@ pub enum NotificationKind {
     ChatRequestAnswered,
     /// A consultation one takes part in was recorded or changed.
     Consultation,
+    /// An announcement from the tenant's admins.
+    Broadcast,
 }
 
 super::text_enum!(NotificationKind {
@@ -35,6 +39,7 @@ super::text_enum!(NotificationKind {
     ChatRequest => "chat_request",
     ChatRequestAnswered => "chat_request_answered",
     Consultation => "consultation",
+    Broadcast => "broadcast",
 });
 
 /// A notification row.

@@ -98,7 +98,7 @@ pub fn clock(minutes: u16) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-async fn load(
+pub(crate) async fn load(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     participant: ParticipantId,

@@ -63,7 +63,7 @@ async fn world() -> World {
     world_with(|_| {}).await
 }
 
-async fn configure_agora(world: &World) -> Res {
+pub(crate) async fn configure_agora(world: &World) -> Res {
     let res = world
         .app
         .call(

@@ -11,6 +11,7 @@ mod access;
 mod admin;
 mod media;
 mod pages;
+mod push;
 
 use reqwest::{Method, StatusCode, header, redirect};
 

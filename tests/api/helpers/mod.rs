@@ -10,6 +10,7 @@
 
 pub mod clamd;
 mod database;
+pub mod push;
 mod response;
 pub mod s3;
 

@@ -1,13 +1,16 @@
-//! Settings: the page that shows the tenant's tunables, its Agora
+//! Settings: the page that shows the tenant's tunables, its Agora and push
 //! credentials and its API keys, and the checks every change shares. The
 //! tunables form lives in `form`, the Agora credentials (write-only: the
-//! page only says since when they are set) in `agora`, the API keys (a new
-//! key is shown once) in `keys`. Same checks (`settings`, `api_keys`) and
-//! core calls as `/api/settings`, `/api/settings/agora` and `/api/api-keys`.
+//! page only says since when they are set) in `agora`, the FCM and APNs
+//! credentials (write-only: only the ids that name them are shown) in
+//! `push`, the API keys (a new key is shown once) in `keys`. Same checks
+//! (`settings`, `api_keys`) and core calls as `/api/settings`,
+//! `/api/settings/agora`, `/api/settings/push` and `/api/api-keys`.
 
 mod agora;
 mod form;
 mod keys;
+mod push;
 
 use std::collections::HashMap;
 
@@ -18,10 +21,12 @@ use serde::Deserialize;
 pub use agora::{clear_agora, set_agora};
 pub use form::update;
 pub use keys::{create_key, revoke_key};
+pub use push::{clear_push, set_apns, set_fcm};
 
 use self::{
     form::{Group, groups, values_of},
     keys::KeyRow,
+    push::{ApnsFields, PushView},
 };
 use super::{
     Outcome, Viewer,
@@ -30,13 +35,20 @@ use super::{
 };
 use crate::{error::AppError, state::AppState};
 
-const NOTICES: [(&str, &str); 5] = [
+const NOTICES: [(&str, &str); 9] = [
     ("saved", "Settings saved."),
     ("agora-set", "Agora credentials saved."),
     (
         "agora-cleared",
         "Agora credentials removed: calls through Agora stop.",
     ),
+    ("fcm-set", "FCM credentials saved."),
+    (
+        "fcm-cleared",
+        "FCM credentials removed: pushes to Android phones stop.",
+    ),
+    ("apns-set", "APNs key saved."),
+    ("apns-cleared", "APNs key removed: pushes to iPhones stop."),
     ("key-revoked", "API key revoked: it stops working at once."),
     ("nothing", "Nothing changed."),
 ];
@@ -52,12 +64,14 @@ struct SettingsPage<'a> {
     /// One per line.
     origins: String,
     agora_since: Option<String>,
+    /// The FCM and APNs credentials (never their keys).
+    push: PushView,
     /// `None` when the admin's role may not read API keys.
     keys: Option<Vec<KeyRow>>,
     key_name: String,
     /// A key just created: shown this once.
     new_key: Option<(String, String)>,
-    /// Which form the problem belongs to: settings, agora or keys.
+    /// Which form the problem belongs to: settings, agora, fcm, apns or keys.
     problem_at: &'a str,
     problem: Option<String>,
     notice: Option<&'static str>,
@@ -69,6 +83,8 @@ struct Render {
     key_name: String,
     new_key: Option<(String, String)>,
     problem: Option<(&'static str, String)>,
+    /// The APNs ids typed into a form that had a problem.
+    apns_typed: Option<ApnsFields>,
     done: String,
 }
 
@@ -122,6 +138,7 @@ async fn render(state: &AppState, viewer: &Viewer, r: Render) -> Outcome {
         origins: values.get("allowed_origins").cloned().unwrap_or_default(),
         groups: groups(&values),
         agora_since: state.core.agora_updated_at(tenant.id).await?.map(when),
+        push: push::view(state, tenant.id, r.apns_typed).await?,
         keys,
         key_name: r.key_name,
         new_key: r.new_key,
