@@ -75,6 +75,7 @@ CREATE TABLE push_deliveries (
     UNIQUE KEY uq_push_deliveries_once (tenant_id, push_id, device_id),
     KEY ix_push_deliveries_due (state, next_at),
     KEY ix_push_deliveries_log (tenant_id, created_at),
+    KEY ix_push_deliveries_created (created_at),
     CONSTRAINT fk_push_deliveries_tenant FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
 ) ENGINE = InnoDB;
 
@@ -100,9 +101,12 @@ CREATE TABLE broadcasts (
     audience       ENUM('users', 'astrologers', 'participant') NOT NULL,
     participant_id BINARY(16)   NULL,
     title          VARCHAR(255) NOT NULL,
-    body           VARCHAR(1000) NOT NULL,
+    body           VARCHAR(255) NOT NULL,
     created_by     BINARY(16)   NULL,
     created_at     DATETIME(3)  NOT NULL,
+    -- The notifications worker makes a broadcast's entries a chunk of
+    -- recipients per transaction (by id): the last one done.
+    fanout_after   BINARY(16)   NULL,
     PRIMARY KEY (tenant_id, id),
     KEY ix_broadcasts_created (tenant_id, created_at),
     CONSTRAINT fk_broadcasts_tenant FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE

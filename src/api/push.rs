@@ -26,7 +26,8 @@ use crate::{
 pub struct PushApi;
 
 /// A Firebase service account.
-#[derive(Debug, Object)]
+/// Not `Debug`: it holds a private key.
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct FcmRequest {
     /// The service account's JSON key file, as text (Firebase console,
@@ -35,7 +36,8 @@ pub struct FcmRequest {
 }
 
 /// An APNs auth key.
-#[derive(Debug, Object)]
+/// Not `Debug`: it holds a private key.
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ApnsRequest {
     /// The Apple developer team id (10 characters).
@@ -129,7 +131,7 @@ impl From<push::Delivery> for DeliveryView {
             participant_id: d.participant_id.0,
             device_id: d.device_id,
             provider: d.provider.as_str().to_owned(),
-            kind: d.kind,
+            kind: d.kind.as_str().to_owned(),
             state: d.state.as_str().to_owned(),
             attempts: d.attempts,
             status_code: d.status_code,
@@ -152,7 +154,7 @@ pub struct BroadcastRequest {
     pub participant_id: Option<uuid::Uuid>,
     /// Defaults to the tenant's name (at most 120 characters).
     pub title: Option<String>,
-    /// 1-1000 characters.
+    /// 1-255 characters.
     pub body: String,
 }
 

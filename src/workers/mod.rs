@@ -38,6 +38,30 @@ use tracing::Instrument;
 
 use crate::state::AppState;
 
+/// Resolves at the next event on the bus that `wanted` picks (or when
+/// events were missed), having taken every event already waiting, so a
+/// burst wakes a worker once. Cancel-safe; never resolves once the bus is
+/// gone.
+async fn woken_by(
+    events: &mut tokio::sync::broadcast::Receiver<
+        std::sync::Arc<crate::domain::events::DomainEvent>,
+    >,
+    wanted: impl Fn(&crate::domain::events::DomainEvent) -> bool,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let woke = match events.recv().await {
+            Ok(event) => wanted(&event),
+            Err(RecvError::Lagged(_)) => true,
+            Err(RecvError::Closed) => std::future::pending().await,
+        };
+        if woke {
+            while events.try_recv().is_ok() {}
+            return;
+        }
+    }
+}
+
 /// Starts every background worker. Adding one is one line here.
 pub fn start(state: &AppState) -> Workers {
     let mut workers = Workers::new(state.config.shutdown_timeout);

@@ -39,8 +39,8 @@ async fn inbox(state: &AppState, mut stop: Stop) {
     let mut purge = tokio::time::interval(PURGE);
     loop {
         match core.notify_from_log(BATCH).await {
-            Ok(n) if n as u32 == BATCH => continue,
-            Ok(_) => {}
+            Ok(true) => continue,
+            Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, "making notifications failed; retrying"),
         }
         tokio::select! {
@@ -83,21 +83,14 @@ async fn digests(state: &AppState, mut stop: Stop) {
 /// change, a chat request), having taken every event already waiting, so
 /// a burst wakes the worker once.
 async fn logged(events: &mut broadcast::Receiver<std::sync::Arc<DomainEvent>>) {
-    loop {
-        let woke = match events.recv().await {
-            Ok(event) => matches!(
-                *event,
-                DomainEvent::MessageCreated { .. }
-                    | DomainEvent::CallChanged { .. }
-                    | DomainEvent::ChatRequestCreated { .. }
-                    | DomainEvent::ChatRequestAnswered { .. }
-            ),
-            Err(broadcast::error::RecvError::Lagged(_)) => true,
-            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-        };
-        if woke {
-            while events.try_recv().is_ok() {}
-            return;
-        }
-    }
+    super::woken_by(events, |event| {
+        matches!(
+            event,
+            DomainEvent::MessageCreated { .. }
+                | DomainEvent::CallChanged { .. }
+                | DomainEvent::ChatRequestCreated { .. }
+                | DomainEvent::ChatRequestAnswered { .. }
+        )
+    })
+    .await;
 }

@@ -2,9 +2,11 @@
 //! ([`Core::expand_pushes`](crate::domain::Core::expand_pushes)) and sends
 //! them ([`Core::send_pushes`](crate::domain::Core::send_pushes)), every
 //! [`ROUND`] or sooner when the notifications worker made some (it wakes on
-//! this node's inbox events). Daily it deletes pushes older than a week.
+//! this node's inbox events). Hourly it deletes pushes older than a week.
 
 use std::time::Duration;
+
+use tokio::sync::broadcast;
 
 use super::Stop;
 use crate::{domain::events::DomainEvent, state::AppState};
@@ -37,11 +39,7 @@ pub async fn run(state: AppState, mut stop: Stop) {
         tokio::select! {
             () = stop.stopped() => return,
             () = tokio::time::sleep(ROUND) => {}
-            Ok(event) = events.recv() => {
-                if !matches!(*event, DomainEvent::NotificationsChanged { .. }) {
-                    continue;
-                }
-            }
+            () = notified(&mut events) => {}
             _ = purge.tick() => {
                 if let Err(err) = core.purge_pushes(crate::domain::now() - KEEP).await {
                     tracing::warn!(error = %err, "purging old pushes failed");
@@ -49,4 +47,12 @@ pub async fn run(state: AppState, mut stop: Stop) {
             }
         }
     }
+}
+
+/// Resolves at this node's next inbox event (pushes may have been made).
+async fn notified(events: &mut broadcast::Receiver<std::sync::Arc<DomainEvent>>) {
+    super::woken_by(events, |event| {
+        matches!(event, DomainEvent::NotificationsChanged { .. })
+    })
+    .await;
 }

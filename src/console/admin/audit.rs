@@ -78,7 +78,7 @@ pub struct EntryRow {
 }
 
 /// Actions an admin will look for; the field also takes any other.
-const COMMON_ACTIONS: [&str; 14] = [
+const COMMON_ACTIONS: [&str; 17] = [
     "auth.login",
     "auth.logout",
     "participant.create",
@@ -93,6 +93,9 @@ const COMMON_ACTIONS: [&str; 14] = [
     "api_key.create",
     "api_key.revoke",
     "agora.set",
+    "push.fcm.set",
+    "push.apns.set",
+    "notifications.broadcast",
 ];
 
 #[derive(Template)]

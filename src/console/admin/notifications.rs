@@ -218,7 +218,7 @@ fn delivery_row(d: Delivery, participant: String) -> DeliveryRow {
         participant,
         participant_link: format!("/console/participants/{}", d.participant_id.0),
         provider: d.provider.as_str(),
-        kind: d.kind,
+        kind: d.kind.as_str().to_owned(),
         state: d.state.as_str(),
         failed: d.state == DeliveryState::Failed,
         attempts: d.attempts,

@@ -3,15 +3,23 @@
 //! team id as issuer) made once and reused for 50 minutes (Apple refuses
 //! one older than an hour, and too many new ones), one
 //! `POST /3/device/{token}` per push with the `apns-*` headers.
+//!
+//! Calls go to PushKit (VoIP) tokens as `voip` pushes, and so do their
+//! cancels: iOS requires every VoIP push to be reported to CallKit, so the
+//! app reports a cancel as a call and ends it at once (`callId` tells it
+//! which). To an iPhone without a VoIP token a ring is an alert and a
+//! cancel a background push.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tokio::{sync::Mutex, time::Instant};
+use tokio::time::Instant;
 
-use super::{Outcome, PushKind, PushMessage, network, retry_after, retry_or_fail, unix_now};
+use super::{
+    Outcome, PushKind, PushMessage, TokenCache, network, retry_after, retry_or_fail, unix_now,
+};
 
 /// A provider JWT is replaced after this long.
 const JWT_LIFE: Duration = Duration::from_secs(50 * 60);
@@ -47,6 +55,8 @@ pub struct ApnsCredentials {
     pub bundle_id: String,
     pub environment: ApnsEnvironment,
     key: EncodingKey,
+    /// Its provider JWT's key in the cache.
+    cache_key: [u8; 32],
 }
 
 impl ApnsCredentials {
@@ -78,6 +88,7 @@ impl ApnsCredentials {
             bundle_id: bundle_id.into(),
             environment,
             key,
+            cache_key: super::digest(&[team_id, key_id, p8.trim()]),
         })
     }
 }
@@ -93,13 +104,15 @@ pub(super) struct Apns {
     http: reqwest::Client,
     /// Overrides both of Apple's addresses (a test server).
     base: Option<String>,
-    /// Provider JWTs by team and key.
-    jwts: Mutex<HashMap<(String, String), (String, Instant)>>,
+    /// Provider JWTs by key.
+    jwts: TokenCache,
 }
 
 impl Apns {
     pub(super) fn new(base: Option<String>) -> anyhow::Result<Self> {
-        let mut http = reqwest::Client::builder().timeout(super::TIMEOUT);
+        let mut http = reqwest::Client::builder()
+            .timeout(super::TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none());
         // APNs speaks HTTP/2 only: over TLS ALPN picks it; a cleartext test
         // server is spoken to in HTTP/2 from the first byte.
         if base.as_deref().is_some_and(|b| b.starts_with("http://")) {
@@ -108,7 +121,7 @@ impl Apns {
         Ok(Self {
             http: http.build()?,
             base,
-            jwts: Mutex::default(),
+            jwts: TokenCache::default(),
         })
     }
 
@@ -160,7 +173,7 @@ impl Apns {
         }
         let answer = match request.send().await {
             Ok(answer) => answer,
-            Err(err) => return network(&err),
+            Err(err) => return network(err),
         };
         let status = answer.status().as_u16();
         if answer.status().is_success() {
@@ -170,11 +183,11 @@ impl Apns {
         let error: Value = answer.json().await.unwrap_or(Value::Null);
         let reason = error["reason"].as_str().unwrap_or("Unknown").to_owned();
         match (status, reason.as_str()) {
-            (410, _) | (400, "BadDeviceToken" | "DeviceTokenNotForTopic") => {
-                Outcome::BadToken { status, reason }
-            }
+            // A token the app lost. `DeviceTokenNotForTopic` (a wrong bundle
+            // id) is the tenant's mistake and must not cost it its devices.
+            (410, _) | (400, "BadDeviceToken") => Outcome::BadToken { status, reason },
             (403, "ExpiredProviderToken" | "InvalidProviderToken") => {
-                self.jwts.lock().await.remove(&key(credentials));
+                self.jwts.forget(credentials.cache_key);
                 if reason == "ExpiredProviderToken" {
                     Outcome::Retry {
                         status: Some(status),
@@ -194,31 +207,23 @@ impl Apns {
 
     /// The provider JWT, reused while younger than [`JWT_LIFE`].
     async fn jwt(&self, credentials: &ApnsCredentials) -> Result<String, Outcome> {
-        let mut jwts = self.jwts.lock().await;
-        if let Some((jwt, made)) = jwts.get(&key(credentials))
-            && made.elapsed() < JWT_LIFE
-        {
-            return Ok(jwt.clone());
-        }
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(credentials.key_id.clone());
-        let claims = Claims {
-            iss: &credentials.team_id,
-            iat: unix_now(),
+        let make = || async {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(credentials.key_id.clone());
+            let claims = Claims {
+                iss: &credentials.team_id,
+                iat: unix_now(),
+            };
+            let jwt = jsonwebtoken::encode(&header, &claims, &credentials.key).map_err(|err| {
+                Outcome::Failed {
+                    status: None,
+                    reason: format!("signing the provider JWT: {err}"),
+                }
+            })?;
+            Ok((jwt, Instant::now() + JWT_LIFE))
         };
-        let jwt = jsonwebtoken::encode(&header, &claims, &credentials.key).map_err(|err| {
-            Outcome::Failed {
-                status: None,
-                reason: format!("signing the provider JWT: {err}"),
-            }
-        })?;
-        jwts.insert(key(credentials), (jwt.clone(), Instant::now()));
-        Ok(jwt)
+        self.jwts.get(credentials.cache_key, make).await
     }
-}
-
-fn key(credentials: &ApnsCredentials) -> (String, String) {
-    (credentials.team_id.clone(), credentials.key_id.clone())
 }
 
 /// The JSON body: `aps` for the system, the data beside it for the app.

@@ -3,14 +3,16 @@
 //! token, kept until shortly before it expires; each push is one
 //! `POST /v1/projects/{project}/messages:send` with it.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::{sync::Mutex, time::Instant};
+use tokio::time::Instant;
 
-use super::{Outcome, PushKind, PushMessage, network, retry_after, retry_or_fail, unix_now};
+use super::{
+    Outcome, PushKind, PushMessage, TokenCache, network, retry_after, retry_or_fail, unix_now,
+};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 const FCM_URL: &str = "https://fcm.googleapis.com";
@@ -27,6 +29,8 @@ pub struct FcmCredentials {
     pub client_email: String,
     pub token_uri: String,
     key: EncodingKey,
+    /// Its access token's key in the cache.
+    cache_key: [u8; 32],
 }
 
 #[derive(Deserialize)]
@@ -62,11 +66,21 @@ impl FcmCredentials {
         if account.project_id.trim().is_empty() || account.client_email.trim().is_empty() {
             return Err("project_id and client_email are required".into());
         }
+        let ok_project = (4..=64).contains(&account.project_id.len())
+            && account
+                .project_id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok_project {
+            return Err("project_id must be a Firebase project id (a-z, 0-9, -)".into());
+        }
+        let cache_key = super::digest(&[&account.client_email, &token_uri, &account.private_key]);
         Ok(Self {
             project_id: account.project_id,
             client_email: account.client_email,
             token_uri,
             key,
+            cache_key,
         })
     }
 }
@@ -90,16 +104,19 @@ struct TokenAnswer {
 pub(super) struct Fcm {
     http: reqwest::Client,
     base: String,
-    /// Access tokens by service account and token URI.
-    tokens: Mutex<HashMap<(String, String), (String, Instant)>>,
+    /// Access tokens by service account.
+    tokens: TokenCache,
 }
 
 impl Fcm {
     pub(super) fn new(base: Option<String>) -> anyhow::Result<Self> {
         Ok(Self {
-            http: reqwest::Client::builder().timeout(super::TIMEOUT).build()?,
+            http: reqwest::Client::builder()
+                .timeout(super::TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
             base: base.unwrap_or_else(|| FCM_URL.into()),
-            tokens: Mutex::default(),
+            tokens: TokenCache::default(),
         })
     }
 
@@ -147,7 +164,7 @@ impl Fcm {
             .await
         {
             Ok(answer) => answer,
-            Err(err) => return network(&err),
+            Err(err) => return network(err),
         };
         let status = answer.status().as_u16();
         if answer.status().is_success() {
@@ -163,7 +180,7 @@ impl Fcm {
             },
             (401, _) => {
                 // The access token was refused: get another next time.
-                self.tokens.lock().await.remove(&key(credentials));
+                self.tokens.forget(credentials.cache_key);
                 Outcome::Retry {
                     status: Some(status),
                     reason: code,
@@ -176,12 +193,14 @@ impl Fcm {
 
     /// The service account's access token, from the cache or Google.
     async fn access_token(&self, credentials: &FcmCredentials) -> Result<String, Outcome> {
-        let mut tokens = self.tokens.lock().await;
-        if let Some((token, until)) = tokens.get(&key(credentials))
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
-        }
+        self.tokens
+            .get(credentials.cache_key, || self.exchange(credentials))
+            .await
+    }
+
+    /// Exchanges a signed assertion for an access token; returns it and
+    /// until when to use it.
+    async fn exchange(&self, credentials: &FcmCredentials) -> Result<(String, Instant), Outcome> {
         let now = unix_now();
         let claims = Assertion {
             iss: &credentials.client_email,
@@ -205,7 +224,7 @@ impl Fcm {
             ])
             .send()
             .await
-            .map_err(|err| network(&err))?;
+            .map_err(network)?;
         let status = answer.status().as_u16();
         if !answer.status().is_success() {
             let wait = retry_after(answer.headers());
@@ -215,23 +234,12 @@ impl Fcm {
         }
         let got: TokenAnswer = answer.json().await.map_err(|err| Outcome::Retry {
             status: Some(status),
-            reason: format!("oauth answer: {err}"),
+            reason: format!("oauth answer: {}", err.without_url()),
             retry_after: None,
         })?;
         let life = Duration::from_secs(got.expires_in).saturating_sub(RENEW_BEFORE);
-        tokens.insert(
-            key(credentials),
-            (got.access_token.clone(), Instant::now() + life),
-        );
-        Ok(got.access_token)
+        Ok((got.access_token, Instant::now() + life))
     }
-}
-
-fn key(credentials: &FcmCredentials) -> (String, String) {
-    (
-        credentials.client_email.clone(),
-        credentials.token_uri.clone(),
-    )
 }
 
 /// FCM's error code: `details[].errorCode` when given, else `status`.

@@ -8,7 +8,14 @@
 mod apns;
 mod fcm;
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
@@ -31,6 +38,12 @@ pub enum PushKind {
     /// The call was answered elsewhere or ended: stop ringing.
     CallCancel,
 }
+
+crate::domain::text_enum!(PushKind {
+    Alert => "alert",
+    Call => "call",
+    CallCancel => "call_cancel",
+});
 
 /// One push, the same for every provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,12 +218,72 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// A network failure: always worth another try.
-fn network(err: &reqwest::Error) -> Outcome {
+fn network(err: reqwest::Error) -> Outcome {
+    // Without the URL: APNs' has the device's token in it.
     Outcome::Retry {
         status: None,
-        reason: format!("network: {err}"),
+        reason: format!("network: {}", err.without_url()),
         retry_after: None,
     }
+}
+
+/// The providers' short-lived tokens (FCM OAuth access tokens, APNs
+/// provider JWTs), by credentials: the digest of everything that makes
+/// them, key included, so two tenants never share one unless they hold the
+/// same key. One task at a time makes a given credentials' token; the
+/// others wait for it, and other credentials are not held up.
+#[derive(Default)]
+struct TokenCache {
+    slots: std::sync::Mutex<HashMap<[u8; 32], Arc<Slot>>>,
+}
+
+/// One credentials' token and until when it is good, locked while made.
+type Slot = tokio::sync::Mutex<Option<(String, Instant)>>;
+
+impl TokenCache {
+    /// The token for `key`, made by `make` (which says until when it is
+    /// good) when there is none or it has expired.
+    async fn get<F, Fut>(&self, key: [u8; 32], make: F) -> Result<String, Outcome>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(String, Instant), Outcome>>,
+    {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let mut held = slot.lock().await;
+        if let Some((token, until)) = held.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let (token, until) = make().await?;
+        *held = Some((token.clone(), until));
+        Ok(token)
+    }
+
+    /// Forgets `key`'s token (the provider refused it).
+    fn forget(&self, key: [u8; 32]) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
+}
+
+/// The cache key of credentials: SHA-256 of their parts.
+fn digest(parts: &[&str]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().into()
 }
 
 /// Seconds since the Unix epoch.

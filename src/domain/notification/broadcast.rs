@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::MySqlConnection;
 use uuid::Uuid;
 
+use super::{NewNotification, NotificationKind};
 use crate::{
     domain::{
         Actor, Core, ParticipantId, TenantId, audit,
@@ -42,13 +43,15 @@ pub struct Broadcast {
     pub body: String,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// How far its fan-out got (the last recipient done).
+    pub fanout_after: Option<ParticipantId>,
 }
 
 const COLUMNS: &str =
-    "tenant_id, id, audience, participant_id, title, body, created_by, created_at";
+    "tenant_id, id, audience, participant_id, title, body, created_by, created_at, fanout_after";
 
-/// Longest broadcast text, in characters.
-pub const MAX_BODY: usize = 1000;
+/// Longest broadcast text, in characters (an inbox entry's body).
+pub const MAX_BODY: usize = 255;
 
 pub async fn get(
     conn: &mut MySqlConnection,
@@ -64,24 +67,66 @@ pub async fn get(
     .await
 }
 
-/// Who a broadcast reaches: the tenant's participants of its audience
-/// (blocked accounts left out).
-pub async fn audience(
+/// The next recipients of a broadcast's inbox entries, at most `chunk`:
+/// the tenant's participants of its audience (blocked accounts left out),
+/// by id after the last chunk done. Returns them as notifications to make,
+/// and whether that was the last chunk; if not, records how far it got,
+/// in the caller's transaction (the one that moves the log's checkpoint).
+pub(super) async fn next_recipients(
     conn: &mut MySqlConnection,
-    b: &Broadcast,
-) -> sqlx::Result<Vec<ParticipantId>> {
-    let kind = match b.audience {
-        Audience::Participant => return Ok(b.participant_id.into_iter().collect()),
-        Audience::Users => "user",
-        Audience::Astrologers => "astrologer",
+    entry: &log::Entry,
+    chunk: u32,
+) -> sqlx::Result<(Vec<NewNotification>, bool)> {
+    let Some(b) = get(conn, entry.tenant_id, entry.subject_id).await? else {
+        return Ok((vec![], true));
     };
-    sqlx::query_scalar(
-        "SELECT id FROM participants WHERE tenant_id = ? AND type = ? AND NOT blocked",
-    )
-    .bind(b.tenant_id)
-    .bind(kind)
-    .fetch_all(conn)
-    .await
+    let kind = match b.audience {
+        Audience::Participant => None,
+        Audience::Users => Some("user"),
+        Audience::Astrologers => Some("astrologer"),
+    };
+    let (ids, done): (Vec<ParticipantId>, bool) = match kind {
+        None => (b.participant_id.into_iter().collect(), true),
+        Some(kind) => {
+            let ids: Vec<ParticipantId> = sqlx::query_scalar(
+                "SELECT id FROM participants WHERE tenant_id = ? AND type = ? AND NOT blocked
+                 AND id > COALESCE(?, 0x0) ORDER BY id LIMIT ?",
+            )
+            .bind(b.tenant_id)
+            .bind(kind)
+            .bind(b.fanout_after)
+            .bind(chunk)
+            .fetch_all(&mut *conn)
+            .await?;
+            let done = (ids.len() as u32) < chunk;
+            if let (false, Some(last)) = (done, ids.last()) {
+                sqlx::query(
+                    "UPDATE broadcasts SET fanout_after = ? WHERE tenant_id = ? AND id = ?",
+                )
+                .bind(last)
+                .bind(b.tenant_id)
+                .bind(b.id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            (ids, done)
+        }
+    };
+    let made = ids
+        .into_iter()
+        .map(|p| NewNotification {
+            tenant_id: b.tenant_id,
+            participant_id: p,
+            kind: NotificationKind::Broadcast,
+            conversation_id: None,
+            subject_id: b.id,
+            seq: None,
+            title: b.title.clone(),
+            body: b.body.clone(),
+            at: entry.created_at,
+        })
+        .collect();
+    Ok((made, done))
 }
 
 impl Core {
@@ -137,9 +182,10 @@ impl Core {
             body: body.to_owned(),
             created_by: Some(actor.id),
             created_at: crate::domain::now(),
+            fanout_after: None,
         };
         sqlx::query(&format!(
-            "INSERT INTO broadcasts ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO broadcasts ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)"
         ))
         .bind(b.tenant_id)
         .bind(b.id)

@@ -30,14 +30,18 @@ use crate::{
 /// The checkpoint's name in `log_checkpoints`.
 const CHECKPOINT: &str = "notifications";
 
+/// A broadcast's recipients per transaction.
+const FANOUT_CHUNK: u32 = 500;
+
 /// Longest notification text, in characters.
 const PREVIEW_CHARS: usize = 120;
 
 impl Core {
     /// Makes the notifications of up to `limit` log entries after the
-    /// checkpoint; returns how many entries were read.
+    /// checkpoint; returns whether there is more to do at once (a full
+    /// batch, or a broadcast fanned out only in part).
     #[tracing::instrument(skip_all)]
-    pub async fn notify_from_log(&self, limit: u32) -> AppResult<usize> {
+    pub async fn notify_from_log(&self, limit: u32) -> AppResult<bool> {
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
         let (position,): (u64,) =
@@ -46,15 +50,26 @@ impl Core {
                 .fetch_one(&mut *tx)
                 .await?;
         let entries = read_after(&mut tx, position, limit).await?;
-        let Some(last) = entries.last().map(|e| e.position) else {
-            return Ok(0);
-        };
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let mut more = entries.len() as u32 == limit;
+        let mut last = position;
         let mut made = Vec::new();
         let mut names: HashMap<(TenantId, ParticipantId), String> = HashMap::new();
         let due_at = crate::domain::now()
             + chrono::Duration::from_std(self.config().push_grace).unwrap_or_default();
         for entry in &entries {
-            for new in self.notifications_of(&mut tx, entry, &mut names).await? {
+            let (news, done) = match entry.kind {
+                LogKind::BroadcastSent => {
+                    super::broadcast::next_recipients(&mut tx, entry, FANOUT_CHUNK).await?
+                }
+                _ => (
+                    self.notifications_of(&mut tx, entry, &mut names).await?,
+                    true,
+                ),
+            };
+            for new in news {
                 let n = upsert(&mut tx, &new).await?;
                 let push = NewPush {
                     tenant_id: n.tenant_id,
@@ -66,7 +81,13 @@ impl Core {
                 push::enqueue(&mut tx, &push).await?;
                 made.push(n);
             }
+            if !done {
+                // The rest of this broadcast (and what follows) next time.
+                more = true;
+                break;
+            }
             call_pushes(&mut tx, entry).await?;
+            last = entry.position;
         }
         sqlx::query("UPDATE log_checkpoints SET position = ?, updated_at = ? WHERE name = ?")
             .bind(last)
@@ -93,7 +114,7 @@ impl Core {
                 })
                 .await;
         }
-        Ok(entries.len())
+        Ok(more)
     }
 
     /// What one log entry calls for.
@@ -199,27 +220,12 @@ impl Core {
                     ),
                 ]
             }
-            LogKind::BroadcastSent => {
-                let Some(b) = super::broadcast::get(tx, tenant, entry.subject_id).await? else {
-                    return Ok(vec![]);
-                };
-                super::broadcast::audience(tx, &b)
-                    .await?
-                    .into_iter()
-                    .map(|p| {
-                        base(
-                            p,
-                            NotificationKind::Broadcast,
-                            b.title.clone(),
-                            b.body.clone(),
-                        )
-                    })
-                    .collect()
-            }
+            // Broadcasts are fanned out in chunks by `notify_from_log`.
             LogKind::MessageUpdated
             | LogKind::MessageDeleted
             | LogKind::CallStarted
-            | LogKind::CallAnswered => vec![],
+            | LogKind::CallAnswered
+            | LogKind::BroadcastSent => vec![],
         })
     }
 }
@@ -235,8 +241,12 @@ async fn call_pushes(tx: &mut sqlx::MySqlConnection, entry: &Entry) -> AppResult
     let Some(c) = call::get(tx, entry.tenant_id, CallId(entry.subject_id), false).await? else {
         return Ok(());
     };
-    if kind == PushFor::CallCancel && !push::rang(tx, c.tenant_id, c.callee_id, c.id.0).await? {
-        return Ok(());
+    if kind == PushFor::CallCancel {
+        let (tenant, callee, id) = (c.tenant_id, c.callee_id, c.id.0);
+        let rang = push::made_for_call(tx, tenant, callee, id, PushFor::Call).await?;
+        if !rang || push::made_for_call(tx, tenant, callee, id, PushFor::CallCancel).await? {
+            return Ok(());
+        }
     }
     let push = NewPush {
         tenant_id: c.tenant_id,

@@ -103,21 +103,23 @@ pub async fn enqueue(conn: &mut MySqlConnection, push: &NewPush) -> sqlx::Result
     Ok(())
 }
 
-/// Whether a call push was made for `call` to `participant` (so its end
-/// should stop the ringing).
-pub async fn rang(
+/// Whether a push of `kind` was made for `call` to `participant` (a ring,
+/// so its end should stop it; a cancel, so none is needed again).
+pub async fn made_for_call(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     participant: ParticipantId,
     call: Uuid,
+    kind: PushFor,
 ) -> sqlx::Result<bool> {
     let found: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM pushes WHERE tenant_id = ? AND call_id = ? AND participant_id = ?
-         AND kind = 'call' LIMIT 1",
+         AND kind = ? LIMIT 1",
     )
     .bind(tenant)
     .bind(call)
     .bind(participant)
+    .bind(kind)
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
@@ -130,7 +132,7 @@ pub struct Delivery {
     pub participant_id: ParticipantId,
     pub device_id: Uuid,
     pub provider: Platform,
-    pub kind: String,
+    pub kind: crate::delivery::push::PushKind,
     pub state: DeliveryState,
     pub attempts: u16,
     pub status_code: Option<u16>,
@@ -181,22 +183,30 @@ impl super::Core {
     }
 }
 
-/// Deletes pushes and deliveries older than `before`, a bounded batch at a
-/// time; returns how many rows went.
+/// Deletes finished pushes and deliveries older than `before`, in batches
+/// of [`PURGE_BATCH`] (no long locks) until none is left; returns how many
+/// rows went.
 async fn purge(conn: &mut MySqlConnection, before: DateTime<Utc>) -> sqlx::Result<u64> {
-    let pushes =
-        sqlx::query("DELETE FROM pushes WHERE created_at < ? AND state <> 'pending' LIMIT 5000")
-            .bind(before)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-    let deliveries = sqlx::query(
-        "DELETE FROM push_deliveries WHERE created_at < ? AND state IN ('sent', 'failed', 'dropped')
-         LIMIT 5000",
-    )
-    .bind(before)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(pushes + deliveries)
+    let mut total = 0;
+    for sql in [
+        "DELETE FROM pushes WHERE created_at < ? AND state <> 'pending' LIMIT 5000",
+        "DELETE FROM push_deliveries WHERE created_at < ?
+         AND state IN ('sent', 'failed', 'dropped') LIMIT 5000",
+    ] {
+        loop {
+            let gone = sqlx::query(sql)
+                .bind(before)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            total += gone;
+            if gone < PURGE_BATCH {
+                break;
+            }
+        }
+    }
+    Ok(total)
 }
+
+/// Rows deleted per statement by [`purge`].
+const PURGE_BATCH: u64 = 5000;

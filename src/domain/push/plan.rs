@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, MySqlConnection};
+use sqlx::{Acquire, MySqlConnection};
 use uuid::Uuid;
 
 use super::PushFor;
@@ -73,32 +73,18 @@ impl Core {
                     p
                 }
             };
-            let plan = match push.kind {
-                PushFor::Notification => self.plan_notification(&mut tx, push, now).await?,
-                PushFor::Call => self.plan_call(&mut tx, push, now).await?,
-                PushFor::CallCancel => self.plan_cancel(&mut tx, push, now).await?,
-            };
-            let plan = match plan {
-                Plan::Send(to) => {
-                    let to: Vec<_> = to
-                        .into_iter()
-                        .filter(|(d, _)| providers.contains(&d.platform))
-                        .collect();
-                    if to.is_empty() {
-                        Plan::Skip("no_devices")
-                    } else {
-                        Plan::Send(to)
-                    }
+            // Each push in a savepoint: one that cannot be planned is
+            // skipped with the error, and does not hold up the others.
+            let mut one = tx.begin().await?;
+            let (state, reason) = match self.expand_one(&mut one, push, &providers, now).await {
+                Ok(outcome) => {
+                    one.commit().await?;
+                    outcome
                 }
-                skip => skip,
-            };
-            let (state, reason) = match plan {
-                Plan::Skip(reason) => ("skipped", Some(reason)),
-                Plan::Send(to) => {
-                    for (device, message) in to {
-                        insert_delivery(&mut tx, push, &device, &message, now).await?;
-                    }
-                    ("expanded", None)
+                Err(err) => {
+                    one.rollback().await?;
+                    tracing::warn!(push = %push.id, error = %err, "a push could not be planned");
+                    ("skipped", Some("error"))
                 }
             };
             sqlx::query(
@@ -114,6 +100,36 @@ impl Core {
         }
         tx.commit().await?;
         Ok(due.len())
+    }
+
+    /// Plans one push and writes its deliveries; returns its new state and
+    /// why it was skipped.
+    async fn expand_one(
+        &self,
+        conn: &mut MySqlConnection,
+        push: &Due,
+        providers: &HashSet<Platform>,
+        now: DateTime<Utc>,
+    ) -> AppResult<(&'static str, Option<&'static str>)> {
+        let plan = match push.kind {
+            PushFor::Notification => self.plan_notification(conn, push, now).await?,
+            PushFor::Call => self.plan_call(conn, push, now).await?,
+            PushFor::CallCancel => self.plan_cancel(conn, push, now).await?,
+        };
+        let to: Vec<_> = match plan {
+            Plan::Skip(reason) => return Ok(("skipped", Some(reason))),
+            Plan::Send(to) => to
+                .into_iter()
+                .filter(|(d, _)| providers.contains(&d.platform))
+                .collect(),
+        };
+        if to.is_empty() {
+            return Ok(("skipped", Some("no_devices")));
+        }
+        for (device, message) in to {
+            insert_delivery(conn, push, &device, &message, now).await?;
+        }
+        Ok(("expanded", None))
     }
 
     /// The providers that can reach the tenant's devices: those with
@@ -372,11 +388,6 @@ async fn insert_delivery(
     message: &PushMessage,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let kind = match message.kind {
-        PushKind::Alert => "alert",
-        PushKind::Call => "call",
-        PushKind::CallCancel => "call_cancel",
-    };
     sqlx::query(
         "INSERT IGNORE INTO push_deliveries (tenant_id, id, push_id, participant_id, device_id,
              provider, kind, payload, state, attempts, next_at, created_at, updated_at)
@@ -388,7 +399,7 @@ async fn insert_delivery(
     .bind(push.participant_id)
     .bind(device.id)
     .bind(device.platform)
-    .bind(kind)
+    .bind(message.kind)
     .bind(sqlx::types::Json(message))
     .bind(now)
     .bind(now)

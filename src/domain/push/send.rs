@@ -1,10 +1,13 @@
 //! Sending deliveries. A batch is claimed in a short transaction (`sending`,
-//! one more attempt counted), sent with no lock held, and each outcome
-//! written: `sent`; retried later (backoff, or the provider's Retry-After)
-//! up to [`MAX_ATTEMPTS`], then `failed` with the reason; `failed` at once
-//! when retrying cannot help; a dead token deletes its device. A delivery
-//! left `sending` by a crash is tried again after [`STALE`]: with the same
-//! collapse id, so a phone that got it shows it once.
+//! one more attempt counted, the claim's time kept as its token), sent with
+//! no lock held, and each outcome written only if the claim still stands:
+//! `sent`; retried later (backoff, or the provider's Retry-After) up to
+//! [`MAX_ATTEMPTS`], then `failed` with the reason; `failed` at once when
+//! retrying cannot help; a dead token deletes its device; `dropped` when
+//! the device went (or passed to someone else) or the call stopped ringing.
+//! A delivery left `sending` by a crash is tried again after [`STALE`], with
+//! the same collapse id, so a phone that got it shows it once; one that
+//! keeps being lost is given up after [`MAX_ATTEMPTS`] like any other.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -13,17 +16,18 @@ use sqlx::{Connection, types::Json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::credentials::TenantPush;
+use super::{DeliveryState, credentials::TenantPush};
 use crate::{
-    delivery::push::{Outcome, PushMessage, Target},
-    domain::{Core, TenantId, device::Platform},
+    delivery::push::{Outcome, PushKind, PushMessage, Target},
+    domain::{Core, ParticipantId, TenantId, device::Platform},
     error::AppResult,
 };
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u16 = 6;
 /// A claim older than this was lost (a crash): the delivery is retried.
-const STALE: Duration = Duration::from_secs(120);
+/// Well over the longest batch (200 sends, 32 at a time, 10 s each).
+const STALE: Duration = Duration::from_secs(300);
 /// Sends in flight at once.
 const IN_FLIGHT: usize = 32;
 
@@ -31,9 +35,13 @@ const IN_FLIGHT: usize = 32;
 struct Claimed {
     tenant_id: TenantId,
     id: Uuid,
+    participant_id: ParticipantId,
     device_id: Uuid,
     attempts: u16,
     payload: Json<PushMessage>,
+    /// The claim's time: its outcome is written only while it stands.
+    #[sqlx(skip)]
+    claimed_at: DateTime<Utc>,
 }
 
 /// Where a claimed delivery goes, read from its device.
@@ -44,18 +52,31 @@ struct Device {
     voip: bool,
 }
 
+/// How a claimed delivery ended this time.
+enum Done {
+    Tried(Outcome),
+    /// Not sent, and never will be.
+    Dropped(&'static str),
+}
+
 impl Core {
     /// Sends up to `limit` due deliveries; returns how many were claimed.
     pub async fn send_pushes(&self, limit: u32) -> AppResult<usize> {
-        let now = crate::domain::now();
-        let claimed = self.claim(limit, now).await?;
+        let claimed = self.claim(limit, crate::domain::now()).await?;
         let count = claimed.len();
         // A tenant whose credentials cannot be opened fails its own
         // deliveries, not the batch.
         let mut credentials: HashMap<TenantId, Result<Arc<TenantPush>, String>> = HashMap::new();
         let mut sends = JoinSet::new();
         for delivery in claimed {
-            let device = self.device_of(&delivery, now).await?;
+            let target = match self.target_of(&delivery).await {
+                Ok(target) => target,
+                Err(err) => {
+                    // Left claimed: tried again once the claim is stale.
+                    tracing::warn!(delivery = %delivery.id, error = %err, "reading a push's device failed");
+                    continue;
+                }
+            };
             let tenant = delivery.tenant_id;
             let creds = match credentials.get(&tenant) {
                 Some(c) => c.clone(),
@@ -69,44 +90,54 @@ impl Core {
                 }
             };
             if sends.len() >= IN_FLIGHT
-                && let Some(Ok((d, outcome, took))) = sends.join_next().await
+                && let Some(Ok((d, done, took))) = sends.join_next().await
             {
-                self.record(&d, outcome, took).await?;
+                self.record(&d, done, took).await;
             }
             let core = self.clone();
             sends.spawn(async move {
                 let started = std::time::Instant::now();
-                let outcome = match (&device, creds) {
-                    (None, _) => None,
-                    (Some(_), Err(reason)) => Some(Outcome::Failed {
+                let done = match (target, creds) {
+                    (Err(why), _) => Done::Dropped(why),
+                    (Ok(_), Err(reason)) => Done::Tried(Outcome::Failed {
                         status: None,
                         reason,
                     }),
-                    (Some(device), Ok(creds)) => {
-                        Some(core.deliver(&creds, device, &delivery.payload.0).await)
+                    (Ok(device), Ok(creds)) => {
+                        Done::Tried(core.deliver(&creds, &device, &delivery.payload.0).await)
                     }
                 };
-                (delivery, outcome, started.elapsed())
+                (delivery, done, started.elapsed())
             });
         }
         while let Some(joined) = sends.join_next().await {
-            let Ok((d, outcome, took)) = joined else {
-                continue;
-            };
-            self.record(&d, outcome, took).await?;
+            if let Ok((d, done, took)) = joined {
+                self.record(&d, done, took).await;
+            }
         }
         Ok(count)
     }
 
-    /// Claims due deliveries (and those a crash left claimed).
+    /// Claims due deliveries (and those a crash left claimed), rings first;
+    /// gives up those lost too often.
     async fn claim(&self, limit: u32, now: DateTime<Utc>) -> AppResult<Vec<Claimed>> {
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
         let stale = now - chrono::Duration::from_std(STALE).unwrap_or_default();
+        sqlx::query(
+            "UPDATE push_deliveries SET state = 'failed', error = 'lost: gave up after repeated attempts',
+                 claimed_at = NULL, updated_at = ?
+             WHERE state = 'sending' AND claimed_at < ? AND attempts >= ?",
+        )
+        .bind(now)
+        .bind(stale)
+        .bind(MAX_ATTEMPTS)
+        .execute(&mut *tx)
+        .await?;
         let claimed: Vec<Claimed> = sqlx::query_as(
-            "SELECT tenant_id, id, device_id, attempts, payload FROM push_deliveries
+            "SELECT tenant_id, id, participant_id, device_id, attempts, payload FROM push_deliveries
              WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claimed_at < ?)
-             ORDER BY next_at LIMIT ? FOR UPDATE SKIP LOCKED",
+             ORDER BY kind = 'call' DESC, next_at LIMIT ? FOR UPDATE SKIP LOCKED",
         )
         .bind(now)
         .bind(stale)
@@ -131,23 +162,51 @@ impl Core {
             .into_iter()
             .map(|d| Claimed {
                 attempts: d.attempts + 1,
+                claimed_at: now,
                 ..d
             })
             .collect())
     }
 
-    /// The delivery's device, if it is still there and live.
-    async fn device_of(&self, d: &Claimed, now: DateTime<Utc>) -> AppResult<Option<Device>> {
-        Ok(sqlx::query_as(
+    /// The delivery's device, if it is still there, live and its
+    /// participant's (a token registered again by someone else on the same
+    /// phone must not get the first one's pushes); for a ring, only while
+    /// the call still rings.
+    async fn target_of(&self, d: &Claimed) -> AppResult<Result<Device, &'static str>> {
+        let now = crate::domain::now();
+        let device: Option<Device> = sqlx::query_as(
             "SELECT d.platform, d.token, d.voip FROM devices d
              JOIN sessions s ON s.id = d.session_id AND s.revoked_at IS NULL AND s.expires_at > ?
-             WHERE d.tenant_id = ? AND d.id = ?",
+             WHERE d.tenant_id = ? AND d.id = ? AND d.participant_id = ?",
         )
         .bind(now)
         .bind(d.tenant_id)
         .bind(d.device_id)
+        .bind(d.participant_id)
         .fetch_optional(self.pool())
-        .await?)
+        .await?;
+        let Some(device) = device else {
+            return Ok(Err("device_gone"));
+        };
+        let message = &d.payload.0;
+        if message.kind == PushKind::Call {
+            let call = message
+                .data
+                .get("callId")
+                .and_then(|id| id.parse::<Uuid>().ok());
+            let ringing: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM calls WHERE tenant_id = ? AND id = ?
+                 AND status IN ('initiated', 'ringing')",
+            )
+            .bind(d.tenant_id)
+            .bind(call)
+            .fetch_optional(self.pool())
+            .await?;
+            if ringing.is_none() {
+                return Ok(Err("call_over"));
+            }
+        }
+        Ok(Ok(device))
     }
 
     async fn deliver(&self, creds: &TenantPush, device: &Device, message: &PushMessage) -> Outcome {
@@ -168,42 +227,54 @@ impl Core {
         push.send(target, message).await
     }
 
-    /// Writes how a delivery went (`None`: its device is gone).
-    async fn record(&self, d: &Claimed, outcome: Option<Outcome>, took: Duration) -> AppResult<()> {
+    /// Writes how a delivery went, if its claim still stands (a claim taken
+    /// over after it went stale is the other's to write). Errors are
+    /// logged: the claim then goes stale and is tried again.
+    async fn record(&self, d: &Claimed, done: Done, took: Duration) {
+        if let Err(err) = self.try_record(d, done, took).await {
+            tracing::warn!(delivery = %d.id, error = %err, "recording a push's outcome failed");
+        }
+    }
+
+    async fn try_record(&self, d: &Claimed, done: Done, took: Duration) -> AppResult<()> {
+        use DeliveryState::{Dropped, Failed, Pending, Sent};
         let now = crate::domain::now();
         let latency = u32::try_from(took.as_millis()).unwrap_or(u32::MAX);
-        let (state, status, error, next_at) = match outcome {
-            None => ("dropped", None, Some("device_gone".to_owned()), now),
-            Some(Outcome::Sent { status }) => ("sent", Some(status), None, now),
-            Some(Outcome::BadToken { status, reason }) => {
-                sqlx::query("DELETE FROM devices WHERE tenant_id = ? AND id = ?")
-                    .bind(d.tenant_id)
-                    .bind(d.device_id)
-                    .execute(self.pool())
-                    .await?;
+        let (state, status, error, next_at) = match done {
+            Done::Dropped(why) => (Dropped, None, Some(why.to_owned()), now),
+            Done::Tried(Outcome::Sent { status }) => (Sent, Some(status), None, now),
+            Done::Tried(Outcome::BadToken { status, reason }) => {
+                sqlx::query(
+                    "DELETE FROM devices WHERE tenant_id = ? AND id = ? AND participant_id = ?",
+                )
+                .bind(d.tenant_id)
+                .bind(d.device_id)
+                .bind(d.participant_id)
+                .execute(self.pool())
+                .await?;
                 tracing::info!(device = %d.device_id, %reason, "a push token is dead: device removed");
                 (
-                    "failed",
+                    Failed,
                     Some(status),
                     Some(format!("bad_token: {reason}")),
                     now,
                 )
             }
-            Some(Outcome::Failed { status, reason }) => ("failed", status, Some(reason), now),
-            Some(Outcome::Retry {
+            Done::Tried(Outcome::Failed { status, reason }) => (Failed, status, Some(reason), now),
+            Done::Tried(Outcome::Retry {
                 status,
                 reason,
                 retry_after,
             }) => {
                 if d.attempts >= MAX_ATTEMPTS {
                     let why = format!("gave up after {} attempts: {reason}", d.attempts);
-                    ("failed", status, Some(why), now)
+                    (Failed, status, Some(why), now)
                 } else {
                     let wait = retry_after
                         .unwrap_or_else(|| backoff(d.attempts))
                         .max(backoff(0));
                     let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                    ("pending", status, Some(reason), at)
+                    (Pending, status, Some(reason), at)
                 }
             }
         };
@@ -211,7 +282,7 @@ impl Core {
             "UPDATE push_deliveries SET state = ?, status_code = ?, error = ?, next_at = ?,
                  latency_ms = ?, sent_at = IF(? = 'sent', ?, sent_at), claimed_at = NULL,
                  updated_at = ?
-             WHERE tenant_id = ? AND id = ?",
+             WHERE tenant_id = ? AND id = ? AND state = 'sending' AND claimed_at = ?",
         )
         .bind(state)
         .bind(status)
@@ -223,6 +294,7 @@ impl Core {
         .bind(now)
         .bind(d.tenant_id)
         .bind(d.id)
+        .bind(d.claimed_at)
         .execute(self.pool())
         .await?;
         Ok(())

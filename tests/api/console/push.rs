@@ -215,7 +215,7 @@ async fn a_broadcast_from_the_form_lands_in_the_participants_inbox() {
     let page = admin.post(BROADCAST, &to_uma("   ")).await;
     page.assert_status(422);
     assert!(
-        page.body.contains("body must be 1-1000 characters"),
+        page.body.contains("body must be 1-255 characters"),
         "{}",
         page.body
     );

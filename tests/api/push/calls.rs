@@ -105,7 +105,7 @@ async fn a_missed_call_makes_an_inbox_entry_and_a_push() {
     let w = push_world().await;
     device(&w.app, &w.astro, "fcm", "astro-android", false).await;
 
-    let id = call(&w, 1).await;
+    let id = call(&w, 2).await;
 
     let ring = w.fcm.next_message(WAIT).await;
     assert_eq!(ring.message["data"]["type"], "call");

@@ -149,8 +149,21 @@ async fn a_push_survives_kill_9_between_commit_and_send_and_is_never_sent_twice(
     assert_eq!(push.token, "astro-phone");
     assert_eq!(push.message["notification"]["body"], "are you free at six?");
 
-    // Killed again and back: the push is not sent again. A new message's
-    // push, sent after everything before it, proves the worker has looked.
+    // Killed again, once the delivery is marked sent, and back: the push is
+    // not sent again. A new message's push, sent after everything before
+    // it, proves the worker has looked.
+    let db_pool = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+    for _ in 0..400 {
+        let sent: Option<String> = sqlx::query_scalar("SELECT state FROM push_deliveries")
+            .fetch_optional(&db_pool)
+            .await
+            .unwrap();
+        if sent.as_deref() == Some("sent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    db_pool.close().await;
     kill_9(&mut server).await;
     let (mut server, base) = serve(&db, data.path(), &fcm).await;
     let (admin, _) = login(&base, "admin@demo.test").await;

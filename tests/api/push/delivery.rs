@@ -48,10 +48,12 @@ async fn a_provider_that_keeps_failing_is_given_up_with_the_reason() {
     w.send(&w.user, &conversation, "hello").await;
 
     for _ in 0..400 {
-        sqlx::query("UPDATE push_deliveries SET next_at = NOW(3) WHERE state = 'pending'")
-            .execute(&w.app.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE push_deliveries SET next_at = UTC_TIMESTAMP(3) WHERE state = 'pending'",
+        )
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
         if !deliveries(&w, "?state=failed").await.is_empty() {
             break;
         }
@@ -136,7 +138,7 @@ async fn sent_is_final_and_a_claim_a_crash_left_is_retried_with_the_same_collaps
 
     // A claim a crash left behind is taken up again after a while.
     sqlx::query(
-        "UPDATE push_deliveries SET state = 'sending', claimed_at = NOW(3) - INTERVAL 10 MINUTE",
+        "UPDATE push_deliveries SET state = 'sending', claimed_at = UTC_TIMESTAMP(3) - INTERVAL 10 MINUTE",
     )
     .execute(&w.app.pool)
     .await
@@ -150,4 +152,23 @@ async fn sent_is_final_and_a_claim_a_crash_left_is_retried_with_the_same_collaps
         again.message["android"]["collapse_key"],
         first["android"]["collapse_key"]
     );
+}
+
+#[tokio::test]
+async fn a_push_waiting_to_retry_never_reaches_whoever_logs_in_on_that_phone_next() {
+    let w = push_world().await;
+    device(&w.app, &w.astro, "fcm", "shared-phone", false).await;
+    w.fcm.fail_times("shared-phone", 1, 503, Some(2));
+    let conversation = w.open(&w.user, &w.astro).await;
+    w.send(&w.user, &conversation, "private words").await;
+    w.fcm.wait_for_attempts("shared-phone", 1, WAIT).await;
+
+    // Before the retry, someone else logs in on that phone: its token moves.
+    device(&w.app, &w.stranger, "fcm", "shared-phone", false).await;
+
+    quiesced(&w.app).await;
+    assert_eq!(w.fcm.count(), 0, "{:?}", w.fcm.messages());
+    let dropped = deliveries(&w, "?state=dropped").await;
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0]["error"], "device_gone");
 }

@@ -119,9 +119,15 @@ async fn muted_quiet_hours_and_push_none_get_no_push_and_say_why() {
         )
     };
 
-    // Quiet all day, in any time zone.
+    // Quiet hours from an hour ago to an hour from now (UTC).
+    let clock = |minutes: i64| {
+        let m = minutes.rem_euclid(24 * 60);
+        format!("{:02}:{:02}", m / 60, m % 60)
+    };
+    let now = chrono::Utc::now();
+    let minutes = i64::from(chrono::Timelike::hour(&now) * 60 + chrono::Timelike::minute(&now));
     preferences(json!({ "push": "all",
-        "quietHours": { "start": "00:00", "end": "23:59", "utcOffsetMinutes": 0 } }))
+        "quietHours": { "start": clock(minutes - 60), "end": clock(minutes + 60), "utcOffsetMinutes": 0 } }))
     .await
     .data();
     w.send(&w.user, &conversation, "one").await;

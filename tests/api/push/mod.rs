@@ -51,7 +51,7 @@ pub async fn push_world() -> PushWorld {
     let app = TestApp::spawn_with(|c| {
         c.push.fcm_url = Some(fcm_url);
         c.push.apns_url = Some(apns_url);
-        c.push.grace = Duration::from_millis(1000);
+        c.push.grace = Duration::from_millis(2000);
     })
     .await;
     let world = World::in_app(app, "acme").await;

@@ -188,3 +188,48 @@ async fn a_broadcast_reaches_its_audiences_inbox_and_phones() {
         .await
         .assert_error(403, "forbidden");
 }
+
+#[tokio::test]
+async fn a_broadcast_to_a_large_audience_reaches_everyone_a_chunk_at_a_time() {
+    let w = push_world().await;
+    // 1,200 more users, straight into the table (no passwords to hash).
+    for _ in 0..2 {
+        sqlx::query(
+            "INSERT INTO participants (tenant_id, id, type, name, created_at, updated_at)
+             WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
+             SELECT ?, UNHEX(REPLACE(UUID(), '-', '')), 'user', CONCAT('User ', i),
+                    UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) FROM n",
+        )
+        .bind(w.tenant.id)
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
+    }
+    let (users,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM participants WHERE tenant_id = ? AND type = 'user' AND NOT blocked",
+    )
+    .bind(w.tenant.id)
+    .fetch_one(&w.app.pool)
+    .await
+    .unwrap();
+
+    w.app
+        .post(
+            "/api/notifications/broadcast",
+            Some(&w.admin.access),
+            json!({ "audience": "users", "body": "New astrologers joined today" }),
+        )
+        .await
+        .data();
+
+    crate::notifications::settled(&w.app).await;
+    let (made, people): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT participant_id) FROM notifications WHERE kind = 'broadcast'",
+    )
+    .fetch_one(&w.app.pool)
+    .await
+    .unwrap();
+    assert_eq!((made, people), (users, users));
+    let inbox = inbox_until(&w.app, &w.stranger, |i| !i.is_empty()).await;
+    assert_eq!(inbox[0]["body"], "New astrologers joined today");
+}
