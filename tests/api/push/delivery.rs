@@ -172,3 +172,37 @@ async fn a_push_waiting_to_retry_never_reaches_whoever_logs_in_on_that_phone_nex
     assert_eq!(dropped.len(), 1, "{dropped:?}");
     assert_eq!(dropped[0]["error"], "device_gone");
 }
+
+#[tokio::test]
+async fn the_fcm_access_token_is_reused_until_shortly_before_it_expires() {
+    let w = push_world().await;
+    device(&w.app, &w.astro, "fcm", "astro-phone", false).await;
+    let to_astro = w.open(&w.user, &w.astro).await;
+    let to_astro_too = w.open(&w.admin, &w.astro).await;
+
+    w.send(&w.user, &to_astro, "one").await;
+    w.fcm.wait_for(1, WAIT).await;
+    w.send(&w.admin, &to_astro_too, "two").await;
+    w.fcm.wait_for(2, WAIT).await;
+    assert_eq!(w.fcm.token_requests(), 1, "one token for both pushes");
+
+    // Tokens good for 301 s are renewed 300 s early: after a second.
+    w.fcm.set_expires_in(301);
+    w.fcm.revoke_tokens();
+    w.app
+        .call(
+            reqwest::Method::PUT,
+            "/api/notifications/read-all",
+            Some(&w.astro.access),
+            None,
+        )
+        .await
+        .data();
+    w.send(&w.user, &to_astro, "three").await;
+    w.fcm.wait_for(3, WAIT).await;
+    assert_eq!(w.fcm.token_requests(), 2, "the revoked token was replaced");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    w.send(&w.admin, &to_astro_too, "four").await;
+    w.fcm.wait_for(4, WAIT).await;
+    assert_eq!(w.fcm.token_requests(), 3, "an expiring token is renewed");
+}
