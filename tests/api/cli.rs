@@ -290,17 +290,7 @@ async fn serve_creates_the_database_seeds_the_demo_and_stops_on_sigterm() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if let Some((_, url)) = line.split_once("listening on ") {
-                return url.trim().to_owned();
-            }
-        }
-        panic!("serve exited before listening");
-    })
-    .await
-    .expect("serve did not start");
+    let (base, mut stderr) = crate::helpers::listening(&mut child).await;
 
     // The demo tenant is seeded before the banner with its login is printed.
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -5,14 +5,11 @@
 use std::{process::Stdio, time::Duration};
 
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
+use tokio::process::{Child, Command};
 
 use super::WAIT;
 use crate::helpers::{
-    TestDb,
+    TestDb, listening,
     push::{FakeFcm, keys},
 };
 
@@ -36,17 +33,7 @@ async fn serve(db: &TestDb, data: &std::path::Path, fcm: &FakeFcm) -> (Child, St
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if let Some((_, url)) = line.split_once("listening on ") {
-                return url.trim().to_owned();
-            }
-        }
-        panic!("serve exited before listening");
-    })
-    .await
-    .expect("serve did not start");
+    let (base, mut stderr) = listening(&mut child).await;
     // Keep reading its log so that it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
     (child, base)
