@@ -58,7 +58,7 @@ pub async fn run(
     let acceptor = NoDelay(TcpAcceptor::from_tokio(listener)?);
     let timeout = state.config.shutdown_timeout;
     let workers = workers::start(&state);
-    let realtime = Realtime::start(&state);
+    let realtime = Realtime::start(&state).await?;
     let routes = routes(&state, &realtime);
     // Sockets are closed first: a long-poll would otherwise hold the
     // graceful shutdown for its whole ping interval.

@@ -137,7 +137,34 @@ fn test_files(dir: &Path) -> Vec<String> {
 async fn the_node_socket_io_suite_passes_against_the_real_app() {
     let dir = e2e_dir();
     let files = test_files(&dir);
-    run_node(&dir, files, |_| {}).await;
+    run_node(&dir, files, |_| {}, Nodes::One).await;
+}
+
+/// Two nodes on one database and one Redis: `cluster/*.test.mjs` with
+/// SAMVAD_BASE_URL and SAMVAD_BASE_URL_B (messages, typing, receipts and
+/// revocations across nodes, in every dialect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_suite_passes_against_two_nodes_sharing_redis() {
+    let dir = e2e_dir();
+    if std::env::var("SAMVAD_E2E_ONLY").is_ok_and(|only| !"cluster".contains(only.as_str())) {
+        return; // SAMVAD_E2E_ONLY names other files.
+    }
+    let files = vec!["cluster/two-nodes.test.mjs".to_owned()];
+    let redis = std::env::var("SAMVAD_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/?protocol=resp3".into());
+    let prefix = format!("samvad-e2e-{}", uuid::Uuid::now_v7().simple());
+    let configure = move |c: &mut samvad::config::Config| {
+        c.redis_url = Some(Secret::new(redis));
+        c.redis_prefix = prefix;
+    };
+    run_node(&dir, files, configure, Nodes::Two).await;
+}
+
+/// How many app nodes a Node run talks to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nodes {
+    One,
+    Two,
 }
 
 /// The media round trip again, with the files in S3 (a moto server the
@@ -156,7 +183,7 @@ async fn the_media_round_trip_passes_with_the_files_in_s3() {
     let moto = helpers::s3::MotoServer::start().await;
     moto.create_bucket("samvad-e2e").await;
     let s3 = moto.bucket_config("samvad-e2e");
-    run_node(&dir, files, move |c| c.s3 = Some(s3)).await;
+    run_node(&dir, files, move |c| c.s3 = Some(s3), Nodes::One).await;
 }
 
 /// Starts the app (after `configure`) with a fresh database, creates the
@@ -166,6 +193,7 @@ async fn run_node(
     dir: &Path,
     files: Vec<String>,
     configure: impl FnOnce(&mut samvad::config::Config),
+    nodes: Nodes,
 ) {
     let node = require("node", "run the Socket.IO end-to-end suite (tests/e2e)").await;
     install_dependencies(dir).await;
@@ -177,6 +205,10 @@ async fn run_node(
         configure(c);
     })
     .await;
+    let second = match nodes {
+        Nodes::One => None,
+        Nodes::Two => Some(app.another_node().await),
+    };
     // One login for the whole run (superadmin logins are rate-limited).
     let root = app.superadmin().await;
 
@@ -195,6 +227,10 @@ async fn run_node(
         .args(&files)
         .current_dir(dir)
         .env("SAMVAD_BASE_URL", &app.base)
+        .env(
+            "SAMVAD_BASE_URL_B",
+            second.as_ref().map_or("", |b| b.base.as_str()),
+        )
         .env("SAMVAD_SUPERADMIN_TOKEN", &root.access)
         .env("SAMVAD_SUPERADMIN_EMAIL", "root@platform.test")
         .env("SAMVAD_SUPERADMIN_PASSWORD", PASSWORD)
@@ -241,6 +277,9 @@ async fn run_node(
         status.success(),
         "the Node e2e suite failed ({status}); its output is above"
     );
+    if let Some(second) = second {
+        second.stop().await;
+    }
     app.stop().await;
 }
 

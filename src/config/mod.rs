@@ -114,6 +114,12 @@ pub struct Config {
     pub media_link_ttl: Duration,
     /// Push notifications: provider addresses and the grace before a push.
     pub push: PushConfig,
+    /// Redis (`REDIS_URL`, RESP3: `redis://host:6379/?protocol=resp3`):
+    /// several nodes share Socket.IO rooms through it. Unset: one node.
+    pub redis_url: Option<Secret>,
+    /// The prefix of this deployment's Redis channels
+    /// (`SAMVAD_REDIS_PREFIX`, default `samvad`).
+    pub redis_prefix: String,
 }
 
 /// Push settings. The providers' credentials are each tenant's (set
@@ -266,6 +272,8 @@ impl Config {
                 apns_url: get("SAMVAD_APNS_URL"),
                 grace: Duration::from_millis(number(&get, "SAMVAD_PUSH_GRACE_MS", 5000)?),
             },
+            redis_url: get("REDIS_URL").map(|url| Secret::new(resp3(&url))),
+            redis_prefix: get("SAMVAD_REDIS_PREFIX").unwrap_or_else(|| "samvad".into()),
         })
     }
 
@@ -286,3 +294,14 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+/// `url` asking for RESP3 (the pub/sub pushes need it), unless it says.
+fn resp3(url: &str) -> String {
+    if url.contains("protocol=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    }
+}

@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use socketioxide::{SendError, SocketError, SocketIo};
+use socketioxide::{SendError, SocketError};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
+    Io,
     outbound::{self, Action, Emit, Lookups, Needs},
     rooms::Dialect,
     session::Conn,
@@ -21,7 +22,7 @@ use crate::{
 };
 
 /// Runs until the feed ends (the bus is dropped) or the task is aborted.
-pub async fn run(io: SocketIo, state: AppState, mut feed: UnboundedReceiver<Arc<DomainEvent>>) {
+pub async fn run(io: Io, state: AppState, mut feed: UnboundedReceiver<Arc<DomainEvent>>) {
     while let Some(event) = feed.recv().await {
         match outbound::needs(&event) {
             // Messages keep their order: planned and sent inline.
@@ -87,11 +88,11 @@ async fn profile(
 }
 
 /// Carries the actions out in order.
-async fn carry_out(io: &SocketIo, state: &AppState, actions: Vec<Action>) {
+async fn carry_out(io: &Io, state: &AppState, actions: Vec<Action>) {
     for action in actions {
         let done = match action {
             Action::Emit(emit) => {
-                send(io, emit).await;
+                send(io, state, emit).await;
                 Ok(())
             }
             Action::Join { who, room } => io.to(who).join(room).await,
@@ -144,9 +145,12 @@ fn is_dialect_room(room: &str) -> bool {
 /// it collect every socket of those rooms into a set for each emit, and
 /// every socket is in a dialect room: a cost that grows with everyone
 /// connected, paid for every message.
-pub(crate) async fn send(io: &SocketIo, emit: Emit) {
+pub(crate) async fn send(io: &Io, state: &AppState, emit: Emit) {
     if emit.to.is_empty() {
         return;
+    }
+    if state.config.redis_url.is_some() {
+        return broadcast(io, emit).await;
     }
     let (dialects, others): (Vec<&String>, Vec<&String>) =
         emit.except.iter().partition(|room| is_dialect_room(room));
@@ -188,5 +192,28 @@ pub(crate) async fn send(io: &SocketIo, emit: Emit) {
             }
             Err(err) => tracing::debug!(error = ?err, event = emit.event, "emit failed"),
         }
+    }
+}
+
+/// Sends one emit to its rooms on every node, through the adapter (several
+/// nodes). The dialects left out are rooms too, so socket.io leaves them
+/// out on each node; a client too slow for its buffer misses the event
+/// there rather than being disconnected, and catches up by seq when it
+/// next syncs.
+async fn broadcast(io: &Io, emit: Emit) {
+    let data = match serde_json::value::to_raw_value(&emit.data) {
+        Ok(data) => data,
+        Err(err) => {
+            tracing::error!(error = %err, event = emit.event, "an event did not serialize");
+            return;
+        }
+    };
+    if let Err(err) = io
+        .to(emit.to)
+        .except(emit.except)
+        .emit(emit.event, &data)
+        .await
+    {
+        tracing::warn!(error = %err, event = emit.event, "broadcasting to the nodes failed");
     }
 }

@@ -15,14 +15,12 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use socketioxide::{
-    SocketIo,
-    adapter::LocalAdapter,
-    extract::{AckSender, Event, SocketRef, State, TryData},
+    extract::{AckSender, Event, State, TryData},
     handler::{FromMessageParts, Value as Packet},
     socket::Socket,
 };
 
-use super::{fanout, outbound, rooms, session::Conn};
+use super::{Io, SocketRef, cluster::Adapter, fanout, outbound, rooms, session::Conn};
 use crate::{
     domain::{MessageId, ParticipantId, message::Paging},
     error::{AppError, AppResult},
@@ -37,15 +35,15 @@ use crate::{
 
 /// The ack of the event being handled, and whether the client asked for one.
 pub struct Ack {
-    sender: AckSender,
+    sender: AckSender<Adapter>,
     pub(super) wanted: bool,
 }
 
-impl FromMessageParts<LocalAdapter> for Ack {
+impl FromMessageParts<Adapter> for Ack {
     type Error = Infallible;
 
     fn from_message_parts(
-        s: &Arc<Socket>,
+        s: &Arc<Socket<Adapter>>,
         v: &mut Packet,
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
@@ -85,7 +83,7 @@ impl Ack {
 #[derive(Clone)]
 pub(super) struct Ctx {
     pub(super) socket: SocketRef,
-    pub(super) io: SocketIo,
+    pub(super) io: Io,
     pub(super) state: AppState,
     pub(super) conn: Conn,
 }
@@ -108,7 +106,7 @@ pub(super) type Handler = fn(Ctx, Value) -> BoxFuture<'static, AppResult<Value>>
 /// event name (there are 25 with the aliases): each socket keeps less.
 async fn dispatch(
     s: SocketRef,
-    io: SocketIo,
+    io: Io,
     Event(event): Event,
     TryData(data): TryData<Value>,
     ack: Ack,
@@ -193,7 +191,7 @@ async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
     }
     let (_, me) = ctx.conn.actor.participant()?;
     for emit in outbound::typing(id, me, started) {
-        fanout::send(&ctx.io, emit).await;
+        fanout::send(&ctx.io, &ctx.state, emit).await;
     }
     Ok(json!({ "conversationId": id.0 }))
 }

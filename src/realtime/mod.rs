@@ -15,6 +15,7 @@
 //!
 //! `docs/REALTIME.md` is the wire contract.
 
+pub mod cluster;
 mod fanout;
 mod inbound;
 mod mount;
@@ -24,6 +25,13 @@ mod session;
 
 use engineioxide::service::NotFoundService;
 use socketioxide::{SocketIo, handler::ConnectHandler};
+
+use cluster::{Adapter, ClusterDriver};
+
+/// The Socket.IO server, on the cluster adapter.
+pub type Io = SocketIo<Adapter>;
+/// A socket of this server.
+pub type SocketRef = socketioxide::extract::SocketRef<Adapter>;
 use tokio::task::JoinHandle;
 
 pub use mount::SocketIoEndpoint;
@@ -32,19 +40,25 @@ use crate::state::AppState;
 
 /// The Socket.IO server and its fan-out task.
 pub struct Realtime {
-    io: SocketIo,
-    svc: socketioxide::service::SocketIoService<NotFoundService>,
+    io: Io,
+    svc: socketioxide::service::SocketIoService<NotFoundService, Adapter>,
     fanout: JoinHandle<()>,
 }
 
 impl Realtime {
-    /// Builds the server and starts fanning out the core's events.
-    pub fn start(state: &AppState) -> Self {
+    /// Builds the server (on Redis when `REDIS_URL` is set, so that rooms
+    /// span the nodes) and starts fanning out the core's events.
+    pub async fn start(state: &AppState) -> anyhow::Result<Self> {
+        let driver = match &state.config.redis_url {
+            Some(url) => ClusterDriver::redis(url.expose()).await?,
+            None => ClusterDriver::Local,
+        };
         // One packet limit whatever the transport: the REST body limit (left
         // alone, polling allows 100 kB and websocket 64 MiB). A client that
         // sends more is disconnected, as with engine.io's maxHttpBufferSize.
         let limit = state.config.body_limit;
         let (svc, io) = SocketIo::builder()
+            .with_adapter::<Adapter>(driver.adapter(&state.config.redis_prefix))
             // Packets waiting for a slow client (socketioxide's default
             // 128); one that falls further behind is disconnected and
             // resyncs by seq (`fanout::send`). Slots are allocated as used.
@@ -54,10 +68,12 @@ impl Realtime {
             .ws_max_frame_size(limit)
             .with_state(state.clone())
             .build_svc();
-        io.ns("/", session::on_connect.with(session::authenticate));
+        io.ns("/", session::on_connect.with(session::authenticate))
+            .await
+            .map_err(|err| anyhow::anyhow!("the Socket.IO adapter did not start: {err}"))?;
         let feed = state.core.events().feed();
         let fanout = tokio::spawn(fanout::run(io.clone(), state.clone(), feed));
-        Self { io, svc, fanout }
+        Ok(Self { io, svc, fanout })
     }
 
     /// The poem endpoint to mount at `/socket.io`.
@@ -66,7 +82,7 @@ impl Realtime {
     }
 
     /// A handle to emit and inspect sockets with.
-    pub fn io(&self) -> &SocketIo {
+    pub fn io(&self) -> &Io {
         &self.io
     }
 

@@ -8,7 +8,9 @@ use std::{
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
+
+use super::SocketRef;
 
 use super::{
     inbound,

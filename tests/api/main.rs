@@ -12,6 +12,7 @@ mod bad_input;
 mod bench_seed;
 mod calls;
 mod cli;
+mod cluster;
 mod console;
 mod devices;
 mod digests;

@@ -116,9 +116,31 @@ impl TestApp {
         Self::start(db, config, listener).await
     }
 
+    /// Another node of the same deployment: the same database and
+    /// configuration (Redis included), its own port. The first node keeps
+    /// the database; stop this one first.
+    pub async fn another_node(&self) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut config = self.config.clone();
+        config.public_url = format!("http://{}", listener.local_addr().unwrap());
+        Self::start_on(&self.db_url(), None, config, listener).await
+    }
+
     async fn start(db: TestDb, config: Config, listener: tokio::net::TcpListener) -> Self {
+        let url = db.url.clone();
+        Self::start_on(&url, Some(db), config, listener).await
+    }
+
+    async fn start_on(
+        url: &str,
+        db: Option<TestDb>,
+        config: Config,
+        listener: tokio::net::TcpListener,
+    ) -> Self {
         let base = config.public_url.clone();
-        let pool = db::prepare(&db.url, config.db_max_connections)
+        let pool = db::prepare(url, config.db_max_connections)
             .await
             .expect("database");
         let state = AppState::new(config.clone(), pool.clone())
@@ -140,7 +162,7 @@ impl TestApp {
                 .unwrap(),
             shutdown: Some(tx),
             server: Some(server),
-            _db: Some(db),
+            _db: db,
         }
     }
 

@@ -19,13 +19,14 @@ export const BASE = required('SAMVAD_BASE_URL').replace(/\/$/, '');
 export const PASSWORD = 'e2e-password-1';
 export const PRESENCE_GRACE_MS = Number(process.env.SAMVAD_PRESENCE_GRACE_MS ?? 5000);
 
-/** A response: HTTP status and the parsed JSON body (null when not JSON). */
-export async function call(method, path, { token, apiKey, body } = {}) {
+/** A response: HTTP status and the parsed JSON body (null when not JSON);
+ * `base` names another node of the same deployment (the cluster tests). */
+export async function call(method, path, { token, apiKey, body, base = BASE } = {}) {
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (apiKey) headers['x-api-key'] = apiKey;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${BASE}${path}`, {
+  const res = await fetch(`${base}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -30,7 +30,8 @@ export function withTimeout(promise, what, ms = TIMEOUT_MS) {
  * (e.g. a browser's `Origin`), `useQuery` (send the token and dialect as
  * ?token=&dialect= instead of in `auth`),
  * `ackCatchup` (default true: acknowledge catchupDelivered at once), `label`
- * (for messages). The client never reconnects by itself.
+ * (for messages), `base` (another node's URL; default SAMVAD_BASE_URL). The
+ * client never reconnects by itself.
  *
  * `events` keeps `{event, data, args, ack, at}` for every server event, and
  * `disconnect` with its reason (see `waitFor`).
@@ -45,6 +46,7 @@ export class Client {
       useQuery = false,
       ackCatchup = true,
       label = 'socket',
+      base = BASE,
     } = options;
     this.label = label;
     this.events = [];
@@ -59,7 +61,7 @@ export class Client {
       if (token !== undefined) auth.token = token;
       if (dialect !== undefined) auth.dialect = dialect;
     }
-    this.socket = io(BASE, {
+    this.socket = io(base, {
       autoConnect: false,
       forceNew: true,
       multiplex: false,

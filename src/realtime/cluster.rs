@@ -1,0 +1,148 @@
+//! Several nodes: Socket.IO rooms shared through Redis.
+//!
+//! The Socket.IO server always runs on socketioxide-redis' adapter with the
+//! [`ClusterDriver`] here. Without `REDIS_URL` the driver is `Local`: it
+//! publishes nowhere and hears nothing, and the fan-out emits socket by
+//! socket as a single node always did. With it, the driver speaks Redis
+//! pub/sub through redis' `ConnectionManager`, which reconnects after Redis
+//! restarts and subscribes again to every channel (the adapter subscribes
+//! once, at start: a driver on a plain connection would stop hearing other
+//! nodes after the first restart, silently), and the fan-out emits to rooms
+//! through the adapter, so every node's sockets get them.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind, aio::ConnectionManager};
+use socketioxide_redis::{
+    CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr,
+    drivers::{ChanItem, Driver, MessageStream},
+};
+use tokio::sync::mpsc;
+
+/// The adapter every socket of this server is in.
+pub type Adapter = CustomRedisAdapter<socketioxide::adapter::Emitter, ClusterDriver>;
+
+type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
+
+/// Pub/sub for the adapter: Redis, or nothing (one node).
+#[derive(Clone)]
+pub enum ClusterDriver {
+    Local,
+    Redis {
+        conn: ConnectionManager,
+        handlers: Handlers,
+    },
+}
+
+impl ClusterDriver {
+    /// Connects to `url` (which must ask for RESP3: `?protocol=resp3`).
+    pub async fn redis(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let handlers: Handlers = Arc::default();
+        let routes = handlers.clone();
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_push_sender(move |msg: PushInfo| {
+                route(msg, &routes);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .set_automatic_resubscription()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_max_delay(Duration::from_secs(2));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self::Redis { conn, handlers })
+    }
+
+    /// The adapter's constructor state, channels under `prefix`.
+    pub fn adapter(self, prefix: &str) -> RedisAdapterCtr<Self> {
+        let config = RedisAdapterConfig::new()
+            .with_prefix(prefix.to_owned())
+            .with_request_timeout(Duration::from_secs(5));
+        RedisAdapterCtr::new_with_driver(self, config)
+    }
+}
+
+/// Hands a pub/sub message to the stream of its channel.
+fn route(msg: PushInfo, handlers: &Handlers) {
+    if !matches!(msg.kind, PushKind::Message) || msg.data.len() < 2 {
+        return;
+    }
+    let mut data = msg.data.into_iter();
+    let (Some(chan), Some(payload)) = (data.next(), data.next()) else {
+        return;
+    };
+    let (Ok(chan), Ok(payload)) = (
+        String::from_redis_value(chan),
+        Vec::<u8>::from_redis_value(payload),
+    ) else {
+        return;
+    };
+    let handlers = handlers.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(tx) = handlers.get(&chan)
+        && let Err(err) = tx.try_send((chan, payload))
+    {
+        tracing::warn!(error = %err, "a node fell behind reading Redis pub/sub");
+    }
+}
+
+impl Driver for ClusterDriver {
+    type Error = redis::RedisError;
+
+    async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
+        match self {
+            Self::Local => Ok(()),
+            Self::Redis { conn, .. } => conn.clone().publish(chan, val).await,
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        chan: String,
+        size: usize,
+    ) -> Result<MessageStream<ChanItem>, Self::Error> {
+        match self {
+            Self::Local => Ok(MessageStream::new_empty()),
+            Self::Redis { conn, handlers } => {
+                let (tx, rx) = mpsc::channel(size);
+                handlers
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(chan.clone(), tx);
+                conn.clone().subscribe(chan).await?;
+                Ok(MessageStream::new(rx))
+            }
+        }
+    }
+
+    async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
+        match self {
+            Self::Local => Ok(()),
+            Self::Redis { conn, handlers } => {
+                handlers
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&chan);
+                conn.clone().unsubscribe(chan).await
+            }
+        }
+    }
+
+    async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
+        match self {
+            // Just this one.
+            Self::Local => Ok(1),
+            Self::Redis { conn, .. } => {
+                let (_, count): (String, u16) = redis::cmd("PUBSUB")
+                    .arg("NUMSUB")
+                    .arg(chan)
+                    .query_async(&mut conn.clone())
+                    .await?;
+                Ok(count)
+            }
+        }
+    }
+}
