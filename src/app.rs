@@ -58,7 +58,9 @@ pub async fn run(
     let acceptor = NoDelay(TcpAcceptor::from_tokio(listener)?);
     let timeout = state.config.shutdown_timeout;
     let workers = workers::start(&state);
-    let realtime = Realtime::start(&state).await?;
+    let driver = crate::cluster::driver(&state.config).await?;
+    let relay = crate::cluster::relay::start(&state, driver.clone()).await?;
+    let realtime = Realtime::start(&state, driver).await?;
     let routes = routes(&state, &realtime);
     // Sockets are closed first: a long-poll would otherwise hold the
     // graceful shutdown for its whole ping interval.
@@ -73,6 +75,9 @@ pub async fn run(
         .run_with_graceful_shutdown(routes, shutdown, Some(timeout))
         .await;
     workers.shutdown().await;
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     state.core.close(timeout).await;
     Ok(served?)
 }

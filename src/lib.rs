@@ -40,6 +40,7 @@ pub mod auth;
 pub mod bench_core;
 pub mod bench_seed;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod db;

@@ -38,6 +38,8 @@ pub enum DomainEvent {
     },
     /// A tenant's casbin rules changed (seeded, added or removed).
     PolicyChanged { tenant: TenantId },
+    /// A tenant's settings changed (every node forgets its cached copy).
+    SettingsChanged { tenant: TenantId },
     /// One session was revoked (logout, refresh-token reuse).
     SessionRevoked { session: SessionId },
     /// Every session of a participant (or, without a tenant, of the
@@ -210,12 +212,18 @@ impl EventBus {
         rx
     }
 
-    /// Runs the listeners, then hands the event to the feeds and streams.
-    pub async fn publish(&self, event: DomainEvent) {
+    /// Runs the listeners only: for another node's event (`cluster::relay`),
+    /// whose sockets that node's fan-out has reached already.
+    pub async fn notify_listeners(&self, event: &DomainEvent) {
         let listeners = self.listeners.read().expect("listener lock").clone();
         for listener in listeners {
-            listener.on_event(&event).await;
+            listener.on_event(event).await;
         }
+    }
+
+    /// Runs the listeners, then hands the event to the feeds and streams.
+    pub async fn publish(&self, event: DomainEvent) {
+        self.notify_listeners(&event).await;
         let event = Arc::new(event);
         let closed = {
             let feeds = self.feeds.read().expect("feed lock");

@@ -287,6 +287,15 @@ async fn store(
 impl Core {
     /// The tenant's settings (cached; another process's change shows within
     /// the cache's lifetime, this process's at once).
+    /// Forgets the cached settings of `tenant` and re-reads the origins
+    /// (another node changed them).
+    pub async fn forget_settings(&self, tenant: TenantId) {
+        self.caches().settings.invalidate(&tenant);
+        if let Err(err) = self.reload_known_origins().await {
+            tracing::warn!(error = %err, "reloading allowed origins failed");
+        }
+    }
+
     pub async fn settings_of(&self, tenant: TenantId) -> AppResult<Arc<TenantSettings>> {
         if let Some(settings) = self.caches().settings.get(&tenant) {
             return Ok(settings);
@@ -335,6 +344,9 @@ impl Core {
             // Saved all the same; the next upkeep round reads them again.
             tracing::warn!(error = %err, "reloading allowed origins failed");
         }
+        self.events()
+            .publish(super::events::DomainEvent::SettingsChanged { tenant })
+            .await;
         Ok(settings)
     }
 }

@@ -20,7 +20,8 @@ use socketioxide::{
     socket::Socket,
 };
 
-use super::{Io, SocketRef, cluster::Adapter, fanout, outbound, rooms, session::Conn};
+use super::{Io, SocketRef, fanout, outbound, rooms, session::Conn};
+use crate::cluster::Adapter;
 use crate::{
     domain::{MessageId, ParticipantId, message::Paging},
     error::{AppError, AppResult},

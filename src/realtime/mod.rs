@@ -15,7 +15,6 @@
 //!
 //! `docs/REALTIME.md` is the wire contract.
 
-pub mod cluster;
 mod fanout;
 mod inbound;
 mod mount;
@@ -26,7 +25,7 @@ mod session;
 use engineioxide::service::NotFoundService;
 use socketioxide::{SocketIo, handler::ConnectHandler};
 
-use cluster::{Adapter, ClusterDriver};
+use crate::cluster::{Adapter, ClusterDriver};
 
 /// The Socket.IO server, on the cluster adapter.
 pub type Io = SocketIo<Adapter>;
@@ -48,11 +47,7 @@ pub struct Realtime {
 impl Realtime {
     /// Builds the server (on Redis when `REDIS_URL` is set, so that rooms
     /// span the nodes) and starts fanning out the core's events.
-    pub async fn start(state: &AppState) -> anyhow::Result<Self> {
-        let driver = match &state.config.redis_url {
-            Some(url) => ClusterDriver::redis(url.expose()).await?,
-            None => ClusterDriver::Local,
-        };
+    pub async fn start(state: &AppState, driver: ClusterDriver) -> anyhow::Result<Self> {
         // One packet limit whatever the transport: the REST body limit (left
         // alone, polling allows 100 kB and websocket 64 MiB). A client that
         // sends more is disconnected, as with engine.io's maxHttpBufferSize.

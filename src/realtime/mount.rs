@@ -17,7 +17,7 @@ use socketioxide::service::SocketIoService;
 
 use crate::error::envelope_response;
 
-type Svc = SocketIoService<NotFoundService, super::cluster::Adapter>;
+type Svc = SocketIoService<NotFoundService, crate::cluster::Adapter>;
 
 pub struct SocketIoEndpoint {
     svc: Svc,

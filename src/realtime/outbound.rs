@@ -116,7 +116,7 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
                 room: rooms::tenant(*tenant),
             }],
         },
-        DomainEvent::PolicyChanged { .. } => vec![],
+        DomainEvent::PolicyChanged { .. } | DomainEvent::SettingsChanged { .. } => vec![],
         DomainEvent::SessionRevoked { session } => vec![Action::Disconnect {
             room: rooms::session(*session),
         }],

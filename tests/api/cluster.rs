@@ -2,6 +2,8 @@
 //! a request lands on. The Socket.IO side (rooms through Redis) is in the
 //! e2e suite (`tests/e2e/cluster/`).
 
+use std::time::{Duration, Instant};
+
 use futures::future::join_all;
 use serde_json::json;
 
@@ -46,5 +48,109 @@ async fn two_nodes_sending_into_one_conversation_keep_its_seqs_gap_free_and_lose
         .get(&format!("{path}?after=0&limit=100"), &world.user.access)
         .await;
     assert_eq!(history.data()["items"].as_array().unwrap().len(), 60);
+    other.stop().await;
+}
+
+/// Two nodes sharing a Redis (a prefix of their own): the cast's app is the
+/// first, the second is returned.
+async fn shared_world() -> (World, crate::helpers::TestApp) {
+    let redis = std::env::var("SAMVAD_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/?protocol=resp3".into());
+    let prefix = format!("samvad-test-{}", uuid::Uuid::now_v7().simple());
+    let app = crate::helpers::TestApp::spawn_with(|c| {
+        c.redis_url = Some(samvad::config::Secret::new(redis));
+        c.redis_prefix = prefix;
+    })
+    .await;
+    let world = World::in_app(app, "acme").await;
+    let other = world.app.another_node().await;
+    (world, other)
+}
+
+/// Polls `check` every 20 ms until it holds; fails after `within`.
+async fn within(within: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within {within:?}");
+}
+
+const ONE_SECOND: Duration = Duration::from_secs(1);
+
+#[tokio::test]
+async fn a_change_on_one_node_takes_effect_on_the_other_within_a_second() {
+    let (world, other) = shared_world().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    let path = format!("/api/conversations/{conversation}/messages");
+
+    // A session both nodes have seen, ended on the first: the second refuses it.
+    let phone = world.app.login(&world.tenant, "asha@acme.test").await;
+    other.get("/api/auth/me", &phone.access).await.data();
+    world
+        .app
+        .post("/api/auth/logout", Some(&phone.access), json!({}))
+        .await
+        .data();
+    within(
+        ONE_SECOND,
+        "the revoked session is refused on the other node",
+        async || other.get("/api/auth/me", &phone.access).await.status == 401,
+    )
+    .await;
+
+    // Settings: the second node sends under the new limit.
+    other
+        .post(
+            &path,
+            Some(&world.user.access),
+            json!({ "content": "twenty characters!!!" }),
+        )
+        .await
+        .data();
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "maxMessageChars": 10 }),
+        )
+        .await
+        .data();
+    within(
+        ONE_SECOND,
+        "the new message limit holds on the other node",
+        async || {
+            let body = json!({ "content": "twenty characters!!!" });
+            other
+                .post(&path, Some(&world.user.access), body)
+                .await
+                .status
+                == 422
+        },
+    )
+    .await;
+
+    // Policies: a rule removed on the first node closes the endpoint on the second.
+    other.get("/api/users", &world.user.access).await.data();
+    world
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            "/api/policies?role=user&object=directory&action=read",
+            Some(&world.admin.access),
+            None,
+        )
+        .await
+        .data();
+    within(
+        ONE_SECOND,
+        "the removed rule is enforced on the other node",
+        async || other.get("/api/users", &world.user.access).await.status == 403,
+    )
+    .await;
     other.stop().await;
 }

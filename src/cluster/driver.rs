@@ -1,4 +1,4 @@
-//! Several nodes: Socket.IO rooms shared through Redis.
+//! Socket.IO rooms shared through Redis.
 //!
 //! The Socket.IO server always runs on socketioxide-redis' adapter with the
 //! [`ClusterDriver`] here. Without `REDIS_URL` the driver is `Local`: it
