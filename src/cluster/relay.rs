@@ -12,7 +12,7 @@
 //! own. A relayed event is applied with [`FROM_PEER`] set, so it is not
 //! published again.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,9 @@ use crate::{
     },
     state::AppState,
 };
+
+/// Tries at telling the other nodes (over about 5 s).
+const PUBLISH_ATTEMPTS: u32 = 6;
 
 tokio::task_local! {
     /// Set while a peer's event is applied here.
@@ -123,8 +126,15 @@ impl Listener for Outgoing {
         // Redis (this node's caches are already right).
         let (driver, channel) = (self.driver.clone(), self.channel.clone());
         tokio::spawn(async move {
-            if let Err(err) = driver.publish(channel, body).await {
-                tracing::warn!(error = %err, "telling the other nodes failed");
+            // Redis restarting: the connection comes back within seconds.
+            for attempt in 1..=PUBLISH_ATTEMPTS {
+                match driver.publish(channel.clone(), body.clone()).await {
+                    Ok(()) => return,
+                    Err(err) if attempt == PUBLISH_ATTEMPTS => {
+                        tracing::warn!(error = %err, "telling the other nodes failed; their caches expire instead");
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await,
+                }
             }
         });
     }

@@ -51,11 +51,16 @@ async fn two_nodes_sending_into_one_conversation_keep_its_seqs_gap_free_and_lose
     other.stop().await;
 }
 
-/// Two nodes sharing a Redis (a prefix of their own): the cast's app is the
-/// first, the second is returned.
+/// Two nodes sharing the machine's Redis (a prefix of their own): the
+/// cast's app is the first, the second is returned.
 async fn shared_world() -> (World, crate::helpers::TestApp) {
     let redis = std::env::var("SAMVAD_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/?protocol=resp3".into());
+    nodes_on(redis).await
+}
+
+/// Two nodes sharing the Redis at `redis`.
+async fn nodes_on(redis: String) -> (World, crate::helpers::TestApp) {
     let prefix = format!("samvad-test-{}", uuid::Uuid::now_v7().simple());
     let app = crate::helpers::TestApp::spawn_with(|c| {
         c.redis_url = Some(samvad::config::Secret::new(redis));
@@ -152,5 +157,34 @@ async fn a_change_on_one_node_takes_effect_on_the_other_within_a_second() {
         async || other.get("/api/users", &world.user.access).await.status == 403,
     )
     .await;
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn the_nodes_hear_each_other_again_after_redis_restarts() {
+    let mut redis = crate::helpers::redis::PrivateRedis::start().await;
+    let (world, other) = nodes_on(redis.url()).await;
+    let revoked_elsewhere = async |phone: &crate::helpers::Login, within_: Duration| {
+        other.get("/api/auth/me", &phone.access).await.data();
+        world
+            .app
+            .post("/api/auth/logout", Some(&phone.access), json!({}))
+            .await
+            .data();
+        within(
+            within_,
+            "the revoked session is refused on the other node",
+            async || other.get("/api/auth/me", &phone.access).await.status == 401,
+        )
+        .await;
+    };
+    let phone = world.app.login(&world.tenant, "asha@acme.test").await;
+    revoked_elsewhere(&phone, ONE_SECOND).await;
+
+    redis.restart().await;
+
+    // Both nodes reconnect and subscribe again by themselves.
+    let phone = world.app.login(&world.tenant, "asha@acme.test").await;
+    revoked_elsewhere(&phone, Duration::from_secs(10)).await;
     other.stop().await;
 }

@@ -11,6 +11,7 @@
 pub mod clamd;
 mod database;
 pub mod push;
+pub mod redis;
 mod response;
 pub mod s3;
 
