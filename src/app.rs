@@ -59,6 +59,9 @@ pub async fn run(
     let timeout = state.config.shutdown_timeout;
     let workers = workers::start(&state);
     let driver = crate::cluster::driver(&state.config).await?;
+    if let Some(conn) = driver.connection() {
+        state.core.limits().share(conn, &state.config.redis_prefix);
+    }
     let relay = crate::cluster::relay::start(&state, driver.clone()).await?;
     let realtime = Realtime::start(&state, driver).await?;
     let routes = routes(&state, &realtime);

@@ -57,6 +57,14 @@ impl ClusterDriver {
         Ok(Self::Redis { conn, handlers })
     }
 
+    /// The Redis connection, if any (for the other shared state).
+    pub fn connection(&self) -> Option<ConnectionManager> {
+        match self {
+            Self::Local => None,
+            Self::Redis { conn, .. } => Some(conn.clone()),
+        }
+    }
+
     /// The adapter's constructor state, channels under `prefix`.
     pub fn adapter(self, prefix: &str) -> RedisAdapterCtr<Self> {
         let config = RedisAdapterConfig::new()

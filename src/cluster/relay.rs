@@ -133,7 +133,9 @@ impl Listener for Outgoing {
                     Err(err) if attempt == PUBLISH_ATTEMPTS => {
                         tracing::warn!(error = %err, "telling the other nodes failed; their caches expire instead");
                     }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await
+                    }
                 }
             }
         });

@@ -6,12 +6,19 @@
 //! lock its owner out by failing on purpose. So they count per identifier
 //! *and address* at the tenant's rate, and per identifier from everywhere
 //! only at [`GLOBAL_FACTOR`] times that: one address cannot lock anyone
-//! out, and many addresses are still held back. Limits are per process.
+//! out, and many addresses are still held back.
+//!
+//! One node counts in its own memory. Several nodes ([`Limits::share`],
+//! with `REDIS_URL`) count in Redis, so that N nodes do not allow N times
+//! the limit: the same generic cell rate algorithm (GCRA) as governor's, in
+//! one Lua script per check, on Redis' clock. If Redis cannot answer, the
+//! node falls back to its own count rather than refuse everyone or let
+//! everything through.
 
 use std::{
     collections::HashMap,
     num::NonZeroU32,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -53,7 +60,33 @@ type Slot = (Quota, Arc<Limiter>);
 #[derive(Default)]
 pub struct Limits {
     limiters: Mutex<HashMap<(TenantId, Kind, Scope), Slot>>,
+    /// Redis, once several nodes share the counts.
+    shared: OnceLock<Shared>,
 }
+
+/// The counts in Redis.
+struct Shared {
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
+    gcra: redis::Script,
+}
+
+/// GCRA on Redis' clock: KEYS[1] holds the theoretical arrival time (ms);
+/// ARGV: the interval between events (ms) and the burst. Returns 0 when
+/// allowed, else the milliseconds to wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if allow_at > now then return math.ceil(allow_at - now) end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+return 0
+";
 
 fn quota(rate: Rate) -> Quota {
     let max = NonZeroU32::new(rate.max.max(1)).expect("max is at least 1");
@@ -66,13 +99,35 @@ fn quota(rate: Rate) -> Quota {
 impl Limits {
     /// Counts one event for `key` (an address, a participant) and refuses
     /// it when over `rate`.
-    pub fn check(&self, tenant: TenantId, kind: Kind, rate: Rate, key: &str) -> AppResult<()> {
-        self.check_in(tenant, kind, Scope::One, rate, key)
+    /// Counts in Redis from now on (several nodes), channels and keys under
+    /// `prefix`.
+    pub fn share(&self, conn: redis::aio::ConnectionManager, prefix: &str) {
+        let _ = self.shared.set(Shared {
+            conn,
+            prefix: prefix.to_owned(),
+            gcra: redis::Script::new(GCRA),
+        });
     }
 
-    /// Counts one event for an identifier seen from `address`: `rate` per
-    /// identifier and address, [`GLOBAL_FACTOR`] times it per identifier.
-    pub fn check_identifier(
+    /// Whether the counts are in Redis.
+    pub fn is_shared(&self) -> bool {
+        self.shared.get().is_some()
+    }
+
+    /// Counts one event for `key`; 429 when over `rate`.
+    pub async fn check(
+        &self,
+        tenant: TenantId,
+        kind: Kind,
+        rate: Rate,
+        key: &str,
+    ) -> AppResult<()> {
+        self.check_in(tenant, kind, Scope::One, rate, key).await
+    }
+
+    /// Counts one event for `identifier` from `address` (see the module
+    /// documentation).
+    pub async fn check_identifier(
         &self,
         tenant: TenantId,
         kind: Kind,
@@ -80,18 +135,46 @@ impl Limits {
         identifier: &str,
         address: &str,
     ) -> AppResult<()> {
-        self.check_in(
-            tenant,
-            kind,
-            Scope::One,
-            rate,
-            &format!("{identifier}\u{0}{address}"),
-        )?;
+        let keyed = format!("{identifier}\u{0}{address}");
+        self.check_in(tenant, kind, Scope::One, rate, &keyed)
+            .await?;
         let everywhere = Rate::new(rate.max.saturating_mul(GLOBAL_FACTOR), rate.per_secs);
         self.check_in(tenant, kind, Scope::Everywhere, everywhere, identifier)
+            .await
     }
 
-    fn check_in(
+    async fn check_in(
+        &self,
+        tenant: TenantId,
+        kind: Kind,
+        scope: Scope,
+        rate: Rate,
+        key: &str,
+    ) -> AppResult<()> {
+        if let Some(shared) = self.shared.get() {
+            match shared.check(tenant, kind, scope, rate, key).await {
+                Ok(answer) => return answer,
+                Err(err) => {
+                    tracing::warn!(error = %err, "rate limits in Redis did not answer; counting here");
+                }
+            }
+        }
+        self.check_here(tenant, kind, scope, rate, key)
+    }
+
+    /// Counts one event in this process only (one node, or the writer's
+    /// own check, which runs where it cannot wait on Redis).
+    pub fn check_local(
+        &self,
+        tenant: TenantId,
+        kind: Kind,
+        rate: Rate,
+        key: &str,
+    ) -> AppResult<()> {
+        self.check_here(tenant, kind, Scope::One, rate, key)
+    }
+
+    fn check_here(
         &self,
         tenant: TenantId,
         kind: Kind,
@@ -135,21 +218,61 @@ impl Limits {
     }
 }
 
+impl Shared {
+    async fn check(
+        &self,
+        tenant: TenantId,
+        kind: Kind,
+        scope: Scope,
+        rate: Rate,
+        key: &str,
+    ) -> redis::RedisResult<AppResult<()>> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let redis_key = format!(
+            "{}:rl:{}:{kind:?}:{scope:?}:{hex}",
+            self.prefix,
+            tenant.0.simple()
+        );
+        let max = rate.max.max(1);
+        let interval_ms = f64::from(rate.per_secs.max(1)) * 1000.0 / f64::from(max);
+        let wait_ms: u64 = self
+            .gcra
+            .key(redis_key)
+            .arg(interval_ms)
+            .arg(max)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(if wait_ms == 0 {
+            Ok(())
+        } else {
+            Err(AppError::TooManyRequests {
+                retry_after_secs: wait_ms.div_ceil(1000).max(1),
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_event_over_the_limit_is_refused_with_a_retry_after() {
+    #[tokio::test]
+    async fn the_event_over_the_limit_is_refused_with_a_retry_after() {
         let limits = Limits::default();
         let tenant = TenantId::new();
         let rate = Rate::new(3, 60);
         for _ in 0..3 {
             limits
                 .check(tenant, Kind::LoginPerIp, rate, "1.2.3.4")
+                .await
                 .unwrap();
         }
-        match limits.check(tenant, Kind::LoginPerIp, rate, "1.2.3.4") {
+        match limits
+            .check(tenant, Kind::LoginPerIp, rate, "1.2.3.4")
+            .await
+        {
             Err(AppError::TooManyRequests { retry_after_secs }) => {
                 assert!((1..=20).contains(&retry_after_secs))
             }
@@ -158,65 +281,77 @@ mod tests {
         // Other keys, kinds and tenants count separately.
         limits
             .check(tenant, Kind::LoginPerIp, rate, "5.6.7.8")
+            .await
             .unwrap();
         limits
             .check(tenant, Kind::LoginPerAccount, rate, "1.2.3.4")
+            .await
             .unwrap();
         limits
             .check(TenantId::new(), Kind::LoginPerIp, rate, "1.2.3.4")
+            .await
             .unwrap();
     }
 
-    #[test]
-    fn one_address_cannot_lock_an_identifier_out_for_everyone() {
+    #[tokio::test]
+    async fn one_address_cannot_lock_an_identifier_out_for_everyone() {
         let limits = Limits::default();
         let tenant = TenantId::new();
         let rate = Rate::new(2, 60);
         for _ in 0..2 {
             limits
                 .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "attacker")
+                .await
                 .unwrap();
         }
         assert!(
             limits
                 .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "attacker")
+                .await
                 .is_err()
         );
         // The owner, elsewhere, still gets in ...
         limits
             .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "owner")
+            .await
             .unwrap();
         // ... until the identifier's overall limit is reached from many addresses.
         for n in 0..(2 * GLOBAL_FACTOR) {
-            let _ = limits.check_identifier(
-                tenant,
-                Kind::LoginPerAccount,
-                rate,
-                "victim",
-                &format!("bot{n}"),
-            );
+            let _ = limits
+                .check_identifier(
+                    tenant,
+                    Kind::LoginPerAccount,
+                    rate,
+                    "victim",
+                    &format!("bot{n}"),
+                )
+                .await;
         }
         assert!(
             limits
                 .check_identifier(tenant, Kind::LoginPerAccount, rate, "victim", "owner")
+                .await
                 .is_err()
         );
     }
 
-    #[test]
-    fn a_changed_rate_takes_effect() {
+    #[tokio::test]
+    async fn a_changed_rate_takes_effect() {
         let limits = Limits::default();
         let tenant = TenantId::new();
         limits
             .check(tenant, Kind::OtpSendPerIp, Rate::new(1, 60), "k")
+            .await
             .unwrap();
         assert!(
             limits
                 .check(tenant, Kind::OtpSendPerIp, Rate::new(1, 60), "k")
+                .await
                 .is_err()
         );
         limits
             .check(tenant, Kind::OtpSendPerIp, Rate::new(5, 60), "k")
+            .await
             .unwrap();
     }
 }

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use samvad::domain::participant::ParticipantType;
 use serde_json::json;
 
 use crate::world::World;
@@ -186,5 +187,78 @@ async fn the_nodes_hear_each_other_again_after_redis_restarts() {
     // Both nodes reconnect and subscribe again by themselves.
     let phone = world.app.login(&world.tenant, "asha@acme.test").await;
     revoked_elsewhere(&phone, Duration::from_secs(10)).await;
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn two_nodes_allow_a_rate_once_between_them_not_once_each() {
+    let (world, other) = shared_world().await;
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "messagesPerParticipant": { "max": 4, "perSeconds": 600 } }),
+        )
+        .await
+        .data();
+    let conversation = world.open(&world.user, &world.astro).await;
+    let path = format!("/api/conversations/{conversation}/messages");
+    for (n, node) in [&world.app, &other, &world.app, &other]
+        .into_iter()
+        .enumerate()
+    {
+        node.post(
+            &path,
+            Some(&world.user.access),
+            json!({ "content": format!("m{n}") }),
+        )
+        .await
+        .data();
+    }
+    for node in [&world.app, &other] {
+        let refused = node
+            .post(
+                &path,
+                Some(&world.user.access),
+                json!({ "content": "one too many" }),
+            )
+            .await;
+        refused.assert_error(429, "rate_limited");
+        let wait: u64 = refused.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=150).contains(&wait), "retry after {wait} s");
+    }
+    // Logins too: an account's, counted across the nodes.
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "loginPerAccount": { "max": 2, "perSeconds": 600 } }),
+        )
+        .await
+        .data();
+    let (_, email) = world
+        .app
+        .participant(&world.tenant, ParticipantType::User, "Ravi")
+        .await;
+    let login = json!({ "tenant": "acme", "email": email, "password": crate::helpers::PASSWORD });
+    world
+        .app
+        .post("/api/auth/login", None, login.clone())
+        .await
+        .data();
+    other
+        .post("/api/auth/login", None, login.clone())
+        .await
+        .data();
+    other
+        .post("/api/auth/login", None, login)
+        .await
+        .assert_error(429, "rate_limited");
     other.stop().await;
 }

@@ -50,7 +50,8 @@ impl Core {
         }
         let ip = device.ip.as_deref().unwrap_or("unknown");
         self.limits()
-            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)?;
+            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)
+            .await?;
         let phone = new
             .phone
             .as_deref()
@@ -125,13 +126,15 @@ impl Core {
         }
         let settings = self.settings_of(tenant_id).await?;
         let ip = actor.ip.as_deref().unwrap_or("unknown");
-        self.limits().check_identifier(
-            tenant_id,
-            Kind::AccountMailPerDestination,
-            settings.otp_send_per_destination,
-            &email,
-            ip,
-        )?;
+        self.limits()
+            .check_identifier(
+                tenant_id,
+                Kind::AccountMailPerDestination,
+                settings.otp_send_per_destination,
+                &email,
+                ip,
+            )
+            .await?;
         let expires = crate::domain::now() + chrono::Duration::hours(VERIFY_TTL_HOURS.into());
         let mut tx = self.pool().begin().await?;
         let token = issue_token(
@@ -199,14 +202,17 @@ impl Core {
         let settings = self.settings_of(tenant.id).await?;
         let ip = from.ip.as_deref().unwrap_or("unknown");
         self.limits()
-            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)?;
-        self.limits().check_identifier(
-            tenant.id,
-            Kind::AccountMailPerDestination,
-            settings.otp_send_per_destination,
-            email.as_str(),
-            ip,
-        )?;
+            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)
+            .await?;
+        self.limits()
+            .check_identifier(
+                tenant.id,
+                Kind::AccountMailPerDestination,
+                settings.otp_send_per_destination,
+                email.as_str(),
+                ip,
+            )
+            .await?;
         let login = ResolvedLogin::Email(email.clone());
         let mut tx = self.pool().begin().await?;
         let Some((account, _)) = participant::find_for_login(&mut tx, tenant.id, &login).await?
@@ -294,13 +300,15 @@ impl Core {
         let session = actor.session()?;
         let settings = self.settings_of(tenant).await?;
         let ip = actor.ip.as_deref().unwrap_or("unknown");
-        self.limits().check_identifier(
-            tenant,
-            Kind::LoginPerAccount,
-            settings.login_per_account,
-            &me.to_string(),
-            ip,
-        )?;
+        self.limits()
+            .check_identifier(
+                tenant,
+                Kind::LoginPerAccount,
+                settings.login_per_account,
+                &me.to_string(),
+                ip,
+            )
+            .await?;
         let stored =
             participant::password_hash(&mut *self.pool().acquire().await?, tenant, me).await?;
         let current_ok = match &stored {

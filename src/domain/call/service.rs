@@ -61,12 +61,14 @@ impl Core {
             Transport::Agora => Some(self.agora_of(tenant).await?),
             Transport::Webrtc => None,
         };
-        self.limits().check(
-            tenant,
-            Kind::CallsPerParticipant,
-            settings.calls_per_participant,
-            &me.to_string(),
-        )?;
+        self.limits()
+            .check(
+                tenant,
+                Kind::CallsPerParticipant,
+                settings.calls_per_participant,
+                &me.to_string(),
+            )
+            .await?;
         drop(conn);
         let conversation = match new.conversation {
             Some(id) => {

@@ -47,7 +47,8 @@ impl Core {
         let login = target.resolve(&tenant)?;
         let ip = from.ip.as_deref().unwrap_or("unknown");
         self.limits()
-            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)?;
+            .check(tenant.id, Kind::OtpSendPerIp, settings.otp_send_per_ip, ip)
+            .await?;
         if purpose == Purpose::Register && !settings.allow_self_registration {
             return Err(registration_closed());
         }
@@ -105,13 +106,15 @@ impl Core {
                 retry_after_secs: wait as u64,
             });
         }
-        self.limits().check_identifier(
-            tenant.id,
-            Kind::OtpSendPerDestination,
-            settings.otp_send_per_destination,
-            dest,
-            ip,
-        )?;
+        self.limits()
+            .check_identifier(
+                tenant.id,
+                Kind::OtpSendPerDestination,
+                settings.otp_send_per_destination,
+                dest,
+                ip,
+            )
+            .await?;
         let account = participant::find_for_login(&mut tx, tenant.id, login)
             .await?
             .map(|(p, _)| p);
@@ -194,19 +197,23 @@ impl Core {
         let settings = self.settings_of(tenant.id).await?;
         let dest = login.as_str();
         let ip = ip.unwrap_or("unknown");
-        self.limits().check(
-            tenant.id,
-            Kind::OtpVerifyPerIp,
-            settings.otp_verify_per_ip,
-            ip,
-        )?;
-        self.limits().check_identifier(
-            tenant.id,
-            Kind::OtpVerifyPerDestination,
-            settings.otp_verify_per_destination,
-            dest,
-            ip,
-        )?;
+        self.limits()
+            .check(
+                tenant.id,
+                Kind::OtpVerifyPerIp,
+                settings.otp_verify_per_ip,
+                ip,
+            )
+            .await?;
+        self.limits()
+            .check_identifier(
+                tenant.id,
+                Kind::OtpVerifyPerDestination,
+                settings.otp_verify_per_destination,
+                dest,
+                ip,
+            )
+            .await?;
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "SELECT id, code_hash, attempts, expires_at FROM otp_codes

@@ -61,7 +61,8 @@ impl Core {
         let settings = self.settings_of(tenant.id).await?;
         let ip = device.ip.as_deref().unwrap_or("unknown");
         self.limits()
-            .check(tenant.id, Kind::LoginPerIp, settings.login_per_ip, ip)?;
+            .check(tenant.id, Kind::LoginPerIp, settings.login_per_ip, ip)
+            .await?;
         let resolved = match login {
             LoginId::Email(email) => ResolvedLogin::Email(email),
             LoginId::Phone(raw) => match Phone::parse(&raw, &tenant.default_region) {
@@ -69,13 +70,15 @@ impl Core {
                 Err(_) => return Err(refuse_login().await),
             },
         };
-        self.limits().check_identifier(
-            tenant.id,
-            Kind::LoginPerAccount,
-            settings.login_per_account,
-            resolved.as_str(),
-            ip,
-        )?;
+        self.limits()
+            .check_identifier(
+                tenant.id,
+                Kind::LoginPerAccount,
+                settings.login_per_account,
+                resolved.as_str(),
+                ip,
+            )
+            .await?;
         let found =
             participant::find_for_login(&mut *self.pool().acquire().await?, tenant.id, &resolved)
                 .await?;
@@ -157,14 +160,17 @@ impl Core {
         self.check_origin(None, device.origin.as_deref()).await?;
         let ip = device.ip.as_deref().unwrap_or("unknown");
         self.limits()
-            .check(PLATFORM, Kind::LoginPerIp, limits.login_per_ip, ip)?;
-        self.limits().check_identifier(
-            PLATFORM,
-            Kind::LoginPerAccount,
-            limits.login_per_account,
-            email.as_str(),
-            ip,
-        )?;
+            .check(PLATFORM, Kind::LoginPerIp, limits.login_per_ip, ip)
+            .await?;
+        self.limits()
+            .check_identifier(
+                PLATFORM,
+                Kind::LoginPerAccount,
+                limits.login_per_account,
+                email.as_str(),
+                ip,
+            )
+            .await?;
         let found = superadmin::find_by_email(&mut *self.pool().acquire().await?, email).await?;
         let Some((admin, hash)) = found else {
             return Err(refuse_login().await);

@@ -65,7 +65,7 @@ impl Task {
             }
         }
         let rate_answer = *job.rate.get_or_insert_with(|| {
-            match self.limits.check(
+            match self.limits.check_local(
                 key.0,
                 Kind::MessagesPerParticipant,
                 rate,

@@ -48,7 +48,7 @@ use crate::{
         ParticipantId, TenantId,
         conversation::ConversationType,
         events::{DomainEvent, EventBus},
-        limits::Limits,
+        limits::{Kind, Limits},
         log::{self, LogKind, NewEntry},
         participant::ParticipantType,
         settings::Rate,
@@ -105,6 +105,7 @@ enum Command {
 pub struct Writer {
     shards: Vec<mpsc::UnboundedSender<Command>>,
     queued: Arc<AtomicUsize>,
+    limits: Arc<Limits>,
 }
 
 /// The fate of one send in a committed batch.
@@ -141,7 +142,11 @@ impl Writer {
                 commands
             })
             .collect();
-        Self { shards, queued }
+        Self {
+            shards,
+            queued,
+            limits,
+        }
     }
 
     /// Appends a message and answers once it is committed (or refused).
@@ -149,11 +154,29 @@ impl Writer {
         // The id's last byte is random (UUIDv7): the conversation's writer.
         let shard = usize::from(draft.message.conversation_id.0.as_bytes()[15]) % self.shards.len();
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            draft,
-            rate: None,
-            reply,
+        // Counted in Redis (several nodes) before the writer, which cannot
+        // wait on it; one node counts in the writer, where a resent
+        // `clientMsgId` is not counted.
+        let rate = match (draft.check, draft.message.sender_id) {
+            (Check::Sender { rate, .. }, Some(sender)) if self.limits.is_shared() => Some(
+                match self
+                    .limits
+                    .check(
+                        draft.message.tenant_id,
+                        Kind::MessagesPerParticipant,
+                        rate,
+                        &sender.to_string(),
+                    )
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    Err(AppError::TooManyRequests { retry_after_secs }) => Err(retry_after_secs),
+                    Err(_) => Err(1),
+                },
+            ),
+            _ => None,
         };
+        let job = Job { draft, rate, reply };
         self.queued.fetch_add(1, Ordering::Relaxed);
         if self.shards[shard]
             .send(Command::Write(Box::new(job)))
