@@ -142,7 +142,8 @@ async fn the_node_socket_io_suite_passes_against_the_real_app() {
 
 /// Two nodes on one database and one Redis: `cluster/*.test.mjs` with
 /// SAMVAD_BASE_URL and SAMVAD_BASE_URL_B (messages, typing, receipts and
-/// revocations across nodes, in every dialect).
+/// revocations across nodes, in every dialect; Redis killed and started
+/// again: local delivery goes on, cross-node delivery comes back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_suite_passes_against_two_nodes_sharing_redis() {
     let dir = e2e_dir();
@@ -150,21 +151,25 @@ async fn the_cluster_suite_passes_against_two_nodes_sharing_redis() {
         return; // SAMVAD_E2E_ONLY names other files.
     }
     let files = vec!["cluster/two-nodes.test.mjs".to_owned()];
-    let redis = std::env::var("SAMVAD_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379/?protocol=resp3".into());
-    let prefix = format!("samvad-e2e-{}", uuid::Uuid::now_v7().simple());
+    // A Redis of this test's own: the suite kills and restarts it.
+    let redis = helpers::redis::PrivateRedis::start().await;
+    let url = redis.url();
     let configure = move |c: &mut samvad::config::Config| {
-        c.redis_url = Some(Secret::new(redis));
-        c.redis_prefix = prefix;
+        c.redis_url = Some(Secret::new(url));
     };
-    run_node(&dir, files, configure, Nodes::Two).await;
+    let nodes = Nodes::Two {
+        redis_port: redis.port(),
+        redis_pid: redis.pid(),
+    };
+    run_node(&dir, files, configure, nodes).await;
 }
 
-/// How many app nodes a Node run talks to.
+/// How many app nodes a Node run talks to (two share a Redis the suite
+/// may kill and start again on the same port).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nodes {
     One,
-    Two,
+    Two { redis_port: u16, redis_pid: u32 },
 }
 
 /// The media round trip again, with the files in S3 (a moto server the
@@ -207,7 +212,7 @@ async fn run_node(
     .await;
     let second = match nodes {
         Nodes::One => None,
-        Nodes::Two => Some(app.another_node().await),
+        Nodes::Two { .. } => Some(app.another_node().await),
     };
     // One login for the whole run (superadmin logins are rate-limited).
     let root = app.superadmin().await;
@@ -231,6 +236,16 @@ async fn run_node(
             "SAMVAD_BASE_URL_B",
             second.as_ref().map_or("", |b| b.base.as_str()),
         )
+        .envs(match nodes {
+            Nodes::One => vec![],
+            Nodes::Two {
+                redis_port,
+                redis_pid,
+            } => vec![
+                ("SAMVAD_REDIS_PORT", redis_port.to_string()),
+                ("SAMVAD_REDIS_PID", redis_pid.to_string()),
+            ],
+        })
         .env("SAMVAD_SUPERADMIN_TOKEN", &root.access)
         .env("SAMVAD_SUPERADMIN_EMAIL", "root@platform.test")
         .env("SAMVAD_SUPERADMIN_PASSWORD", PASSWORD)

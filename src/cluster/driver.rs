@@ -12,7 +12,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -35,6 +38,10 @@ pub enum ClusterDriver {
     Redis {
         conn: ConnectionManager,
         handlers: Handlers,
+        /// Whether Redis answered its last ping (each second): while it
+        /// does not, publishing fails at once, so the fan-out delivers to
+        /// this node's sockets without waiting on a dead connection.
+        up: Arc<AtomicBool>,
     },
 }
 
@@ -54,7 +61,9 @@ impl ClusterDriver {
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_max_delay(Duration::from_secs(2));
         let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self::Redis { conn, handlers })
+        let up = Arc::new(AtomicBool::new(true));
+        tokio::spawn(watch(conn.clone(), Arc::downgrade(&up)));
+        Ok(Self::Redis { conn, handlers, up })
     }
 
     /// The Redis connection, if any (for the other shared state).
@@ -71,6 +80,32 @@ impl ClusterDriver {
             .with_prefix(prefix.to_owned())
             .with_request_timeout(Duration::from_secs(5));
         RedisAdapterCtr::new_with_driver(self, config)
+    }
+}
+
+/// Pings Redis each second and keeps `up` current, until the driver is
+/// dropped.
+async fn watch(conn: ConnectionManager, up: std::sync::Weak<AtomicBool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(flag) = up.upgrade() else {
+            return;
+        };
+        let mut conn = conn.clone();
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut conn);
+        let alive = matches!(
+            tokio::time::timeout(Duration::from_secs(1), ping).await,
+            Ok(Ok(_))
+        );
+        if flag.swap(alive, Ordering::Relaxed) != alive {
+            if alive {
+                tracing::info!("Redis answers again: the nodes share rooms again");
+            } else {
+                tracing::error!("Redis does not answer: delivering to this node's sockets only");
+            }
+        }
     }
 }
 
@@ -103,7 +138,19 @@ impl Driver for ClusterDriver {
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
         match self {
             Self::Local => Ok(()),
-            Self::Redis { conn, .. } => conn.clone().publish(chan, val).await,
+            Self::Redis { conn, up, .. } => {
+                if !up.load(Ordering::Relaxed) {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "Redis is not answering",
+                    )));
+                }
+                let sent = conn.clone().publish(chan, val).await;
+                if sent.is_err() {
+                    up.store(false, Ordering::Relaxed);
+                }
+                sent
+            }
         }
     }
 
@@ -114,7 +161,7 @@ impl Driver for ClusterDriver {
     ) -> Result<MessageStream<ChanItem>, Self::Error> {
         match self {
             Self::Local => Ok(MessageStream::new_empty()),
-            Self::Redis { conn, handlers } => {
+            Self::Redis { conn, handlers, .. } => {
                 let (tx, rx) = mpsc::channel(size);
                 handlers
                     .write()
@@ -129,7 +176,7 @@ impl Driver for ClusterDriver {
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
         match self {
             Self::Local => Ok(()),
-            Self::Redis { conn, handlers } => {
+            Self::Redis { conn, handlers, .. } => {
                 handlers
                     .write()
                     .unwrap_or_else(|e| e.into_inner())

@@ -176,11 +176,16 @@ pub async fn start(
     })))
 }
 
-/// Applies another node's event: its caches first, then this node's
-/// listeners.
+/// Applies another node's event: this node's caches and listeners.
 async fn apply(state: &AppState, event: DomainEvent) {
-    if let DomainEvent::SettingsChanged { tenant } = event {
-        state.core.forget_settings(tenant).await;
+    match event {
+        DomainEvent::SettingsChanged { tenant } => {
+            state.core.forget_settings(tenant).await;
+            state.core.events().notify_listeners(&event).await;
+        }
+        // Each node ends its own sockets of the dead sessions: the whole
+        // event, so that this node's fan-out does (after the listeners).
+        DomainEvent::SubjectSessionsRevoked { .. } => state.core.events().publish(event).await,
+        _ => state.core.events().notify_listeners(&event).await,
     }
-    state.core.events().notify_listeners(&event).await;
 }

@@ -95,10 +95,19 @@ async fn carry_out(io: &Io, state: &AppState, actions: Vec<Action>) {
                 send(io, state, emit).await;
                 Ok(())
             }
-            Action::Join { who, room } => io.to(who).join(room).await,
-            Action::Leave { who, room } => io.to(who).leave(room).await,
+            // Every node's sockets, or (Redis away) this node's.
+            Action::Join { who, room } => match io.to(who.clone()).join(room.clone()).await {
+                Err(_) => io.local().to(who).join(room).await,
+                done => done,
+            },
+            Action::Leave { who, room } => match io.to(who.clone()).leave(room.clone()).await {
+                Err(_) => io.local().to(who).leave(room).await,
+                done => done,
+            },
             Action::Disconnect { room } => {
-                if let Err(err) = io.within(room).disconnect().await {
+                if io.within(room.clone()).disconnect().await.is_err()
+                    && let Err(err) = io.local().within(room).disconnect().await
+                {
                     tracing::debug!(error = ?err, "disconnecting sockets failed");
                 }
                 Ok(())
@@ -150,7 +159,13 @@ pub(crate) async fn send(io: &Io, state: &AppState, emit: Emit) {
         return;
     }
     if state.config.redis_url.is_some() {
-        return broadcast(io, emit).await;
+        match broadcast(io, &emit).await {
+            Ok(()) => return,
+            // Redis away: this node's sockets still get it.
+            Err(err) => {
+                tracing::debug!(error = %err, event = emit.event, "delivering locally only")
+            }
+        }
     }
     let (dialects, others): (Vec<&String>, Vec<&String>) =
         emit.except.iter().partition(|room| is_dialect_room(room));
@@ -199,21 +214,17 @@ pub(crate) async fn send(io: &Io, state: &AppState, emit: Emit) {
 /// nodes). The dialects left out are rooms too, so socket.io leaves them
 /// out on each node; a client too slow for its buffer misses the event
 /// there rather than being disconnected, and catches up by seq when it
-/// next syncs.
-async fn broadcast(io: &Io, emit: Emit) {
+/// next syncs. Fails, having sent nothing, when Redis is away.
+async fn broadcast(io: &Io, emit: &Emit) -> Result<(), socketioxide::BroadcastError> {
     let data = match serde_json::value::to_raw_value(&emit.data) {
         Ok(data) => data,
         Err(err) => {
             tracing::error!(error = %err, event = emit.event, "an event did not serialize");
-            return;
+            return Ok(());
         }
     };
-    if let Err(err) = io
-        .to(emit.to)
-        .except(emit.except)
+    io.to(emit.to.clone())
+        .except(emit.except.clone())
         .emit(emit.event, &data)
         .await
-    {
-        tracing::warn!(error = %err, event = emit.event, "broadcasting to the nodes failed");
-    }
 }

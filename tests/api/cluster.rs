@@ -182,7 +182,9 @@ async fn the_nodes_hear_each_other_again_after_redis_restarts() {
     let phone = world.app.login(&world.tenant, "asha@acme.test").await;
     revoked_elsewhere(&phone, ONE_SECOND).await;
 
+    let before = redis.pid();
     redis.restart().await;
+    assert_ne!(redis.pid(), before, "a new redis-server");
 
     // Both nodes reconnect and subscribe again by themselves.
     let phone = world.app.login(&world.tenant, "asha@acme.test").await;

@@ -21,9 +21,18 @@ impl PrivateRedis {
         PrivateRedis { port, child }
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server process (a test may kill it from elsewhere).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("redis-server is running")
+    }
+
     /// The URL the app takes (RESP3).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/?protocol=resp3", self.port)
+        format!("redis://127.0.0.1:{}/?protocol=resp3", self.port())
     }
 
     /// Kills the server (`SIGKILL`: nothing saved, every connection cut)

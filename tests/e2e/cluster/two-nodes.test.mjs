@@ -1,9 +1,11 @@
 // Two Samvad nodes on one database and one Redis (tests/e2e.rs starts them:
 // SAMVAD_BASE_URL and SAMVAD_BASE_URL_B). A message, typing, receipts and a
 // revocation made on one node reach the sockets held by the other, in every
-// dialect, through the Socket.IO Redis adapter.
+// dialect, through the Socket.IO Redis adapter; and with Redis killed, each
+// node still serves its own sockets until Redis is back.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { BASE, ok } from '../lib/rest.mjs';
@@ -85,10 +87,58 @@ describe('two nodes', () => {
     assert.equal(read.conversationId, conversationId);
   });
 
+  test('every session of a participant ended on node A disconnects its sockets on node B', async () => {
+    const sam = await connect(world.stranger.token, { base: B, label: 'stranger@B' });
+    const samAgain = await connect(world.stranger.token, { label: 'stranger@A' });
+    await ok('POST', '/api/auth/logout-all', { token: world.stranger.token, body: {} });
+    await sam.disconnected();
+    await samAgain.disconnected();
+  });
+
   test('a session ended on node A disconnects its socket on node B', async () => {
     const own = await world.astro.login('second phone');
     const socket = await connect(own.token, { base: B, label: 'astro second phone@B' });
     await ok('POST', '/api/auth/logout', { token: own.token, body: {} });
     await socket.disconnected();
+  });
+});
+
+describe('Redis killed and started again', () => {
+  let restarted;
+  after(() => restarted?.kill('SIGKILL'));
+
+  test('each node keeps delivering to its own sockets; across nodes again once Redis is back', async () => {
+    const port = process.env.SAMVAD_REDIS_PORT;
+    const pid = Number(process.env.SAMVAD_REDIS_PID);
+    assert.ok(port && pid, 'tests/e2e.rs gives the Redis port and pid');
+    const astroOnA = await connect(world.astro.token, { dialect: 'dm', label: 'astro@A' });
+    process.kill(pid, 'SIGKILL');
+
+    // Node A's own sockets still hear what is sent on node A.
+    const sent = await ok('POST', `/api/conversations/${conversationId}/messages`, {
+      token: world.user.token,
+      body: { content: 'while Redis is down' },
+    });
+    const heard = await astroOnA.waitFor('dm:message_received', (m) => m.id === sent.id);
+    assert.equal(heard.content, 'while Redis is down');
+
+    restarted = spawn('redis-server', ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    // Both nodes reconnect and subscribe again by themselves: a message sent
+    // on A reaches B again within seconds.
+    const deadline = Date.now() + 15_000;
+    for (let n = 0; ; n += 1) {
+      const probe = await ok('POST', `/api/conversations/${conversationId}/messages`, {
+        token: world.user.token,
+        body: { content: `after the restart ${n}` },
+      });
+      try {
+        await astro.dm.waitFor('dm:message_received', (m) => m.id === probe.id, 500);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`cross-node delivery did not come back: ${err.message}`);
+      }
+    }
   });
 });
