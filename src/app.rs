@@ -57,12 +57,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let acceptor = NoDelay(TcpAcceptor::from_tokio(listener)?);
     let timeout = state.config.shutdown_timeout;
-    let workers = workers::start(&state);
     let driver = crate::cluster::driver(&state.config).await?;
+    // This process among the nodes (several nodes: rate limits and
+    // presence in Redis, caches kept current by the relay).
+    let node = uuid::Uuid::now_v7();
     if let Some(conn) = driver.connection() {
-        state.core.limits().share(conn, &state.config.redis_prefix);
+        let prefix = &state.config.redis_prefix;
+        state.core.limits().share(conn.clone(), prefix);
+        state.core.share_presence(conn, prefix, node);
     }
-    let relay = crate::cluster::relay::start(&state, driver.clone()).await?;
+    let relay = crate::cluster::relay::start(&state, driver.clone(), node).await?;
+    let workers = workers::start(&state);
     let realtime = Realtime::start(&state, driver).await?;
     let routes = routes(&state, &realtime);
     // Sockets are closed first: a long-poll would otherwise hold the

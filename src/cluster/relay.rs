@@ -143,15 +143,16 @@ impl Listener for Outgoing {
 }
 
 /// Starts relaying (nothing to do for one node): registers the publishing
-/// listener and spawns the task that applies the other nodes' events.
+/// listener and spawns the task that applies the other nodes' events;
+/// `node` is this process's id among them.
 pub async fn start(
     state: &AppState,
     driver: ClusterDriver,
+    node: Uuid,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     if matches!(driver, ClusterDriver::Local) {
         return Ok(None);
     }
-    let node = Uuid::now_v7();
     let channel = format!("{}:events", state.config.redis_prefix);
     let mut incoming = driver.subscribe(channel.clone(), 1024).await?;
     state.core.events().listen(Arc::new(Outgoing {

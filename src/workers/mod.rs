@@ -15,6 +15,8 @@
 //!   never-sent files.
 //! - [`notifications`]: the inbox's entries, from the log; old ones purged.
 //! - [`push`]: pushes to phones (FCM, APNs), expanded and sent.
+//! - [`cluster`]: with several nodes, says this one is alive and takes
+//!   offline whoever was connected only to a node that died.
 //!
 //! Adding a worker (push, webhooks, retention, ...): write
 //! `src/workers/<name>.rs` with its `run`, declare it below with `mod`,
@@ -26,6 +28,7 @@
 //! counted from the signal) before the database pool closes.
 
 pub mod call_sweeper;
+pub mod cluster;
 pub mod media;
 pub mod notifications;
 pub mod push;
@@ -76,6 +79,7 @@ pub fn start(state: &AppState) -> Workers {
         notifications::run(state.clone(), workers.stop()),
     );
     workers.spawn("push", push::run(state.clone(), workers.stop()));
+    workers.spawn("cluster", cluster::run(state.clone(), workers.stop()));
     workers
 }
 

@@ -66,6 +66,7 @@ async fn nodes_on(redis: String) -> (World, crate::helpers::TestApp) {
     let app = crate::helpers::TestApp::spawn_with(|c| {
         c.redis_url = Some(samvad::config::Secret::new(redis));
         c.redis_prefix = prefix;
+        c.presence_grace = Duration::from_millis(100);
     })
     .await;
     let world = World::in_app(app, "acme").await;
@@ -263,4 +264,72 @@ async fn two_nodes_allow_a_rate_once_between_them_not_once_each() {
         .await
         .assert_error(429, "rate_limited");
     other.stop().await;
+}
+
+/// `who` as `node` authenticates them.
+async fn actor_on(
+    node: &crate::helpers::TestApp,
+    who: &crate::helpers::Login,
+) -> samvad::domain::Actor {
+    node.state
+        .auth
+        .authenticate(&who.access, None)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn online_on_either_node_is_online_on_both_and_offline_when_the_last_connection_goes() {
+    let (world, other) = shared_world().await;
+    let astro = samvad::domain::ParticipantId(world.astro.id);
+    let on_a = actor_on(&world.app, &world.astro).await;
+    let on_b = actor_on(&other, &world.astro).await;
+
+    world.app.core.connection_opened(&on_a).await.unwrap();
+    assert!(
+        other.core.is_online(astro).await,
+        "online on A is online for B"
+    );
+    other.core.connection_opened(&on_b).await.unwrap();
+
+    // A's connection goes; B's holds them online.
+    world.app.core.connection_closed(&on_a);
+    within(
+        ONE_SECOND,
+        "A's own count ends after the grace",
+        async || !world.app.core.presence_registry().is_online_here(astro),
+    )
+    .await;
+    assert!(
+        world.app.core.is_online(astro).await,
+        "still online through B"
+    );
+
+    // B's goes too: offline everywhere, last seen stamped.
+    other.core.connection_closed(&on_b);
+    within(ONE_SECOND, "offline on both nodes", async || {
+        !world.app.core.is_online(astro).await && !other.core.is_online(astro).await
+    })
+    .await;
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_that_dies_takes_offline_whoever_was_connected_only_to_it() {
+    let (world, other) = shared_world().await;
+    let astro = samvad::domain::ParticipantId(world.astro.id);
+    let on_b = actor_on(&other, &world.astro).await;
+    other.core.connection_opened(&on_b).await.unwrap();
+    assert!(world.app.core.is_online(astro).await);
+
+    // B stops without letting go of its connections (as a killed node).
+    other.stop().await;
+
+    // Its heartbeat lapses (15 s); the next of A's (every 5 s) cleans up.
+    within(
+        Duration::from_secs(25),
+        "offline once the dead node's heartbeat lapsed",
+        async || !world.app.core.is_online(astro).await,
+    )
+    .await;
 }

@@ -91,7 +91,7 @@ impl Core {
         };
         let now = crate::domain::now();
         let caller_uid = fresh_uid(0);
-        let ringing = self.presence_registry().is_online(callee.id);
+        let ringing = self.is_online(callee.id).await;
         let mut call = Call {
             tenant_id: tenant,
             id: CallId::new(),

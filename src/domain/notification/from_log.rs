@@ -152,12 +152,18 @@ impl Core {
                     .await?;
                 let title = name_of(tx, names, tenant, sender).await?;
                 let body: String = m.preview().chars().take(PREVIEW_CHARS).collect();
-                super::recipients(tx, tenant, m.conversation_id)
-                    .await?
-                    .into_iter()
-                    .filter(|p| *p != sender && !self.presence.is_online(*p))
-                    .map(|p| base(p, NotificationKind::Message, title.clone(), body.clone()))
-                    .collect()
+                let mut offline = Vec::new();
+                for p in super::recipients(tx, tenant, m.conversation_id).await? {
+                    if p != sender && !self.is_online(p).await {
+                        offline.push(base(
+                            p,
+                            NotificationKind::Message,
+                            title.clone(),
+                            body.clone(),
+                        ));
+                    }
+                }
+                offline
             }
             LogKind::CallEnded => {
                 let Some(c) = call::get(tx, tenant, CallId(entry.subject_id), false).await? else {

@@ -166,7 +166,7 @@ impl Core {
         if n.read_at.is_some() {
             return Ok(Plan::Skip("read"));
         }
-        if self.presence.is_online(who) {
+        if self.is_online(who).await {
             return Ok(Plan::Skip("online"));
         }
         let chat = n.kind == NotificationKind::Message;

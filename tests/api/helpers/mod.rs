@@ -126,7 +126,16 @@ impl TestApp {
             .expect("bind");
         let mut config = self.config.clone();
         config.public_url = format!("http://{}", listener.local_addr().unwrap());
-        Self::start_on(&self.db_url(), None, config, listener).await
+        let node = Self::start_on(&self.db_url(), None, config, listener).await;
+        // Served once its start-up (Redis, shared state) is done: the
+        // request waits in the listener's queue until then.
+        let ready = node
+            .raw(Method::GET, "/health")
+            .send()
+            .await
+            .expect("the node answers");
+        assert!(ready.status().is_success(), "the node is not healthy");
+        node
     }
 
     async fn start(db: TestDb, config: Config, listener: tokio::net::TcpListener) -> Self {

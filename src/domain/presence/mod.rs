@@ -1,10 +1,16 @@
 //! Presence: who is online. A participant is online from their first
 //! connection until their last one closes and a grace period passes without
 //! a new one (a reconnect, a network blip, a page reload is not an
-//! offline-online flap). The counts live in this process's memory: each
-//! node knows its own connections (see `docs/ARCHITECTURE.md`).
+//! offline-online flap). Each node counts its own connections in memory;
+//! with several nodes, [`shared`] says in Redis which nodes a participant
+//! is connected to, so online means online on any node.
 
-use std::{collections::HashMap, sync::Mutex};
+mod shared;
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, OnceLock},
+};
 
 use chrono::{DateTime, Utc};
 
@@ -29,9 +35,19 @@ struct Entry {
 }
 
 /// Connection counts per participant; a participant with an entry is online.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Registry {
     entries: Mutex<HashMap<ParticipantId, Entry>>,
+    /// Presence across nodes, with Redis.
+    shared: OnceLock<shared::Shared>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("shared", &self.shared.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
@@ -83,7 +99,8 @@ impl Registry {
         }
     }
 
-    pub fn is_online(&self, who: ParticipantId) -> bool {
+    /// Whether `who` has a connection on this node.
+    pub fn is_online_here(&self, who: ParticipantId) -> bool {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -129,6 +146,65 @@ impl Core {
         &self.presence
     }
 
+    /// Shares presence through Redis from now on (several nodes); `node` is
+    /// this process's id among them.
+    pub fn share_presence(
+        &self,
+        conn: redis::aio::ConnectionManager,
+        prefix: &str,
+        node: uuid::Uuid,
+    ) {
+        let _ = self
+            .presence
+            .shared
+            .set(shared::Shared::new(conn, prefix, node));
+    }
+
+    /// Whether `who` is connected, to this node or (several nodes) any.
+    pub async fn is_online(&self, who: ParticipantId) -> bool {
+        if self.presence.is_online_here(who) {
+            return true;
+        }
+        match self.presence.shared.get() {
+            Some(shared) => shared.online(who).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "presence in Redis did not answer");
+                false
+            }),
+            None => false,
+        }
+    }
+
+    /// Says this node is alive (several nodes) and takes offline whoever
+    /// was connected only to nodes that died. Runs each
+    /// [`HEARTBEAT`](shared::HEARTBEAT) (`workers::upkeep`).
+    pub async fn presence_heartbeat(&self) {
+        let Some(shared) = self.presence.shared.get() else {
+            return;
+        };
+        match shared.heartbeat().await {
+            Ok(gone) => {
+                for (tenant, who) in gone {
+                    self.went_offline(tenant, who).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "the presence heartbeat failed"),
+        }
+    }
+
+    /// How often [`Core::presence_heartbeat`] should run.
+    pub fn presence_heartbeat_every(&self) -> Option<std::time::Duration> {
+        self.presence.shared.get().map(|_| shared::HEARTBEAT)
+    }
+
+    /// `who` is offline everywhere: last seen, the event, their calls end.
+    async fn went_offline(&self, tenant: TenantId, who: ParticipantId) {
+        if let Err(err) = self.presence_changed(tenant, who, false).await {
+            tracing::warn!(error = %err, participant = %who, "recording last seen failed");
+        }
+        // Calls do not outlive a party's last connection.
+        self.participant_gone(tenant, who).await;
+    }
+
     /// How many of the actor's tenant's participants are online now, per
     /// type, for the types the actor's directory shows (admins see all
     /// three; others astrologers and admins). Counts this node's
@@ -147,7 +223,16 @@ impl Core {
     pub async fn connection_opened(&self, actor: &Actor) -> AppResult<()> {
         let (tenant, me) = actor.participant()?;
         if self.presence.connect(me, tenant, actor.role) {
-            self.presence_changed(tenant, me, true).await?;
+            let anywhere = match self.presence.shared.get() {
+                Some(shared) => shared.joined(tenant, me).await.unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "presence in Redis did not answer");
+                    true
+                }),
+                None => true,
+            };
+            if anywhere {
+                self.presence_changed(tenant, me, true).await?;
+            }
         }
         Ok(())
     }
@@ -165,11 +250,16 @@ impl Core {
         tokio::spawn(async move {
             tokio::time::sleep(core.config().presence_grace).await;
             if core.presence.expire(me, generation) {
-                if let Err(err) = core.presence_changed(tenant, me, false).await {
-                    tracing::warn!(error = %err, participant = %me, "recording last seen failed");
+                let everywhere = match core.presence.shared.get() {
+                    Some(shared) => shared.left(tenant, me).await.unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "presence in Redis did not answer");
+                        true
+                    }),
+                    None => true,
+                };
+                if everywhere {
+                    core.went_offline(tenant, me).await;
                 }
-                // Calls do not outlive a party's last connection.
-                core.participant_gone(tenant, me).await;
             }
         });
     }
@@ -216,14 +306,17 @@ impl Core {
             }
             Err(_) => vec![],
         };
-        Ok(found
+        let mut seen = Vec::new();
+        for p in found
             .into_iter()
             .filter(|p| p.id.0 == actor.id || kinds.contains(&p.kind) || shared.contains(&p.id))
-            .map(|p| PresenceOf {
-                online: self.presence.is_online(p.id),
+        {
+            seen.push(PresenceOf {
+                online: self.is_online(p.id).await,
                 participant: as_seen_by(actor, p),
-            })
-            .collect())
+            });
+        }
+        Ok(seen)
     }
 
     /// Everyone who shares a current conversation with `participant`: the
@@ -264,75 +357,4 @@ pub fn last_seen(presence: &PresenceOf) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TENANT: TenantId = TenantId(uuid::Uuid::nil());
-
-    fn someone() -> ParticipantId {
-        ParticipantId(uuid::Uuid::now_v7())
-    }
-
-    #[test]
-    fn online_from_the_first_connection_to_the_expiry_of_the_last() {
-        let registry = Registry::default();
-        let p = someone();
-        assert!(
-            registry.connect(p, TENANT, Role::User),
-            "first connection: online"
-        );
-        assert!(
-            !registry.connect(p, TENANT, Role::User),
-            "second device: no change"
-        );
-        assert_eq!(registry.disconnect(p), None, "one device left");
-        let generation = registry.disconnect(p).expect("the last one closed");
-        assert!(registry.is_online(p), "online during the grace period");
-        assert!(registry.expire(p, generation));
-        assert!(!registry.is_online(p));
-        assert!(!registry.expire(p, generation), "offline once");
-    }
-
-    #[test]
-    fn a_reconnect_within_the_grace_period_keeps_them_online() {
-        let registry = Registry::default();
-        let p = someone();
-        registry.connect(p, TENANT, Role::User);
-        let generation = registry.disconnect(p).unwrap();
-        assert!(
-            !registry.connect(p, TENANT, Role::User),
-            "back before the grace ran out: no change"
-        );
-        assert!(
-            !registry.expire(p, generation),
-            "the old timer does nothing"
-        );
-        assert!(registry.is_online(p));
-        let later = registry.disconnect(p).unwrap();
-        assert_ne!(later, generation);
-        assert!(registry.expire(p, later));
-    }
-
-    #[test]
-    fn closing_an_unknown_connection_changes_nothing() {
-        let registry = Registry::default();
-        assert_eq!(registry.disconnect(someone()), None);
-        assert_eq!(registry.online_count(), 0);
-    }
-
-    #[test]
-    fn online_counts_are_per_tenant_and_role_and_count_people_not_devices() {
-        let registry = Registry::default();
-        let other = TenantId(uuid::Uuid::max());
-        let (a, b, c) = (someone(), someone(), someone());
-        registry.connect(a, TENANT, Role::User);
-        registry.connect(a, TENANT, Role::User);
-        registry.connect(b, TENANT, Role::Astrologer);
-        registry.connect(c, other, Role::User);
-        let counts = registry.online_by_role(TENANT);
-        assert_eq!(counts.get(&Role::User), Some(&1));
-        assert_eq!(counts.get(&Role::Astrologer), Some(&1));
-        assert_eq!(counts.get(&Role::Admin), None);
-        assert_eq!(registry.online_by_role(other).get(&Role::User), Some(&1));
-    }
-}
+mod tests;

@@ -1,0 +1,156 @@
+//! Presence across nodes (with `REDIS_URL`). Each node counts its own
+//! connections (the [`Registry`](super::Registry)); Redis holds which nodes
+//! a participant is connected to (`{prefix}:presence:{participant}`, a hash
+//! of node ids), changed only when a node's own count starts or ends, by
+//! scripts that say atomically whether that made the participant online or
+//! offline anywhere: exactly one node publishes each change.
+//!
+//! A node that dies leaves its entries behind. Every node says it is alive
+//! each [`HEARTBEAT`] (`{prefix}:node:{id}`, expiring after [`NODE_TTL`]);
+//! the first node to find one expired claims its cleanup (removing it from
+//! `{prefix}:nodes`), removes its entries and takes offline whoever was
+//! connected only there.
+
+use std::time::Duration;
+
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use uuid::Uuid;
+
+use crate::domain::{ParticipantId, TenantId};
+
+/// How often a node says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long a node that stopped saying so counts as alive.
+const NODE_TTL: u64 = 15;
+
+/// KEYS: presence hash, the node's set of members. ARGV: node, member.
+/// 1 when this made the participant online anywhere.
+const JOIN: &str = r"
+local added = redis.call('HSET', KEYS[1], ARGV[1], 1)
+redis.call('SADD', KEYS[2], ARGV[2])
+if added == 1 and redis.call('HLEN', KEYS[1]) == 1 then return 1 end
+return 0
+";
+
+/// KEYS and ARGV as [`JOIN`]. 1 when this made the participant offline
+/// everywhere.
+const LEAVE: &str = r"
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then return 1 end
+return 0
+";
+
+/// Presence in Redis.
+pub struct Shared {
+    conn: ConnectionManager,
+    prefix: String,
+    node: Uuid,
+    join: Script,
+    leave: Script,
+}
+
+impl Shared {
+    pub fn new(conn: ConnectionManager, prefix: &str, node: Uuid) -> Self {
+        Self {
+            conn,
+            prefix: prefix.to_owned(),
+            node,
+            join: Script::new(JOIN),
+            leave: Script::new(LEAVE),
+        }
+    }
+
+    fn presence_key(&self, who: ParticipantId) -> String {
+        format!("{}:presence:{}", self.prefix, who.0.simple())
+    }
+
+    fn members_key(&self, node: &str) -> String {
+        format!("{}:node-presence:{node}", self.prefix)
+    }
+
+    fn member(tenant: TenantId, who: ParticipantId) -> String {
+        format!("{}:{}", tenant.0.simple(), who.0.simple())
+    }
+
+    /// This node's first connection of `who`; whether they came online.
+    pub async fn joined(&self, tenant: TenantId, who: ParticipantId) -> redis::RedisResult<bool> {
+        self.run(&self.join, &self.node.simple().to_string(), tenant, who)
+            .await
+    }
+
+    /// This node's last connection of `who` ended (and the grace passed);
+    /// whether they went offline.
+    pub async fn left(&self, tenant: TenantId, who: ParticipantId) -> redis::RedisResult<bool> {
+        self.run(&self.leave, &self.node.simple().to_string(), tenant, who)
+            .await
+    }
+
+    async fn run(
+        &self,
+        script: &Script,
+        node: &str,
+        tenant: TenantId,
+        who: ParticipantId,
+    ) -> redis::RedisResult<bool> {
+        let changed: i32 = script
+            .key(self.presence_key(who))
+            .key(self.members_key(node))
+            .arg(node)
+            .arg(Self::member(tenant, who))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Whether `who` is connected to any node.
+    pub async fn online(&self, who: ParticipantId) -> redis::RedisResult<bool> {
+        let nodes: u32 = self.conn.clone().hlen(self.presence_key(who)).await?;
+        Ok(nodes > 0)
+    }
+
+    /// Says this node is alive, and cleans up after nodes that are not;
+    /// returns who went offline with them.
+    pub async fn heartbeat(&self) -> redis::RedisResult<Vec<(TenantId, ParticipantId)>> {
+        let mut conn = self.conn.clone();
+        let me = self.node.simple().to_string();
+        let nodes_key = format!("{}:nodes", self.prefix);
+        let _: () = conn
+            .set_ex(format!("{}:node:{me}", self.prefix), 1, NODE_TTL)
+            .await?;
+        let _: () = conn.sadd(&nodes_key, &me).await?;
+        let nodes: Vec<String> = conn.smembers(&nodes_key).await?;
+        let mut gone = Vec::new();
+        for node in nodes.into_iter().filter(|n| *n != me) {
+            let alive: bool = conn.exists(format!("{}:node:{node}", self.prefix)).await?;
+            // The first node to remove it does the cleanup.
+            let claimed: u32 = if alive {
+                0
+            } else {
+                conn.srem(&nodes_key, &node).await?
+            };
+            if claimed == 0 {
+                continue;
+            }
+            let members: Vec<String> = conn.smembers(self.members_key(&node)).await?;
+            for member in members {
+                let Some((tenant, who)) = parse_member(&member) else {
+                    continue;
+                };
+                if self.run(&self.leave, &node, tenant, who).await? {
+                    gone.push((tenant, who));
+                }
+            }
+            let _: () = conn.del(self.members_key(&node)).await?;
+        }
+        Ok(gone)
+    }
+}
+
+fn parse_member(member: &str) -> Option<(TenantId, ParticipantId)> {
+    let (tenant, who) = member.split_once(':')?;
+    Some((
+        TenantId(Uuid::parse_str(tenant).ok()?),
+        ParticipantId(Uuid::parse_str(who).ok()?),
+    ))
+}
