@@ -14,6 +14,7 @@ SERVER_PID=""
 cleanup() {
   local status=$?
   stop_server
+  stop_second
   if [[ "${BENCH_KEEP_DB:-}" != 1 ]]; then
     $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" || true
   fi
@@ -29,18 +30,28 @@ stop_server() {
   SERVER_PID=""
 }
 
+# Stops the second node (socket_load.sh --cluster), if one runs.
+stop_second() {
+  if [[ -n "${SECOND_PID:-}" ]] && kill -0 "$SECOND_PID" 2>/dev/null; then
+    kill -TERM "$SECOND_PID" 2>/dev/null || true
+    wait "$SECOND_PID" 2>/dev/null || true
+  fi
+  SECOND_PID=""
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
 # Waits up to 60 s for $1/health to answer (the database is reachable);
-# prints the server log and fails if it does not, or if the server exits.
+# prints the server log and fails if it does not, or if the server (the
+# process $2, default SERVER_PID) exits.
 wait_ready() {
-  local base="$1" _
+  local base="$1" pid="${2:-$SERVER_PID}" _
   for _ in $(seq 1 600); do
     if curl -fsS -o /dev/null "$base/health" 2>/dev/null; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "server did not become ready; its log:" >&2

@@ -11,6 +11,7 @@
 #   bench/socket_load.sh --connections 10000 --rates 1000,2000,4000
 #   bench/socket_load.sh --ref node --connections 1000    # the Node reference
 #   bench/socket_load.sh --compare --rates 500,1000,1500  # Node, then Samvad; a table
+#   bench/socket_load.sh --cluster --rates 500,1000,1500  # one node, then two sharing Redis
 #   bench/socket_load.sh --scenario group --connections 256 --rates 100,200,400
 #   bench/socket_load.sh --scenario connections --connections 50000 --hold 300
 #
@@ -43,6 +44,13 @@
 # Options (all optional):
 #   --scenario S          pairs, group or connections (default pairs)
 #   --ref samvad|node     which server (default samvad)
+#   --cluster             run Samvad on one node, then on two nodes sharing a
+#                         Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/;
+#                         connection i to node i mod 2, so every pair's two
+#                         ends are on different nodes and every message
+#                         crosses), on the same cores; write both result
+#                         files and print the table (the cross-node cost;
+#                         CPU and RSS are the first node's)
 #   --compare             run the Node reference, then Samvad, with the same
 #                         options (each on a fresh database), write both
 #                         result files and print a table per rate and the
@@ -97,6 +105,8 @@ export DATABASE_URL="mysql://root@127.0.0.1:3306/${DB_NAME}"
 SCENARIO=pairs
 REF=samvad
 COMPARE=0
+CLUSTER=0
+SECOND_PID=""
 CONNECTIONS=1000
 RATES=250,500,1000,2000,3000,4000,5000
 DURATION=20
@@ -112,6 +122,7 @@ while (($#)); do
     --scenario) SCENARIO="$2"; shift 2 ;;
     --ref) REF="$2"; shift 2 ;;
     --compare) COMPARE=1; shift ;;
+    --cluster) CLUSTER=1; shift ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --rates) RATES="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
@@ -132,6 +143,7 @@ check_db_name
 PAIRS=$(((CONNECTIONS + 1) / 2))
 REFS=("$REF")
 ((COMPARE)) && REFS=(node samvad)
+((CLUSTER)) && REFS=(samvad samvad-2nodes)
 [[ "$SCENARIO" == connections ]] && OPEN_RATE="${OPEN_RATE:-2000}"
 
 # Each connection is a file descriptor here and one in the server (both
@@ -193,7 +205,16 @@ run_one() {
   PORT="$(free_port)"
   local base="http://127.0.0.1:$PORT"
   echo "== starting $ref on $base" >&2
-  if [[ "$ref" == samvad ]]; then
+  if [[ "$ref" == samvad-2nodes ]]; then
+    local prefix="bench-$$-$RANDOM" port2
+    port2="$(free_port)"
+    REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/}" SAMVAD_REDIS_PREFIX="$prefix" \
+      SAMVAD_BIND="127.0.0.1:$port2" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref-b.log" 2>&1 &
+    SECOND_PID=$!
+    wait_ready "http://127.0.0.1:$port2" "$SECOND_PID"
+    REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/}" SAMVAD_REDIS_PREFIX="$prefix" \
+      SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref.log" 2>&1 &
+  elif [[ "$ref" == samvad ]]; then
     SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref.log" 2>&1 &
   else
     PORT="$PORT" DB_POOL="${SAMVAD_DB_MAX_CONNECTIONS:-20}" node bench/node-ref/server.mjs >"$WORK/server-$ref.log" 2>&1 &
@@ -205,6 +226,7 @@ run_one() {
 
   local db_pid args=() out="bench/results/${ref}-${KIND}${CONNECTIONS}${TAG}.json"
   db_pid="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
+  [[ -n "${SECOND_PID:-}" ]] && base="$base,http://127.0.0.1:$port2"
   args=(--url "$base" --seed "$WORK/seed.json" --scenario "$SCENARIO" --connections "$CONNECTIONS"
     --label "$ref" --server-pid "$SERVER_PID" --out "$WORK/result-$ref.json")
   [[ -n "$db_pid" ]] && args+=(--db-pid "${db_pid%%$'\n'*}")
@@ -221,6 +243,7 @@ run_one() {
   fi
   "$LOADGEN" "${args[@]}" >/dev/null || status=$?
   stop_server
+  stop_second
   [[ -f "$WORK/result-$ref.json" ]] || return "${status/#0/1}"
   # The result, with where it came from.
   node -e '
@@ -245,7 +268,7 @@ for ref in "${REFS[@]}"; do
   [[ -n "$WROTE" ]] && OUTS+=("$WROTE")
 done
 
-if ((COMPARE)) && ((${#OUTS[@]} == 2)); then
+if ((COMPARE || CLUSTER)) && ((${#OUTS[@]} == 2)); then
   node bench/compare.mjs "${OUTS[@]}"
 fi
 exit "$status"

@@ -23,22 +23,65 @@ use crate::{
 
 /// Runs until the feed ends (the bus is dropped) or the task is aborted.
 pub async fn run(io: Io, state: AppState, mut feed: UnboundedReceiver<Arc<DomainEvent>>) {
+    let lanes = state
+        .config
+        .redis_url
+        .is_some()
+        .then(|| Lanes::start(&io, &state));
     while let Some(event) = feed.recv().await {
         match outbound::needs(&event) {
             // Messages keep their order: planned and sent inline.
             Needs::Nothing | Needs::Caller => {
                 let found = lookups(&state, &event).await;
-                carry_out(&io, &state, outbound::plan(&event, &found)).await;
+                carry_out(&io, &state, lanes.as_ref(), outbound::plan(&event, &found)).await;
             }
             // Presence and profiles need a query; they do not hold up messages.
             Needs::Audience | Needs::AudienceAndProfile => {
-                let (io, state) = (io.clone(), state.clone());
+                let (io, state, lanes) = (io.clone(), state.clone(), lanes.clone());
                 tokio::spawn(async move {
                     let found = lookups(&state, &event).await;
-                    carry_out(&io, &state, outbound::plan(&event, &found)).await;
+                    let actions = outbound::plan(&event, &found);
+                    carry_out(&io, &state, lanes.as_ref(), actions).await;
                 });
             }
         }
+    }
+}
+
+/// With several nodes, each emit is a Redis round trip: awaited one after
+/// another they would cap the fan-out at a few thousand a second. Emits go
+/// instead to one of [`LANES`] ordered queues, chosen by their rooms, so
+/// the events of one conversation (same rooms) keep their order while
+/// different conversations' are published side by side.
+#[derive(Clone)]
+struct Lanes(Arc<[tokio::sync::mpsc::UnboundedSender<Emit>]>);
+
+/// Ordered publishing queues with several nodes.
+const LANES: usize = 32;
+
+impl Lanes {
+    fn start(io: &Io, state: &AppState) -> Self {
+        let lanes = (0..LANES)
+            .map(|_| {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Emit>();
+                let (io, state) = (io.clone(), state.clone());
+                tokio::spawn(async move {
+                    while let Some(emit) = rx.recv().await {
+                        send(&io, &state, emit).await;
+                    }
+                });
+                tx
+            })
+            .collect();
+        Self(lanes)
+    }
+
+    fn push(&self, emit: Emit) {
+        use std::hash::{Hash, Hasher};
+        let mut hash = std::collections::hash_map::DefaultHasher::new();
+        emit.to.hash(&mut hash);
+        let lane = (hash.finish() % self.0.len() as u64) as usize;
+        let _ = self.0[lane].send(emit);
     }
 }
 
@@ -87,12 +130,16 @@ async fn profile(
     }
 }
 
-/// Carries the actions out in order.
-async fn carry_out(io: &Io, state: &AppState, actions: Vec<Action>) {
+/// Carries the actions out in order (emits through `lanes`, with several
+/// nodes).
+async fn carry_out(io: &Io, state: &AppState, lanes: Option<&Lanes>, actions: Vec<Action>) {
     for action in actions {
         let done = match action {
             Action::Emit(emit) => {
-                send(io, state, emit).await;
+                match lanes {
+                    Some(lanes) => lanes.push(emit),
+                    None => send(io, state, emit).await,
+                }
                 Ok(())
             }
             // Every node's sockets, or (Redis away) this node's.

@@ -68,7 +68,8 @@ const PER_SOURCE: usize = 20_000;
 #[derive(Parser, Debug)]
 #[command(about = "Socket.IO load generator for Samvad (and the Node reference)")]
 struct Args {
-    /// Server base URL
+    /// Server base URL; several (`http://a,http://b`) for several nodes of
+    /// one deployment: connection i goes to node i mod N
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     /// The JSON `samvad bench seed --pairs P --json` printed (with
@@ -355,8 +356,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "RLIMIT_NOFILE is {nofile} even raised to the hard limit: too few for {n} connections"
         );
     }
-    let url = ws_url(&args.url)?;
-    let server = server_addr(&args.url).await?;
+    // Several nodes (`--url A,B`): connection i goes to node i mod N, so
+    // the two ends of a pair are on different nodes.
+    let mut nodes = Vec::new();
+    for base in args.url.split(',') {
+        nodes.push((ws_url(base)?, server_addr(base).await?));
+    }
+    let server = nodes[0].1;
     let source_count = args.source_addresses.unwrap_or(
         if args.scenario == Scenario::Connections || n > PER_SOURCE {
             n.div_ceil(PER_SOURCE)
@@ -411,9 +417,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (watch_tx, watch_rx) = oneshot::channel();
+        let (url, node) = &nodes[i % nodes.len()];
         tasks.push(tokio::spawn(conn::run(
             url.clone(),
-            server,
+            *node,
             seat,
             shared.clone(),
             rx,

@@ -123,6 +123,17 @@ impl Registry {
         counts
     }
 
+    /// Who is online on this node (connected, or in the grace after their
+    /// last connection), with their tenants.
+    fn online_with_tenants(&self) -> Vec<(TenantId, ParticipantId)> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(who, e)| (e.tenant, *who))
+            .collect()
+    }
+
     /// Who is online on this node (every tenant).
     pub fn online(&self) -> Vec<ParticipantId> {
         self.entries
@@ -176,12 +187,13 @@ impl Core {
 
     /// Says this node is alive (several nodes) and takes offline whoever
     /// was connected only to nodes that died. Runs each
-    /// [`HEARTBEAT`](shared::HEARTBEAT) (`workers::upkeep`).
+    /// [`HEARTBEAT`](shared::HEARTBEAT) (`workers::cluster`).
     pub async fn presence_heartbeat(&self) {
         let Some(shared) = self.presence.shared.get() else {
             return;
         };
-        match shared.heartbeat().await {
+        let here = self.presence.online_with_tenants();
+        match shared.heartbeat(&here).await {
             Ok(gone) => {
                 for (tenant, who) in gone {
                     self.went_offline(tenant, who).await;

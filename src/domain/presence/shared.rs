@@ -109,15 +109,25 @@ impl Shared {
         Ok(nodes > 0)
     }
 
-    /// Says this node is alive, and cleans up after nodes that are not;
-    /// returns who went offline with them.
-    pub async fn heartbeat(&self) -> redis::RedisResult<Vec<(TenantId, ParticipantId)>> {
+    /// Says this node is alive (after a Redis that lost its data, writing
+    /// `here`, this node's connected participants, again), and cleans up
+    /// after nodes that are not; returns who went offline with them.
+    pub async fn heartbeat(
+        &self,
+        here: &[(TenantId, ParticipantId)],
+    ) -> redis::RedisResult<Vec<(TenantId, ParticipantId)>> {
         let mut conn = self.conn.clone();
         let me = self.node.simple().to_string();
         let nodes_key = format!("{}:nodes", self.prefix);
-        let _: () = conn
-            .set_ex(format!("{}:node:{me}", self.prefix), 1, NODE_TTL)
-            .await?;
+        let alive_key = format!("{}:node:{me}", self.prefix);
+        let known: bool = conn.exists(&alive_key).await?;
+        let _: () = conn.set_ex(&alive_key, 1, NODE_TTL).await?;
+        if !known {
+            // New, or Redis restarted empty: say again who is connected here.
+            for (tenant, who) in here {
+                self.joined(*tenant, *who).await?;
+            }
+        }
         let _: () = conn.sadd(&nodes_key, &me).await?;
         let nodes: Vec<String> = conn.smembers(&nodes_key).await?;
         let mut gone = Vec::new();
