@@ -71,6 +71,9 @@ struct Shared {
     gcra: redis::Script,
 }
 
+/// How long a check waits for Redis before counting here instead.
+const REDIS_WAIT: Duration = Duration::from_millis(250);
+
 /// GCRA on Redis' clock: KEYS[1] holds the theoretical arrival time (ms);
 /// ARGV: the interval between events (ms) and the burst. Returns 0 when
 /// allowed, else the milliseconds to wait.
@@ -97,10 +100,7 @@ fn quota(rate: Rate) -> Quota {
 }
 
 impl Limits {
-    /// Counts one event for `key` (an address, a participant) and refuses
-    /// it when over `rate`.
-    /// Counts in Redis from now on (several nodes), channels and keys under
-    /// `prefix`.
+    /// Counts in Redis from now on (several nodes), keys under `prefix`.
     pub fn share(&self, conn: redis::aio::ConnectionManager, prefix: &str) {
         let _ = self.shared.set(Shared {
             conn,
@@ -230,20 +230,24 @@ impl Shared {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(key.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        // The rate is in the key: a changed limit starts afresh, as locally.
         let redis_key = format!(
-            "{}:rl:{}:{kind:?}:{scope:?}:{hex}",
+            "{}:rl:{}:{kind:?}:{scope:?}:{}-{}:{hex}",
             self.prefix,
-            tenant.0.simple()
+            tenant.0.simple(),
+            rate.max,
+            rate.per_secs
         );
         let max = rate.max.max(1);
         let interval_ms = f64::from(rate.per_secs.max(1)) * 1000.0 / f64::from(max);
-        let wait_ms: u64 = self
-            .gcra
-            .key(redis_key)
-            .arg(interval_ms)
-            .arg(max)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+        let mut invocation = self.gcra.key(redis_key);
+        invocation.arg(interval_ms).arg(max);
+        let mut conn = self.conn.clone();
+        let wait_ms: u64 = tokio::time::timeout(REDIS_WAIT, invocation.invoke_async(&mut conn))
+            .await
+            .map_err(|_| {
+                redis::RedisError::from((redis::ErrorKind::Io, "Redis is slow to answer"))
+            })??;
         Ok(if wait_ms == 0 {
             Ok(())
         } else {

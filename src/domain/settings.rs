@@ -285,8 +285,6 @@ async fn store(
 }
 
 impl Core {
-    /// The tenant's settings (cached; another process's change shows within
-    /// the cache's lifetime, this process's at once).
     /// Forgets the cached settings of `tenant` and re-reads the origins
     /// (another node changed them).
     pub async fn forget_settings(&self, tenant: TenantId) {
@@ -296,6 +294,8 @@ impl Core {
         }
     }
 
+    /// The tenant's settings (cached; a change shows at once, on every node
+    /// with the relay).
     pub async fn settings_of(&self, tenant: TenantId) -> AppResult<Arc<TenantSettings>> {
         if let Some(settings) = self.caches().settings.get(&tenant) {
             return Ok(settings);

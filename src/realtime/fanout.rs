@@ -50,8 +50,8 @@ pub async fn run(io: Io, state: AppState, mut feed: UnboundedReceiver<Arc<Domain
 
 /// With several nodes, each emit is a Redis round trip: awaited one after
 /// another they would cap the fan-out at a few thousand a second. Emits go
-/// instead to one of [`LANES`] ordered queues, chosen by their rooms, so
-/// the events of one conversation (same rooms) keep their order while
+/// instead to one of [`LANES`] ordered queues, chosen by their
+/// conversation, so the events of one conversation keep their order while
 /// different conversations' are published side by side.
 #[derive(Clone)]
 struct Lanes(Arc<[tokio::sync::mpsc::UnboundedSender<Emit>]>);
@@ -76,10 +76,19 @@ impl Lanes {
         Self(lanes)
     }
 
+    /// Queues `emit` on its conversation's lane (events that name no
+    /// conversation: on their recipients', in any order given).
     fn push(&self, emit: Emit) {
         use std::hash::{Hash, Hasher};
         let mut hash = std::collections::hash_map::DefaultHasher::new();
-        emit.to.hash(&mut hash);
+        match emit.data.get("conversationId").and_then(|c| c.as_str()) {
+            Some(conversation) => conversation.hash(&mut hash),
+            None => {
+                let mut rooms: Vec<&String> = emit.to.iter().collect();
+                rooms.sort_unstable();
+                rooms.hash(&mut hash);
+            }
+        }
         let lane = (hash.finish() % self.0.len() as u64) as usize;
         let _ = self.0[lane].send(emit);
     }
@@ -208,9 +217,15 @@ pub(crate) async fn send(io: &Io, state: &AppState, emit: Emit) {
     if state.config.redis_url.is_some() {
         match broadcast(io, &emit).await {
             Ok(()) => return,
-            // Redis away: this node's sockets still get it.
+            // Redis away: nothing was sent; this node's sockets still get it.
+            Err(socketioxide::BroadcastError::Adapter(err)) => {
+                tracing::debug!(error = %err, event = emit.event, "delivering locally only");
+            }
+            // Published, and sent here to every socket but those that
+            // failed (a full buffer, a closing socket): not sent again.
             Err(err) => {
-                tracing::debug!(error = %err, event = emit.event, "delivering locally only")
+                tracing::debug!(error = %err, event = emit.event, "some sockets missed an event");
+                return;
             }
         }
     }

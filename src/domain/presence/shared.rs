@@ -34,10 +34,13 @@ return 0
 
 /// KEYS and ARGV as [`JOIN`]. 1 when this made the participant offline
 /// everywhere.
+/// (Also when this node's entry was gone already — a failed JOIN, a
+/// cleanup — so that nobody is left online for ever; at worst an offline
+/// event is sent twice.)
 const LEAVE: &str = r"
-local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[2])
-if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then return 1 end
+if redis.call('HLEN', KEYS[1]) == 0 then return 1 end
 return 0
 ";
 
@@ -93,19 +96,20 @@ impl Shared {
         tenant: TenantId,
         who: ParticipantId,
     ) -> redis::RedisResult<bool> {
-        let changed: i32 = script
-            .key(self.presence_key(who))
+        let mut invocation = script.key(self.presence_key(who));
+        invocation
             .key(self.members_key(node))
             .arg(node)
-            .arg(Self::member(tenant, who))
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+            .arg(Self::member(tenant, who));
+        let mut conn = self.conn.clone();
+        let changed: i32 = bounded(invocation.invoke_async(&mut conn)).await?;
         Ok(changed == 1)
     }
 
     /// Whether `who` is connected to any node.
     pub async fn online(&self, who: ParticipantId) -> redis::RedisResult<bool> {
-        let nodes: u32 = self.conn.clone().hlen(self.presence_key(who)).await?;
+        let mut conn = self.conn.clone();
+        let nodes: u32 = bounded(conn.hlen(self.presence_key(who))).await?;
         Ok(nodes > 0)
     }
 
@@ -155,6 +159,18 @@ impl Shared {
         }
         Ok(gone)
     }
+}
+
+/// How long a request on a hot path (a connect, a recipient's presence)
+/// waits for Redis before the caller goes on without it.
+const REDIS_WAIT: Duration = Duration::from_millis(250);
+
+async fn bounded<T>(
+    request: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    tokio::time::timeout(REDIS_WAIT, request)
+        .await
+        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "Redis is slow to answer")))?
 }
 
 fn parse_member(member: &str) -> Option<(TenantId, ParticipantId)> {
