@@ -15,6 +15,8 @@ use super::{
 };
 use crate::error::{AppError, AppResult};
 
+pub use super::notification::DigestDelays;
+
 /// A rate: at most `max` events per `per_secs` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rate {
@@ -82,39 +84,6 @@ pub struct TenantSettings {
     /// Minutes of unread messages before an email digest, per kind of
     /// participant (0: none).
     pub email_digest: DigestDelays,
-}
-
-/// Minutes a participant's messages stay unread before an email digest
-/// tells them (at most one per that many minutes); 0 sends none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct DigestDelays {
-    pub users: u32,
-    pub astrologers: u32,
-    pub admins: u32,
-}
-
-impl Default for DigestDelays {
-    fn default() -> Self {
-        Self {
-            users: 0,
-            astrologers: 30,
-            admins: 30,
-        }
-    }
-}
-
-impl DigestDelays {
-    /// The delay for a kind of participant (`None`: no digests).
-    pub fn of(&self, kind: super::participant::ParticipantType) -> Option<u32> {
-        use super::participant::ParticipantType as P;
-        let minutes = match kind {
-            P::User => self.users,
-            P::Astrologer => self.astrologers,
-            P::Admin => self.admins,
-        };
-        (minutes > 0).then_some(minutes)
-    }
 }
 
 /// Most origins one tenant may list.

@@ -12,6 +12,7 @@ pub mod preferences;
 mod service;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::{MySqlConnection, QueryBuilder};
 use uuid::Uuid;
 
@@ -283,4 +284,37 @@ pub async fn purge_expired(conn: &mut MySqlConnection, now: DateTime<Utc>) -> sq
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Minutes a participant's messages stay unread before an email digest
+/// tells them (at most one per that many minutes); 0 sends none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DigestDelays {
+    pub users: u32,
+    pub astrologers: u32,
+    pub admins: u32,
+}
+
+impl Default for DigestDelays {
+    fn default() -> Self {
+        Self {
+            users: 0,
+            astrologers: 30,
+            admins: 30,
+        }
+    }
+}
+
+impl DigestDelays {
+    /// The delay for a kind of participant (`None`: no digests).
+    pub fn of(&self, kind: super::participant::ParticipantType) -> Option<u32> {
+        use super::participant::ParticipantType as P;
+        let minutes = match kind {
+            P::User => self.users,
+            P::Astrologer => self.astrologers,
+            P::Admin => self.admins,
+        };
+        (minutes > 0).then_some(minutes)
+    }
 }

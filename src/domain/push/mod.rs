@@ -17,6 +17,7 @@
 //!
 //! `credentials` keeps each tenant's FCM and APNs keys.
 
+mod cancel;
 mod credentials;
 mod plan;
 mod send;

@@ -14,6 +14,7 @@ pub mod push;
 pub mod redis;
 mod response;
 pub mod s3;
+mod serve;
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -36,6 +37,7 @@ use tokio::sync::oneshot;
 pub use self::{
     database::{TestDb, server_url},
     response::{Res, assert_envelope},
+    serve::listening,
 };
 
 /// The password of every account the harness creates.
@@ -376,27 +378,4 @@ impl Drop for TestApp {
         }
         let _ = std::fs::remove_dir_all(&self.state.config.data_dir);
     }
-}
-
-/// The log of a `samvad serve` child, line by line.
-pub type ServeLog = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
-
-/// Waits (at most a minute) until a `samvad serve` child started with piped
-/// stderr says where it listens; returns its base URL and the rest of its
-/// log.
-pub async fn listening(child: &mut tokio::process::Child) -> (String, ServeLog) {
-    use tokio::io::AsyncBufReadExt;
-    let stderr = child.stderr.take().expect("serve's stderr is piped");
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some((_, url)) = line.split_once("listening on ") {
-                return url.trim().to_owned();
-            }
-        }
-        panic!("serve exited before listening");
-    })
-    .await
-    .expect("serve did not start");
-    (base, lines)
 }
