@@ -44,6 +44,27 @@ if redis.call('HLEN', KEYS[1]) == 0 then return 1 end
 return 0
 ";
 
+/// KEYS: a node's alive key, the set of nodes, the node's set of members.
+/// ARGV: the node, the prefix. If the node is dead and still listed, takes
+/// it off the list, removes its entries and returns the members it leaves
+/// offline everywhere; else nothing. (Reaches the presence hashes by name:
+/// one Redis, not a Redis Cluster.)
+const CLEANUP: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return {} end
+local gone = {}
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local who = string.match(member, ':(.*)$')
+  if who then
+    local key = ARGV[2] .. ':presence:' .. who
+    redis.call('HDEL', key, ARGV[1])
+    if redis.call('HLEN', key) == 0 then table.insert(gone, member) end
+  end
+end
+redis.call('DEL', KEYS[3])
+return gone
+";
+
 /// Presence in Redis.
 pub struct Shared {
     conn: ConnectionManager,
@@ -51,6 +72,7 @@ pub struct Shared {
     node: Uuid,
     join: Script,
     leave: Script,
+    cleanup: Script,
 }
 
 impl Shared {
@@ -61,6 +83,7 @@ impl Shared {
             node,
             join: Script::new(JOIN),
             leave: Script::new(LEAVE),
+            cleanup: Script::new(CLEANUP),
         }
     }
 
@@ -136,26 +159,16 @@ impl Shared {
         let nodes: Vec<String> = conn.smembers(&nodes_key).await?;
         let mut gone = Vec::new();
         for node in nodes.into_iter().filter(|n| *n != me) {
-            let alive: bool = conn.exists(format!("{}:node:{node}", self.prefix)).await?;
-            // The first node to remove it does the cleanup.
-            let claimed: u32 = if alive {
-                0
-            } else {
-                conn.srem(&nodes_key, &node).await?
-            };
-            if claimed == 0 {
-                continue;
-            }
-            let members: Vec<String> = conn.smembers(self.members_key(&node)).await?;
-            for member in members {
-                let Some((tenant, who)) = parse_member(&member) else {
-                    continue;
-                };
-                if self.run(&self.leave, &node, tenant, who).await? {
-                    gone.push((tenant, who));
-                }
-            }
-            let _: () = conn.del(self.members_key(&node)).await?;
+            // Claimed and cleaned in one script: a node that beats again in
+            // between keeps its entries, and nothing is left half done.
+            let mut invocation = self.cleanup.key(format!("{}:node:{node}", self.prefix));
+            invocation
+                .key(&nodes_key)
+                .key(self.members_key(&node))
+                .arg(&node)
+                .arg(&self.prefix);
+            let members: Vec<String> = invocation.invoke_async(&mut conn).await?;
+            gone.extend(members.iter().filter_map(|m| parse_member(m)));
         }
         Ok(gone)
     }
