@@ -105,6 +105,26 @@ pub async fn of_participant(
     .await
 }
 
+/// One of a participant's devices, if it is still theirs and live.
+pub async fn live(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participant: ParticipantId,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Device>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM devices d {LIVE}
+         WHERE d.tenant_id = ? AND d.participant_id = ? AND d.id = ?"
+    ))
+    .bind(now)
+    .bind(tenant)
+    .bind(participant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Deletes one of a participant's devices; whether there was one.
 pub async fn remove(
     conn: &mut MySqlConnection,

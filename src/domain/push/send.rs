@@ -19,7 +19,10 @@ use uuid::Uuid;
 use super::{DeliveryState, credentials::TenantPush};
 use crate::{
     delivery::push::{Outcome, PushKind, PushMessage, Target},
-    domain::{Core, ParticipantId, TenantId, device::Platform},
+    domain::{
+        CallId, Core, ParticipantId, TenantId, call,
+        device::{self, Device, Platform},
+    },
     error::AppResult,
 };
 
@@ -42,14 +45,6 @@ struct Claimed {
     /// The claim's time: its outcome is written only while it stands.
     #[sqlx(skip)]
     claimed_at: DateTime<Utc>,
-}
-
-/// Where a claimed delivery goes, read from its device.
-#[derive(sqlx::FromRow)]
-struct Device {
-    platform: Platform,
-    token: String,
-    voip: bool,
 }
 
 /// How a claimed delivery ended this time.
@@ -173,36 +168,31 @@ impl Core {
     /// phone must not get the first one's pushes); for a ring, only while
     /// the call still rings.
     async fn target_of(&self, d: &Claimed) -> AppResult<Result<Device, &'static str>> {
-        let now = crate::domain::now();
-        let device: Option<Device> = sqlx::query_as(
-            "SELECT d.platform, d.token, d.voip FROM devices d
-             JOIN sessions s ON s.id = d.session_id AND s.revoked_at IS NULL AND s.expires_at > ?
-             WHERE d.tenant_id = ? AND d.id = ? AND d.participant_id = ?",
+        let mut conn = self.pool().acquire().await?;
+        let found = device::live(
+            &mut conn,
+            d.tenant_id,
+            d.participant_id,
+            d.device_id,
+            crate::domain::now(),
         )
-        .bind(now)
-        .bind(d.tenant_id)
-        .bind(d.device_id)
-        .bind(d.participant_id)
-        .fetch_optional(self.pool())
         .await?;
-        let Some(device) = device else {
+        let Some(device) = found else {
             return Ok(Err("device_gone"));
         };
         let message = &d.payload.0;
         if message.kind == PushKind::Call {
-            let call = message
+            let id = message
                 .data
                 .get("callId")
                 .and_then(|id| id.parse::<Uuid>().ok());
-            let ringing: Option<i32> = sqlx::query_scalar(
-                "SELECT 1 FROM calls WHERE tenant_id = ? AND id = ?
-                 AND status IN ('initiated', 'ringing')",
-            )
-            .bind(d.tenant_id)
-            .bind(call)
-            .fetch_optional(self.pool())
-            .await?;
-            if ringing.is_none() {
+            let ringing = match id {
+                Some(id) => call::get(&mut conn, d.tenant_id, CallId(id), false)
+                    .await?
+                    .is_some_and(|c| c.status.is_ringing()),
+                None => false,
+            };
+            if !ringing {
                 return Ok(Err("call_over"));
             }
         }
