@@ -65,16 +65,12 @@ impl Task {
             }
         }
         let rate_answer = *job.rate.get_or_insert_with(|| {
-            match self.limits.check_local(
+            super::rate_answer(self.limits.check_local(
                 key.0,
                 Kind::MessagesPerParticipant,
                 rate,
                 &sender.to_string(),
-            ) {
-                Ok(()) => Ok(()),
-                Err(AppError::TooManyRequests { retry_after_secs }) => Err(retry_after_secs),
-                Err(_) => Err(1),
-            }
+            ))
         });
         if let Err(retry_after_secs) = rate_answer {
             return Some(Verdict::Refused(AppError::TooManyRequests {

@@ -101,6 +101,16 @@ enum Command {
     Stop(oneshot::Sender<()>),
 }
 
+/// A rate check's answer as a job keeps it: `Err(seconds to wait)` if
+/// refused.
+fn rate_answer(checked: AppResult<()>) -> Result<(), u64> {
+    match checked {
+        Ok(()) => Ok(()),
+        Err(AppError::TooManyRequests { retry_after_secs }) => Err(retry_after_secs),
+        Err(_) => Err(1),
+    }
+}
+
 /// The handle on the writer tasks.
 pub struct Writer {
     shards: Vec<mpsc::UnboundedSender<Command>>,
@@ -158,8 +168,8 @@ impl Writer {
         // wait on it; one node counts in the writer, where a resent
         // `clientMsgId` is not counted.
         let rate = match (draft.check, draft.message.sender_id) {
-            (Check::Sender { rate, .. }, Some(sender)) if self.limits.is_shared() => Some(
-                match self
+            (Check::Sender { rate, .. }, Some(sender)) if self.limits.is_shared() => {
+                let checked = self
                     .limits
                     .check(
                         draft.message.tenant_id,
@@ -167,13 +177,9 @@ impl Writer {
                         rate,
                         &sender.to_string(),
                     )
-                    .await
-                {
-                    Ok(()) => Ok(()),
-                    Err(AppError::TooManyRequests { retry_after_secs }) => Err(retry_after_secs),
-                    Err(_) => Err(1),
-                },
-            ),
+                    .await;
+                Some(rate_answer(checked))
+            }
             _ => None,
         };
         let job = Job { draft, rate, reply };
