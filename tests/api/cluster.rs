@@ -2,13 +2,13 @@
 //! a request lands on. The Socket.IO side (rooms through Redis) is in the
 //! e2e suite (`tests/e2e/cluster/`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
 use samvad::domain::participant::ParticipantType;
 use serde_json::json;
 
-use crate::world::World;
+use crate::{helpers::within, world::World};
 
 #[tokio::test]
 async fn two_nodes_sending_into_one_conversation_keep_its_seqs_gap_free_and_lose_nothing() {
@@ -72,18 +72,6 @@ async fn nodes_on(redis: String) -> (World, crate::helpers::TestApp) {
     let world = World::in_app(app, "acme").await;
     let other = world.app.another_node().await;
     (world, other)
-}
-
-/// Polls `check` every 20 ms until it holds; fails after `within`.
-async fn within(within: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{what}: not within {within:?}");
 }
 
 const ONE_SECOND: Duration = Duration::from_secs(1);

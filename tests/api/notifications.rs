@@ -16,20 +16,21 @@ use crate::{
 
 /// Waits until the worker has read the whole log.
 pub(crate) async fn settled(app: &TestApp) {
-    for _ in 0..400 {
-        let (checkpoint, head): (u64, u64) = sqlx::query_as(
-            "SELECT c.position, h.position FROM log_checkpoints c, log_head h
+    crate::helpers::within(
+        Duration::from_secs(10),
+        "the notifications worker catching up",
+        async || {
+            let (checkpoint, head): (u64, u64) = sqlx::query_as(
+                "SELECT c.position, h.position FROM log_checkpoints c, log_head h
              WHERE c.name = 'notifications' AND h.id = 1",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if checkpoint == head {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the notifications worker did not catch up");
+            )
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            checkpoint == head
+        },
+    )
+    .await;
 }
 
 /// The cast with empty inboxes: the consultation `World::new` records

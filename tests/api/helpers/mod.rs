@@ -379,3 +379,16 @@ impl Drop for TestApp {
         let _ = std::fs::remove_dir_all(&self.state.config.data_dir);
     }
 }
+
+/// Polls `check` every 20 ms until it holds (the worker or node under test
+/// runs beside the test); fails, saying `what`, after `limit`.
+pub async fn within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}

@@ -21,6 +21,7 @@ use crate::{
     helpers::{
         Login, TestApp,
         push::{APNS_BUNDLE_ID, APNS_KEY_ID, APNS_TEAM_ID, FakeApns, FakeFcm, keys},
+        within,
     },
     notifications::settled,
     world::World,
@@ -111,7 +112,7 @@ pub async fn device(app: &TestApp, who: &Login, platform: &str, token: &str, voi
 /// being sent): whatever was to be sent has been.
 pub async fn quiesced(app: &TestApp) {
     settled(app).await;
-    for _ in 0..600 {
+    within(Duration::from_secs(15), "no push waiting", async || {
         let (waiting,): (i64,) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM pushes WHERE state = 'pending')
                   + (SELECT COUNT(*) FROM push_deliveries WHERE state IN ('pending', 'sending'))",
@@ -119,12 +120,9 @@ pub async fn quiesced(app: &TestApp) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-        if waiting == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("pushes are still waiting");
+        waiting == 0
+    })
+    .await;
 }
 
 /// Why each of `who`'s pushes was skipped (`None`: expanded), oldest first.
