@@ -158,7 +158,7 @@ impl UsersApi {
         auth: Caller,
     ) -> Reply<OnlineCountView> {
         state.auth.authorize(&auth.0, "directory", "read").await?;
-        let counts = state.core.online_by_type(&auth.0)?;
+        let counts = state.core.online_by_type(&auth.0).await?;
         let of = |kind| counts.iter().find(|(k, _)| *k == kind).map(|(_, n)| *n);
         ok(OnlineCountView {
             total: counts.iter().map(|(_, n)| n).sum(),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::Row;
 
-use super::{Actor, Core};
+use super::{Actor, Core, participant::ParticipantType};
 use crate::error::{AppError, AppResult};
 
 /// A tenant at a glance.
@@ -95,20 +95,12 @@ impl Core {
         .bind(today)
         .fetch_one(&mut *conn)
         .await?;
-        let online = self.presence_registry().online();
-        let online_now = if online.is_empty() {
-            0
-        } else {
-            let marks = vec!["?"; online.len()].join(", ");
-            let sql = format!(
-                "SELECT COUNT(*) AS n FROM participants WHERE tenant_id = ? AND id IN ({marks})"
-            );
-            let mut query = sqlx::query(&sql).bind(tenant);
-            for id in &online {
-                query = query.bind(*id);
-            }
-            count(&query.fetch_one(&mut *conn).await?, "n")?
-        };
+        let online_now = self
+            .online_counts(tenant, &ParticipantType::ALL)
+            .await
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum();
         let storage_used = super::file::used_bytes(&mut conn, tenant).await?;
         let storage_quota = self.settings_of(tenant).await?.media.storage_quota_bytes;
         let mut messages_by_day = Vec::with_capacity(7);

@@ -161,10 +161,77 @@ pub async fn read_after(
     .await?)
 }
 
+/// The position of the last committed entry.
+pub async fn head(conn: &mut MySqlConnection) -> AppResult<u64> {
+    // A plain read sees the head as last committed: everything up to it is
+    // committed and visible to the next statement.
+    Ok(
+        sqlx::query_scalar("SELECT position FROM log_head WHERE id = 1")
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// How many message changes [`super::Core::message_changes`] returns at most.
+const CHANGES_PAGE: u32 = 200;
+
 impl super::Core {
     /// Up to `limit` log entries after `position`, for the workers (and
     /// other nodes) that read the log from a checkpoint.
     pub async fn log_after(&self, position: u64, limit: u32) -> AppResult<Vec<Entry>> {
         read_after(&mut *self.pool().acquire().await?, position, limit).await
+    }
+
+    /// The log position everything committed so far is at or before: where
+    /// a reader that wants only what comes next starts.
+    pub async fn log_head(&self) -> AppResult<u64> {
+        head(&mut *self.pool().acquire().await?).await
+    }
+
+    /// The messages of one conversation created, edited or deleted after
+    /// log position `after`, as they are now, and the position read up to:
+    /// how a view served by one node follows what happens on every node.
+    /// The caller has checked that the reader may see the conversation.
+    pub async fn message_changes(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        after: u64,
+    ) -> AppResult<(Vec<super::message::Message>, u64)> {
+        let mut conn = self.pool().acquire().await?;
+        let head = head(&mut conn).await?;
+        if head <= after {
+            return Ok((Vec::new(), after));
+        }
+        let changed: Vec<(u64, Uuid)> = sqlx::query_as(
+            "SELECT position, subject_id FROM event_log
+             WHERE tenant_id = ? AND position > ? AND position <= ? AND conversation_id = ?
+               AND kind IN (?, ?, ?)
+             ORDER BY position LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(after)
+        .bind(head)
+        .bind(conversation)
+        .bind(LogKind::MessageCreated.as_str())
+        .bind(LogKind::MessageUpdated.as_str())
+        .bind(LogKind::MessageDeleted.as_str())
+        .bind(CHANGES_PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        // A full page may stop short of the head: go on from its last entry.
+        let upto = match changed.last() {
+            Some((position, _)) if changed.len() == CHANGES_PAGE as usize => *position,
+            _ => head,
+        };
+        let mut messages = Vec::with_capacity(changed.len());
+        for (_, id) in changed {
+            if let Some(message) =
+                super::message::get(&mut conn, tenant, super::MessageId(id)).await?
+            {
+                messages.push(message);
+            }
+        }
+        Ok((messages, upto))
     }
 }

@@ -54,7 +54,7 @@ async fn two_nodes_sending_into_one_conversation_keep_its_seqs_gap_free_and_lose
 
 /// Two nodes sharing the machine's Redis (a prefix of their own): the
 /// cast's app is the first, the second is returned.
-async fn shared_world() -> (World, crate::helpers::TestApp) {
+pub async fn shared_world() -> (World, crate::helpers::TestApp) {
     let redis = std::env::var("SAMVAD_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/?protocol=resp3".into());
     nodes_on(redis).await
@@ -303,6 +303,38 @@ async fn online_on_either_node_is_online_on_both_and_offline_when_the_last_conne
     other.stop().await;
 }
 
+/// The admin's online counts as `node` answers them.
+async fn counts_on(node: &crate::helpers::TestApp, world: &World) -> serde_json::Value {
+    node.get("/api/users/online/count", &world.admin.access)
+        .await
+        .data()
+        .clone()
+}
+
+#[tokio::test]
+async fn the_online_counts_are_the_deployments_not_one_nodes() {
+    let (world, other) = shared_world().await;
+    let astro_on_a = actor_on(&world.app, &world.astro).await;
+    let user_on_b = actor_on(&other, &world.user).await;
+    world.app.core.connection_opened(&astro_on_a).await.unwrap();
+    // Two devices on B count once.
+    other.core.connection_opened(&user_on_b).await.unwrap();
+    other.core.connection_opened(&user_on_b).await.unwrap();
+    let both = json!({ "total": 2, "user": 1, "astrologer": 1, "admin": 0 });
+    assert_eq!(counts_on(&world.app, &world).await, both);
+    assert_eq!(counts_on(&other, &world).await, both);
+
+    // The user's devices on B go: A counts them out after the grace.
+    other.core.connection_closed(&user_on_b);
+    other.core.connection_closed(&user_on_b);
+    let astro_only = json!({ "total": 1, "user": 0, "astrologer": 1, "admin": 0 });
+    within(ONE_SECOND, "A counts the user out", async || {
+        counts_on(&world.app, &world).await == astro_only
+    })
+    .await;
+    other.stop().await;
+}
+
 #[tokio::test]
 async fn a_node_that_dies_takes_offline_whoever_was_connected_only_to_it() {
     let (world, other) = shared_world().await;
@@ -310,6 +342,7 @@ async fn a_node_that_dies_takes_offline_whoever_was_connected_only_to_it() {
     let on_b = actor_on(&other, &world.astro).await;
     other.core.connection_opened(&on_b).await.unwrap();
     assert!(world.app.core.is_online(astro).await);
+    assert_eq!(counts_on(&world.app, &world).await["astrologer"], json!(1));
 
     // B stops without letting go of its connections (as a killed node).
     other.stop().await;
@@ -321,4 +354,9 @@ async fn a_node_that_dies_takes_offline_whoever_was_connected_only_to_it() {
         async || !world.app.core.is_online(astro).await,
     )
     .await;
+    assert_eq!(
+        counts_on(&world.app, &world).await["astrologer"],
+        json!(0),
+        "and out of the counts"
+    );
 }

@@ -38,6 +38,9 @@ pub enum ParticipantType {
 super::text_enum!(ParticipantType { User => "user", Astrologer => "astrologer", Admin => "admin" });
 
 impl ParticipantType {
+    /// Every type.
+    pub const ALL: [Self; 3] = [Self::User, Self::Astrologer, Self::Admin];
+
     pub fn parse(raw: &str) -> AppResult<Self> {
         Self::from_str_opt(raw.trim()).ok_or_else(|| {
             AppError::validation(format!(

@@ -15,18 +15,12 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-const ALL_KINDS: [ParticipantType; 3] = [
-    ParticipantType::User,
-    ParticipantType::Astrologer,
-    ParticipantType::Admin,
-];
-
 /// The types a caller may see in the directory: admins see everyone; others
 /// see the people they can address (astrologers and admins). Users find
 /// each other only through conversations, never by browsing.
 pub fn visible_kinds(actor: &Actor) -> &'static [ParticipantType] {
     if actor.sees_everyone() {
-        &ALL_KINDS
+        &ParticipantType::ALL
     } else {
         &[ParticipantType::Astrologer, ParticipantType::Admin]
     }
@@ -239,7 +233,7 @@ impl Core {
         limit: u32,
     ) -> AppResult<Page<Participant>> {
         let scope = Scope {
-            kinds: &ALL_KINDS,
+            kinds: &ParticipantType::ALL,
             search_contacts: true,
         };
         self.page_of(tenant, filter, scope, cursor, limit).await

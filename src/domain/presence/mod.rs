@@ -124,23 +124,13 @@ impl Registry {
     }
 
     /// Who is online on this node (connected, or in the grace after their
-    /// last connection), with their tenants.
-    fn online_with_tenants(&self) -> Vec<(TenantId, ParticipantId)> {
+    /// last connection), with their tenants and roles.
+    fn online_here(&self) -> Vec<shared::Here> {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(who, e)| (e.tenant, *who))
-            .collect()
-    }
-
-    /// Who is online on this node (every tenant).
-    pub fn online(&self) -> Vec<ParticipantId> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .copied()
+            .map(|(who, e)| (e.tenant, *who, e.role))
             .collect()
     }
 }
@@ -171,6 +161,11 @@ impl Core {
             .set(shared::Shared::new(conn, prefix, node));
     }
 
+    /// Whether this node is one of several (presence shared through Redis).
+    pub fn is_clustered(&self) -> bool {
+        self.presence.shared.get().is_some()
+    }
+
     /// Whether `who` is connected, to this node or (several nodes) any.
     pub async fn is_online(&self, who: ParticipantId) -> bool {
         if self.presence.is_online_here(who) {
@@ -192,10 +187,10 @@ impl Core {
         let Some(shared) = self.presence.shared.get() else {
             return;
         };
-        let here = self.presence.online_with_tenants();
+        let here = self.presence.online_here();
         match shared.heartbeat(&here).await {
             Ok(gone) => {
-                for (tenant, who) in gone {
+                for (tenant, who, _) in gone {
                     self.went_offline(tenant, who).await;
                 }
             }
@@ -219,15 +214,33 @@ impl Core {
 
     /// How many of the actor's tenant's participants are online now, per
     /// type, for the types the actor's directory shows (admins see all
-    /// three; others astrologers and admins). Counts this node's
-    /// connections, like the rest of presence.
-    pub fn online_by_type(&self, actor: &Actor) -> AppResult<Vec<(ParticipantType, u32)>> {
-        let tenant = actor.tenant()?;
-        let counts = self.presence.online_by_role(tenant);
-        Ok(visible_kinds(actor)
+    /// three; others astrologers and admins).
+    pub async fn online_by_type(&self, actor: &Actor) -> AppResult<Vec<(ParticipantType, u32)>> {
+        let kinds = visible_kinds(actor);
+        let counts = self.online_counts(actor.tenant()?, kinds).await;
+        Ok(kinds.iter().copied().zip(counts).collect())
+    }
+
+    /// How many of the tenant's participants of each of `kinds` are online:
+    /// on any node (several nodes; this node's counts while Redis does not
+    /// answer), or on this one.
+    pub(crate) async fn online_counts(
+        &self,
+        tenant: TenantId,
+        kinds: &[ParticipantType],
+    ) -> Vec<u32> {
+        let roles: Vec<Role> = kinds.iter().map(|&kind| Role::from(kind)).collect();
+        if let Some(shared) = self.presence.shared.get() {
+            match shared.counts(tenant, &roles).await {
+                Ok(counts) => return counts,
+                Err(err) => tracing::warn!(error = %err, "presence in Redis did not answer"),
+            }
+        }
+        let here = self.presence.online_by_role(tenant);
+        roles
             .iter()
-            .map(|&kind| (kind, counts.get(&Role::from(kind)).copied().unwrap_or(0)))
-            .collect())
+            .map(|role| here.get(role).copied().unwrap_or(0))
+            .collect()
     }
 
     /// A connection of `actor` opened (a socket). The first one brings them
@@ -236,10 +249,13 @@ impl Core {
         let (tenant, me) = actor.participant()?;
         if self.presence.connect(me, tenant, actor.role) {
             let anywhere = match self.presence.shared.get() {
-                Some(shared) => shared.joined(tenant, me).await.unwrap_or_else(|err| {
-                    tracing::warn!(error = %err, "presence in Redis did not answer");
-                    true
-                }),
+                Some(shared) => shared
+                    .joined((tenant, me, actor.role))
+                    .await
+                    .unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "presence in Redis did not answer");
+                        true
+                    }),
                 None => true,
             };
             if anywhere {
@@ -255,6 +271,7 @@ impl Core {
         let Ok((tenant, me)) = actor.participant() else {
             return;
         };
+        let role = actor.role;
         let Some(generation) = self.presence.disconnect(me) else {
             return;
         };
@@ -263,7 +280,7 @@ impl Core {
             tokio::time::sleep(core.config().presence_grace).await;
             if core.presence.expire(me, generation) {
                 let everywhere = match core.presence.shared.get() {
-                    Some(shared) => shared.left(tenant, me).await.unwrap_or_else(|err| {
+                    Some(shared) => shared.left((tenant, me, role)).await.unwrap_or_else(|err| {
                         tracing::warn!(error = %err, "presence in Redis did not answer");
                         true
                     }),

@@ -10,24 +10,34 @@
 //! the first node to find one expired claims its cleanup (removing it from
 //! `{prefix}:nodes`), removes its entries and takes offline whoever was
 //! connected only there.
+//!
+//! Who is online anywhere is also kept per tenant and role
+//! (`{prefix}:online:{tenant}:{role}`, a set of participants, changed by
+//! the same scripts), so the online counts are the deployment's, not one
+//! node's.
 
 use std::time::Duration;
 
 use redis::{AsyncCommands, Script, aio::ConnectionManager};
 use uuid::Uuid;
 
-use crate::domain::{ParticipantId, TenantId};
+use crate::domain::{ParticipantId, TenantId, actor::Role};
+
+/// A participant connected to this node: their tenant, id and role.
+pub type Here = (TenantId, ParticipantId, Role);
 
 /// How often a node says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How long a node that stopped saying so counts as alive.
 const NODE_TTL: u64 = 15;
 
-/// KEYS: presence hash, the node's set of members. ARGV: node, member.
-/// 1 when this made the participant online anywhere.
+/// KEYS: presence hash, the node's set of members, the tenant's online
+/// set for the participant's role. ARGV: node, member, participant. 1 when
+/// this made the participant online anywhere.
 const JOIN: &str = r"
 local added = redis.call('HSET', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
 if added == 1 and redis.call('HLEN', KEYS[1]) == 1 then return 1 end
 return 0
 ";
@@ -40,7 +50,10 @@ return 0
 const LEAVE: &str = r"
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[2])
-if redis.call('HLEN', KEYS[1]) == 0 then return 1 end
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[3])
+  return 1
+end
 return 0
 ";
 
@@ -54,11 +67,14 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return {} end
 local gone = {}
 for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  local who = string.match(member, ':(.*)$')
+  local tenant, who, role = string.match(member, '^([^:]+):([^:]+):([^:]+)$')
   if who then
     local key = ARGV[2] .. ':presence:' .. who
     redis.call('HDEL', key, ARGV[1])
-    if redis.call('HLEN', key) == 0 then table.insert(gone, member) end
+    if redis.call('HLEN', key) == 0 then
+      redis.call('SREM', ARGV[2] .. ':online:' .. tenant .. ':' .. role, who)
+      table.insert(gone, member)
+    end
   end
 end
 redis.call('DEL', KEYS[3])
@@ -95,38 +111,55 @@ impl Shared {
         format!("{}:node-presence:{node}", self.prefix)
     }
 
-    fn member(tenant: TenantId, who: ParticipantId) -> String {
-        format!("{}:{}", tenant.0.simple(), who.0.simple())
+    fn online_key(&self, tenant: TenantId, role: Role) -> String {
+        format!(
+            "{}:online:{}:{}",
+            self.prefix,
+            tenant.0.simple(),
+            role.as_str()
+        )
+    }
+
+    /// How the node's set of members names a participant: the script that
+    /// cleans up after a dead node finds their presence and online keys by it.
+    fn member(tenant: TenantId, who: ParticipantId, role: Role) -> String {
+        format!("{}:{}:{}", tenant.0.simple(), who.0.simple(), role.as_str())
     }
 
     /// This node's first connection of `who`; whether they came online.
-    pub async fn joined(&self, tenant: TenantId, who: ParticipantId) -> redis::RedisResult<bool> {
-        self.run(&self.join, &self.node.simple().to_string(), tenant, who)
-            .await
+    pub async fn joined(&self, who: Here) -> redis::RedisResult<bool> {
+        self.run(&self.join, who).await
     }
 
     /// This node's last connection of `who` ended (and the grace passed);
     /// whether they went offline.
-    pub async fn left(&self, tenant: TenantId, who: ParticipantId) -> redis::RedisResult<bool> {
-        self.run(&self.leave, &self.node.simple().to_string(), tenant, who)
-            .await
+    pub async fn left(&self, who: Here) -> redis::RedisResult<bool> {
+        self.run(&self.leave, who).await
     }
 
-    async fn run(
-        &self,
-        script: &Script,
-        node: &str,
-        tenant: TenantId,
-        who: ParticipantId,
-    ) -> redis::RedisResult<bool> {
+    async fn run(&self, script: &Script, (tenant, who, role): Here) -> redis::RedisResult<bool> {
+        let node = self.node.simple().to_string();
         let mut invocation = script.key(self.presence_key(who));
         invocation
-            .key(self.members_key(node))
-            .arg(node)
-            .arg(Self::member(tenant, who));
+            .key(self.members_key(&node))
+            .key(self.online_key(tenant, role))
+            .arg(&node)
+            .arg(Self::member(tenant, who, role))
+            .arg(who.0.simple().to_string());
         let mut conn = self.conn.clone();
         let changed: i32 = bounded(invocation.invoke_async(&mut conn)).await?;
         Ok(changed == 1)
+    }
+
+    /// How many of the tenant's participants are connected to any node, for
+    /// each of `roles`.
+    pub async fn counts(&self, tenant: TenantId, roles: &[Role]) -> redis::RedisResult<Vec<u32>> {
+        let mut pipe = redis::pipe();
+        for &role in roles {
+            pipe.scard(self.online_key(tenant, role));
+        }
+        let mut conn = self.conn.clone();
+        bounded(pipe.query_async(&mut conn)).await
     }
 
     /// Whether `who` is connected to any node.
@@ -139,10 +172,7 @@ impl Shared {
     /// Says this node is alive (after a Redis that lost its data, writing
     /// `here`, this node's connected participants, again), and cleans up
     /// after nodes that are not; returns who went offline with them.
-    pub async fn heartbeat(
-        &self,
-        here: &[(TenantId, ParticipantId)],
-    ) -> redis::RedisResult<Vec<(TenantId, ParticipantId)>> {
+    pub async fn heartbeat(&self, here: &[Here]) -> redis::RedisResult<Vec<Here>> {
         let mut conn = self.conn.clone();
         let me = self.node.simple().to_string();
         let nodes_key = format!("{}:nodes", self.prefix);
@@ -151,8 +181,8 @@ impl Shared {
         let _: () = conn.set_ex(&alive_key, 1, NODE_TTL).await?;
         if !known {
             // New, or Redis restarted empty: say again who is connected here.
-            for (tenant, who) in here {
-                self.joined(*tenant, *who).await?;
+            for who in here {
+                self.joined(*who).await?;
             }
         }
         let _: () = conn.sadd(&nodes_key, &me).await?;
@@ -186,10 +216,12 @@ async fn bounded<T>(
         .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "Redis is slow to answer")))?
 }
 
-fn parse_member(member: &str) -> Option<(TenantId, ParticipantId)> {
-    let (tenant, who) = member.split_once(':')?;
+fn parse_member(member: &str) -> Option<Here> {
+    let mut parts = member.split(':');
+    let (tenant, who, role) = (parts.next()?, parts.next()?, parts.next()?);
     Some((
         TenantId(Uuid::parse_str(tenant).ok()?),
         ParticipantId(Uuid::parse_str(who).ok()?),
+        Role::from_str_opt(role)?,
     ))
 }

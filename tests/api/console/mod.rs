@@ -5,10 +5,12 @@
 //! console, tenant isolation, the call history and its CSV. `admin`: the
 //! administration pages (participants, policies, settings, audit, tenants).
 //! `media`: photos, voice notes and files in a conversation, through signed
-//! links, and the storage used on the dashboard.
+//! links, and the storage used on the dashboard. `cluster`: the live view
+//! and the dashboard of one node show what happens on the others.
 
 mod access;
 mod admin;
+mod cluster;
 mod media;
 mod pages;
 mod push;
@@ -105,6 +107,17 @@ impl Browser {
 
     async fn get(&self, path: &str) -> Page {
         self.send(Method::GET, path, None).await
+    }
+
+    /// A `GET` whose body is read as it comes (server-sent events).
+    async fn stream(&self, path: &str) -> reqwest::Response {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, format!("samvad_console={cookie}"));
+        }
+        let response = request.send().await.expect("console request");
+        assert_eq!(response.status(), StatusCode::OK);
+        response
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
