@@ -140,36 +140,38 @@ async fn the_node_socket_io_suite_passes_against_the_real_app() {
     run_node(&dir, files, |_| {}, Nodes::One).await;
 }
 
-/// Two nodes on one database and one Redis: `cluster/*.test.mjs` with
-/// SAMVAD_BASE_URL and SAMVAD_BASE_URL_B (messages, typing, receipts and
-/// revocations across nodes, in every dialect; Redis killed and started
-/// again: local delivery goes on, cross-node delivery comes back).
+/// Three nodes on one database and one Redis: `cluster/*.test.mjs` with
+/// SAMVAD_BASE_URL, SAMVAD_BASE_URL_B and SAMVAD_BASE_URL_C (messages,
+/// typing, receipts and revocations across nodes, in every dialect; calls
+/// placed, rung, answered, refused as busy, timed out and cleaned up across
+/// nodes; Redis killed and started again: local delivery goes on,
+/// cross-node delivery comes back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cluster_suite_passes_against_two_nodes_sharing_redis() {
+async fn the_cluster_suite_passes_against_three_nodes_sharing_redis() {
     let dir = e2e_dir();
     if std::env::var("SAMVAD_E2E_ONLY").is_ok_and(|only| !"cluster".contains(only.as_str())) {
         return; // SAMVAD_E2E_ONLY names other files.
     }
-    let files = vec!["cluster/two-nodes.test.mjs".to_owned()];
+    let files = vec!["cluster/nodes.test.mjs".to_owned()];
     // A Redis of this test's own: the suite kills and restarts it.
     let redis = helpers::redis::PrivateRedis::start().await;
     let url = redis.url();
     let configure = move |c: &mut samvad::config::Config| {
         c.redis_url = Some(Secret::new(url));
     };
-    let nodes = Nodes::Two {
+    let nodes = Nodes::Three {
         redis_port: redis.port(),
         redis_pid: redis.pid(),
     };
     run_node(&dir, files, configure, nodes).await;
 }
 
-/// How many app nodes a Node run talks to (two share a Redis the suite
+/// How many app nodes a Node run talks to (three share a Redis the suite
 /// may kill and start again on the same port).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nodes {
     One,
-    Two { redis_port: u16, redis_pid: u32 },
+    Three { redis_port: u16, redis_pid: u32 },
 }
 
 /// The media round trip again, with the files in S3 (a moto server the
@@ -210,9 +212,9 @@ async fn run_node(
         configure(c);
     })
     .await;
-    let second = match nodes {
-        Nodes::One => None,
-        Nodes::Two { .. } => Some(app.another_node().await),
+    let others = match nodes {
+        Nodes::One => vec![],
+        Nodes::Three { .. } => vec![app.another_node().await, app.another_node().await],
     };
     // One login for the whole run (superadmin logins are rate-limited).
     let root = app.superadmin().await;
@@ -232,13 +234,14 @@ async fn run_node(
         .args(&files)
         .current_dir(dir)
         .env("SAMVAD_BASE_URL", &app.base)
-        .env(
-            "SAMVAD_BASE_URL_B",
-            second.as_ref().map_or("", |b| b.base.as_str()),
+        .envs(
+            ["SAMVAD_BASE_URL_B", "SAMVAD_BASE_URL_C"]
+                .into_iter()
+                .zip(others.iter().map(|node| node.base.clone())),
         )
         .envs(match nodes {
             Nodes::One => vec![],
-            Nodes::Two {
+            Nodes::Three {
                 redis_port,
                 redis_pid,
             } => vec![
@@ -292,8 +295,8 @@ async fn run_node(
         status.success(),
         "the Node e2e suite failed ({status}); its output is above"
     );
-    if let Some(second) = second {
-        second.stop().await;
+    for node in others {
+        node.stop().await;
     }
     app.stop().await;
 }

@@ -1,18 +1,22 @@
-// Two Samvad nodes on one database and one Redis (tests/e2e.rs starts them:
-// SAMVAD_BASE_URL and SAMVAD_BASE_URL_B). A message, typing, receipts and a
-// revocation made on one node reach the sockets held by the other, in every
-// dialect, through the Socket.IO Redis adapter; and with Redis killed, each
-// node still serves its own sockets until Redis is back.
+// Three Samvad nodes on one database and one Redis (tests/e2e.rs starts
+// them: SAMVAD_BASE_URL, SAMVAD_BASE_URL_B and SAMVAD_BASE_URL_C). A
+// message, typing, receipts and a revocation made on one node reach the
+// sockets held by another, in every dialect, through the Socket.IO Redis
+// adapter; a call placed on one node rings, is answered, refused as busy,
+// times out (once, with three sweepers) and is cleaned up on the others;
+// and with Redis killed, each node still serves its own sockets until
+// Redis is back.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
-import { BASE, ok } from '../lib/rest.mjs';
-import { closeAll, connect } from '../lib/socket.mjs';
+import { BASE, PRESENCE_GRACE_MS, ok } from '../lib/rest.mjs';
+import { assertError, closeAll, connect } from '../lib/socket.mjs';
 import { createWorld } from '../lib/world.mjs';
 
 const B = process.env.SAMVAD_BASE_URL_B?.replace(/\/$/, '');
+const C = process.env.SAMVAD_BASE_URL_C?.replace(/\/$/, '');
 const DIALECTS = ['dm', 'backend', 'backend1', 'all'];
 const MESSAGE = { dm: 'dm:message_received', backend: 'receive-message', backend1: 'message', all: 'dm:message_received' };
 const NOT_HEARD = { dm: ['receive-message', 'message'], backend: ['dm:message_received', 'message'], backend1: ['dm:message_received', 'receive-message'], all: [] };
@@ -24,8 +28,8 @@ let user;
 const astro = {};
 
 before(async () => {
-  assert.ok(B, 'SAMVAD_BASE_URL_B names the second node (tests/e2e.rs sets it)');
-  assert.notEqual(B, BASE);
+  assert.ok(B && C, 'SAMVAD_BASE_URL_B and _C name the other nodes (tests/e2e.rs sets them)');
+  assert.equal(new Set([BASE, B, C]).size, 3);
   world = await createWorld('cluster');
   conversationId = await world.tenant.open(world.user, world.astro);
   user = await connect(world.user.token, { dialect: 'dm', label: 'user@A' });
@@ -100,6 +104,84 @@ describe('two nodes', () => {
     const socket = await connect(own.token, { base: B, label: 'astro second phone@B' });
     await ok('POST', '/api/auth/logout', { token: own.token, body: {} });
     await socket.disconnected();
+  });
+});
+
+describe('calls across three nodes', () => {
+  const byCall = (id) => (data) => data?.callId === id;
+  let phone; // the astrologer's phone, on B
+  let laptop; // the astrologer's laptop, on C
+  let caller; // the user, on A
+  let admin; // the admin, on C
+
+  before(async () => {
+    await ok('PUT', '/api/settings/agora', {
+      token: world.admin.token,
+      body: { appId: '970CA35de60c44645bbae8a215061b33', appCertificate: '5CFd2fd1755d40ecb72977518be15d3b' },
+    });
+    await ok('PATCH', '/api/settings', {
+      token: world.admin.token,
+      body: { callsPerParticipant: { max: 1000, perSeconds: 3600 } },
+    });
+    const second = await world.astro.login('laptop');
+    phone = await connect(world.astro.token, { base: B, dialect: 'dm', label: 'astro/phone@B' });
+    laptop = await connect(second.token, { base: C, dialect: 'dm', label: 'astro/laptop@C' });
+    caller = await connect(world.user.token, { dialect: 'dm', label: 'user/caller@A' });
+    admin = await connect(world.admin.token, { base: C, dialect: 'dm', label: 'admin@C' });
+  });
+
+  test('placed on A, rung on B and C, answered on B; busy from C; ended on A', async () => {
+    const placed = await caller.must('call:initiate', { calleeId: world.astro.id });
+    assert.equal(placed.call.status, 'ringing', 'online on other nodes is online');
+    const id = placed.callId;
+    await Promise.all([phone, laptop].map((c) => c.waitFor('call:incoming', byCall(id))));
+
+    await phone.must('call:accept', { callId: id });
+    assert.equal((await caller.waitFor('call:accepted', byCall(id))).status, 'answered');
+    await laptop.waitFor('call:answered_elsewhere', byCall(id));
+
+    // The astrologer's line is taken on another node: busy.
+    assertError(await admin.request('call:initiate', { calleeId: world.astro.id }), 'busy');
+
+    await caller.must('call:end', { callId: id });
+    await phone.waitFor('call:ended', byCall(id));
+    const call = await ok('GET', `/api/calls/${id}`, { token: world.admin.token, base: B });
+    assert.equal(call.status, 'ended');
+    assert.equal(call.endReason, 'completed');
+  });
+
+  test('an unanswered call placed on A times out once, though three sweepers watch it', async () => {
+    await ok('PATCH', '/api/settings', { token: world.admin.token, body: { ringTimeoutSeconds: 1 } });
+    try {
+      const placed = await caller.must('call:initiate', { calleeId: world.astro.id });
+      const id = placed.callId;
+      for (const c of [caller, phone, laptop]) await c.waitFor('call:missed', byCall(id));
+      // One outcome recorded: one call entry in the conversation, one
+      // `call:missed` per device (a message sent after it arrives after any
+      // second one would have).
+      const probe = await caller.must('dm:send_message', { conversationId, content: 'after the missed call' });
+      await phone.waitFor('dm:message_received', (m) => m.id === probe.id);
+      assert.equal(phone.heard('call:missed', byCall(id)).length, 1, 'missed once');
+      const page = await ok('GET', `/api/conversations/${conversationId}/messages?limit=50`, { token: world.admin.token });
+      const entries = page.items.filter((m) => m.type === 'call' && m.metadata?.callId === id);
+      assert.equal(entries.length, 1, 'one call entry');
+      assert.equal(entries[0].metadata.status, 'missed');
+    } finally {
+      await ok('PATCH', '/api/settings', { token: world.admin.token, body: { ringTimeoutSeconds: 60 } });
+    }
+  });
+
+  test('the caller\'s last connection (on A) drops: the call ends with network_error on B', async () => {
+    const device = await world.user.login('flaky');
+    const flaky = await connect(device.token, { dialect: 'dm', label: 'user/flaky@A' });
+    // Only `flaky` is left (later tests use no socket of the user's).
+    caller.close();
+    user.close();
+    const placed = await flaky.must('call:initiate', { calleeId: world.astro.id });
+    await phone.must('call:accept', { callId: placed.callId });
+    flaky.socket.io.engine.close(); // the network goes, no goodbye
+    const ended = await phone.waitFor('call:ended', byCall(placed.callId), PRESENCE_GRACE_MS + 8000);
+    assert.equal(ended.endReason, 'network_error');
   });
 });
 
