@@ -83,6 +83,7 @@ pub async fn run(
         .run_with_graceful_shutdown(routes, shutdown, Some(timeout))
         .await;
     workers.shutdown().await;
+    state.core.presence_retire().await;
     if let Some(relay) = relay {
         relay.abort();
     }

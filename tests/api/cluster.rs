@@ -336,21 +336,37 @@ async fn the_online_counts_are_the_deployments_not_one_nodes() {
 }
 
 #[tokio::test]
-async fn a_node_that_dies_takes_offline_whoever_was_connected_only_to_it() {
+async fn a_node_that_stops_takes_offline_within_a_heartbeat_whoever_was_connected_only_to_it() {
     let (world, other) = shared_world().await;
     let astro = samvad::domain::ParticipantId(world.astro.id);
-    let on_b = actor_on(&other, &world.astro).await;
-    other.core.connection_opened(&on_b).await.unwrap();
+    let user = samvad::domain::ParticipantId(world.user.id);
+    other
+        .core
+        .connection_opened(&actor_on(&other, &world.astro).await)
+        .await
+        .unwrap();
+    // The user is connected to both nodes.
+    other
+        .core
+        .connection_opened(&actor_on(&other, &world.user).await)
+        .await
+        .unwrap();
+    world
+        .app
+        .core
+        .connection_opened(&actor_on(&world.app, &world.user).await)
+        .await
+        .unwrap();
     assert!(world.app.core.is_online(astro).await);
     assert_eq!(counts_on(&world.app, &world).await["astrologer"], json!(1));
 
-    // B stops without letting go of its connections (as a killed node).
+    // B stops without its grace timers running out (its sockets' clients
+    // would be reconnecting elsewhere). A killed node is cleaned up the
+    // same way, once its heartbeat key expires (bench/faults.sh kills one).
     other.stop().await;
-
-    // Its heartbeat lapses (15 s); the next of A's (every 5 s) cleans up.
     within(
-        Duration::from_secs(25),
-        "offline once the dead node's heartbeat lapsed",
+        Duration::from_secs(8),
+        "offline at A's next heartbeat",
         async || !world.app.core.is_online(astro).await,
     )
     .await;
@@ -358,5 +374,9 @@ async fn a_node_that_dies_takes_offline_whoever_was_connected_only_to_it() {
         counts_on(&world.app, &world).await["astrologer"],
         json!(0),
         "and out of the counts"
+    );
+    assert!(
+        world.app.core.is_online(user).await,
+        "still connected to A: still online"
     );
 }

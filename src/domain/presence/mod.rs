@@ -198,6 +198,18 @@ impl Core {
         }
     }
 
+    /// This node is stopping (several nodes): another node takes offline,
+    /// at its next heartbeat, whoever was connected only here and did not
+    /// reconnect elsewhere. (Not done here: the sockets just closed, and
+    /// their clients are reconnecting to the other nodes.)
+    pub async fn presence_retire(&self) {
+        if let Some(shared) = self.presence.shared.get()
+            && let Err(err) = shared.retire().await
+        {
+            tracing::warn!(error = %err, "could not tell Redis this node stops");
+        }
+    }
+
     /// How often [`Core::presence_heartbeat`] should run.
     pub fn presence_heartbeat_every(&self) -> Option<std::time::Duration> {
         self.presence.shared.get().map(|_| shared::HEARTBEAT)

@@ -204,6 +204,18 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// This node stops: its alive key goes, so the next heartbeat of any
+    /// other node cleans up after it (within [`HEARTBEAT`], not the
+    /// [`NODE_TTL`] a killed node takes), taking offline only whoever did
+    /// not reconnect to another node meanwhile.
+    pub async fn retire(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let alive_key = format!("{}:node:{}", self.prefix, self.node.simple());
+        bounded(conn.del(alive_key)).await
+    }
+}
+
 /// How long a request on a hot path (a connect, a recipient's presence)
 /// waits for Redis before the caller goes on without it.
 const REDIS_WAIT: Duration = Duration::from_millis(250);
