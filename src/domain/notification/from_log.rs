@@ -152,18 +152,13 @@ impl Core {
                     .await?;
                 let title = name_of(tx, names, tenant, sender).await?;
                 let body: String = m.preview().chars().take(PREVIEW_CHARS).collect();
-                let mut offline = Vec::new();
-                for p in super::recipients(tx, tenant, m.conversation_id).await? {
-                    if p != sender && !self.is_online(p).await {
-                        offline.push(base(
-                            p,
-                            NotificationKind::Message,
-                            title.clone(),
-                            body.clone(),
-                        ));
-                    }
-                }
-                offline
+                let mut others = super::recipients(tx, tenant, m.conversation_id).await?;
+                others.retain(|&p| p != sender);
+                self.offline_among(&others)
+                    .await
+                    .into_iter()
+                    .map(|p| base(p, NotificationKind::Message, title.clone(), body.clone()))
+                    .collect()
             }
             LogKind::CallEnded => {
                 let Some(c) = call::get(tx, tenant, CallId(entry.subject_id), false).await? else {

@@ -180,6 +180,33 @@ impl Core {
         }
     }
 
+    /// Which of `who` are not connected to this node or (several nodes)
+    /// any: one Redis round trip for them all.
+    pub async fn offline_among(&self, who: &[ParticipantId]) -> Vec<ParticipantId> {
+        let elsewhere: Vec<ParticipantId> = who
+            .iter()
+            .copied()
+            .filter(|&p| !self.presence.is_online_here(p))
+            .collect();
+        let Some(shared) = self.presence.shared.get() else {
+            return elsewhere;
+        };
+        if elsewhere.is_empty() {
+            return elsewhere;
+        }
+        match shared.online_among(&elsewhere).await {
+            Ok(online) => elsewhere
+                .into_iter()
+                .zip(online)
+                .filter_map(|(p, online)| (!online).then_some(p))
+                .collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "presence in Redis did not answer");
+                elsewhere
+            }
+        }
+    }
+
     /// Says this node is alive (several nodes) and takes offline whoever
     /// was connected only to nodes that died. Runs each
     /// [`HEARTBEAT`](shared::HEARTBEAT) (`workers::cluster`).

@@ -162,6 +162,17 @@ impl Shared {
         bounded(pipe.query_async(&mut conn)).await
     }
 
+    /// Which of `who` are connected to any node (one round trip).
+    pub async fn online_among(&self, who: &[ParticipantId]) -> redis::RedisResult<Vec<bool>> {
+        let mut pipe = redis::pipe();
+        for &p in who {
+            pipe.hlen(self.presence_key(p));
+        }
+        let mut conn = self.conn.clone();
+        let nodes: Vec<u32> = bounded(pipe.query_async(&mut conn)).await?;
+        Ok(nodes.into_iter().map(|n| n > 0).collect())
+    }
+
     /// Whether `who` is connected to any node.
     pub async fn online(&self, who: ParticipantId) -> redis::RedisResult<bool> {
         let mut conn = self.conn.clone();
