@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::{
     Io,
     outbound::{self, Action, Emit, Lookups, Needs},
-    rooms::Dialect,
+    rooms::{self, Dialect},
     session::Conn,
 };
 use crate::{
@@ -273,10 +273,12 @@ pub(crate) async fn send(io: &Io, state: &AppState, emit: Emit) {
 }
 
 /// Sends one emit to its rooms on every node, through the adapter (several
-/// nodes). The dialects left out are rooms too, so socket.io leaves them
-/// out on each node; a client too slow for its buffer misses the event
-/// there rather than being disconnected, and catches up by seq when it
-/// next syncs. Fails, having sent nothing, when Redis is away.
+/// nodes). An emit to participants that leaves out some dialects goes to
+/// their rooms for the dialects it is in (`rooms::heard_in`); others leave
+/// out the dialects' rooms, so socket.io leaves them out on each node. A
+/// client too slow for its buffer misses the event there rather than being
+/// disconnected, and catches up by seq when it next syncs. Fails, having
+/// sent nothing, when Redis is away.
 async fn broadcast(io: &Io, emit: &Emit) -> Result<(), socketioxide::BroadcastError> {
     let data = match serde_json::value::to_raw_value(&emit.data) {
         Ok(data) => data,
@@ -285,8 +287,60 @@ async fn broadcast(io: &Io, emit: &Emit) -> Result<(), socketioxide::BroadcastEr
             return Ok(());
         }
     };
-    io.to(emit.to.clone())
-        .except(emit.except.clone())
-        .emit(emit.event, &data)
-        .await
+    let (to, except) = cluster_rooms(emit);
+    io.to(to).except(except).emit(emit.event, &data).await
+}
+
+/// The rooms an emit goes to and leaves out, with several nodes.
+fn cluster_rooms(emit: &Emit) -> (Vec<String>, Vec<String>) {
+    let (dialects, others): (Vec<&String>, Vec<&String>) =
+        emit.except.iter().partition(|room| is_dialect_room(room));
+    if dialects.is_empty() || !emit.to.iter().all(|room| room.starts_with("user:")) {
+        return (emit.to.clone(), emit.except.clone());
+    }
+    let heard = Dialect::NAMED
+        .into_iter()
+        .filter(|d| !dialects.iter().any(|room| *room == d.room()));
+    let to = heard
+        .flat_map(|d| emit.to.iter().map(move |room| rooms::heard_in(room, d)))
+        .collect();
+    (to, others.into_iter().cloned().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn emit(to: &[&str], except: Vec<String>) -> Emit {
+        Emit {
+            to: to.iter().map(|r| (*r).to_owned()).collect(),
+            except,
+            event: "e",
+            data: json!({}),
+        }
+    }
+
+    #[test]
+    fn an_emit_to_participants_in_some_dialects_goes_to_their_rooms_for_those_dialects() {
+        let (to, except) = cluster_rooms(&emit(&["user:a", "user:b"], Dialect::Dm.others()));
+        assert_eq!(to, ["user:a/dialect:dm", "user:b/dialect:dm"]);
+        assert!(except.is_empty());
+
+        let mut both_backends = vec![Dialect::Dm.room().to_owned(), "user:a".to_owned()];
+        let (to, except) = cluster_rooms(&emit(&["user:b"], both_backends.clone()));
+        assert_eq!(to, ["user:b/dialect:backend", "user:b/dialect:backend1"]);
+        assert_eq!(except, ["user:a"], "other rooms are still left out");
+
+        // A conversation's room (typing) has no dialect rooms: as it was.
+        both_backends.truncate(1);
+        let typing = emit(&["conversation:c"], both_backends);
+        assert_eq!(
+            cluster_rooms(&typing),
+            (typing.to.clone(), typing.except.clone())
+        );
+        let plain = emit(&["user:a"], vec![]);
+        assert_eq!(cluster_rooms(&plain), (plain.to.clone(), vec![]));
+    }
 }
