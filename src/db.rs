@@ -1,7 +1,14 @@
 //! The MySQL pool: connecting, creating the database when missing, and the
 //! migrations embedded in the binary from `migrations/`.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use sqlx::{
@@ -106,6 +113,62 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
         .connect_with(options(url)?)
         .await
         .with_context(|| format!("cannot connect to MySQL at {}", redact_url(url)))
+}
+
+/// Whether the database answers, as the message writer last found it.
+/// While it does not, sends are refused at once (503, never acknowledged)
+/// instead of each waiting out the pool's timeout; a probe (one fresh
+/// connection each [`PROBE_EVERY`]) finds when it is back.
+pub struct Health {
+    up: AtomicBool,
+    pool: Pool,
+}
+
+/// How often a lost database is tried again.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How long one probe waits to connect.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
+
+impl Health {
+    pub fn new(pool: Pool) -> Arc<Self> {
+        Arc::new(Self {
+            up: AtomicBool::new(true),
+            pool,
+        })
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// The database did not answer: refuse until a probe reaches it.
+    pub fn lost(self: &Arc<Self>) {
+        if self.up.swap(false, Ordering::Relaxed) {
+            tracing::error!("the database does not answer: refusing sends until it does");
+            tokio::spawn(probe(Arc::downgrade(self)));
+        }
+    }
+}
+
+async fn probe(health: std::sync::Weak<Health>) {
+    loop {
+        tokio::time::sleep(PROBE_EVERY).await;
+        let Some(health) = health.upgrade() else {
+            return;
+        };
+        if health.pool.is_closed() {
+            return;
+        }
+        let options = health.pool.connect_options();
+        if let Ok(Ok(conn)) =
+            tokio::time::timeout(PROBE_WAIT, sqlx::MySqlConnection::connect_with(&*options)).await
+        {
+            let _ = conn.close().await;
+            health.up.store(true, Ordering::Relaxed);
+            tracing::info!("the database answers again");
+            return;
+        }
+    }
 }
 
 /// Applies the embedded migrations that have not run yet.

@@ -67,10 +67,13 @@ impl ClusterDriver {
     }
 
     /// The Redis connection, if any (for the other shared state).
-    pub fn connection(&self) -> Option<ConnectionManager> {
+    pub fn connection(&self) -> Option<crate::domain::redis_link::RedisLink> {
         match self {
             Self::Local => None,
-            Self::Redis { conn, .. } => Some(conn.clone()),
+            Self::Redis { conn, up, .. } => Some(crate::domain::redis_link::RedisLink::new(
+                conn.clone(),
+                up.clone(),
+            )),
         }
     }
 
@@ -82,6 +85,10 @@ impl ClusterDriver {
         RedisAdapterCtr::new_with_driver(self, config)
     }
 }
+
+/// How long a publish may take before Redis counts as away (until the
+/// next answered ping) and the fan-out delivers to this node's sockets.
+const PUBLISH_WAIT: Duration = Duration::from_millis(250);
 
 /// Pings Redis each second and keeps `up` current, until the driver is
 /// dropped.
@@ -145,7 +152,17 @@ impl Driver for ClusterDriver {
                         "Redis is not answering",
                     )));
                 }
-                let sent = conn.clone().publish(chan, val).await;
+                // Bounded: a publish caught by Redis going away would
+                // otherwise wait out the connection's response timeout, and
+                // the fan-out lane behind it (this node's sockets too).
+                let sent = tokio::time::timeout(PUBLISH_WAIT, conn.clone().publish(chan, val))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(redis::RedisError::from((
+                            redis::ErrorKind::Io,
+                            "Redis did not take a publish in time",
+                        )))
+                    });
                 if sent.is_err() {
                     up.store(false, Ordering::Relaxed);
                 }

@@ -66,13 +66,10 @@ pub struct Limits {
 
 /// The counts in Redis.
 struct Shared {
-    conn: redis::aio::ConnectionManager,
+    redis: super::redis_link::RedisLink,
     prefix: String,
     gcra: redis::Script,
 }
-
-/// How long a check waits for Redis before counting here instead.
-const REDIS_WAIT: Duration = Duration::from_millis(250);
 
 /// GCRA on Redis' clock: KEYS[1] holds the theoretical arrival time (ms);
 /// ARGV: the interval between events (ms) and the burst. Returns 0 when
@@ -101,9 +98,9 @@ fn quota(rate: Rate) -> Quota {
 
 impl Limits {
     /// Counts in Redis from now on (several nodes), keys under `prefix`.
-    pub fn share(&self, conn: redis::aio::ConnectionManager, prefix: &str) {
+    pub fn share(&self, redis: super::redis_link::RedisLink, prefix: &str) {
         let _ = self.shared.set(Shared {
-            conn,
+            redis,
             prefix: prefix.to_owned(),
             gcra: redis::Script::new(GCRA),
         });
@@ -154,8 +151,9 @@ impl Limits {
         if let Some(shared) = self.shared.get() {
             match shared.check(tenant, kind, scope, rate, key).await {
                 Ok(answer) => return answer,
+                // Logged once by the driver when Redis goes away.
                 Err(err) => {
-                    tracing::warn!(error = %err, "rate limits in Redis did not answer; counting here");
+                    tracing::debug!(error = %err, "rate limits in Redis did not answer; counting here");
                 }
             }
         }
@@ -242,12 +240,10 @@ impl Shared {
         let interval_ms = f64::from(rate.per_secs.max(1)) * 1000.0 / f64::from(max);
         let mut invocation = self.gcra.key(redis_key);
         invocation.arg(interval_ms).arg(max);
-        let mut conn = self.conn.clone();
-        let wait_ms: u64 = tokio::time::timeout(REDIS_WAIT, invocation.invoke_async(&mut conn))
-            .await
-            .map_err(|_| {
-                redis::RedisError::from((redis::ErrorKind::Io, "Redis is slow to answer"))
-            })??;
+        let wait_ms: u64 = self
+            .redis
+            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await?;
         Ok(if wait_ms == 0 {
             Ok(())
         } else {

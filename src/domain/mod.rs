@@ -74,6 +74,7 @@ pub mod password;
 pub mod policy;
 pub mod presence;
 pub mod push;
+pub mod redis_link;
 pub mod relationship;
 pub mod sealed;
 pub mod secrets;

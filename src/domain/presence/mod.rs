@@ -151,14 +151,14 @@ impl Core {
     /// this process's id among them.
     pub fn share_presence(
         &self,
-        conn: redis::aio::ConnectionManager,
+        redis: super::redis_link::RedisLink,
         prefix: &str,
         node: uuid::Uuid,
     ) {
         let _ = self
             .presence
             .shared
-            .set(shared::Shared::new(conn, prefix, node));
+            .set(shared::Shared::new(redis, prefix, node));
     }
 
     /// Whether this node is one of several (presence shared through Redis).
@@ -173,7 +173,7 @@ impl Core {
         }
         match self.presence.shared.get() {
             Some(shared) => shared.online(who).await.unwrap_or_else(|err| {
-                tracing::warn!(error = %err, "presence in Redis did not answer");
+                tracing::debug!(error = %err, "presence in Redis did not answer");
                 false
             }),
             None => false,
@@ -201,7 +201,7 @@ impl Core {
                 .filter_map(|(p, online)| (!online).then_some(p))
                 .collect(),
             Err(err) => {
-                tracing::warn!(error = %err, "presence in Redis did not answer");
+                tracing::debug!(error = %err, "presence in Redis did not answer");
                 elsewhere
             }
         }
@@ -272,7 +272,7 @@ impl Core {
         if let Some(shared) = self.presence.shared.get() {
             match shared.counts(tenant, &roles).await {
                 Ok(counts) => return counts,
-                Err(err) => tracing::warn!(error = %err, "presence in Redis did not answer"),
+                Err(err) => tracing::debug!(error = %err, "presence in Redis did not answer"),
             }
         }
         let here = self.presence.online_by_role(tenant);
@@ -292,7 +292,7 @@ impl Core {
                     .joined((tenant, me, actor.role))
                     .await
                     .unwrap_or_else(|err| {
-                        tracing::warn!(error = %err, "presence in Redis did not answer");
+                        tracing::debug!(error = %err, "presence in Redis did not answer");
                         true
                     }),
                 None => true,
@@ -320,7 +320,7 @@ impl Core {
             if core.presence.expire(me, generation) {
                 let everywhere = match core.presence.shared.get() {
                     Some(shared) => shared.left((tenant, me, role)).await.unwrap_or_else(|err| {
-                        tracing::warn!(error = %err, "presence in Redis did not answer");
+                        tracing::debug!(error = %err, "presence in Redis did not answer");
                         true
                     }),
                     None => true,

@@ -18,10 +18,10 @@
 
 use std::time::Duration;
 
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use crate::domain::{ParticipantId, TenantId, actor::Role};
+use crate::domain::{ParticipantId, TenantId, actor::Role, redis_link::RedisLink};
 
 /// A participant connected to this node: their tenant, id and role.
 pub type Here = (TenantId, ParticipantId, Role);
@@ -83,7 +83,7 @@ return gone
 
 /// Presence in Redis.
 pub struct Shared {
-    conn: ConnectionManager,
+    redis: RedisLink,
     prefix: String,
     node: Uuid,
     join: Script,
@@ -92,9 +92,9 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(conn: ConnectionManager, prefix: &str, node: Uuid) -> Self {
+    pub fn new(redis: RedisLink, prefix: &str, node: Uuid) -> Self {
         Self {
-            conn,
+            redis,
             prefix: prefix.to_owned(),
             node,
             join: Script::new(JOIN),
@@ -146,8 +146,10 @@ impl Shared {
             .arg(&node)
             .arg(Self::member(tenant, who, role))
             .arg(who.0.simple().to_string());
-        let mut conn = self.conn.clone();
-        let changed: i32 = bounded(invocation.invoke_async(&mut conn)).await?;
+        let changed: i32 = self
+            .redis
+            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await?;
         Ok(changed == 1)
     }
 
@@ -158,8 +160,9 @@ impl Shared {
         for &role in roles {
             pipe.scard(self.online_key(tenant, role));
         }
-        let mut conn = self.conn.clone();
-        bounded(pipe.query_async(&mut conn)).await
+        self.redis
+            .run(|mut conn| async move { pipe.query_async(&mut conn).await })
+            .await
     }
 
     /// Which of `who` are connected to any node (one round trip).
@@ -168,15 +171,20 @@ impl Shared {
         for &p in who {
             pipe.hlen(self.presence_key(p));
         }
-        let mut conn = self.conn.clone();
-        let nodes: Vec<u32> = bounded(pipe.query_async(&mut conn)).await?;
+        let nodes: Vec<u32> = self
+            .redis
+            .run(|mut conn| async move { pipe.query_async(&mut conn).await })
+            .await?;
         Ok(nodes.into_iter().map(|n| n > 0).collect())
     }
 
     /// Whether `who` is connected to any node.
     pub async fn online(&self, who: ParticipantId) -> redis::RedisResult<bool> {
-        let mut conn = self.conn.clone();
-        let nodes: u32 = bounded(conn.hlen(self.presence_key(who))).await?;
+        let key = self.presence_key(who);
+        let nodes: u32 = self
+            .redis
+            .run(|mut conn| async move { conn.hlen(key).await })
+            .await?;
         Ok(nodes > 0)
     }
 
@@ -184,7 +192,7 @@ impl Shared {
     /// `here`, this node's connected participants, again), and cleans up
     /// after nodes that are not; returns who went offline with them.
     pub async fn heartbeat(&self, here: &[Here]) -> redis::RedisResult<Vec<Here>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.redis.conn();
         let me = self.node.simple().to_string();
         let nodes_key = format!("{}:nodes", self.prefix);
         let alive_key = format!("{}:node:{me}", self.prefix);
@@ -221,22 +229,11 @@ impl Shared {
     /// [`NODE_TTL`] a killed node takes), taking offline only whoever did
     /// not reconnect to another node meanwhile.
     pub async fn retire(&self) -> redis::RedisResult<()> {
-        let mut conn = self.conn.clone();
         let alive_key = format!("{}:node:{}", self.prefix, self.node.simple());
-        bounded(conn.del(alive_key)).await
+        self.redis
+            .run(|mut conn| async move { conn.del(alive_key).await })
+            .await
     }
-}
-
-/// How long a request on a hot path (a connect, a recipient's presence)
-/// waits for Redis before the caller goes on without it.
-const REDIS_WAIT: Duration = Duration::from_millis(250);
-
-async fn bounded<T>(
-    request: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> redis::RedisResult<T> {
-    tokio::time::timeout(REDIS_WAIT, request)
-        .await
-        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "Redis is slow to answer")))?
 }
 
 fn parse_member(member: &str) -> Option<Here> {

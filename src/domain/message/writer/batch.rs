@@ -3,19 +3,38 @@
 
 use super::*;
 
+/// How long a batch waits for a pooled connection before the database
+/// counts as lost (a healthy pool answers at once: the writers are few).
+const ACQUIRE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Task {
-    /// Checks and writes a batch in one transaction.
+    /// Checks and writes a batch in one transaction. Refused at once while
+    /// the database is known not to answer.
     pub(super) async fn commit(
         &self,
         batch: &mut [Job],
     ) -> Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>, Failure> {
-        let mut conn = self.pool.acquire().await.map_err(Failure::Statement)?;
-        let mut tx = conn.begin().await.map_err(Failure::Statement)?;
-        let verdicts = self
-            .write(&mut tx, batch)
+        if !self.db.is_up() {
+            return Err(Failure::Statement(sqlx::Error::PoolTimedOut));
+        }
+        let statement = |err: sqlx::Error| {
+            if matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) {
+                self.db.lost();
+            }
+            Failure::Statement(err)
+        };
+        let mut conn = tokio::time::timeout(ACQUIRE_WAIT, self.pool.acquire())
             .await
-            .map_err(Failure::Statement)?;
-        tx.commit().await.map_err(Failure::Commit)?;
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+            .map_err(statement)?;
+        let mut tx = conn.begin().await.map_err(statement)?;
+        let verdicts = self.write(&mut tx, batch).await.map_err(statement)?;
+        tx.commit().await.map_err(|err| {
+            if matches!(err, sqlx::Error::Io(_)) {
+                self.db.lost();
+            }
+            Failure::Commit(err)
+        })?;
         Ok(verdicts)
     }
 

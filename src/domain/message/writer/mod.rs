@@ -139,11 +139,13 @@ impl Writer {
     /// Starts the writer tasks on the current runtime.
     pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>) -> Self {
         let queued = Arc::new(AtomicUsize::new(0));
+        let db = crate::db::Health::new(pool.clone());
         let shards = (0..WRITERS)
             .map(|_| {
                 let (commands, receiver) = mpsc::unbounded_channel();
                 let task = Task {
                     pool: pool.clone(),
+                    db: db.clone(),
                     events: events.clone(),
                     limits: limits.clone(),
                     queued: queued.clone(),
@@ -212,6 +214,8 @@ impl Writer {
 
 struct Task {
     pool: Pool,
+    /// Whether the database answers (shared by the writers).
+    db: Arc<crate::db::Health>,
     events: EventBus,
     limits: Arc<Limits>,
     queued: Arc<AtomicUsize>,

@@ -1,0 +1,66 @@
+//! The Redis connection the core shares state through with the other nodes
+//! (rate limits, presence), with whether Redis answers: the cluster
+//! driver's pings keep that current (`cluster::driver`). While Redis is
+//! known to be away, requests fail at once and the callers fall back to
+//! this node's own state, instead of each waiting out a timeout.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use redis::{RedisError, RedisResult, aio::ConnectionManager};
+
+/// How long a request on a hot path (a send's rate check, a connect, a
+/// recipient's presence) waits for Redis before the caller goes on without.
+const REDIS_WAIT: Duration = Duration::from_millis(250);
+
+/// A connection to Redis and whether it answers.
+#[derive(Clone)]
+pub struct RedisLink {
+    conn: ConnectionManager,
+    up: Arc<AtomicBool>,
+}
+
+impl RedisLink {
+    pub fn new(conn: ConnectionManager, up: Arc<AtomicBool>) -> Self {
+        Self { conn, up }
+    }
+
+    /// The connection, for work off the hot path (heartbeats), unbounded.
+    pub fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Runs `request` on the connection, failing at once while Redis is
+    /// away and after [`REDIS_WAIT`] when it is slow. A request that times
+    /// out or loses the connection marks Redis away until the next
+    /// answered ping.
+    pub async fn run<T, F>(&self, request: impl FnOnce(ConnectionManager) -> F) -> RedisResult<T>
+    where
+        F: Future<Output = RedisResult<T>>,
+    {
+        if !self.up.load(Ordering::Relaxed) {
+            return Err(RedisError::from((redis::ErrorKind::Io, "Redis is away")));
+        }
+        let answer = tokio::time::timeout(REDIS_WAIT, request(self.conn.clone()))
+            .await
+            .unwrap_or_else(|_| {
+                Err(RedisError::from((
+                    redis::ErrorKind::Io,
+                    "Redis is slow to answer",
+                )))
+            });
+        if let Err(err) = &answer
+            && (err.is_io_error() || err.is_timeout() || err.is_connection_dropped())
+            && self.up.swap(false, Ordering::Relaxed)
+        {
+            tracing::error!(error = %err, "Redis does not answer: this node counts and tracks presence on its own");
+        }
+        answer
+    }
+}
