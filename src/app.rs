@@ -68,7 +68,7 @@ pub async fn run(
     }
     let relay = crate::cluster::relay::start(&state, driver.clone(), node).await?;
     let workers = workers::start(&state);
-    let realtime = Realtime::start(&state, driver).await?;
+    let realtime = Realtime::start(&state, driver, node).await?;
     let routes = routes(&state, &realtime);
     // Sockets are closed first: a long-poll would otherwise hold the
     // graceful shutdown for its whole ping interval.

@@ -20,7 +20,7 @@ use socketioxide::{
     socket::Socket,
 };
 
-use super::{Io, SocketRef, fanout, outbound, rooms, session::Conn};
+use super::{Io, SocketRef, fanout::Fanout, outbound, rooms, session::Conn};
 use crate::cluster::Adapter;
 use crate::{
     domain::{MessageId, ParticipantId, message::Paging},
@@ -87,6 +87,7 @@ pub(super) struct Ctx {
     pub(super) io: Io,
     pub(super) state: AppState,
     pub(super) conn: Conn,
+    pub(super) fanout: Fanout,
 }
 
 impl Ctx {
@@ -112,6 +113,7 @@ async fn dispatch(
     TryData(data): TryData<Value>,
     ack: Ack,
     State(state): State<AppState>,
+    State(fanout): State<Fanout>,
 ) {
     let Some((event, handler)) = route(&event) else {
         // Unknown events are answered only when the client waits for an answer.
@@ -130,6 +132,7 @@ async fn dispatch(
                 io,
                 state,
                 conn,
+                fanout,
             };
             handler(ctx, data).await
         }
@@ -192,7 +195,7 @@ async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
     }
     let (_, me) = ctx.conn.actor.participant()?;
     for emit in outbound::typing(id, me, started) {
-        fanout::send(&ctx.io, &ctx.state, emit).await;
+        ctx.fanout.send(&ctx.io, emit);
     }
     Ok(json!({ "conversationId": id.0 }))
 }

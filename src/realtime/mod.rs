@@ -7,7 +7,8 @@
 //!   core call as its REST twin.
 //! - [`fanout`] and [`outbound`]: every domain event, from whichever front
 //!   door, turned into Socket.IO events for the rooms concerned
-//!   (`outbound::calls` for calls, `outbound::payloads` for what they carry).
+//!   (`outbound::calls` for calls, `outbound::payloads` for what they carry);
+//!   [`crossing`]: with several nodes, the emits carried to the other nodes.
 //!
 //! The shapes sent and the seeds' field spellings accepted are the REST
 //! ones, from [`crate::wire`].
@@ -15,6 +16,7 @@
 //!
 //! `docs/REALTIME.md` is the wire contract.
 
+mod crossing;
 mod fanout;
 mod inbound;
 mod mount;
@@ -47,13 +49,18 @@ pub struct Realtime {
 impl Realtime {
     /// Builds the server (on Redis when `REDIS_URL` is set, so that rooms
     /// span the nodes) and starts fanning out the core's events.
-    pub async fn start(state: &AppState, driver: ClusterDriver) -> anyhow::Result<Self> {
+    pub async fn start(
+        state: &AppState,
+        driver: ClusterDriver,
+        node: uuid::Uuid,
+    ) -> anyhow::Result<Self> {
         // One packet limit whatever the transport: the REST body limit (left
         // alone, polling allows 100 kB and websocket 64 MiB). A client that
         // sends more is disconnected, as with engine.io's maxHttpBufferSize.
         let limit = state.config.body_limit;
+        let fanout = fanout::Fanout::default();
         let (svc, io) = SocketIo::builder()
-            .with_adapter::<Adapter>(driver.adapter(&state.config.redis_prefix))
+            .with_adapter::<Adapter>(driver.clone().adapter(&state.config.redis_prefix))
             // Packets waiting for a slow client (socketioxide's default
             // 128); one that falls further behind is disconnected and
             // resyncs by seq (`fanout::send`). Slots are allocated as used.
@@ -62,12 +69,17 @@ impl Realtime {
             .ws_max_message_size(limit)
             .ws_max_frame_size(limit)
             .with_state(state.clone())
+            .with_state(fanout.clone())
             .build_svc();
+        if !matches!(driver, ClusterDriver::Local) {
+            let prefix = &state.config.redis_prefix;
+            fanout.cross(crossing::Crossing::start(&io, driver, prefix, node).await?);
+        }
         io.ns("/", session::on_connect.with(session::authenticate))
             .await
             .map_err(|err| anyhow::anyhow!("the Socket.IO adapter did not start: {err}"))?;
         let feed = state.core.events().feed();
-        let fanout = tokio::spawn(fanout::run(io.clone(), state.clone(), feed));
+        let fanout = tokio::spawn(fanout::run(io.clone(), state.clone(), fanout, feed));
         Ok(Self { io, svc, fanout })
     }
 

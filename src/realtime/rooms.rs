@@ -4,12 +4,6 @@
 //! `tenant:{tenant}`, `dialect:{dialect}` and `conversation:{id}` for each
 //! conversation it belongs to. Ids are UUIDv7, unique across tenants, so a
 //! room never mixes tenants.
-//!
-//! With several nodes, a socket is also in `user:{participant}/dialect:{d}`
-//! for each dialect `d` it hears ([`heard_in`]): an event for one dialect
-//! then goes to those rooms, where leaving out the other dialects' rooms
-//! would make socket.io, on every node, gather every socket of those rooms
-//! (nearly everyone connected) for each event.
 
 use crate::domain::{ConversationId, ParticipantId, SessionId, TenantId};
 
@@ -31,11 +25,6 @@ pub fn session(id: SessionId) -> String {
 
 pub fn tenant(id: TenantId) -> String {
     format!("tenant:{}", id.0)
-}
-
-/// The sockets of `room` (a participant's) that hear `dialect`.
-pub fn heard_in(room: &str, dialect: Dialect) -> String {
-    format!("{room}/{}", dialect.room())
 }
 
 /// Which event names a socket hears where the seeds' clients differ: seed
@@ -73,23 +62,10 @@ impl Dialect {
         }
     }
 
-    /// The dialects an event can be sent in.
-    pub const NAMED: [Self; 3] = [Self::Dm, Self::Backend, Self::Backend1];
-
-    /// The dialects whose events a socket of this dialect hears.
-    pub fn hears(self) -> &'static [Self] {
-        match self {
-            Self::All => &Self::NAMED,
-            Self::Dm => &[Self::Dm],
-            Self::Backend => &[Self::Backend],
-            Self::Backend1 => &[Self::Backend1],
-        }
-    }
-
     /// The rooms to leave out so that only sockets hearing `self` (or all
     /// dialects) get an event.
     pub fn others(self) -> Vec<String> {
-        Self::NAMED
+        [Self::Dm, Self::Backend, Self::Backend1]
             .into_iter()
             .filter(|d| *d != self)
             .map(|d| d.room().to_owned())

@@ -147,16 +147,6 @@ pub async fn authenticate(
         rooms::tenant(tenant),
         dialect.room().to_owned(),
     ]);
-    if state.config.redis_url.is_some() {
-        let mine = rooms::user(me);
-        s.join(
-            dialect
-                .hears()
-                .iter()
-                .map(|&d| rooms::heard_in(&mine, d))
-                .collect::<Vec<_>>(),
-        );
-    }
     match state.core.my_conversation_ids(&actor).await {
         Ok(ids) => s.join(ids.into_iter().map(rooms::conversation).collect::<Vec<_>>()),
         Err(err) => tracing::warn!(error = %err, "joining conversation rooms failed"),

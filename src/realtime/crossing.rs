@@ -1,0 +1,132 @@
+//! The fan-out across nodes (with `REDIS_URL`). The node where an event
+//! happened delivers its emits to its own sockets at once
+//! ([`Fanout::send`](super::fanout::Fanout::send)), then hands them here: one
+//! task publishes everything waiting, in order, as one Redis message on
+//! `{prefix}:emits`, and every other node delivers what it reads there to
+//! its own sockets, in the same order, through the same per-socket path.
+//!
+//! Why not the socketioxide-redis adapter's broadcast (which the rooms'
+//! joins, leaves and disconnections still use): it publishes one message per
+//! emit (a message is three, one per dialect's event name, plus its
+//! receipts), every node decodes every one of them, its own included, and
+//! an emit that leaves some dialects out makes each node gather nearly every
+//! connected socket. Batched here, a node publishes once per round trip to
+//! Redis whatever the rate, skips its own messages by their first bytes,
+//! and leaves dialects out socket by socket.
+//!
+//! Redis away: this node's sockets already have everything; the other
+//! nodes' miss what could not be published (their clients catch up by seq
+//! when they next resync), and nothing waits on Redis.
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use socketioxide_redis::drivers::Driver;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{Io, fanout::deliver, outbound::Emit};
+use crate::cluster::ClusterDriver;
+
+/// The most emits one Redis message carries.
+const MAX_BATCH: usize = 256;
+/// How many messages from other nodes may wait to be delivered here.
+const INCOMING: usize = 8192;
+
+/// An emit as it crosses (written).
+#[derive(Serialize)]
+struct Out<'a> {
+    to: &'a [String],
+    except: &'a [String],
+    event: &'a str,
+    data: &'a RawValue,
+}
+
+/// An emit as it crosses (read).
+#[derive(Deserialize)]
+struct In {
+    to: Vec<String>,
+    except: Vec<String>,
+    event: String,
+    data: Box<RawValue>,
+}
+
+/// This node's side of the crossing: a queue to the publishing task.
+#[derive(Clone)]
+pub struct Crossing(mpsc::UnboundedSender<(Emit, Box<RawValue>)>);
+
+impl Crossing {
+    /// Starts publishing this node's emits and delivering the other nodes'
+    /// on `{prefix}:emits`.
+    pub async fn start(
+        io: &Io,
+        driver: ClusterDriver,
+        prefix: &str,
+        node: Uuid,
+    ) -> anyhow::Result<Self> {
+        let channel = format!("{prefix}:emits");
+        let incoming = driver.subscribe(channel.clone(), INCOMING).await?;
+        tokio::spawn(receive(io.clone(), incoming, node));
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(publish(driver, channel, node, rx));
+        Ok(Self(tx))
+    }
+
+    /// Queues an emit (already delivered here) for the other nodes.
+    pub fn push(&self, emit: Emit, data: Box<RawValue>) {
+        let _ = self.0.send((emit, data));
+    }
+}
+
+/// Publishes what is queued, everything waiting in one message, one
+/// message at a time (so the other nodes get them in order).
+async fn publish(
+    driver: ClusterDriver,
+    channel: String,
+    node: Uuid,
+    mut queue: mpsc::UnboundedReceiver<(Emit, Box<RawValue>)>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let emits: Vec<Out> = batch
+            .iter()
+            .map(|(emit, data)| Out {
+                to: &emit.to,
+                except: &emit.except,
+                event: emit.event,
+                data,
+            })
+            .collect();
+        let mut body = node.as_bytes().to_vec();
+        if serde_json::to_writer(&mut body, &emits).is_ok()
+            && let Err(err) = driver.publish(channel.clone(), body).await
+        {
+            tracing::debug!(error = %err, emits = batch.len(), "the other nodes miss these emits");
+        }
+        batch.clear();
+    }
+}
+
+/// Delivers the other nodes' emits to this node's sockets, in order.
+async fn receive(
+    io: Io,
+    mut incoming: socketioxide_redis::drivers::MessageStream<(String, Vec<u8>)>,
+    node: Uuid,
+) {
+    while let Some((_, body)) = incoming.next().await {
+        let Some((from, emits)) = body.split_at_checked(16) else {
+            continue;
+        };
+        if from == node.as_bytes() {
+            continue;
+        }
+        match serde_json::from_slice::<Vec<In>>(emits) {
+            Ok(emits) => {
+                for emit in emits {
+                    deliver(&io, &emit.to, &emit.except, &emit.event, &emit.data);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "unreadable emits from another node"),
+        }
+    }
+}
