@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use socketioxide_redis::drivers::Driver;
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, task::JoinHandle};
 use uuid::Uuid;
 
 use super::{Io, fanout::deliver, outbound::Emit};
@@ -57,19 +57,20 @@ pub struct Crossing(mpsc::UnboundedSender<(Emit, Box<RawValue>)>);
 
 impl Crossing {
     /// Starts publishing this node's emits and delivering the other nodes'
-    /// on `{prefix}:emits`.
+    /// on `{prefix}:emits` (the task returned, to stop before the
+    /// namespace goes). The publishing task ends with the last handle.
     pub async fn start(
         io: &Io,
         driver: ClusterDriver,
         prefix: &str,
         node: Uuid,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let channel = format!("{prefix}:emits");
         let incoming = driver.subscribe(channel.clone(), INCOMING).await?;
-        tokio::spawn(receive(io.clone(), incoming, node));
+        let receiving = tokio::spawn(receive(io.clone(), incoming, node));
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(publish(driver, channel, node, rx));
-        Ok(Self(tx))
+        Ok((Self(tx), receiving))
     }
 
     /// Queues an emit (already delivered here) for the other nodes.

@@ -44,6 +44,8 @@ pub struct Realtime {
     io: Io,
     svc: socketioxide::service::SocketIoService<NotFoundService, Adapter>,
     fanout: JoinHandle<()>,
+    /// Delivering the other nodes' emits (several nodes).
+    receiving: Option<JoinHandle<()>>,
 }
 
 impl Realtime {
@@ -63,7 +65,7 @@ impl Realtime {
             .with_adapter::<Adapter>(driver.clone().adapter(&state.config.redis_prefix))
             // Packets waiting for a slow client (socketioxide's default
             // 128); one that falls further behind is disconnected and
-            // resyncs by seq (`fanout::send`). Slots are allocated as used.
+            // resyncs by seq (`fanout::deliver`). Slots are allocated as used.
             .max_buffer_size(1024)
             .max_payload(limit as u64)
             .ws_max_message_size(limit)
@@ -71,16 +73,27 @@ impl Realtime {
             .with_state(state.clone())
             .with_state(fanout.clone())
             .build_svc();
-        if !matches!(driver, ClusterDriver::Local) {
-            let prefix = &state.config.redis_prefix;
-            fanout.cross(crossing::Crossing::start(&io, driver, prefix, node).await?);
-        }
         io.ns("/", session::on_connect.with(session::authenticate))
             .await
             .map_err(|err| anyhow::anyhow!("the Socket.IO adapter did not start: {err}"))?;
+        // Only now: delivering what other nodes send needs the namespace.
+        let receiving = if matches!(driver, ClusterDriver::Local) {
+            None
+        } else {
+            let prefix = &state.config.redis_prefix;
+            let (crossing, receiving) =
+                crossing::Crossing::start(&io, driver, prefix, node).await?;
+            fanout.cross(crossing);
+            Some(receiving)
+        };
         let feed = state.core.events().feed();
         let fanout = tokio::spawn(fanout::run(io.clone(), state.clone(), fanout, feed));
-        Ok(Self { io, svc, fanout })
+        Ok(Self {
+            io,
+            svc,
+            fanout,
+            receiving,
+        })
     }
 
     /// The poem endpoint to mount at `/socket.io`.
@@ -95,6 +108,9 @@ impl Realtime {
 
     /// Disconnects every socket and stops the fan-out.
     pub async fn close(&self) {
+        if let Some(receiving) = &self.receiving {
+            receiving.abort();
+        }
         self.io.close().await;
         self.fanout.abort();
     }
