@@ -121,18 +121,21 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
 /// connection each [`PROBE_EVERY`]) finds when it is back.
 pub struct Health {
     up: AtomicBool,
+    /// A check or a probe is running.
+    checking: AtomicBool,
     pool: Pool,
 }
 
 /// How often a lost database is tried again.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
-/// How long one probe waits to connect.
+/// How long one attempt waits to connect.
 const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 impl Health {
     pub fn new(pool: Pool) -> Arc<Self> {
         Arc::new(Self {
             up: AtomicBool::new(true),
+            checking: AtomicBool::new(false),
             pool,
         })
     }
@@ -141,30 +144,72 @@ impl Health {
         self.up.load(Ordering::Relaxed)
     }
 
-    /// The database did not answer: refuse until a probe reaches it.
+    /// A connection broke: the database is lost until a probe reaches it.
     pub fn lost(self: &Arc<Self>) {
         if self.up.swap(false, Ordering::Relaxed) {
             tracing::error!("the database does not answer: refusing sends until it does");
-            tokio::spawn(probe(Arc::downgrade(self)));
+            self.watch(false);
+        }
+    }
+
+    /// No pooled connection came in time: lost only if a connection of
+    /// its own cannot be made either (else the pool is just busy).
+    pub fn doubt(self: &Arc<Self>) {
+        if self.is_up() {
+            self.watch(true);
+        }
+    }
+
+    fn watch(self: &Arc<Self>, doubting: bool) {
+        if !self.checking.swap(true, Ordering::Relaxed) {
+            tokio::spawn(probe(Arc::downgrade(self), doubting));
         }
     }
 }
 
-async fn probe(health: std::sync::Weak<Health>) {
+/// Whether the database answers a fresh connection (a refusal from the
+/// server itself, such as too many connections, is an answer).
+async fn answers(pool: &Pool) -> bool {
+    let options = pool.connect_options();
+    match tokio::time::timeout(PROBE_WAIT, sqlx::MySqlConnection::connect_with(&*options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            true
+        }
+        Ok(Err(sqlx::Error::Database(_))) => true,
+        _ => false,
+    }
+}
+
+/// Doubting: one look, lost if it fails. Lost: looks until it answers.
+async fn probe(health: std::sync::Weak<Health>, doubting: bool) {
+    let mut first = doubting;
     loop {
-        tokio::time::sleep(PROBE_EVERY).await;
+        if !first {
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
         let Some(health) = health.upgrade() else {
             return;
         };
         if health.pool.is_closed() {
+            health.checking.store(false, Ordering::Relaxed);
             return;
         }
-        let options = health.pool.connect_options();
-        if let Ok(Ok(conn)) =
-            tokio::time::timeout(PROBE_WAIT, sqlx::MySqlConnection::connect_with(&*options)).await
-        {
-            let _ = conn.close().await;
+        let answered = answers(&health.pool).await;
+        if first {
+            first = false;
+            if answered {
+                health.checking.store(false, Ordering::Relaxed);
+                return;
+            }
+            if health.up.swap(false, Ordering::Relaxed) {
+                tracing::error!("the database does not answer: refusing sends until it does");
+            }
+            continue;
+        }
+        if answered {
             health.up.store(true, Ordering::Relaxed);
+            health.checking.store(false, Ordering::Relaxed);
             tracing::info!("the database answers again");
             return;
         }

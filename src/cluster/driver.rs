@@ -7,8 +7,10 @@
 //! pub/sub through redis' `ConnectionManager`, which reconnects after Redis
 //! restarts and subscribes again to every channel (the adapter subscribes
 //! once, at start: a driver on a plain connection would stop hearing other
-//! nodes after the first restart, silently), and the fan-out emits to rooms
-//! through the adapter, so every node's sockets get them.
+//! nodes after the first restart, silently). The adapter carries the rooms'
+//! joins, leaves and disconnections to every node; the emits cross on a
+//! channel of their own (`realtime::crossing`), and the relay's cache
+//! events on another (`relay`), both through this driver.
 
 use std::{
     collections::HashMap,
@@ -38,9 +40,11 @@ pub enum ClusterDriver {
     Redis {
         conn: ConnectionManager,
         handlers: Handlers,
-        /// Whether Redis answered its last ping (each second): while it
-        /// does not, publishing fails at once, so the fan-out delivers to
-        /// this node's sockets without waiting on a dead connection.
+        /// Whether Redis answers: set by a ping each second, cleared by a
+        /// failed ping or a publish that lost the connection. While it is
+        /// clear, publishing (and the rate limits' and presence's requests,
+        /// `RedisLink`) fail at once instead of waiting on a dead
+        /// connection.
         up: Arc<AtomicBool>,
     },
 }
@@ -86,8 +90,8 @@ impl ClusterDriver {
     }
 }
 
-/// How long a publish may take before Redis counts as away (until the
-/// next answered ping) and the fan-out delivers to this node's sockets.
+/// How long a publish may take before it fails (the caller decides what
+/// then: the crossing tries again, the relay retries).
 const PUBLISH_WAIT: Duration = Duration::from_millis(250);
 
 /// Pings Redis each second and keeps `up` current, until the driver is
@@ -153,20 +157,20 @@ impl Driver for ClusterDriver {
                     )));
                 }
                 // Bounded: a publish caught by Redis going away would
-                // otherwise wait out the connection's response timeout, and
-                // the fan-out lane behind it (this node's sockets too).
-                let sent = tokio::time::timeout(PUBLISH_WAIT, conn.clone().publish(chan, val))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(redis::RedisError::from((
-                            redis::ErrorKind::Io,
-                            "Redis did not take a publish in time",
-                        )))
-                    });
-                if sent.is_err() {
-                    up.store(false, Ordering::Relaxed);
+                // otherwise wait out the connection's response timeout. A
+                // slow publish fails alone; a lost connection marks Redis
+                // away until a ping answers.
+                match tokio::time::timeout(PUBLISH_WAIT, conn.clone().publish(chan, val)).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(err)) => {
+                        up.store(false, Ordering::Relaxed);
+                        Err(err)
+                    }
+                    Err(_) => Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "Redis did not take a publish in time",
+                    ))),
                 }
-                sent
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Several nodes on one database and one Redis (`REDIS_URL`).
 //!
-//! - [`driver`]: Redis pub/sub for socketioxide-redis' adapter (or nothing,
-//!   for one node), on a connection that survives Redis restarts.
+//! - [`driver`]: Redis pub/sub for socketioxide-redis' adapter (the rooms'
+//!   joins, leaves and disconnections) and for the emits crossing between
+//!   nodes (`realtime::crossing`), or nothing, for one node; on a
+//!   connection that survives Redis restarts.
 //! - [`relay`]: the events other nodes must hear to keep their caches right
 //!   (revoked sessions, policies, settings, a tenant suspended), published
 //!   on Redis and applied on arrival.

@@ -6,7 +6,7 @@
 //! running its bus's listeners, as if they had happened here: within a
 //! Redis round trip, so well within a second. Sockets need nothing of
 //! this: the fan-out of the node where an event happened reaches every
-//! node's sockets through the Socket.IO adapter.
+//! node's sockets (`realtime::crossing`, and the adapter for rooms).
 //!
 //! Messages are JSON `{"node": uuid, "event": {...}}`; a node ignores its
 //! own. A relayed event is applied with [`FROM_PEER`] set, so it is not

@@ -1,8 +1,9 @@
 //! The Redis connection the core shares state through with the other nodes
 //! (rate limits, presence), with whether Redis answers: the cluster
-//! driver's pings keep that current (`cluster::driver`). While Redis is
-//! known to be away, requests fail at once and the callers fall back to
-//! this node's own state, instead of each waiting out a timeout.
+//! driver keeps that current (`cluster::driver`: its pings, and a publish
+//! that loses the connection). While Redis is known to be away, requests
+//! fail at once and the callers fall back to this node's own state,
+//! instead of each waiting out a timeout.
 
 use std::{
     future::Future,
@@ -37,9 +38,8 @@ impl RedisLink {
     }
 
     /// Runs `request` on the connection, failing at once while Redis is
-    /// away and after [`REDIS_WAIT`] when it is slow. A request that times
-    /// out or loses the connection marks Redis away until the next
-    /// answered ping.
+    /// away (as the driver's pings last found it) and after [`REDIS_WAIT`]
+    /// when it is slow.
     pub async fn run<T, F>(&self, request: impl FnOnce(ConnectionManager) -> F) -> RedisResult<T>
     where
         F: Future<Output = RedisResult<T>>,
@@ -47,20 +47,13 @@ impl RedisLink {
         if !self.up.load(Ordering::Relaxed) {
             return Err(RedisError::from((redis::ErrorKind::Io, "Redis is away")));
         }
-        let answer = tokio::time::timeout(REDIS_WAIT, request(self.conn.clone()))
+        tokio::time::timeout(REDIS_WAIT, request(self.conn.clone()))
             .await
             .unwrap_or_else(|_| {
                 Err(RedisError::from((
                     redis::ErrorKind::Io,
                     "Redis is slow to answer",
                 )))
-            });
-        if let Err(err) = &answer
-            && (err.is_io_error() || err.is_timeout() || err.is_connection_dropped())
-            && self.up.swap(false, Ordering::Relaxed)
-        {
-            tracing::error!(error = %err, "Redis does not answer: this node counts and tracks presence on its own");
-        }
-        answer
+            })
     }
 }

@@ -4,6 +4,7 @@
 //! task publishes everything waiting, in order, as one Redis message on
 //! `{prefix}:emits`, and every other node delivers what it reads there to
 //! its own sockets, in the same order, through the same per-socket path.
+//! A message carries at most [`MAX_BATCH`] emits.
 //!
 //! Why not the socketioxide-redis adapter's broadcast (which the rooms'
 //! joins, leaves and disconnections still use): it publishes one message per
@@ -14,9 +15,13 @@
 //! Redis whatever the rate, skips its own messages by their first bytes,
 //! and leaves dialects out socket by socket.
 //!
-//! Redis away: this node's sockets already have everything; the other
-//! nodes' miss what could not be published (their clients catch up by seq
-//! when they next resync), and nothing waits on Redis.
+//! Redis slow or away: this node's sockets already have everything. A
+//! batch that could not be published is tried again (everything after it
+//! waits, so order holds) until its oldest emit is [`HOLD`] old; then the
+//! other nodes miss it, and their clients catch up by seq when they next
+//! resync.
+
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -30,6 +35,10 @@ use crate::cluster::ClusterDriver;
 
 /// The most emits one Redis message carries.
 const MAX_BATCH: usize = 256;
+/// How long an emit waits for Redis before the other nodes go without it.
+const HOLD: Duration = Duration::from_secs(2);
+/// How long to wait before publishing a batch again.
+const AGAIN: Duration = Duration::from_millis(100);
 /// How many messages from other nodes may wait to be delivered here.
 const INCOMING: usize = 8192;
 
@@ -53,7 +62,10 @@ struct In {
 
 /// This node's side of the crossing: a queue to the publishing task.
 #[derive(Clone)]
-pub struct Crossing(mpsc::UnboundedSender<(Emit, Box<RawValue>)>);
+pub struct Crossing(mpsc::UnboundedSender<Queued>);
+
+/// An emit waiting to cross: when it was queued, what, its data.
+type Queued = (Instant, Emit, Box<RawValue>);
 
 impl Crossing {
     /// Starts publishing this node's emits and delivering the other nodes'
@@ -75,23 +87,25 @@ impl Crossing {
 
     /// Queues an emit (already delivered here) for the other nodes.
     pub fn push(&self, emit: Emit, data: Box<RawValue>) {
-        let _ = self.0.send((emit, data));
+        let _ = self.0.send((Instant::now(), emit, data));
     }
 }
 
-/// Publishes what is queued, everything waiting in one message, one
-/// message at a time (so the other nodes get them in order).
+/// Publishes what is queued, everything waiting (up to [`MAX_BATCH`]) in
+/// one message, one message at a time (so the other nodes get them in
+/// order).
 async fn publish(
     driver: ClusterDriver,
     channel: String,
     node: Uuid,
-    mut queue: mpsc::UnboundedReceiver<(Emit, Box<RawValue>)>,
+    mut queue: mpsc::UnboundedReceiver<Queued>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        metrics::gauge!("samvad_crossing_queue").set(queue.len() as f64);
         let emits: Vec<Out> = batch
             .iter()
-            .map(|(emit, data)| Out {
+            .map(|(_, emit, data)| Out {
                 to: &emit.to,
                 except: &emit.except,
                 event: emit.event,
@@ -99,10 +113,15 @@ async fn publish(
             })
             .collect();
         let mut body = node.as_bytes().to_vec();
-        if serde_json::to_writer(&mut body, &emits).is_ok()
-            && let Err(err) = driver.publish(channel.clone(), body).await
-        {
-            tracing::debug!(error = %err, emits = batch.len(), "the other nodes miss these emits");
+        if serde_json::to_writer(&mut body, &emits).is_ok() {
+            let oldest = batch[0].0;
+            while let Err(err) = driver.publish(channel.clone(), body.clone()).await {
+                if oldest.elapsed() >= HOLD {
+                    tracing::debug!(error = %err, emits = batch.len(), "the other nodes miss these emits");
+                    break;
+                }
+                tokio::time::sleep(AGAIN).await;
+            }
         }
         batch.clear();
     }

@@ -201,6 +201,10 @@ pub(crate) fn deliver(
     event: &str,
     data: &serde_json::value::RawValue,
 ) {
+    // No namespace (the server is closing): nobody to deliver to.
+    let Some(here) = io.of("/").map(|ns| ns.local()) else {
+        return;
+    };
     if to.is_empty() {
         return;
     }
@@ -210,14 +214,14 @@ pub(crate) fn deliver(
         vec![]
     } else {
         let others: Vec<String> = others.into_iter().cloned().collect();
-        io.local()
+        here.clone()
             .to(others)
             .sockets()
             .into_iter()
             .map(|s| s.id)
             .collect()
     };
-    for socket in io.local().to(to.to_vec()).sockets() {
+    for socket in here.to(to.to_vec()).sockets() {
         let dialect_left_out = !dialects.is_empty()
             && socket
                 .extensions

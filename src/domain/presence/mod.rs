@@ -5,12 +5,10 @@
 //! with several nodes, [`shared`] says in Redis which nodes a participant
 //! is connected to, so online means online on any node.
 
+mod registry;
 mod shared;
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, OnceLock},
-};
+pub use registry::Registry;
 
 use chrono::{DateTime, Utc};
 
@@ -21,119 +19,6 @@ use super::{
     participant::{self, Participant, ParticipantType, as_seen_by, visible_kinds},
 };
 use crate::error::AppResult;
-
-/// One participant's connections on this node.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    /// Whose they are, for the per-tenant counts.
-    tenant: TenantId,
-    role: Role,
-    sockets: u32,
-    /// Bumped whenever the count falls to zero, so that a grace timer
-    /// started before a reconnect does not take the participant offline.
-    generation: u64,
-}
-
-/// Connection counts per participant; a participant with an entry is online.
-#[derive(Default)]
-pub struct Registry {
-    entries: Mutex<HashMap<ParticipantId, Entry>>,
-    /// Presence across nodes, with Redis.
-    shared: OnceLock<shared::Shared>,
-}
-
-impl std::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry")
-            .field("shared", &self.shared.get().is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Registry {
-    /// Counts a new connection; `true` when the participant came online.
-    fn connect(&self, who: ParticipantId, tenant: TenantId, role: Role) -> bool {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get_mut(&who) {
-            Some(entry) => {
-                entry.sockets += 1;
-                false
-            }
-            None => {
-                entries.insert(
-                    who,
-                    Entry {
-                        tenant,
-                        role,
-                        sockets: 1,
-                        generation: 0,
-                    },
-                );
-                true
-            }
-        }
-    }
-
-    /// Counts a closed connection; the generation to expire when it was the
-    /// last one.
-    fn disconnect(&self, who: ParticipantId) -> Option<u64> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get_mut(&who)?;
-        entry.sockets = entry.sockets.saturating_sub(1);
-        (entry.sockets == 0).then(|| {
-            entry.generation += 1;
-            entry.generation
-        })
-    }
-
-    /// Takes the participant offline if nothing reconnected since
-    /// `generation`; `true` when they went offline.
-    fn expire(&self, who: ParticipantId, generation: u64) -> bool {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(&who) {
-            Some(entry) if entry.sockets == 0 && entry.generation == generation => {
-                entries.remove(&who);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether `who` has a connection on this node.
-    pub fn is_online_here(&self, who: ParticipantId) -> bool {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&who)
-    }
-
-    /// How many participants are online on this node.
-    pub fn online_count(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// How many of the tenant's participants are online on this node, per
-    /// role (`user`, `astrologer`, `admin`).
-    pub fn online_by_role(&self, tenant: TenantId) -> HashMap<Role, u32> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let mut counts = HashMap::new();
-        for entry in entries.values().filter(|e| e.tenant == tenant) {
-            *counts.entry(entry.role).or_default() += 1;
-        }
-        counts
-    }
-
-    /// Who is online on this node (connected, or in the grace after their
-    /// last connection), with their tenants and roles.
-    fn online_here(&self) -> Vec<shared::Here> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(who, e)| (e.tenant, *who, e.role))
-            .collect()
-    }
-}
 
 /// A participant's presence as another participant may see it.
 #[derive(Debug, Clone)]

@@ -7,7 +7,9 @@
 //!
 //! A node that dies leaves its entries behind. Every node says it is alive
 //! each [`HEARTBEAT`] (`{prefix}:node:{id}`, expiring after [`NODE_TTL`]);
-//! the first node to find one expired claims its cleanup (removing it from
+//! each heartbeat also makes Redis' list of this node's participants match
+//! its own (a JOIN or LEAVE lost while Redis was away or slow is made
+//! then). The first node to find one expired claims its cleanup (removing it from
 //! `{prefix}:nodes`), removes its entries and takes offline whoever was
 //! connected only there.
 //!
@@ -16,9 +18,12 @@
 //! the same scripts), so the online counts are the deployment's, not one
 //! node's.
 
-use std::time::Duration;
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
 use uuid::Uuid;
 
 use crate::domain::{ParticipantId, TenantId, actor::Role, redis_link::RedisLink};
@@ -107,6 +112,11 @@ impl Shared {
         format!("{}:presence:{}", self.prefix, who.0.simple())
     }
 
+    /// The key whose expiry says a node is dead.
+    fn alive_key(&self, node: &str) -> String {
+        format!("{}:node:{node}", self.prefix)
+    }
+
     fn members_key(&self, node: &str) -> String {
         format!("{}:node-presence:{node}", self.prefix)
     }
@@ -137,7 +147,20 @@ impl Shared {
         self.run(&self.leave, who).await
     }
 
-    async fn run(&self, script: &Script, (tenant, who, role): Here) -> redis::RedisResult<bool> {
+    /// Runs JOIN or LEAVE for `who` on the hot path (bounded, skipped
+    /// while Redis is away).
+    async fn run(&self, script: &Script, who: Here) -> redis::RedisResult<bool> {
+        self.redis
+            .run(|mut conn| async move { self.invoke(&mut conn, script, who).await })
+            .await
+    }
+
+    async fn invoke(
+        &self,
+        conn: &mut ConnectionManager,
+        script: &Script,
+        (tenant, who, role): Here,
+    ) -> redis::RedisResult<bool> {
         let node = self.node.simple().to_string();
         let mut invocation = script.key(self.presence_key(who));
         invocation
@@ -146,10 +169,7 @@ impl Shared {
             .arg(&node)
             .arg(Self::member(tenant, who, role))
             .arg(who.0.simple().to_string());
-        let changed: i32 = self
-            .redis
-            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
-            .await?;
+        let changed: i32 = invocation.invoke_async(conn).await?;
         Ok(changed == 1)
     }
 
@@ -195,22 +215,35 @@ impl Shared {
         let mut conn = self.redis.conn();
         let me = self.node.simple().to_string();
         let nodes_key = format!("{}:nodes", self.prefix);
-        let alive_key = format!("{}:node:{me}", self.prefix);
-        let known: bool = conn.exists(&alive_key).await?;
-        let _: () = conn.set_ex(&alive_key, 1, NODE_TTL).await?;
-        if !known {
-            // New, or Redis restarted empty: say again who is connected here.
-            for who in here {
-                self.joined(*who).await?;
+        // What Redis says this node holds is made to match what it holds:
+        // a JOIN lost (Redis away, slow, or restarted empty) is made
+        // again, a LEAVE lost is made now. Only then is the node alive.
+        let listed: HashSet<String> = conn.smembers(self.members_key(&me)).await?;
+        let held: HashMap<String, Here> = here
+            .iter()
+            .map(|&(tenant, who, role)| (Self::member(tenant, who, role), (tenant, who, role)))
+            .collect();
+        for (member, who) in &held {
+            if !listed.contains(member) {
+                self.invoke(&mut conn, &self.join, *who).await?;
             }
         }
+        let mut gone = Vec::new();
+        for member in listed.iter().filter(|m| !held.contains_key(*m)) {
+            if let Some(who) = parse_member(member)
+                && self.invoke(&mut conn, &self.leave, who).await?
+            {
+                gone.push(who);
+            }
+        }
+        let _: () = conn.set_ex(self.alive_key(&me), 1, NODE_TTL).await?;
         let _: () = conn.sadd(&nodes_key, &me).await?;
         let nodes: Vec<String> = conn.smembers(&nodes_key).await?;
         let mut gone = Vec::new();
         for node in nodes.into_iter().filter(|n| *n != me) {
             // Claimed and cleaned in one script: a node that beats again in
             // between keeps its entries, and nothing is left half done.
-            let mut invocation = self.cleanup.key(format!("{}:node:{node}", self.prefix));
+            let mut invocation = self.cleanup.key(self.alive_key(&node));
             invocation
                 .key(&nodes_key)
                 .key(self.members_key(&node))
@@ -229,7 +262,7 @@ impl Shared {
     /// [`NODE_TTL`] a killed node takes), taking offline only whoever did
     /// not reconnect to another node meanwhile.
     pub async fn retire(&self) -> redis::RedisResult<()> {
-        let alive_key = format!("{}:node:{}", self.prefix, self.node.simple());
+        let alive_key = self.alive_key(&self.node.simple().to_string());
         self.redis
             .run(|mut conn| async move { conn.del(alive_key).await })
             .await

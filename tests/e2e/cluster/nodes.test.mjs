@@ -1,8 +1,8 @@
 // Three Samvad nodes on one database and one Redis (tests/e2e.rs starts
 // them: SAMVAD_BASE_URL, SAMVAD_BASE_URL_B and SAMVAD_BASE_URL_C). A
 // message, typing, receipts and a revocation made on one node reach the
-// sockets held by another, in every dialect, through the Socket.IO Redis
-// adapter; a call placed on one node rings, is answered, refused as busy,
+// sockets held by another, in every dialect (the emits crossing on Redis,
+// the rooms' changes through the Socket.IO Redis adapter); a call placed on one node rings, is answered, refused as busy,
 // times out (once, with three sweepers) and is cleaned up on the others;
 // and with Redis killed, each node still serves its own sockets until
 // Redis is back.

@@ -15,11 +15,13 @@ impl Task {
         batch: &mut [Job],
     ) -> Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>, Failure> {
         if !self.db.is_up() {
-            return Err(Failure::Statement(sqlx::Error::PoolTimedOut));
+            return Err(Failure::Down);
         }
         let statement = |err: sqlx::Error| {
-            if matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) {
-                self.db.lost();
+            match err {
+                sqlx::Error::Io(_) => self.db.lost(),
+                sqlx::Error::PoolTimedOut => self.db.doubt(),
+                _ => {}
             }
             Failure::Statement(err)
         };
