@@ -34,6 +34,7 @@ pub fn routes(state: &AppState, realtime: &Realtime) -> impl Endpoint + 'static 
             "/api/docs",
             poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())),
         )
+        .at("/metrics", crate::metrics::endpoint(realtime.io().clone()))
         .nest("/account", crate::console::account::routes())
         .nest("/console", crate::console::admin::routes())
         // `nest` would strip the prefix, and socketioxide matches on it.
@@ -56,6 +57,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let acceptor = NoDelay(TcpAcceptor::from_tokio(listener)?);
+    // Recording starts before anything is recorded.
+    crate::metrics::handle();
     let timeout = state.config.shutdown_timeout;
     let driver = crate::cluster::driver(&state.config).await?;
     // This process among the nodes (several nodes: rate limits and

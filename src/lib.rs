@@ -49,6 +49,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod media;
+pub mod metrics;
 pub mod middleware;
 pub mod realtime;
 pub mod state;

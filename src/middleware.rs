@@ -93,7 +93,15 @@ pub async fn request_context<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Resul
         HeaderValue::from_static("no-referrer"),
     );
     let status = response.status().as_u16();
-    let ms = started.elapsed().as_millis() as u64;
+    let took = started.elapsed();
+    let route = response.data::<poem::PathPattern>().map(|p| &*p.0);
+    crate::metrics::http_request(
+        crate::metrics::route_label(route),
+        method.as_str(),
+        status,
+        took,
+    );
+    let ms = took.as_millis() as u64;
     // Socket.IO long-polls come every few seconds per client: debug level.
     if path.starts_with("/socket.io") && status < 400 {
         span.in_scope(|| tracing::debug!(status, ms, "served"));

@@ -120,6 +120,9 @@ pub struct Config {
     /// The prefix of this deployment's Redis channels
     /// (`SAMVAD_REDIS_PREFIX`, default `samvad`).
     pub redis_prefix: String,
+    /// The bearer token `GET /metrics` wants (`SAMVAD_METRICS_TOKEN`);
+    /// without it, the endpoint is off (404).
+    pub metrics_token: Option<Secret>,
 }
 
 /// Push settings. The providers' credentials are each tenant's (set
@@ -274,6 +277,7 @@ impl Config {
             },
             redis_url: get("REDIS_URL").map(|url| Secret::new(resp3(&url))),
             redis_prefix: get("SAMVAD_REDIS_PREFIX").unwrap_or_else(|| "samvad".into()),
+            metrics_token: get("SAMVAD_METRICS_TOKEN").map(Secret::new),
         })
     }
 

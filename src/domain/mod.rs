@@ -62,6 +62,7 @@ pub mod dashboard;
 pub mod device;
 pub mod events;
 pub mod file;
+pub mod gauges;
 pub mod ids;
 pub mod limits;
 pub mod log;

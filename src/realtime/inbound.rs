@@ -115,7 +115,10 @@ async fn dispatch(
     State(state): State<AppState>,
     State(fanout): State<Fanout>,
 ) {
-    let Some((event, handler)) = route(&event) else {
+    let routed = route(&event);
+    let name = routed.as_ref().map_or("unknown", |(name, _)| *name);
+    metrics::counter!("samvad_socket_events_total", "event" => name).increment(1);
+    let Some((event, handler)) = routed else {
         // Unknown events are answered only when the client waits for an answer.
         if ack.wanted {
             ack.answer(&s, "unknown", Err(AppError::bad_request("unknown event")));

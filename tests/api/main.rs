@@ -25,6 +25,7 @@ mod legacy;
 mod log;
 mod matrix;
 mod messaging;
+mod metrics;
 mod notifications;
 mod openapi;
 mod origins;

@@ -127,8 +127,15 @@ enum Verdict {
     Refused(AppError),
 }
 
+/// The answer to a send while the database is out of reach.
+fn unreachable() -> AppError {
+    AppError::Unavailable("the database is unreachable; try again shortly".into())
+}
+
 /// Why a batch was not committed.
 enum Failure {
+    /// The database is known to be out of reach: nothing was tried.
+    Down,
     /// A statement failed: rolled back, nothing stored.
     Statement(sqlx::Error),
     /// The commit itself failed: whether it happened is unknown.
@@ -262,14 +269,33 @@ impl Task {
 
     #[tracing::instrument(skip_all, fields(sends = batch.len()))]
     async fn process(&self, mut batch: Vec<Job>) {
-        match self.commit(&mut batch).await {
-            Ok(verdicts) => self.answer(batch, verdicts).await,
+        let outcome = self.commit(&mut batch).await;
+        let label = if outcome.is_ok() {
+            "committed"
+        } else {
+            "failed"
+        };
+        metrics::counter!("samvad_send_batches_total", "outcome" => label).increment(1);
+        match outcome {
+            Ok(verdicts) => {
+                let new = verdicts
+                    .iter()
+                    .filter(|(v, _)| matches!(v, Verdict::New(_)))
+                    .count();
+                metrics::counter!("samvad_messages_committed_total").increment(new as u64);
+                self.answer(batch, verdicts).await
+            }
             // A statement refused (a key, a trigger, a deadlock): one send
             // may be the cause, so each is written alone.
             Err(Failure::Statement(err @ sqlx::Error::Database(_))) if batch.len() > 1 => {
                 tracing::warn!(error = %err, sends = batch.len(), "a batch failed; writing its sends one by one");
                 for job in batch {
                     self.write_alone(job).await;
+                }
+            }
+            Err(Failure::Down) => {
+                for job in batch {
+                    let _ = job.reply.send(Err(unreachable()));
                 }
             }
             // The database is out of reach (or one send failed alone):
@@ -283,9 +309,7 @@ impl Task {
                 for job in batch {
                     let err = first.take().unwrap_or_else(|| {
                         if unreachable {
-                            AppError::Unavailable(
-                                "the database is unreachable; try again shortly".into(),
-                            )
+                            self::unreachable()
                         } else {
                             AppError::Internal(anyhow::anyhow!("the batch of this send failed"))
                         }
@@ -317,6 +341,10 @@ impl Task {
                             || is_deadlock(&err)) => {}
                 Err(Failure::Statement(err) | Failure::Commit(err)) => {
                     return self.refuse(job, err);
+                }
+                Err(Failure::Down) => {
+                    let _ = job.reply.send(Err(unreachable()));
+                    return;
                 }
             }
         }
