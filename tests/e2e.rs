@@ -140,7 +140,8 @@ async fn the_node_socket_io_suite_passes_against_the_real_app() {
     run_node(&dir, files, |_| {}, Nodes::One).await;
 }
 
-/// Three nodes on one database and one Redis: `cluster/*.test.mjs` with
+/// Three nodes on one database and one Redis, the test's app and two
+/// `samvad serve` processes of this build: `cluster/*.test.mjs` with
 /// SAMVAD_BASE_URL, SAMVAD_BASE_URL_B and SAMVAD_BASE_URL_C (messages,
 /// typing, receipts and revocations across nodes, in every dialect; calls
 /// placed, rung, answered, refused as busy, timed out and cleaned up across
@@ -164,6 +165,78 @@ async fn the_cluster_suite_passes_against_three_nodes_sharing_redis() {
         redis_pid: redis.pid(),
     };
     run_node(&dir, files, configure, nodes).await;
+}
+
+/// Another node of `app`'s deployment, as its own `samvad serve` process
+/// (this build's binary) on a free port: the same database, Redis and
+/// secrets. Killed when dropped.
+struct NodeProcess {
+    base: String,
+    _child: tokio::process::Child,
+    _data: tempfile::TempDir,
+}
+
+impl NodeProcess {
+    async fn start(app: &TestApp, jwt_secret: &str) -> Self {
+        let config = &app.state.config;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let data = tempfile::tempdir().expect("a data directory");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_samvad"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", app.db_url())
+            .env("SAMVAD_BIND", format!("127.0.0.1:{port}"))
+            .env("SAMVAD_PUBLIC_URL", &base)
+            .env("SAMVAD_DATA_DIR", data.path())
+            .env("SAMVAD_JWT_SECRET", jwt_secret)
+            .env("SAMVAD_PRESENCE_GRACE", "1")
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        for (name, value) in [
+            ("REDIS_URL", config.redis_url.as_ref().map(|s| s.expose())),
+            ("SAMVAD_REDIS_PREFIX", Some(config.redis_prefix.as_str())),
+            (
+                "SAMVAD_DATA_KEY",
+                config.data_key.as_ref().map(|s| s.expose()),
+            ),
+        ] {
+            if let Some(value) = value {
+                command.env(name, value);
+            }
+        }
+        let mut child = command.spawn().expect("start a samvad serve process");
+        let client = reqwest::Client::new();
+        let health = format!("{base}/health");
+        let started = std::time::Instant::now();
+        loop {
+            if let Ok(answer) = client.get(&health).send().await
+                && answer.status().is_success()
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the node process at {base} exited at start: {status}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the node process at {base} did not answer /health within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            base,
+            _child: child,
+            _data: data,
+        }
+    }
 }
 
 /// How many app nodes a Node run talks to (three share a Redis the suite
@@ -258,7 +331,10 @@ async fn run_node(
     .await;
     let others = match nodes {
         Nodes::One => vec![],
-        Nodes::Three { .. } => vec![app.another_node().await, app.another_node().await],
+        Nodes::Three { .. } => vec![
+            NodeProcess::start(&app, &secret).await,
+            NodeProcess::start(&app, &secret).await,
+        ],
     };
     // One login for the whole run (superadmin logins are rate-limited).
     let root = app.superadmin().await;
@@ -339,9 +415,7 @@ async fn run_node(
         status.success(),
         "the Node e2e suite failed ({status}); its output is above"
     );
-    for node in others {
-        node.stop().await;
-    }
+    drop(others);
     app.stop().await;
 }
 
