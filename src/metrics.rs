@@ -40,6 +40,9 @@ pub fn handle() -> &'static PrometheusHandle {
             metrics::counter!("samvad_send_batches_total", "outcome" => outcome).absolute(0);
         }
         metrics::counter!("samvad_socket_events_total", "event" => "unknown").absolute(0);
+        for outcome in ["sent", "failed", "retry", "dropped"] {
+            metrics::counter!("samvad_push_deliveries_total", "outcome" => outcome).absolute(0);
+        }
         metrics::gauge!("samvad_crossing_queue").set(0.0);
         handle
     })
@@ -178,6 +181,7 @@ async fn scrape(state: &crate::state::AppState, io: &crate::realtime::Io) {
             metrics::gauge!("samvad_push_queue", "kind" => "pushes").set(g.pushes_pending as f64);
             metrics::gauge!("samvad_push_queue", "kind" => "deliveries")
                 .set(g.deliveries_pending as f64);
+            metrics::gauge!("samvad_thumbnail_queue").set(g.thumbnails_pending as f64);
             for status in ["initiated", "ringing", "answered", "ongoing"] {
                 let n = g
                     .calls

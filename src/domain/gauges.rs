@@ -1,5 +1,5 @@
 //! What the metrics endpoint reads when it is scraped: the database pool,
-//! the push queue and the calls not yet over, summed over every tenant (no
+//! the push and thumbnail queues and the calls not yet over, summed over every tenant (no
 //! tenant appears in a metric).
 
 use sqlx::Row;
@@ -17,6 +17,8 @@ pub struct Gauges {
     /// waiting to be sent or being sent.
     pub pushes_pending: u64,
     pub deliveries_pending: u64,
+    /// Files waiting for (or in the middle of) their thumbnails.
+    pub thumbnails_pending: u64,
     /// Calls holding a line, per status (`ringing`, `ongoing`, ...).
     pub calls: Vec<(String, u64)>,
 }
@@ -29,7 +31,8 @@ impl Core {
         let mut conn = pool.acquire().await?;
         let queue = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM pushes WHERE state = 'pending') AS pushes,
-                    (SELECT COUNT(*) FROM push_deliveries WHERE state IN ('pending', 'sending')) AS deliveries",
+                    (SELECT COUNT(*) FROM push_deliveries WHERE state IN ('pending', 'sending')) AS deliveries,
+                    (SELECT COUNT(*) FROM files WHERE thumbs IN ('pending', 'working')) AS thumbnails",
         )
         .fetch_one(&mut *conn)
         .await?;
@@ -56,6 +59,7 @@ impl Core {
             pool_idle,
             pushes_pending: count("pushes")?,
             deliveries_pending: count("deliveries")?,
+            thumbnails_pending: count("thumbnails")?,
             calls,
         })
     }

@@ -30,6 +30,11 @@ pub async fn run(
     mut feed: UnboundedReceiver<Arc<DomainEvent>>,
 ) {
     while let Some(event) = feed.recv().await {
+        if let DomainEvent::MessageCreated { message, .. } = &*event {
+            let lag = crate::domain::now() - message.created_at;
+            metrics::histogram!("samvad_fanout_lag_seconds")
+                .record(lag.to_std().unwrap_or_default().as_secs_f64());
+        }
         match outbound::needs(&event) {
             // Messages keep their order: planned and sent inline.
             Needs::Nothing | Needs::Caller => {

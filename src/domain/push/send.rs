@@ -268,6 +268,12 @@ impl Core {
                 }
             }
         };
+        // `pending` here is a retry.
+        let outcome = match state {
+            Pending => "retry",
+            other => other.as_str(),
+        };
+        metrics::counter!("samvad_push_deliveries_total", "outcome" => outcome).increment(1);
         sqlx::query(
             "UPDATE push_deliveries SET state = ?, status_code = ?, error = ?, next_at = ?,
                  latency_ms = ?, sent_at = IF(? = 'sent', ?, sent_at), claimed_at = NULL,

@@ -269,7 +269,10 @@ impl Task {
 
     #[tracing::instrument(skip_all, fields(sends = batch.len()))]
     async fn process(&self, mut batch: Vec<Job>) {
+        let started = std::time::Instant::now();
         let outcome = self.commit(&mut batch).await;
+        metrics::histogram!("samvad_send_batch_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         let label = if outcome.is_ok() {
             "committed"
         } else {
