@@ -5,9 +5,12 @@
 //! and the visibility rules (who sees whom, and whose contact details);
 //! `login` the SQL of logging in and of passwords.
 
+mod kind;
 mod login;
 mod manage;
 mod service;
+
+pub use kind::ParticipantType;
 
 pub use login::{
     LoginId, ResolvedLogin, clear_password, find_by_legacy_id, find_for_login, mark_verified,
@@ -26,30 +29,6 @@ use crate::{
     domain::password::PasswordHash,
     error::{AppError, AppResult, is_unique_violation},
 };
-
-/// The three kinds of participant (the seeds' `type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ParticipantType {
-    User,
-    Astrologer,
-    Admin,
-}
-
-super::text_enum!(ParticipantType { User => "user", Astrologer => "astrologer", Admin => "admin" });
-
-impl ParticipantType {
-    /// Every type.
-    pub const ALL: [Self; 3] = [Self::User, Self::Astrologer, Self::Admin];
-
-    pub fn parse(raw: &str) -> AppResult<Self> {
-        Self::from_str_opt(raw.trim()).ok_or_else(|| {
-            AppError::validation(format!(
-                "type must be user, astrologer or admin, not `{}`",
-                raw.trim()
-            ))
-        })
-    }
-}
 
 /// A participant row (without its password hash).
 #[derive(Debug, Clone, sqlx::FromRow)]
