@@ -146,8 +146,7 @@ impl Health {
 
     /// A connection broke: the database is lost until a probe reaches it.
     pub fn lost(self: &Arc<Self>) {
-        if self.up.swap(false, Ordering::Relaxed) {
-            tracing::error!("the database does not answer: refusing sends until it does");
+        if self.mark_lost() {
             self.watch(false);
         }
     }
@@ -160,6 +159,16 @@ impl Health {
         }
     }
 
+    /// Whether this marked the database lost (it was up).
+    fn mark_lost(&self) -> bool {
+        let was_up = self.up.swap(false, Ordering::Relaxed);
+        if was_up {
+            tracing::error!("the database does not answer: refusing sends until it does");
+        }
+        was_up
+    }
+
+    /// Starts a probe unless one runs.
     fn watch(self: &Arc<Self>, doubting: bool) {
         if !self.checking.swap(true, Ordering::Relaxed) {
             tokio::spawn(probe(Arc::downgrade(self), doubting));
@@ -181,13 +190,21 @@ async fn answers(pool: &Pool) -> bool {
     }
 }
 
-/// Doubting: one look, lost if it fails. Lost: looks until it answers.
+/// Doubting: one look first, and the database is lost only if it fails.
+/// Lost: a look each [`PROBE_EVERY`] until the database answers.
 async fn probe(health: std::sync::Weak<Health>, doubting: bool) {
-    let mut first = doubting;
-    loop {
-        if !first {
-            tokio::time::sleep(PROBE_EVERY).await;
+    if doubting {
+        let Some(health) = health.upgrade() else {
+            return;
+        };
+        if answers(&health.pool).await {
+            health.checking.store(false, Ordering::Relaxed);
+            return;
         }
+        health.mark_lost();
+    }
+    loop {
+        tokio::time::sleep(PROBE_EVERY).await;
         let Some(health) = health.upgrade() else {
             return;
         };
@@ -195,19 +212,7 @@ async fn probe(health: std::sync::Weak<Health>, doubting: bool) {
             health.checking.store(false, Ordering::Relaxed);
             return;
         }
-        let answered = answers(&health.pool).await;
-        if first {
-            first = false;
-            if answered {
-                health.checking.store(false, Ordering::Relaxed);
-                return;
-            }
-            if health.up.swap(false, Ordering::Relaxed) {
-                tracing::error!("the database does not answer: refusing sends until it does");
-            }
-            continue;
-        }
-        if answered {
+        if answers(&health.pool).await {
             health.up.store(true, Ordering::Relaxed);
             health.checking.store(false, Ordering::Relaxed);
             tracing::info!("the database answers again");

@@ -224,14 +224,13 @@ impl super::Core {
             Some((position, _)) if changed.len() == CHANGES_PAGE as usize => *position,
             _ => head,
         };
-        let mut messages = Vec::with_capacity(changed.len());
-        for (_, id) in changed {
-            if let Some(message) =
-                super::message::get(&mut conn, tenant, super::MessageId(id)).await?
-            {
-                messages.push(message);
-            }
-        }
+        let mut ids: Vec<super::MessageId> = changed
+            .iter()
+            .map(|(_, id)| super::MessageId(*id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let messages = super::message::get_many(&mut conn, tenant, &ids).await?;
         Ok((messages, upto))
     }
 }

@@ -156,6 +156,27 @@ pub async fn get(
     .await?)
 }
 
+/// The given messages of a tenant, as they are now, in seq order.
+pub async fn get_many(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    ids: &[MessageId],
+) -> AppResult<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM messages x WHERE x.tenant_id = "
+    ));
+    query.push_bind(tenant).push(" AND x.id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(") ORDER BY x.conversation_id, x.seq");
+    Ok(query.build_query_as().fetch_all(conn).await?)
+}
+
 /// A page of a conversation as `viewer` sees it: after their clear point,
 /// without the messages they hid. `after` pages forward (oldest first, for
 /// resync); otherwise newest first, before `before`.

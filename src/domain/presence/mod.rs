@@ -53,16 +53,7 @@ impl Core {
 
     /// Whether `who` is connected, to this node or (several nodes) any.
     pub async fn is_online(&self, who: ParticipantId) -> bool {
-        if self.presence.is_online_here(who) {
-            return true;
-        }
-        match self.presence.shared.get() {
-            Some(shared) => shared.online(who).await.unwrap_or_else(|err| {
-                tracing::debug!(error = %err, "presence in Redis did not answer");
-                false
-            }),
-            None => false,
-        }
+        self.offline_among(&[who]).await.is_empty()
     }
 
     /// Which of `who` are not connected to this node or (several nodes)

@@ -198,16 +198,6 @@ impl Shared {
         Ok(nodes.into_iter().map(|n| n > 0).collect())
     }
 
-    /// Whether `who` is connected to any node.
-    pub async fn online(&self, who: ParticipantId) -> redis::RedisResult<bool> {
-        let key = self.presence_key(who);
-        let nodes: u32 = self
-            .redis
-            .run(|mut conn| async move { conn.hlen(key).await })
-            .await?;
-        Ok(nodes > 0)
-    }
-
     /// Says this node is alive (after a Redis that lost its data, writing
     /// `here`, this node's connected participants, again), and cleans up
     /// after nodes that are not; returns who went offline with them.
