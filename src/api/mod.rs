@@ -33,6 +33,7 @@ pub mod settings;
 pub mod spec;
 pub mod upload;
 pub mod users;
+pub mod webhooks;
 
 pub use spec::{docs_html, spec_json};
 
@@ -77,6 +78,8 @@ pub enum Tag {
     Relationships,
     /// Voice and video calls (Agora), their lifecycle and history
     Calls,
+    /// Signed webhooks to the tenant's endpoints (Standard Webhooks)
+    Webhooks,
 }
 
 /// The success envelope: `{"success": true, "data": ...}`.
@@ -168,6 +171,7 @@ pub type Apis = (
         notifications::NotificationsApi,
         devices::DevicesApi,
         push::PushApi,
+        webhooks::WebhooksApi,
     ),
 );
 

@@ -33,6 +33,7 @@ impl CoreConfig {
             own_origin: Origin::of_url(&config.public_url),
             files: files(config)?,
             push_grace: config.push.grace,
+            webhook_retries: config.webhooks.retry_schedule.clone(),
         })
     }
 }

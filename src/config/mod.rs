@@ -15,7 +15,7 @@ use std::{fmt, net::SocketAddr, time::Duration};
 use anyhow::{Context, bail};
 
 pub use parse::parse_key;
-use parse::{number, parse_cors, secs};
+use parse::{number, parse_cors, retry_schedule, secs};
 
 /// Default MySQL/MariaDB URL when `DATABASE_URL` is unset.
 pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/samvad";
@@ -123,6 +123,22 @@ pub struct Config {
     /// The bearer token `GET /metrics` wants (`SAMVAD_METRICS_TOKEN`);
     /// without it, the endpoint is off (404).
     pub metrics_token: Option<Secret>,
+    /// Webhooks to tenants' URLs.
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook settings (the endpoints are each tenant's).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Whether private and loopback addresses may be targets
+    /// (`SAMVAD_WEBHOOK_ALLOW_PRIVATE=1`: development and tests only; it
+    /// opens the server-side request forgery the rule closes).
+    pub allow_private: bool,
+    /// The waits before each retry (`SAMVAD_WEBHOOK_RETRY_SCHEDULE`, seconds,
+    /// comma-separated; default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 24 h,
+    /// each with up to a tenth more at random); a delivery failing past the
+    /// last is given up.
+    pub retry_schedule: Vec<Duration>,
 }
 
 /// Push settings. The providers' credentials are each tenant's (set
@@ -278,6 +294,13 @@ impl Config {
             redis_url: get("REDIS_URL").map(|url| Secret::new(resp3(&url))),
             redis_prefix: get("SAMVAD_REDIS_PREFIX").unwrap_or_else(|| "samvad".into()),
             metrics_token: get("SAMVAD_METRICS_TOKEN").map(Secret::new),
+            webhooks: WebhookConfig {
+                allow_private: matches!(
+                    get("SAMVAD_WEBHOOK_ALLOW_PRIVATE").as_deref(),
+                    Some("1" | "true" | "yes")
+                ),
+                retry_schedule: retry_schedule(get("SAMVAD_WEBHOOK_RETRY_SCHEDULE").as_deref())?,
+            },
         })
     }
 

@@ -73,3 +73,25 @@ pub(super) fn secs(
 ) -> anyhow::Result<Duration> {
     number(get, key, default).map(Duration::from_secs)
 }
+
+/// The webhook retry waits: seconds, comma-separated; the default when unset.
+pub(super) fn retry_schedule(raw: Option<&str>) -> anyhow::Result<Vec<Duration>> {
+    const DEFAULT: [u64; 7] = [5, 300, 1800, 7200, 18000, 36000, 86400];
+    let Some(raw) = raw else {
+        return Ok(DEFAULT.iter().map(|s| Duration::from_secs(*s)).collect());
+    };
+    raw.split(',')
+        .map(|part| {
+            part.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "SAMVAD_WEBHOOK_RETRY_SCHEDULE must be positive seconds separated by commas, not `{raw}`"
+                    )
+                })
+        })
+        .collect()
+}

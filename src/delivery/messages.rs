@@ -185,6 +185,39 @@ pub fn digest_email(
     })
 }
 
+#[derive(Template)]
+#[template(path = "email/webhook_disabled.html")]
+struct WebhookDisabledHtml<'a> {
+    tenant: &'a str,
+    url: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/webhook_disabled.txt")]
+struct WebhookDisabledText<'a> {
+    tenant: &'a str,
+    url: &'a str,
+    reason: &'a str,
+}
+
+/// To a tenant's admins: Samvad turned one of their webhook endpoints off.
+pub fn webhook_disabled_email(tenant: &str, url: &str, reason: &str) -> AppResult<EmailMessage> {
+    Ok(EmailMessage {
+        subject: format!("{tenant}: a webhook endpoint was turned off"),
+        text: render(&WebhookDisabledText {
+            tenant,
+            url,
+            reason,
+        })?,
+        html: render(&WebhookDisabledHtml {
+            tenant,
+            url,
+            reason,
+        })?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 pub mod messages;
 pub mod push;
 mod sms;
+pub mod webhook;
 
 use std::path::Path;
 
@@ -42,6 +43,7 @@ pub struct Delivery {
     from: Mailbox,
     sms: Box<dyn SmsSender>,
     push: push::Push,
+    webhooks: webhook::WebhookSender,
 }
 
 impl Delivery {
@@ -85,6 +87,7 @@ impl Delivery {
             from,
             sms,
             push,
+            webhooks: webhook::WebhookSender::new(config.webhooks.allow_private)?,
         })
     }
 
@@ -126,6 +129,11 @@ impl Delivery {
     /// The push providers.
     pub fn push(&self) -> &push::Push {
         &self.push
+    }
+
+    /// Webhooks to tenants' URLs.
+    pub fn webhooks(&self) -> &webhook::WebhookSender {
+        &self.webhooks
     }
 
     /// Sends a text message.

@@ -37,6 +37,15 @@ pub enum LogKind {
     ConsultationUpdated,
     /// An announcement from the tenant's admins.
     BroadcastSent,
+    /// A conversation opened or a group created (the subject is the
+    /// conversation).
+    ConversationCreated,
+    /// A participant (the subject) added to a group.
+    MemberAdded,
+    /// A participant (the subject) removed from a group, or gone from it.
+    MemberRemoved,
+    /// A participant (the subject) created: by an admin, by signing up.
+    ParticipantCreated,
 }
 
 super::text_enum!(LogKind {
@@ -50,6 +59,10 @@ super::text_enum!(LogKind {
     CallEnded => "call.ended",
     ConsultationUpdated => "consultation.updated",
     BroadcastSent => "broadcast.sent",
+    ConversationCreated => "conversation.created",
+    MemberAdded => "member.added",
+    MemberRemoved => "member.removed",
+    ParticipantCreated => "participant.created",
 });
 
 /// An entry to append: what happened, to which object.

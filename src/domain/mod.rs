@@ -84,6 +84,7 @@ pub mod settings;
 pub mod superadmin;
 pub mod tenant;
 pub mod values;
+pub mod webhook;
 
 use base64::Engine;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -126,6 +127,8 @@ pub struct CoreConfig {
     pub files: file::Files,
     /// How long a notification's push waits (`SAMVAD_PUSH_GRACE_MS`).
     pub push_grace: std::time::Duration,
+    /// The waits before each webhook retry (`SAMVAD_WEBHOOK_RETRY_SCHEDULE`).
+    pub webhook_retries: Vec<std::time::Duration>,
 }
 
 /// In-process caches of the core.

@@ -16,17 +16,21 @@
 //! - [`send`]: the send payload, decoded once for REST and Socket.IO.
 //! - [`call`]: calls, a party's join, placing a call.
 //! - [`chat_request`]: chat requests.
+//! - [`consultation`]: consultations, as REST and webhooks show them.
+//! - [`webhook`]: the `data` of webhook events (the same views).
 //!
 //! No handler logic and no core calls: shapes and their mapping only.
 
 pub mod call;
 pub mod chat_request;
+pub mod consultation;
 pub mod conversation;
 pub mod file;
 pub mod message;
 pub mod notification;
 pub mod participant;
 pub mod send;
+pub mod webhook;
 
 use poem_openapi::types::ToJSON;
 use serde_json::Value;

@@ -15,6 +15,7 @@
 //!   never-sent files.
 //! - [`notifications`]: the inbox's entries, from the log; old ones purged.
 //! - [`push`]: pushes to phones (FCM, APNs), expanded and sent.
+//! - [`webhooks`]: signed webhooks to tenants' endpoints, from the log.
 //! - [`cluster`]: with several nodes, says this one is alive and takes
 //!   offline whoever was connected only to a node that died.
 //!
@@ -33,6 +34,7 @@ pub mod media;
 pub mod notifications;
 pub mod push;
 pub mod upkeep;
+pub mod webhooks;
 
 use std::{future::Future, sync::OnceLock, time::Duration};
 
@@ -79,6 +81,7 @@ pub fn start(state: &AppState) -> Workers {
         notifications::run(state.clone(), workers.stop()),
     );
     workers.spawn("push", push::run(state.clone(), workers.stop()));
+    workers.spawn("webhooks", webhooks::run(state.clone(), workers.stop()));
     workers.spawn("cluster", cluster::run(state.clone(), workers.stop()));
     workers
 }

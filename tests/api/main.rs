@@ -43,4 +43,5 @@ mod settings;
 mod storage;
 mod users;
 mod virus_scan;
+mod webhooks;
 mod world;

@@ -276,6 +276,15 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         case(Method::DELETE, "/api/settings/push/apns", "/api/settings/push/apns", None, ADMIN),
         case(Method::GET, "/api/push/deliveries", "/api/push/deliveries", None, ADMIN),
         case(Method::POST, "/api/notifications/broadcast", "/api/notifications/broadcast", Some(json!({ "audience": "participant", "participantId": ghost, "body": "x" })), ADMIN),
+        case(Method::GET, "/api/webhooks/event-types", "/api/webhooks/event-types", None, ADMIN),
+        case(Method::GET, "/api/webhooks", "/api/webhooks", None, ADMIN),
+        case(Method::POST, "/api/webhooks", "/api/webhooks", Some(json!({ "url": "https://hooks.example.com/x", "eventTypes": ["message.created"] })), ADMIN),
+        case(Method::GET, "/api/webhooks/{id}", format!("/api/webhooks/{ghost}"), None, ADMIN),
+        case(Method::PATCH, "/api/webhooks/{id}", format!("/api/webhooks/{ghost}"), Some(json!({ "enabled": false })), ADMIN),
+        case(Method::DELETE, "/api/webhooks/{id}", format!("/api/webhooks/{ghost}"), None, ADMIN),
+        case(Method::POST, "/api/webhooks/{id}/secret", format!("/api/webhooks/{ghost}/secret"), Some(json!({})), ADMIN),
+        case(Method::GET, "/api/webhooks/{id}/deliveries", format!("/api/webhooks/{ghost}/deliveries"), None, ADMIN),
+        case(Method::POST, "/api/webhooks/{id}/deliveries/{delivery_id}/resend", format!("/api/webhooks/{ghost}/deliveries/{ghost}/resend"), Some(json!({})), ADMIN),
     ];
     // Backend1's direct paths: each `/api` operation under them, without `/api`.
     let direct: Vec<Case> = cases

@@ -9,7 +9,10 @@ use super::{
 };
 use crate::{
     domain::{
-        Actor, ConversationId, Core, ParticipantId, audit, events::DomainEvent, participant,
+        Actor, ConversationId, Core, ParticipantId, TenantId, audit,
+        events::DomainEvent,
+        log::{self, LogKind, NewEntry},
+        participant,
         values::Name,
     },
     error::{AppError, AppResult},
@@ -112,6 +115,11 @@ impl Core {
             add_member(&mut tx, tenant, id, *participant, MemberRole::Member).await?;
         }
         let members = member_ids(&mut tx, tenant, id).await?;
+        let entries: Vec<NewEntry> = add
+            .iter()
+            .map(|p| member_entry(tenant, id, LogKind::MemberAdded, *p))
+            .collect();
+        log::append(&mut tx, &entries).await?;
         tx.commit().await?;
         let members: Arc<[ParticipantId]> = Arc::from(members);
         for participant in add {
@@ -177,6 +185,11 @@ impl Core {
             .await?;
         }
         let members = member_ids(&mut tx, tenant, id).await?;
+        log::append(
+            &mut tx,
+            &[member_entry(tenant, id, LogKind::MemberRemoved, who)],
+        )
+        .await?;
         tx.commit().await?;
         let mut notify = members.clone();
         notify.push(who);
@@ -244,4 +257,14 @@ impl Core {
             .await;
         Ok(())
     }
+}
+
+/// The log's entry for a member added or removed.
+fn member_entry(
+    tenant: TenantId,
+    conversation: ConversationId,
+    kind: LogKind,
+    participant: ParticipantId,
+) -> NewEntry {
+    NewEntry::new(tenant, kind, participant).in_conversation(Some(conversation))
 }

@@ -14,6 +14,7 @@ use crate::{
     domain::{
         Actor, ConversationId, Core, ParticipantId, audit,
         events::DomainEvent,
+        log::{self, LogKind, NewEntry},
         participant::{self, ParticipantType},
         relationship,
         values::Name,
@@ -95,6 +96,7 @@ impl Core {
             MemberRole::Member,
         )
         .await?;
+        log::append(&mut tx, &[created(&conversation)]).await?;
         tx.commit().await?;
         self.events()
             .publish(DomainEvent::ConversationCreated {
@@ -165,6 +167,7 @@ impl Core {
                 .target("conversation", conversation.id.0),
         )
         .await?;
+        log::append(&mut tx, &[created(&conversation)]).await?;
         tx.commit().await?;
         members.push(me);
         self.events()
@@ -231,4 +234,14 @@ impl Core {
         let admin = admin.ok_or(AppError::NotFound("admin"))?;
         self.open_direct(actor, DirectKey::general(admin)).await
     }
+}
+
+/// The log's entry for a conversation just made.
+fn created(conversation: &Conversation) -> NewEntry {
+    NewEntry::new(
+        conversation.tenant_id,
+        LogKind::ConversationCreated,
+        conversation.id,
+    )
+    .in_conversation(Some(conversation.id))
 }

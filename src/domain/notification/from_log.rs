@@ -226,7 +226,11 @@ impl Core {
             | LogKind::MessageDeleted
             | LogKind::CallStarted
             | LogKind::CallAnswered
-            | LogKind::BroadcastSent => vec![],
+            | LogKind::BroadcastSent
+            | LogKind::ConversationCreated
+            | LogKind::MemberAdded
+            | LogKind::MemberRemoved
+            | LogKind::ParticipantCreated => vec![],
         })
     }
 }

@@ -188,9 +188,21 @@ pub async fn insert(
     .bind(participant.self_registered)
     .bind(now)
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(map_unique)?;
+    // Every participant made is logged (webhooks' participant.created).
+    // Creations are rare, so the log's head may be held for the few
+    // statements that follow in the caller's transaction.
+    super::log::append(
+        conn,
+        &[super::log::NewEntry::new(
+            tenant,
+            super::log::LogKind::ParticipantCreated,
+            participant.id,
+        )],
+    )
+    .await?;
     Ok(participant)
 }
 

@@ -15,6 +15,7 @@ pub mod redis;
 mod response;
 pub mod s3;
 mod serve;
+pub mod webhooks;
 
 use std::{sync::OnceLock, time::Duration};
 

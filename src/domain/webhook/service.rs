@@ -1,0 +1,390 @@
+//! Webhook use cases for a tenant's admins: endpoints (the secret shown
+//! once, sealed at rest under the data key, bound to its tenant and
+//! endpoint), their delivery log, and sending one again. Every change is
+//! audited. The caller has authorized the actor (`settings`).
+
+use sqlx::{Connection, types::Json};
+use uuid::Uuid;
+
+use super::{DeliveryState, Endpoint, EventType};
+use crate::{
+    delivery::webhook::new_secret,
+    domain::{Actor, Core, TenantId, audit, sealed},
+    error::{AppError, AppResult},
+};
+
+/// Endpoints a tenant may have.
+const MAX_ENDPOINTS: usize = 20;
+/// Longest description, in characters.
+const MAX_DESCRIPTION: usize = 255;
+
+/// A new endpoint.
+#[derive(Debug)]
+pub struct EndpointInput {
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+}
+
+/// Changes to an endpoint: what is `None` stays.
+#[derive(Debug, Default)]
+pub struct EndpointUpdate {
+    pub url: Option<String>,
+    /// `Some("")` clears it.
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// An endpoint just made (or its secret just replaced), with its secret:
+/// the only time the secret is shown.
+#[derive(Debug)]
+pub struct NewEndpoint {
+    pub endpoint: Endpoint,
+    pub secret: String,
+}
+
+impl Core {
+    /// The tenant's endpoints, newest first.
+    pub async fn webhook_endpoints(&self, actor: &Actor) -> AppResult<Vec<Endpoint>> {
+        let tenant = actor.tenant()?;
+        Ok(super::endpoints(&mut *self.pool().acquire().await?, tenant).await?)
+    }
+
+    /// One of the tenant's endpoints (another tenant's is not found).
+    pub async fn webhook_endpoint(&self, actor: &Actor, id: Uuid) -> AppResult<Endpoint> {
+        let tenant = actor.tenant()?;
+        super::endpoint(&mut *self.pool().acquire().await?, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook"))
+    }
+
+    /// Registers an endpoint; its secret is in the answer, and only there.
+    pub async fn create_webhook(
+        &self,
+        actor: &Actor,
+        input: EndpointInput,
+    ) -> AppResult<NewEndpoint> {
+        let tenant = actor.tenant()?;
+        let url = self.webhook_url(&input.url)?;
+        let types = event_types(&input.event_types)?;
+        let description = description(input.description)?;
+        let id = Uuid::now_v7();
+        let secret = new_secret();
+        let now = crate::domain::now();
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = ? FOR UPDATE")
+                .bind(tenant)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count as usize >= MAX_ENDPOINTS {
+            return Err(AppError::validation(format!(
+                "a tenant has at most {MAX_ENDPOINTS} webhook endpoints"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO webhook_endpoints (tenant_id, id, url, description, event_types,
+                 enabled, sealed_secret, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(&url)
+        .bind(&description)
+        .bind(Json(&types))
+        .bind(input.enabled)
+        .bind(self.seal_secret(tenant, id, &secret))
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "webhook.create")
+                .target("webhook", id)
+                .detail(serde_json::json!({ "url": url, "eventTypes": types })),
+        )
+        .await?;
+        let endpoint = super::endpoint(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook"))?;
+        tx.commit().await?;
+        Ok(NewEndpoint { endpoint, secret })
+    }
+
+    /// Changes an endpoint. Turning it on again clears what turned it off;
+    /// turning it off gives up its waiting deliveries.
+    pub async fn update_webhook(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        update: EndpointUpdate,
+    ) -> AppResult<Endpoint> {
+        let tenant = actor.tenant()?;
+        let url = update
+            .url
+            .as_deref()
+            .map(|u| self.webhook_url(u))
+            .transpose()?;
+        let types = update.event_types.as_deref().map(event_types).transpose()?;
+        let description = update
+            .description
+            .map(|d| description(Some(d)))
+            .transpose()?;
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let current = super::endpoint(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook"))?;
+        let now = crate::domain::now();
+        sqlx::query(
+            "UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, updated_at = ?
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(url.as_deref().unwrap_or(&current.url))
+        .bind(description.unwrap_or(current.description))
+        .bind(Json(types.clone().unwrap_or(current.event_types.0)))
+        .bind(now)
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        match update.enabled {
+            Some(true) if !current.enabled => {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET enabled = TRUE, disabled_reason = NULL,
+                         failing_since = NULL
+                     WHERE tenant_id = ? AND id = ?",
+                )
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(false) => {
+                super::disable(&mut tx, tenant, id, None).await?;
+            }
+            _ => {}
+        }
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "webhook.update")
+                .target("webhook", id)
+                .detail(serde_json::json!({
+                    "url": url, "eventTypes": types, "enabled": update.enabled,
+                })),
+        )
+        .await?;
+        let endpoint = super::endpoint(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook"))?;
+        tx.commit().await?;
+        Ok(endpoint)
+    }
+
+    /// Deletes an endpoint and its delivery log.
+    pub async fn delete_webhook(&self, actor: &Actor, id: Uuid) -> AppResult<()> {
+        let tenant = actor.tenant()?;
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let gone = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(AppError::NotFound("webhook"));
+        }
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "webhook.delete").target("webhook", id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces an endpoint's secret at once; the new one is in the answer,
+    /// and only there.
+    pub async fn rotate_webhook_secret(&self, actor: &Actor, id: Uuid) -> AppResult<NewEndpoint> {
+        let tenant = actor.tenant()?;
+        let secret = new_secret();
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE webhook_endpoints SET sealed_secret = ?, updated_at = ?
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(self.seal_secret(tenant, id, &secret))
+        .bind(crate::domain::now())
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(AppError::NotFound("webhook"));
+        }
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "webhook.rotate_secret").target("webhook", id),
+        )
+        .await?;
+        let endpoint = super::endpoint(&mut tx, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook"))?;
+        tx.commit().await?;
+        Ok(NewEndpoint { endpoint, secret })
+    }
+
+    /// An endpoint's newest deliveries (newest first).
+    pub async fn webhook_deliveries(
+        &self,
+        actor: &Actor,
+        endpoint: Uuid,
+        state: Option<DeliveryState>,
+        limit: u32,
+    ) -> AppResult<Vec<super::Delivery>> {
+        let tenant = actor.tenant()?;
+        let mut conn = self.pool().acquire().await?;
+        super::endpoint(&mut conn, tenant, endpoint)
+            .await?
+            .ok_or(AppError::NotFound("webhook"))?;
+        Ok(super::deliveries(&mut conn, tenant, endpoint, state, limit).await?)
+    }
+
+    /// Sends a delivery again, now, with the same id and body (one more
+    /// attempt; a failure is not retried on the schedule again once it
+    /// has run out).
+    pub async fn resend_webhook(
+        &self,
+        actor: &Actor,
+        endpoint: Uuid,
+        delivery: Uuid,
+    ) -> AppResult<()> {
+        let tenant = actor.tenant()?;
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let found = super::endpoint(&mut tx, tenant, endpoint)
+            .await?
+            .ok_or(AppError::NotFound("webhook"))?;
+        if !found.enabled {
+            return Err(AppError::conflict(
+                "webhook_disabled",
+                "the endpoint is turned off; turn it on to send again",
+            ));
+        }
+        let state: Option<(DeliveryState,)> = sqlx::query_as(
+            "SELECT state FROM webhook_deliveries
+             WHERE tenant_id = ? AND endpoint_id = ? AND id = ? FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(endpoint)
+        .bind(delivery)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match state {
+            None => return Err(AppError::NotFound("delivery")),
+            Some((DeliveryState::Sending,)) => {
+                return Err(AppError::conflict(
+                    "delivery_in_flight",
+                    "the delivery is being sent right now",
+                ));
+            }
+            Some(_) => {}
+        }
+        let now = crate::domain::now();
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'pending', next_at = ?, updated_at = ?
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(tenant)
+        .bind(delivery)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            audit::Entry::new(Some(actor), "webhook.resend")
+                .target("webhook", endpoint)
+                .detail(serde_json::json!({ "delivery": super::webhook_id(delivery) })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The URL, checked against the server-side request forgery rule.
+    fn webhook_url(&self, raw: &str) -> AppResult<String> {
+        self.delivery()
+            .webhooks()
+            .check_url(raw)
+            .map(String::from)
+            .map_err(AppError::validation)
+    }
+
+    fn seal_secret(&self, tenant: TenantId, id: Uuid, secret: &str) -> Vec<u8> {
+        sealed::seal_with_aad(
+            &self.config().data_key,
+            secret.as_bytes(),
+            &secret_aad(tenant, id),
+        )
+    }
+
+    /// An endpoint's secret, from its sealed form.
+    pub(super) fn open_secret(&self, tenant: TenantId, id: Uuid, sealed: &[u8]) -> Option<String> {
+        sealed::open_with_aad(&self.config().data_key, sealed, &secret_aad(tenant, id))
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+    }
+}
+
+/// What a secret is bound to: it opens only as its own endpoint's.
+fn secret_aad(tenant: TenantId, id: Uuid) -> Vec<u8> {
+    let mut aad = b"samvad webhook secret v1:".to_vec();
+    aad.extend_from_slice(tenant.0.as_bytes());
+    aad.extend_from_slice(id.as_bytes());
+    aad
+}
+
+/// The event types, checked: known, at least one, each once.
+fn event_types(raw: &[String]) -> AppResult<Vec<String>> {
+    let mut types = Vec::new();
+    for t in raw {
+        let t = t.trim();
+        let known = EventType::from_str_opt(t).ok_or_else(|| {
+            let all: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+            AppError::validation(format!(
+                "unknown event type `{t}`; known: {}",
+                all.join(", ")
+            ))
+        })?;
+        if !types.iter().any(|k: &String| k == known.as_str()) {
+            types.push(known.as_str().to_owned());
+        }
+    }
+    if types.is_empty() {
+        return Err(AppError::validation(
+            "eventTypes needs at least one event type",
+        ));
+    }
+    Ok(types)
+}
+
+/// The description, trimmed; empty is none.
+fn description(raw: Option<String>) -> AppResult<Option<String>> {
+    let Some(d) = raw.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    if d.chars().count() > MAX_DESCRIPTION {
+        return Err(AppError::validation(format!(
+            "description is longer than {MAX_DESCRIPTION} characters"
+        )));
+    }
+    Ok(Some(d))
+}
