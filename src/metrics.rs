@@ -43,6 +43,10 @@ pub fn handle() -> &'static PrometheusHandle {
         for outcome in ["sent", "failed", "retry", "dropped"] {
             metrics::counter!("samvad_push_deliveries_total", "outcome" => outcome).absolute(0);
         }
+        for outcome in ["sent", "failed", "retry"] {
+            metrics::counter!("samvad_webhook_attempts_total", "outcome" => outcome).absolute(0);
+        }
+        metrics::counter!("samvad_webhook_deliveries_made_total").absolute(0);
         metrics::gauge!("samvad_crossing_queue").set(0.0);
         handle
     })
@@ -85,6 +89,18 @@ fn describe() {
     describe_gauge!(
         "samvad_push_queue",
         "Pushes and push deliveries waiting, by kind"
+    );
+    describe_gauge!(
+        "samvad_webhook_queue",
+        "Webhook deliveries waiting to be sent (retries included) or being sent"
+    );
+    describe_counter!(
+        "samvad_webhook_deliveries_made_total",
+        "Webhook deliveries made from the log (one per event and endpoint)"
+    );
+    describe_counter!(
+        "samvad_webhook_attempts_total",
+        "Webhook attempts, by outcome (sent, retry, failed)"
     );
     describe_gauge!(
         "samvad_calls",
@@ -182,6 +198,7 @@ async fn scrape(state: &crate::state::AppState, io: &crate::realtime::Io) {
             metrics::gauge!("samvad_push_queue", "kind" => "deliveries")
                 .set(g.deliveries_pending as f64);
             metrics::gauge!("samvad_thumbnail_queue").set(g.thumbnails_pending as f64);
+            metrics::gauge!("samvad_webhook_queue").set(g.webhooks_pending as f64);
             for status in ["initiated", "ringing", "answered", "ongoing"] {
                 let n = g
                     .calls

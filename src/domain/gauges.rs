@@ -1,5 +1,5 @@
 //! What the metrics endpoint reads when it is scraped: the database pool,
-//! the push and thumbnail queues and the calls not yet over, summed over every tenant (no
+//! the push, webhook and thumbnail queues and the calls not yet over, summed over every tenant (no
 //! tenant appears in a metric).
 
 use sqlx::Row;
@@ -19,6 +19,8 @@ pub struct Gauges {
     pub deliveries_pending: u64,
     /// Files waiting for (or in the middle of) their thumbnails.
     pub thumbnails_pending: u64,
+    /// Webhook deliveries waiting to be sent (retries included) or being sent.
+    pub webhooks_pending: u64,
     /// Calls holding a line, per status (`ringing`, `ongoing`, ...).
     pub calls: Vec<(String, u64)>,
 }
@@ -32,7 +34,8 @@ impl Core {
         let queue = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM pushes WHERE state = 'pending') AS pushes,
                     (SELECT COUNT(*) FROM push_deliveries WHERE state IN ('pending', 'sending')) AS deliveries,
-                    (SELECT COUNT(*) FROM files WHERE thumbs IN ('pending', 'working')) AS thumbnails",
+                    (SELECT COUNT(*) FROM files WHERE thumbs IN ('pending', 'working')) AS thumbnails,
+                    (SELECT COUNT(*) FROM webhook_deliveries WHERE state IN ('pending', 'sending')) AS webhooks",
         )
         .fetch_one(&mut *conn)
         .await?;
@@ -60,6 +63,7 @@ impl Core {
             pushes_pending: count("pushes")?,
             deliveries_pending: count("deliveries")?,
             thumbnails_pending: count("thumbnails")?,
+            webhooks_pending: count("webhooks")?,
             calls,
         })
     }
