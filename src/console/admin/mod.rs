@@ -19,6 +19,7 @@ mod respond;
 mod session;
 mod settings;
 mod tenants;
+mod webhooks;
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
@@ -89,6 +90,15 @@ pub fn routes() -> impl Endpoint {
         .at("/settings/push/:provider/clear", post(settings::clear_push))
         .at("/settings/api-keys", post(settings::create_key))
         .at("/settings/api-keys/:id/revoke", post(settings::revoke_key))
+        .at("/webhooks", get(webhooks::list).post(webhooks::create))
+        .at("/webhooks/:id", get(webhooks::show))
+        .at("/webhooks/:id/enabled", post(webhooks::set_enabled))
+        .at("/webhooks/:id/secret", post(webhooks::rotate_secret))
+        .at("/webhooks/:id/delete", post(webhooks::delete))
+        .at(
+            "/webhooks/:id/deliveries/:delivery/resend",
+            post(webhooks::resend),
+        )
         .at("/notifications", get(notifications::show))
         .at("/notifications/broadcast", post(notifications::broadcast))
         .at("/audit", get(audit::list))

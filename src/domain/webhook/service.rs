@@ -38,11 +38,19 @@ pub struct EndpointUpdate {
 }
 
 /// An endpoint just made (or its secret just replaced), with its secret:
-/// the only time the secret is shown.
-#[derive(Debug)]
+/// the only time the secret is shown. Its `Debug` leaves the secret out.
 pub struct NewEndpoint {
     pub endpoint: Endpoint,
     pub secret: String,
+}
+
+impl std::fmt::Debug for NewEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEndpoint")
+            .field("endpoint", &self.endpoint)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
 }
 
 impl Core {
@@ -75,8 +83,14 @@ impl Core {
         let now = crate::domain::now();
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
+        // The tenant's row queues concurrent creations (a range lock on
+        // the endpoints would let two deadlock instead).
+        sqlx::query("SELECT id FROM tenants WHERE id = ? FOR UPDATE")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
         let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = ? FOR UPDATE")
+            sqlx::query_as("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = ?")
                 .bind(tenant)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -136,6 +150,12 @@ impl Core {
             .transpose()?;
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
+        // Locked, so two changes at once do not undo each other.
+        sqlx::query("SELECT id FROM webhook_endpoints WHERE tenant_id = ? AND id = ? FOR UPDATE")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let current = super::endpoint(&mut tx, tenant, id)
             .await?
             .ok_or(AppError::NotFound("webhook"))?;

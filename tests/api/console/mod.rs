@@ -14,6 +14,7 @@ mod cluster;
 mod media;
 mod pages;
 mod push;
+mod webhooks;
 
 use reqwest::{Method, StatusCode, header, redirect};
 
