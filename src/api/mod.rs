@@ -20,6 +20,7 @@ pub mod health;
 pub mod login;
 pub mod message_uploads;
 pub mod messages;
+pub mod moderation;
 pub mod notifications;
 pub mod otp;
 pub mod participants;
@@ -80,6 +81,8 @@ pub enum Tag {
     Calls,
     /// Signed webhooks to the tenant's endpoints (Standard Webhooks)
     Webhooks,
+    /// Reports and the contact guard's flags
+    Moderation,
 }
 
 /// The success envelope: `{"success": true, "data": ...}`.
@@ -172,6 +175,7 @@ pub type Apis = (
         devices::DevicesApi,
         push::PushApi,
         webhooks::WebhooksApi,
+        moderation::ModerationApi,
     ),
 );
 

@@ -9,6 +9,7 @@ use crate::{
     auth::Caller,
     domain::{
         file::{FileKind, MediaRules},
+        guard::{GuardMode, GuardRules},
         settings::{Rate, TenantSettings},
         values::Region,
     },
@@ -90,6 +91,58 @@ pub struct SettingsView {
     /// Minutes messages stay unread before an email digest, per kind of
     /// participant (0: no digests; default users 0, astrologers and admins 30).
     pub email_digest_minutes: Option<DigestView>,
+    /// The off-platform contact guard: what happens to a user's or an
+    /// astrologer's message (in their conversations) that carries a phone
+    /// number, an email, a link or a handle.
+    pub contact_guard: Option<GuardView>,
+}
+
+/// The contact guard. In a `PATCH`, absent fields stay as they are.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct GuardView {
+    /// `off` (default), `mask` (delivered with each match replaced by
+    /// `•••`) or `block` (refused: 422 `contact_details`).
+    pub mode: Option<String>,
+    /// Look for phone numbers (ten or more digits; default true).
+    pub phones: Option<bool>,
+    /// Look for email addresses, spelt out too (default true).
+    pub emails: Option<bool>,
+    /// Look for links and domain names (default true).
+    pub links: Option<bool>,
+    /// Look for `@handles` and messaging apps' names (default true).
+    pub handles: Option<bool>,
+    /// Regular expressions of the tenant's own, case-insensitive (at most 20).
+    pub patterns: Option<Vec<String>>,
+}
+
+impl GuardView {
+    fn of(g: &GuardRules) -> Self {
+        Self {
+            mode: Some(g.mode.as_str().to_owned()),
+            phones: Some(g.phones),
+            emails: Some(g.emails),
+            links: Some(g.links),
+            handles: Some(g.handles),
+            patterns: Some(g.patterns.clone()),
+        }
+    }
+
+    fn apply_to(self, g: &mut GuardRules) -> AppResult<()> {
+        if let Some(mode) = self.mode {
+            g.mode = GuardMode::from_str_opt(mode.trim()).ok_or_else(|| {
+                AppError::validation("contactGuard.mode must be off, mask or block")
+            })?;
+        }
+        g.phones = self.phones.unwrap_or(g.phones);
+        g.emails = self.emails.unwrap_or(g.emails);
+        g.links = self.links.unwrap_or(g.links);
+        g.handles = self.handles.unwrap_or(g.handles);
+        if let Some(patterns) = self.patterns {
+            g.patterns = patterns;
+        }
+        Ok(())
+    }
 }
 
 /// Email digest delays in minutes (0-10080; 0 sends none). In a `PATCH`,
@@ -190,6 +243,7 @@ impl SettingsView {
                 astrologers: Some(s.email_digest.astrologers),
                 admins: Some(s.email_digest.admins),
             }),
+            contact_guard: Some(GuardView::of(&s.contact_guard)),
         }
     }
 }
@@ -241,6 +295,9 @@ impl SettingsView {
             e.users = d.users.unwrap_or(e.users);
             e.astrologers = d.astrologers.unwrap_or(e.astrologers);
             e.admins = d.admins.unwrap_or(e.admins);
+        }
+        if let Some(g) = self.contact_guard {
+            g.apply_to(&mut s.contact_guard)?;
         }
         Ok(s)
     }

@@ -84,6 +84,9 @@ pub struct TenantSettings {
     /// Minutes of unread messages before an email digest, per kind of
     /// participant (0: none).
     pub email_digest: DigestDelays,
+    /// The off-platform contact guard for users' and astrologers'
+    /// conversations (`domain::guard`).
+    pub contact_guard: super::guard::GuardRules,
 }
 
 /// Most origins one tenant may list.
@@ -113,6 +116,7 @@ impl Default for TenantSettings {
             notification_retention_days: 90,
             push_hide_text: false,
             email_digest: DigestDelays::default(),
+            contact_guard: super::guard::GuardRules::default(),
         }
     }
 }
@@ -120,6 +124,7 @@ impl Default for TenantSettings {
 impl TenantSettings {
     /// Refuses values outside sane bounds.
     pub fn validate(&self) -> AppResult<()> {
+        self.contact_guard.validate()?;
         if !(60..=3600).contains(&self.otp_ttl_secs) {
             return Err(AppError::validation("otpTtlSeconds must be 60-3600"));
         }

@@ -26,6 +26,7 @@ mod log;
 mod matrix;
 mod messaging;
 mod metrics;
+mod moderation;
 mod notifications;
 mod openapi;
 mod origins;

@@ -12,8 +12,10 @@ use super::{
 };
 use crate::{
     domain::{
-        Actor, Core, MessageId, ParticipantId, conversation,
+        Actor, Core, MessageId, ParticipantId,
+        conversation::{self, ConversationType},
         events::DomainEvent,
+        guard::{self, Hit, NewFlag},
         log::{self, LogKind, NewEntry},
     },
     error::{AppError, AppResult},
@@ -47,7 +49,7 @@ impl Core {
     ) -> AppResult<MessageSet> {
         let (tenant, me) = actor.participant()?;
         let settings = self.settings_of(tenant).await?;
-        let (message, _, _) = self.visible(actor, id).await?;
+        let (message, conversation, _) = self.visible(actor, id).await?;
         if message.sender_id != Some(me) {
             return Err(AppError::forbidden("only the sender edits a message"));
         }
@@ -74,12 +76,35 @@ impl Core {
                 "messages can only be edited for a while after sending",
             ));
         }
-        let content = checked_text(Some(content), settings.max_message_chars)?;
+        let mut content = checked_text(Some(content), settings.max_message_chars)?;
         if message.kind == MessageType::Text && content.is_none() {
             return Err(AppError::validation("a text message needs some text"));
         }
+        // The contact guard holds edits as it holds sends.
+        let hit = match (&content, super::send::guard_for(actor, &settings)) {
+            (Some(text), Some(guard)) if conversation.kind == ConversationType::UserAstrologer => {
+                Hit::of(&guard, text)
+            }
+            _ => None,
+        };
         let now = crate::domain::now();
         let mut tx = self.pool().begin().await?;
+        if let Some((hit, masked)) = hit {
+            let blocked = masked.is_none();
+            let flag = NewFlag {
+                tenant_id: tenant,
+                conversation_id: message.conversation_id,
+                sender_id: me,
+                message_id: (!blocked).then_some(id),
+                hit,
+            };
+            guard::record(&mut tx, std::slice::from_ref(&flag)).await?;
+            if blocked {
+                tx.commit().await?;
+                return Err(flag.hit.refusal());
+            }
+            content = masked;
+        }
         sqlx::query(
             "UPDATE messages SET content = ?, edited_at = ? WHERE tenant_id = ? AND id = ?",
         )

@@ -148,7 +148,7 @@ impl Core {
     }
 
     /// A message the actor may see, with the conversation's members.
-    pub(super) async fn visible(
+    pub(crate) async fn visible(
         &self,
         actor: &Actor,
         id: MessageId,

@@ -68,6 +68,7 @@ impl Core {
                     rate: settings.messages_per_participant,
                 },
                 sender_kind: actor.participant_type(),
+                guard: guard_for(actor, &settings),
             })
             .await?;
         // A resend returns the first message as stored: its files too.
@@ -110,6 +111,7 @@ impl Core {
                 message,
                 check: Check::System,
                 sender_kind,
+                guard: None,
             })
             .await
     }
@@ -201,5 +203,19 @@ fn draft(
         edited_at: None,
         deleted_at: None,
         attachments: Vec::new(),
+    }
+}
+
+/// The contact guard a participant's send or edit goes through: the
+/// tenant's, for users and astrologers (admins are never held back).
+pub(super) fn guard_for(
+    actor: &Actor,
+    settings: &crate::domain::settings::TenantSettings,
+) -> Option<std::sync::Arc<crate::domain::guard::Guard>> {
+    match actor.participant_type() {
+        Some(ParticipantType::User | ParticipantType::Astrologer) => {
+            settings.contact_guard.compiled()
+        }
+        _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! the commit.
 
 use super::*;
+use crate::domain::guard::NewFlag;
 
 /// How long a batch waits for a pooled connection before the database
 /// counts as lost (a healthy pool answers at once: the writers are few).
@@ -101,6 +102,24 @@ impl Task {
             };
             verdicts.push((verdict, members.get(&key).cloned()));
         }
+        let flags: Vec<NewFlag> = batch
+            .iter()
+            .zip(&verdicts)
+            .filter_map(|(job, (verdict, _))| {
+                let m = &job.draft.message;
+                Some(NewFlag {
+                    tenant_id: m.tenant_id,
+                    conversation_id: m.conversation_id,
+                    sender_id: m.sender_id?,
+                    message_id: match verdict {
+                        Verdict::New(new) => Some(new.id),
+                        _ => None,
+                    },
+                    hit: job.flag.clone()?,
+                })
+            })
+            .collect();
+        crate::domain::guard::record(tx, &flags).await?;
         if fresh.is_empty() {
             return Ok(verdicts);
         }

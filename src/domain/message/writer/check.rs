@@ -15,6 +15,7 @@ use crate::{
         FileId, ParticipantId, TenantId,
         conversation::ConversationType,
         file,
+        guard::Hit,
         limits::Kind,
         message::{Message, MessageId},
     },
@@ -107,6 +108,18 @@ impl Task {
             .any(|a| !facts.files.contains(&(key.0, a.file.id)))
         {
             return Some(Verdict::Refused(AppError::NotFound("file")));
+        }
+        if conversation.kind == ConversationType::UserAstrologer
+            && let (Some(guard), Some(text)) = (&job.draft.guard, &m.content)
+            && let Some((hit, masked)) = Hit::of(guard, text)
+        {
+            if masked.is_none() {
+                let refusal = hit.refusal();
+                job.flag = Some(hit);
+                return Some(Verdict::Refused(refusal));
+            }
+            job.draft.message.content = masked;
+            job.flag = Some(hit);
         }
         None
     }

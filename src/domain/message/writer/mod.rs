@@ -85,10 +85,16 @@ pub struct Draft {
     pub check: Check,
     /// The sender's type, which the event carries.
     pub sender_kind: Option<ParticipantType>,
+    /// The tenant's contact guard, for a user's or an astrologer's send
+    /// (applied in user–astrologer conversations).
+    pub guard: Option<std::sync::Arc<crate::domain::guard::Guard>>,
 }
 
 struct Job {
     draft: Draft,
+    /// What the contact guard found, if anything (kept across a batch
+    /// written again: the text may already be masked then).
+    flag: Option<crate::domain::guard::Hit>,
     /// The rate limit's answer, once asked (a batch written again after a
     /// failure does not count a send twice): `Some(Err(secs))` if refused.
     rate: Option<Result<(), u64>>,
@@ -191,7 +197,12 @@ impl Writer {
             }
             _ => None,
         };
-        let job = Job { draft, rate, reply };
+        let job = Job {
+            draft,
+            flag: None,
+            rate,
+            reply,
+        };
         self.queued.fetch_add(1, Ordering::Relaxed);
         if self.shards[shard]
             .send(Command::Write(Box::new(job)))

@@ -1,0 +1,437 @@
+//! The off-platform contact guard (issue 17). A marketplace loses the
+//! consultation when a user and an astrologer move to a phone call or a
+//! messaging app, so a tenant may stop its users and astrologers from
+//! trading contact details in their conversations: phone numbers, email
+//! addresses, links, and handles or app names (WhatsApp, Telegram, an
+//! `@name`), plus patterns of its own. A text or caption that has one is
+//! refused with a clear error (`block`), or delivered with each match
+//! replaced by `•••` (`mask`); either way it is counted and flagged for
+//! the tenant's admins (`contact_flags`, the console's Moderation page).
+//!
+//! The rules live in the tenant's settings (`contactGuard`); they are
+//! compiled once per settings value ([`GuardRules::compiled`]). The
+//! message writer applies them in the transaction that appends the message
+//! (only there is the conversation's type known without another read);
+//! edits apply them too. Admins' messages and other conversation types are
+//! never touched.
+
+use std::sync::{Arc, OnceLock};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use sqlx::{MySqlConnection, QueryBuilder};
+use uuid::Uuid;
+
+use super::{Actor, ConversationId, Core, MessageId, ParticipantId, TenantId};
+use crate::error::{AppError, AppResult};
+
+/// What a match leaves in a masked message.
+pub const MASK: &str = "•••";
+/// Most patterns of its own a tenant may add.
+pub const MAX_PATTERNS: usize = 20;
+/// Longest pattern, in characters.
+const MAX_PATTERN_CHARS: usize = 200;
+/// The stored excerpt of a flagged text, in characters.
+const EXCERPT_CHARS: usize = 255;
+
+/// What the guard does with a message that has contact details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardMode {
+    /// Nothing (the default).
+    #[default]
+    Off,
+    /// Delivered with each match replaced by [`MASK`].
+    Mask,
+    /// Refused (422 `contact_details`).
+    Block,
+}
+
+super::text_enum!(GuardMode {
+    Off => "off",
+    Mask => "mask",
+    Block => "block",
+});
+
+/// A tenant's rules: the mode, which built-in kinds it looks for, and
+/// patterns of its own (regular expressions, case-insensitive).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GuardRules {
+    pub mode: GuardMode,
+    pub phones: bool,
+    pub emails: bool,
+    pub links: bool,
+    /// `@name` handles and the names of messaging apps.
+    pub handles: bool,
+    pub patterns: Vec<String>,
+    #[serde(skip)]
+    compiled: OnceLock<Arc<Guard>>,
+}
+
+impl Default for GuardRules {
+    fn default() -> Self {
+        Self {
+            mode: GuardMode::Off,
+            phones: true,
+            emails: true,
+            links: true,
+            handles: true,
+            patterns: Vec::new(),
+            compiled: OnceLock::new(),
+        }
+    }
+}
+
+/// A copy compiles its own guard when first used (so a changed copy never
+/// keeps the original's).
+impl Clone for GuardRules {
+    fn clone(&self) -> Self {
+        Self {
+            mode: self.mode,
+            phones: self.phones,
+            emails: self.emails,
+            links: self.links,
+            handles: self.handles,
+            patterns: self.patterns.clone(),
+            compiled: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for GuardRules {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.mode,
+            self.phones,
+            self.emails,
+            self.links,
+            self.handles,
+            &self.patterns,
+        ) == (
+            other.mode,
+            other.phones,
+            other.emails,
+            other.links,
+            other.handles,
+            &other.patterns,
+        )
+    }
+}
+
+impl GuardRules {
+    /// Refuses patterns that do not compile, or are too many or too long.
+    pub fn validate(&self) -> AppResult<()> {
+        if self.patterns.len() > MAX_PATTERNS {
+            return Err(AppError::validation(format!(
+                "contactGuard.patterns: at most {MAX_PATTERNS}"
+            )));
+        }
+        for p in &self.patterns {
+            if p.trim().is_empty() || p.chars().count() > MAX_PATTERN_CHARS {
+                return Err(AppError::validation(format!(
+                    "contactGuard.patterns: each 1-{MAX_PATTERN_CHARS} characters"
+                )));
+            }
+            custom(p).map_err(|err| {
+                AppError::validation(format!("contactGuard.patterns: `{p}` is not valid: {err}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The compiled guard, when the mode is not `off`.
+    pub fn compiled(&self) -> Option<Arc<Guard>> {
+        if self.mode == GuardMode::Off {
+            return None;
+        }
+        Some(
+            self.compiled
+                .get_or_init(|| Arc::new(Guard::new(self)))
+                .clone(),
+        )
+    }
+}
+
+/// What a match is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GuardKind {
+    Phone,
+    Email,
+    Link,
+    Handle,
+    Pattern,
+}
+
+super::text_enum!(GuardKind {
+    Phone => "phone",
+    Email => "email",
+    Link => "link",
+    Handle => "handle",
+    Pattern => "pattern",
+});
+
+/// The rules, compiled.
+#[derive(Debug)]
+pub struct Guard {
+    pub mode: GuardMode,
+    matchers: Vec<(GuardKind, Regex)>,
+}
+
+/// Built-in patterns. A phone number is ten or more digits, separators
+/// allowed between them (so dates and times are not numbers); links are
+/// schemes, `www.` or a name under a common top-level domain (`wa.me`,
+/// `t.me` included); emails may be spelt out ("name at gmail dot com").
+const PHONE: &str = r"\+?(?:\d[\s\-.()]{0,3}){9,}\d";
+const EMAIL: &str = r"(?i)[a-z0-9._%+\-]+\s*(?:@|\(at\)|\[at\]|\s+at\s+)\s*[a-z0-9\-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\s+dot\s+)\s*[a-z0-9\-]+)*\s*(?:\.|\(dot\)|\[dot\]|\s+dot\s+)\s*(?:com|in|net|org|co|io|me|info|biz|edu|gov|uk|us)\b";
+const LINK: &str = r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:com|in|net|org|io|me|co|app|link|ly|info|biz|xyz|to|gg|site|online)\b(?:/\S*)?";
+const HANDLE: &str = r"(?i)(?:^|[^a-z0-9_.@])@[a-z0-9_.]{3,}|\b(?:whats\s*app|watsapp|telegram|insta(?:gram)?|snap\s*chat|signal|skype|we\s*chat|viber|facebook|fb)\b";
+
+fn custom(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+}
+
+impl Guard {
+    fn new(rules: &GuardRules) -> Self {
+        let builtin = |kind, on: bool, pattern: &str| {
+            on.then(|| {
+                (
+                    kind,
+                    Regex::new(pattern).expect("built-in patterns compile"),
+                )
+            })
+        };
+        let mut matchers: Vec<(GuardKind, Regex)> = [
+            // Emails before links: an address holds a domain.
+            builtin(GuardKind::Email, rules.emails, EMAIL),
+            builtin(GuardKind::Phone, rules.phones, PHONE),
+            builtin(GuardKind::Link, rules.links, LINK),
+            builtin(GuardKind::Handle, rules.handles, HANDLE),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // Validated when saved; one that fails now is skipped.
+        matchers.extend(
+            rules
+                .patterns
+                .iter()
+                .filter_map(|p| custom(p).ok())
+                .map(|r| (GuardKind::Pattern, r)),
+        );
+        Self {
+            mode: rules.mode,
+            matchers,
+        }
+    }
+
+    /// The kinds of contact details in `text` (none: it passes).
+    pub fn scan(&self, text: &str) -> Vec<GuardKind> {
+        let mut found: Vec<GuardKind> = self
+            .matchers
+            .iter()
+            .filter(|(_, r)| r.is_match(text))
+            .map(|(k, _)| *k)
+            .collect();
+        found.dedup();
+        found
+    }
+
+    /// `text` with every match replaced by [`MASK`].
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (_, r) in &self.matchers {
+            out = r.replace_all(&out, MASK).into_owned();
+        }
+        out
+    }
+}
+
+/// What the guard did to one send or edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub mode: GuardMode,
+    pub kinds: Vec<GuardKind>,
+    /// The text as the sender wrote it (cut to 255 characters).
+    pub excerpt: String,
+}
+
+impl Hit {
+    /// Applies `guard` to `text`: `None` when it passes; otherwise what was
+    /// found and, for `mask`, the text to store instead.
+    pub fn of(guard: &Guard, text: &str) -> Option<(Self, Option<String>)> {
+        let kinds = guard.scan(text);
+        if kinds.is_empty() {
+            return None;
+        }
+        let masked = (guard.mode == GuardMode::Mask).then(|| guard.mask(text));
+        for kind in &kinds {
+            metrics::counter!(
+                "samvad_contact_guard_total",
+                "action" => guard.mode.as_str(),
+                "kind" => kind.as_str()
+            )
+            .increment(1);
+        }
+        let hit = Self {
+            mode: guard.mode,
+            kinds,
+            excerpt: text.chars().take(EXCERPT_CHARS).collect(),
+        };
+        Some((hit, masked))
+    }
+
+    /// The error a blocked send or edit gets.
+    pub fn refusal(&self) -> AppError {
+        let what: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+        AppError::Validation {
+            code: "contact_details",
+            message: format!(
+                "sharing contact details is not allowed in this conversation ({}); keep the consultation here",
+                what.join(", ")
+            ),
+        }
+    }
+}
+
+/// One flag for the admins: who tried to share what, where.
+#[derive(Debug, Clone)]
+pub struct NewFlag {
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    pub sender_id: ParticipantId,
+    /// The message as delivered (masked), or `None` when it was refused.
+    pub message_id: Option<MessageId>,
+    pub hit: Hit,
+}
+
+/// Writes flags in the caller's transaction.
+pub async fn record(conn: &mut MySqlConnection, flags: &[NewFlag]) -> sqlx::Result<()> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    let now = super::now();
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO contact_flags (tenant_id, id, conversation_id, sender_id, message_id,
+             action, kinds, excerpt, created_at) ",
+    );
+    insert.push_values(flags, |mut row, f| {
+        let kinds: Vec<&str> = f.hit.kinds.iter().map(|k| k.as_str()).collect();
+        let action = match f.hit.mode {
+            GuardMode::Block => "blocked",
+            _ => "masked",
+        };
+        row.push_bind(f.tenant_id)
+            .push_bind(Uuid::now_v7())
+            .push_bind(f.conversation_id)
+            .push_bind(f.sender_id)
+            .push_bind(f.message_id)
+            .push_bind(action)
+            .push_bind(kinds.join(","))
+            .push_bind(&f.hit.excerpt)
+            .push_bind(now);
+    });
+    insert.build().execute(conn).await?;
+    Ok(())
+}
+
+/// A flag as the admins see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Flag {
+    pub id: Uuid,
+    pub conversation_id: ConversationId,
+    pub sender_id: ParticipantId,
+    pub message_id: Option<MessageId>,
+    /// `blocked` or `masked`.
+    pub action: String,
+    /// Comma-separated kinds: `phone,link`.
+    pub kinds: String,
+    pub excerpt: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Core {
+    /// The tenant's newest flags (newest first), optionally one sender's.
+    pub async fn contact_flags(
+        &self,
+        actor: &Actor,
+        sender: Option<ParticipantId>,
+        limit: u32,
+    ) -> AppResult<Vec<Flag>> {
+        let tenant = actor.tenant()?;
+        Ok(sqlx::query_as(
+            "SELECT id, conversation_id, sender_id, message_id, action, kinds, excerpt, created_at
+             FROM contact_flags WHERE tenant_id = ? AND (? IS NULL OR sender_id = ?)
+             ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(sender)
+        .bind(sender)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(mode: GuardMode) -> Arc<Guard> {
+        GuardRules {
+            mode,
+            patterns: vec![r"\bpaytm\b".into()],
+            ..GuardRules::default()
+        }
+        .compiled()
+        .unwrap()
+    }
+
+    #[test]
+    fn contact_details_are_found_and_ordinary_chat_is_not() {
+        let g = guard(GuardMode::Block);
+        for (text, kind) in [
+            ("call me on 98765 43210", GuardKind::Phone),
+            ("+91-98765-43210 anytime", GuardKind::Phone),
+            ("my number is 9 8 7 6 5 4 3 2 1 0", GuardKind::Phone),
+            ("mail me: uma.k@gmail.com", GuardKind::Email),
+            ("uma dot k at gmail dot com", GuardKind::Email),
+            ("see https://example.org/me", GuardKind::Link),
+            ("wa.me/919876543210", GuardKind::Link),
+            ("find me on insta @uma_stars", GuardKind::Handle),
+            ("message me on WhatsApp", GuardKind::Handle),
+            ("pay on Paytm instead", GuardKind::Pattern),
+        ] {
+            assert!(g.scan(text).contains(&kind), "{text}: {:?}", g.scan(text));
+        }
+        for fine in [
+            "I was born on 12-05-1990 at 06:10 in Pune",
+            "My rashi is Mesha, what about 2026?",
+            "Thank you so much, namaste",
+            "Is Saturn in the 7th house a problem?",
+        ] {
+            assert!(g.scan(fine).is_empty(), "{fine}: {:?}", g.scan(fine));
+        }
+    }
+
+    #[test]
+    fn masking_replaces_every_match() {
+        let g = guard(GuardMode::Mask);
+        let masked = g.mask("call 9876543210 or write to a@b.com, ok?");
+        assert_eq!(masked, format!("call {MASK} or write to {MASK}, ok?"));
+        assert!(g.scan(&masked).is_empty());
+    }
+
+    #[test]
+    fn off_compiles_nothing_and_bad_patterns_are_refused() {
+        assert!(GuardRules::default().compiled().is_none());
+        let bad = GuardRules {
+            patterns: vec!["(unclosed".into()],
+            ..GuardRules::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}
