@@ -102,6 +102,14 @@ fn describe() {
         "samvad_webhook_attempts_total",
         "Webhook attempts, by outcome (sent, retry, failed)"
     );
+    describe_counter!(
+        "samvad_contact_guard_total",
+        "Messages the contact guard refused or masked, by action and kind found"
+    );
+    describe_counter!(
+        "samvad_retention_deleted_total",
+        "Records deleted by the retention worker, by kind"
+    );
     describe_gauge!(
         "samvad_calls",
         "Calls not yet over, by status (every tenant)"

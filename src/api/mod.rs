@@ -27,6 +27,7 @@ pub mod participants;
 pub mod platform;
 pub mod policies;
 pub mod presence;
+pub mod privacy;
 pub mod push;
 pub mod relationships;
 pub mod sessions;
@@ -83,6 +84,8 @@ pub enum Tag {
     Webhooks,
     /// Reports and the contact guard's flags
     Moderation,
+    /// Export, erasure and erasure requests
+    Privacy,
 }
 
 /// The success envelope: `{"success": true, "data": ...}`.
@@ -176,6 +179,7 @@ pub type Apis = (
         push::PushApi,
         webhooks::WebhooksApi,
         moderation::ModerationApi,
+        privacy::PrivacyApi,
     ),
 );
 

@@ -10,7 +10,7 @@ use crate::{
     domain::{
         file::{FileKind, MediaRules},
         guard::{GuardMode, GuardRules},
-        settings::{Rate, TenantSettings},
+        settings::{ErasedMessages, Rate, TenantSettings},
         values::Region,
     },
     error::{AppError, AppResult},
@@ -95,6 +95,24 @@ pub struct SettingsView {
     /// astrologer's message (in their conversations) that carries a phone
     /// number, an email, a link or a handle.
     pub contact_guard: Option<GuardView>,
+    /// Days messages (with their files), call history and the audit log
+    /// are kept (0, the default: for ever). Older ones are deleted by a
+    /// background worker in small batches.
+    pub retention: Option<RetentionView>,
+    /// What erasing a participant does to the messages they sent:
+    /// `tombstone` (default: deleted for everyone, their place kept) or
+    /// `keep` (kept, under "Deleted user").
+    pub erased_messages: Option<String>,
+}
+
+/// Retention in days (0: keep; at most 36500). In a `PATCH`, absent
+/// fields stay as they are.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RetentionView {
+    pub messages_days: Option<u32>,
+    pub calls_days: Option<u32>,
+    pub audit_days: Option<u32>,
 }
 
 /// The contact guard. In a `PATCH`, absent fields stay as they are.
@@ -244,6 +262,12 @@ impl SettingsView {
                 admins: Some(s.email_digest.admins),
             }),
             contact_guard: Some(GuardView::of(&s.contact_guard)),
+            retention: Some(RetentionView {
+                messages_days: Some(s.retention.messages_days),
+                calls_days: Some(s.retention.calls_days),
+                audit_days: Some(s.retention.audit_days),
+            }),
+            erased_messages: Some(s.erased_messages.as_str().to_owned()),
         }
     }
 }
@@ -298,6 +322,16 @@ impl SettingsView {
         }
         if let Some(g) = self.contact_guard {
             g.apply_to(&mut s.contact_guard)?;
+        }
+        if let Some(r) = self.retention {
+            let k = &mut s.retention;
+            k.messages_days = r.messages_days.unwrap_or(k.messages_days);
+            k.calls_days = r.calls_days.unwrap_or(k.calls_days);
+            k.audit_days = r.audit_days.unwrap_or(k.audit_days);
+        }
+        if let Some(raw) = self.erased_messages {
+            s.erased_messages = ErasedMessages::from_str_opt(raw.trim())
+                .ok_or_else(|| AppError::validation("erasedMessages must be tombstone or keep"))?;
         }
         Ok(s)
     }

@@ -75,6 +75,7 @@ pub mod participant;
 pub mod password;
 pub mod policy;
 pub mod presence;
+pub mod privacy;
 pub mod push;
 pub mod redis_link;
 pub mod relationship;

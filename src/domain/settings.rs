@@ -16,6 +16,7 @@ use super::{
 use crate::error::{AppError, AppResult};
 
 pub use super::notification::DigestDelays;
+pub use super::privacy::{ErasedMessages, Retention};
 
 /// A rate: at most `max` events per `per_secs` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +88,11 @@ pub struct TenantSettings {
     /// The off-platform contact guard for users' and astrologers'
     /// conversations (`domain::guard`).
     pub contact_guard: super::guard::GuardRules,
+    /// How long messages (with their files), call history and the audit
+    /// log are kept; 0 keeps them (notifications: `notification_retention_days`).
+    pub retention: Retention,
+    /// What an erased participant's messages become.
+    pub erased_messages: ErasedMessages,
 }
 
 /// Most origins one tenant may list.
@@ -117,6 +123,8 @@ impl Default for TenantSettings {
             push_hide_text: false,
             email_digest: DigestDelays::default(),
             contact_guard: super::guard::GuardRules::default(),
+            retention: Retention::default(),
+            erased_messages: ErasedMessages::default(),
         }
     }
 }
@@ -125,6 +133,18 @@ impl TenantSettings {
     /// Refuses values outside sane bounds.
     pub fn validate(&self) -> AppResult<()> {
         self.contact_guard.validate()?;
+        let r = &self.retention;
+        for (name, days) in [
+            ("retention.messagesDays", r.messages_days),
+            ("retention.callsDays", r.calls_days),
+            ("retention.auditDays", r.audit_days),
+        ] {
+            if days > 36_500 {
+                return Err(AppError::validation(format!(
+                    "{name} must be 0 (keep) to 36500"
+                )));
+            }
+        }
         if !(60..=3600).contains(&self.otp_ttl_secs) {
             return Err(AppError::validation("otpTtlSeconds must be 60-3600"));
         }

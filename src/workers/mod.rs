@@ -15,6 +15,7 @@
 //!   never-sent files.
 //! - [`notifications`]: the inbox's entries, from the log; old ones purged.
 //! - [`push`]: pushes to phones (FCM, APNs), expanded and sent.
+//! - [`retention`]: hourly, deletes what tenants keep no longer.
 //! - [`webhooks`]: signed webhooks to tenants' endpoints, from the log.
 //! - [`cluster`]: with several nodes, says this one is alive and takes
 //!   offline whoever was connected only to a node that died.
@@ -33,6 +34,7 @@ pub mod cluster;
 pub mod media;
 pub mod notifications;
 pub mod push;
+pub mod retention;
 pub mod upkeep;
 pub mod webhooks;
 
@@ -82,6 +84,7 @@ pub fn start(state: &AppState) -> Workers {
     );
     workers.spawn("push", push::run(state.clone(), workers.stop()));
     workers.spawn("webhooks", webhooks::run(state.clone(), workers.stop()));
+    workers.spawn("retention", retention::run(state.clone(), workers.stop()));
     workers.spawn("cluster", cluster::run(state.clone(), workers.stop()));
     workers
 }

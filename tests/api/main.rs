@@ -36,6 +36,7 @@ mod participants;
 mod platform;
 mod policies;
 mod presence;
+mod privacy;
 mod push;
 mod push_fakes;
 mod relationships;

@@ -12,6 +12,7 @@ mod common;
 mod conversations;
 mod dashboard;
 mod login;
+mod moderation;
 mod notifications;
 mod participants;
 mod policies;
@@ -98,6 +99,18 @@ pub fn routes() -> impl Endpoint {
         .at(
             "/webhooks/:id/deliveries/:delivery/resend",
             post(webhooks::resend),
+        )
+        .at("/moderation", get(moderation::list))
+        .at("/moderation/guard", post(moderation::save_guard))
+        .at("/moderation/reports/:id", get(moderation::show))
+        .at("/moderation/reports/:id/dismiss", post(moderation::dismiss))
+        .at(
+            "/moderation/reports/:id/block-participant",
+            post(moderation::block),
+        )
+        .at(
+            "/moderation/reports/:id/delete-message",
+            post(moderation::delete_message),
         )
         .at("/notifications", get(notifications::show))
         .at("/notifications/broadcast", post(notifications::broadcast))

@@ -209,7 +209,7 @@ impl Call {
     }
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "tenant_id, id, caller_id, caller_type, callee_id, callee_type, call_type, transport,
      status, channel_name, caller_uid, callee_uid, conversation_id, consultation_id, initiated_at,
      ring_deadline, answered_at, ended_at, duration_secs, end_reason, ended_by, updated_at";

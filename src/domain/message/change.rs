@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     domain::{
-        Actor, Core, MessageId, ParticipantId,
+        Actor, Core, MessageId, ParticipantId, TenantId,
         conversation::{self, ConversationType},
         events::DomainEvent,
         guard::{self, Hit, NewFlag},
@@ -173,6 +173,13 @@ impl Core {
                 "only the sender, the group's admins or a tenant admin delete for everyone",
             ));
         }
+        self.tombstone(tenant, id).await
+    }
+
+    /// Deletes a message for everyone (the caller has decided it may): text,
+    /// media and reactions go, its place in the conversation stays; the
+    /// preview, the log and the members follow.
+    pub(crate) async fn tombstone(&self, tenant: TenantId, id: MessageId) -> AppResult<Message> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE messages SET content = NULL, media_url = NULL, metadata = NULL, deleted_at = COALESCE(deleted_at, ?)

@@ -61,7 +61,7 @@ pub struct Notification {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "tenant_id, id, participant_id, kind, conversation_id, subject_id, seq, \
+pub(crate) const COLUMNS: &str = "tenant_id, id, participant_id, kind, conversation_id, subject_id, seq, \
     title, body, count, read_at, created_at, updated_at";
 
 /// A notification to make (or to collapse into the unread one of its

@@ -12,6 +12,7 @@ mod access;
 mod admin;
 mod cluster;
 mod media;
+mod moderation;
 mod pages;
 mod push;
 mod webhooks;

@@ -1,0 +1,222 @@
+//! Erasure: the profile anonymised, sessions and devices gone, files and
+//! messages deleted (or kept, as the tenant says), conversations
+//! consistent; asked for by the participant and confirmed or declined by
+//! admins; audited, idempotent, per tenant.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{helpers::within, world::World};
+
+#[tokio::test]
+async fn an_erased_participant_is_anonymised_signed_out_and_their_messages_deleted() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    world
+        .send(&world.user, &conversation, "my birth details: 6:10, Pune")
+        .await;
+    world.send(&world.astro, &conversation, "thanks").await;
+    world
+        .send(&world.user, &conversation, "my last words")
+        .await;
+    world
+        .app
+        .post(
+            "/api/devices",
+            Some(&world.user.access),
+            json!({ "platform": "fcm", "token": "fcm-token-of-uma" }),
+        )
+        .await
+        .data();
+    let asked = world
+        .app
+        .post(
+            "/api/users/me/erasure-request",
+            Some(&world.user.access),
+            json!({ "reason": "leaving" }),
+        )
+        .await;
+    assert_eq!(asked.data()["status"], json!("pending"));
+    let queue = world
+        .app
+        .get("/api/erasure-requests?status=pending", &world.admin.access)
+        .await;
+    assert_eq!(queue.data()[0]["participantId"], json!(world.user.id));
+
+    let path = format!("/api/participants/{}/erase", world.user.id);
+    let erased = world
+        .app
+        .post(&path, Some(&world.admin.access), json!({}))
+        .await;
+
+    let p = erased.data();
+    assert_eq!(p["name"], json!("Deleted user"));
+    assert!(p["email"].is_null() && p["phone"].is_null() && p["avatar"].is_null());
+    assert_eq!(p["blocked"], json!(true));
+    // Signed out everywhere; devices gone.
+    world
+        .app
+        .get("/api/conversations", &world.user.access)
+        .await
+        .assert_error(401, "session_revoked");
+    let (devices,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM devices WHERE participant_id = ?")
+            .bind(world.user.id)
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(devices, 0);
+    // The astrologer's view: the same seqs, their messages deleted, the rest kept.
+    let history = world.history(&world.astro, &conversation).await;
+    let seqs: Vec<u64> = history.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    assert_eq!(history[0]["isDeleted"], json!(true));
+    assert!(history[0]["content"].is_null());
+    assert_eq!(history[1]["content"], json!("thanks"));
+    assert_eq!(history[2]["isDeleted"], json!(true));
+    let seen = world.conversation(&world.astro, &conversation).await;
+    assert_eq!(seen["lastSeq"], json!(3));
+    let member = seen["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == json!(world.user.id))
+        .unwrap()
+        .clone();
+    assert_eq!(member["name"], json!("Deleted user"));
+    // The request is settled; the erasure is audited.
+    let done = world
+        .app
+        .get("/api/erasure-requests", &world.admin.access)
+        .await;
+    assert_eq!(done.data()[0]["status"], json!("done"));
+    let audit = world
+        .app
+        .get(
+            "/api/audit-log?action=participant.erase",
+            &world.admin.access,
+        )
+        .await;
+    assert_eq!(audit.data()["items"].as_array().unwrap().len(), 1);
+
+    // Again: nothing more changes, and it still answers.
+    let again = world
+        .app
+        .post(&path, Some(&world.admin.access), json!({}))
+        .await;
+    assert_eq!(again.data()["name"], json!("Deleted user"));
+    assert_eq!(world.history(&world.astro, &conversation).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_tenant_may_keep_an_erased_participant_s_messages() {
+    let world = World::new().await;
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "erasedMessages": "keep" }),
+        )
+        .await
+        .data();
+    let conversation = world.open(&world.user, &world.astro).await;
+    world
+        .send(&world.user, &conversation, "kept for the record")
+        .await;
+    world
+        .app
+        .post(
+            &format!("/api/participants/{}/erase", world.user.id),
+            Some(&world.admin.access),
+            json!({}),
+        )
+        .await
+        .data();
+    let history = world.history(&world.astro, &conversation).await;
+    assert_eq!(history[0]["content"], json!("kept for the record"));
+}
+
+#[tokio::test]
+async fn erasure_is_for_admins_within_their_tenant_and_requests_can_be_declined() {
+    let world = World::new().await;
+    let path = format!("/api/participants/{}/erase", world.user.id);
+    for who in [&world.astro, &world.stranger] {
+        world
+            .app
+            .call(Method::POST, &path, Some(&who.access), Some(json!({})))
+            .await
+            .assert_error(403, "forbidden");
+    }
+    let rival = world.app.tenant("rival").await;
+    let rival_admin = world.app.login_admin(&rival).await;
+    world
+        .app
+        .post(&path, Some(&rival_admin.access), json!({}))
+        .await
+        .assert_error(404, "not_found");
+    world
+        .app
+        .post(
+            &format!("/api/participants/{}/erase", world.admin.id),
+            Some(&world.admin.access),
+            json!({}),
+        )
+        .await
+        .assert_error(409, "cannot_erase_self");
+
+    let asked = world
+        .app
+        .post(
+            "/api/users/me/erasure-request",
+            Some(&world.stranger.access),
+            json!({}),
+        )
+        .await;
+    let id = asked.data()["id"].as_str().unwrap().to_owned();
+    // Asking twice gives the same request.
+    let again = world
+        .app
+        .post(
+            "/api/users/me/erasure-request",
+            Some(&world.stranger.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.data()["id"], json!(id));
+    let decline = format!("/api/erasure-requests/{id}/decline");
+    world
+        .app
+        .post(&decline, Some(&rival_admin.access), json!({}))
+        .await
+        .assert_error(404, "not_found");
+    world
+        .app
+        .post(&decline, Some(&world.admin.access), json!({}))
+        .await
+        .data();
+    let list = world
+        .app
+        .get("/api/erasure-requests?status=declined", &world.admin.access)
+        .await;
+    assert_eq!(list.data().as_array().unwrap().len(), 1);
+    // Still there.
+    within(
+        std::time::Duration::from_secs(1),
+        "the stranger still signed in",
+        async || {
+            world
+                .app
+                .get("/api/conversations", &world.stranger.access)
+                .await
+                .status
+                .is_success()
+        },
+    )
+    .await;
+    let theirs = world
+        .app
+        .get("/api/erasure-requests", &rival_admin.access)
+        .await;
+    assert_eq!(theirs.data(), &json!([]));
+}
