@@ -50,6 +50,9 @@ pub struct ReportView {
     /// The participant reported (a reported message's sender).
     pub participant_id: uuid::Uuid,
     pub message_id: Option<uuid::Uuid>,
+    /// The reported message's text when it was reported (kept if the
+    /// message is edited or deleted afterwards).
+    pub message_text: Option<String>,
     pub conversation_id: Option<uuid::Uuid>,
     pub reason: String,
     pub details: Option<String>,
@@ -69,6 +72,7 @@ impl From<Report> for ReportView {
             reporter_id: r.reporter_id.0,
             participant_id: r.participant_id.0,
             message_id: r.message_id.map(|m| m.0),
+            message_text: r.message_text,
             conversation_id: r.conversation_id.map(|c| c.0),
             reason: r.reason.as_str().to_owned(),
             details: r.details,

@@ -176,6 +176,7 @@ super::text_enum!(GuardKind {
 pub struct Guard {
     pub mode: GuardMode,
     matchers: Vec<(GuardKind, Regex)>,
+    dates: Regex,
 }
 
 /// Built-in patterns. A phone number is ten or more digits, separators
@@ -185,7 +186,11 @@ pub struct Guard {
 const PHONE: &str = r"\+?(?:\d[\s\-.()]{0,3}){9,}\d";
 const EMAIL: &str = r"(?i)[a-z0-9._%+\-]+\s*(?:@|\(at\)|\[at\]|\s+at\s+)\s*[a-z0-9\-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\s+dot\s+)\s*[a-z0-9\-]+)*\s*(?:\.|\(dot\)|\[dot\]|\s+dot\s+)\s*(?:com|in|net|org|co|io|me|info|biz|edu|gov|uk|us)\b";
 const LINK: &str = r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:com|in|net|org|io|me|co|app|link|ly|info|biz|xyz|to|gg|site|online)\b(?:/\S*)?";
-const HANDLE: &str = r"(?i)(?:^|[^a-z0-9_.@])@[a-z0-9_.]{3,}|\b(?:whats\s*app|watsapp|telegram|insta(?:gram)?|snap\s*chat|signal|skype|we\s*chat|viber|facebook|fb)\b";
+const HANDLE: &str = r"(?i)(?:^|[^a-z0-9_.@])@[a-z0-9_.]{3,}|\b(?:whats\s*app|watsapp|telegram|insta(?:gram)?|snap\s*chat|skype|we\s*chat|viber|facebook)\b";
+/// Dates and times, which are not phone numbers however many digits they
+/// hold together ("born 12-05-1990 06:10"): hidden from the phone pattern.
+const DATE_OR_TIME: &str =
+    r"\b\d{1,4}[-./]\d{1,2}[-./]\d{1,4}\b|\b\d{1,2}[:.]\d{2}\b(?:\s*[ap]\.?m\.?)?";
 
 fn custom(pattern: &str) -> Result<Regex, regex::Error> {
     regex::RegexBuilder::new(pattern)
@@ -225,7 +230,21 @@ impl Guard {
         Self {
             mode: rules.mode,
             matchers,
+            dates: Regex::new(DATE_OR_TIME).expect("built-in patterns compile"),
         }
+    }
+
+    /// The spans of `text` that `kind`'s pattern `r` finds; phones are
+    /// looked for with dates and times blanked out (same byte lengths, so
+    /// the spans are the text's).
+    fn spans(&self, kind: GuardKind, r: &Regex, text: &str) -> Vec<std::ops::Range<usize>> {
+        if kind != GuardKind::Phone {
+            return r.find_iter(text).map(|m| m.range()).collect();
+        }
+        let blanked = self
+            .dates
+            .replace_all(text, |c: &regex::Captures<'_>| "x".repeat(c[0].len()));
+        r.find_iter(&blanked).map(|m| m.range()).collect()
     }
 
     /// The kinds of contact details in `text` (none: it passes).
@@ -233,7 +252,7 @@ impl Guard {
         let mut found: Vec<GuardKind> = self
             .matchers
             .iter()
-            .filter(|(_, r)| r.is_match(text))
+            .filter(|(k, r)| !self.spans(*k, r, text).is_empty())
             .map(|(k, _)| *k)
             .collect();
         found.dedup();
@@ -243,8 +262,11 @@ impl Guard {
     /// `text` with every match replaced by [`MASK`].
     pub fn mask(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (_, r) in &self.matchers {
-            out = r.replace_all(&out, MASK).into_owned();
+        for (kind, r) in &self.matchers {
+            // From the end, so earlier spans stay where they are.
+            for span in self.spans(*kind, r, &out).into_iter().rev() {
+                out.replace_range(span, MASK);
+            }
         }
         out
     }
@@ -397,6 +419,7 @@ mod tests {
             ("call me on 98765 43210", GuardKind::Phone),
             ("+91-98765-43210 anytime", GuardKind::Phone),
             ("my number is 9 8 7 6 5 4 3 2 1 0", GuardKind::Phone),
+            ("born 12-05-1990, call 9876543210", GuardKind::Phone),
             ("mail me: uma.k@gmail.com", GuardKind::Email),
             ("uma dot k at gmail dot com", GuardKind::Email),
             ("see https://example.org/me", GuardKind::Link),
@@ -409,6 +432,10 @@ mod tests {
         }
         for fine in [
             "I was born on 12-05-1990 at 06:10 in Pune",
+            "DOB 12-05-1990 06:10 Pune",
+            "born 12.05.1990 06.10 am, Nagpur",
+            "1990/05/12 18:45",
+            "I will send a signal to the universe",
             "My rashi is Mesha, what about 2026?",
             "Thank you so much, namaste",
             "Is Saturn in the 7th house a problem?",

@@ -82,6 +82,8 @@ pub struct Report {
     /// The participant reported (a message's sender).
     pub participant_id: ParticipantId,
     pub message_id: Option<MessageId>,
+    /// The reported message's text when it was reported.
+    pub message_text: Option<String>,
     pub conversation_id: Option<ConversationId>,
     pub reason: Reason,
     pub details: Option<String>,
@@ -92,7 +94,8 @@ pub struct Report {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "tenant_id, id, reporter_id, participant_id, message_id, conversation_id,
+const COLUMNS: &str =
+    "tenant_id, id, reporter_id, participant_id, message_id, message_text, conversation_id,
     reason, details, status, resolution, resolved_by, resolved_at, created_at";
 
 /// What is reported.
@@ -143,18 +146,23 @@ impl Core {
                 "details is longer than {MAX_DETAILS} characters"
             )));
         }
-        let (participant, message, conversation) = match subject {
+        let (participant, message, text, conversation) = match subject {
             Subject::Message(id) => {
                 // Only a message the reporter can see (else not found).
                 let (m, _, _) = self.visible(actor, id).await?;
                 let sender = m.sender_id.ok_or_else(|| {
                     AppError::validation("Samvad's own messages cannot be reported")
                 })?;
-                (sender, Some(m.id), Some(m.conversation_id))
+                (
+                    sender,
+                    Some(m.id),
+                    m.content.clone(),
+                    Some(m.conversation_id),
+                )
             }
             Subject::Participant(id) => {
                 self.visible_participant(actor, id).await?;
-                (id, None, None)
+                (id, None, None, None)
             }
         };
         if participant == me {
@@ -178,14 +186,15 @@ impl Core {
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO reports (tenant_id, id, reporter_id, participant_id, message_id,
-                 conversation_id, reason, details, status, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
+                 message_text, conversation_id, reason, details, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
         )
         .bind(tenant)
         .bind(id)
         .bind(me)
         .bind(participant)
         .bind(message)
+        .bind(text)
         .bind(conversation)
         .bind(reason)
         .bind(&details)
@@ -248,12 +257,15 @@ impl Core {
             .await?;
             context = message::get_many(&mut conn, tenant, &ids).await?;
             context.sort_by_key(|m| m.seq);
+            self.attach(tenant, &mut context).await?;
         }
         Ok(InContext { report, context })
     }
 
     /// Settles an open report: dismissed, or the participant blocked (their
-    /// sessions revoked), or the message deleted for everyone.
+    /// sessions revoked), or the message deleted for everyone. The report
+    /// is claimed first, so two admins acting at once act once: the second
+    /// gets `report_closed`; an action that fails reopens it.
     pub async fn resolve_report(
         &self,
         actor: &Actor,
@@ -263,35 +275,59 @@ impl Core {
         let tenant = actor.tenant()?;
         let admin = actor.participant().ok().map(|(_, p)| p);
         let report = get(&mut *self.pool().acquire().await?, tenant, id).await?;
-        if report.status != ReportStatus::Open {
-            return Err(AppError::conflict(
-                "report_closed",
-                "this report has already been settled",
-            ));
-        }
-        match resolution {
-            Resolution::Dismiss => {}
-            Resolution::BlockParticipant => {
-                self.set_participant_blocked(actor, report.participant_id, true)
-                    .await?;
-            }
-            Resolution::DeleteMessage => {
-                let message = report
-                    .message_id
-                    .ok_or_else(|| AppError::validation("this report is not about a message"))?;
-                self.delete_message(actor, message, true).await?;
-            }
+        if resolution == Resolution::DeleteMessage && report.message_id.is_none() {
+            return Err(AppError::validation("this report is not about a message"));
         }
         let status = match resolution {
             Resolution::Dismiss => ReportStatus::Dismissed,
             _ => ReportStatus::Actioned,
         };
+        let claimed = sqlx::query(
+            "UPDATE reports SET status = ?, resolution = ?, resolved_by = ?, resolved_at = ?
+             WHERE tenant_id = ? AND id = ? AND status = 'open'",
+        )
+        .bind(status)
+        .bind(resolution)
+        .bind(admin)
+        .bind(super::now())
+        .bind(tenant)
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Err(AppError::conflict(
+                "report_closed",
+                "this report has already been settled",
+            ));
+        }
+        let acted = match (resolution, report.message_id) {
+            (Resolution::BlockParticipant, _) => self
+                .set_participant_blocked(actor, report.participant_id, true)
+                .await
+                .map(drop),
+            (Resolution::DeleteMessage, Some(message)) => {
+                self.delete_message(actor, message, true).await.map(drop)
+            }
+            _ => Ok(()),
+        };
+        if let Err(err) = acted {
+            sqlx::query(
+                "UPDATE reports SET status = 'open', resolution = NULL, resolved_by = NULL,
+                     resolved_at = NULL WHERE tenant_id = ? AND id = ?",
+            )
+            .bind(tenant)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+            return Err(err);
+        }
         let mut tx = self.pool().begin().await?;
-        // Every open report of the same thing is settled with it.
+        // Every other open report of the same thing is settled with it.
         sqlx::query(
             "UPDATE reports SET status = ?, resolution = ?, resolved_by = ?, resolved_at = ?
              WHERE tenant_id = ? AND status = 'open' AND participant_id = ?
-               AND (id = ? OR (? IS NOT NULL AND message_id = ?) OR ? = 'participant_blocked')",
+               AND ((? IS NOT NULL AND message_id = ?) OR ? = 'participant_blocked')",
         )
         .bind(status)
         .bind(resolution)
@@ -299,7 +335,6 @@ impl Core {
         .bind(super::now())
         .bind(tenant)
         .bind(report.participant_id)
-        .bind(id)
         .bind(report.message_id)
         .bind(report.message_id)
         .bind(resolution)

@@ -82,6 +82,15 @@ async fn a_reported_message_is_seen_in_context_and_deleted_for_everyone() {
     let gone = history.iter().find(|m| m["id"] == bad["id"]).unwrap();
     assert_eq!(gone["isDeleted"], json!(true));
     assert!(gone["content"].is_null());
+    // The report keeps what was reported.
+    let kept = world
+        .app
+        .get(&format!("/api/reports/{id}"), &world.admin.access)
+        .await;
+    assert_eq!(
+        kept.data()["report"]["messageText"],
+        json!("pay me outside the app")
+    );
     // Settled once.
     world
         .app
