@@ -47,6 +47,17 @@ pub fn handle() -> &'static PrometheusHandle {
             metrics::counter!("samvad_webhook_attempts_total", "outcome" => outcome).absolute(0);
         }
         metrics::counter!("samvad_webhook_deliveries_made_total").absolute(0);
+        for worker in [
+            "call_sweeper",
+            "media",
+            "notifications",
+            "push",
+            "retention",
+            "upkeep",
+            "webhooks",
+        ] {
+            metrics::counter!("samvad_worker_errors_total", "worker" => worker).absolute(0);
+        }
         metrics::gauge!("samvad_crossing_queue").set(0.0);
         handle
     })
@@ -101,6 +112,14 @@ fn describe() {
     describe_counter!(
         "samvad_webhook_attempts_total",
         "Webhook attempts, by outcome (sent, retry, failed)"
+    );
+    describe_counter!(
+        "samvad_worker_errors_total",
+        "Failed steps of the background workers, by worker (each is tried again)"
+    );
+    describe_histogram!(
+        "samvad_db_acquire_seconds",
+        "Time the message writers waited for a pooled database connection"
     );
     describe_counter!(
         "samvad_contact_guard_total",

@@ -26,7 +26,7 @@ pub async fn run(state: AppState, mut stop: Stop) {
         let floor = match core.sweep_calls().await {
             Ok(_) => Duration::ZERO,
             Err(err) => {
-                tracing::warn!(error = %err, "call sweeper failed; retrying");
+                super::failed("call_sweeper", &err, "call sweeper failed; retrying");
                 RETRY
             }
         };

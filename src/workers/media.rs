@@ -23,13 +23,15 @@ pub async fn run(state: AppState, mut stop: Stop) {
         let mut busy = false;
         match core.make_thumbnails(BATCH).await {
             Ok(n) => busy |= n as u32 == BATCH,
-            Err(err) => {
-                tracing::warn!(error = %err, "making thumbnails failed; retried next round")
-            }
+            Err(err) => super::failed(
+                "media",
+                &err,
+                "making thumbnails failed; retried next round",
+            ),
         }
         match core.sweep_files(BATCH * 8).await {
             Ok(n) => busy |= n as u32 == BATCH * 8,
-            Err(err) => tracing::warn!(error = %err, "sweeping files failed; retried next round"),
+            Err(err) => super::failed("media", &err, "sweeping files failed; retried next round"),
         }
         if busy {
             continue;

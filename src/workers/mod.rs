@@ -69,6 +69,13 @@ async fn woken_by(
     }
 }
 
+/// Logs a worker's failed step and counts it in
+/// `samvad_worker_errors_total{worker}` (the step is tried again later).
+fn failed(worker: &'static str, err: &dyn std::fmt::Display, what: &str) {
+    metrics::counter!("samvad_worker_errors_total", "worker" => worker).increment(1);
+    tracing::warn!(error = %err, "{what}");
+}
+
 /// Starts every background worker. Adding one is one line here.
 pub fn start(state: &AppState) -> Workers {
     let mut workers = Workers::new(state.config.shutdown_timeout);

@@ -41,7 +41,11 @@ async fn inbox(state: &AppState, mut stop: Stop) {
         match core.notify_from_log(BATCH).await {
             Ok(true) => continue,
             Ok(false) => {}
-            Err(err) => tracing::warn!(error = %err, "making notifications failed; retrying"),
+            Err(err) => super::failed(
+                "notifications",
+                &err,
+                "making notifications failed; retrying",
+            ),
         }
         tokio::select! {
             () = stop.stopped() => return,
@@ -49,7 +53,7 @@ async fn inbox(state: &AppState, mut stop: Stop) {
             () = tokio::time::sleep(ROUND) => {}
             _ = purge.tick() => {
                 if let Err(err) = core.purge_notifications().await {
-                    tracing::warn!(error = %err, "purging old notifications failed");
+                    super::failed("notifications", &err, "purging old notifications failed");
                 }
             }
         }
@@ -71,7 +75,7 @@ async fn digests(state: &AppState, mut stop: Stop) {
                 Ok(n) if n as u32 == DIGEST_BATCH => continue,
                 Ok(_) => break,
                 Err(err) => {
-                    tracing::warn!(error = %err, "sending email digests failed");
+                    super::failed("notifications", &err, "sending email digests failed");
                     break;
                 }
             }

@@ -26,11 +26,11 @@ pub async fn run(state: AppState, mut stop: Stop) {
     let mut purge = tokio::time::interval(Duration::from_secs(3600));
     loop {
         let expanded = core.expand_pushes(BATCH).await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "expanding pushes failed; retrying");
+            super::failed("push", &err, "expanding pushes failed; retrying");
             0
         });
         let sent = core.send_pushes(BATCH).await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "sending pushes failed; retrying");
+            super::failed("push", &err, "sending pushes failed; retrying");
             0
         });
         if expanded as u32 == BATCH || sent as u32 == BATCH {
@@ -42,7 +42,7 @@ pub async fn run(state: AppState, mut stop: Stop) {
             () = notified(&mut events) => {}
             _ = purge.tick() => {
                 if let Err(err) = core.purge_pushes(crate::domain::now() - KEEP).await {
-                    tracing::warn!(error = %err, "purging old pushes failed");
+                    super::failed("push", &err, "purging old pushes failed");
                 }
             }
         }

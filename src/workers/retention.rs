@@ -33,9 +33,11 @@ pub async fn run(state: AppState, mut stop: Stop) {
                 );
             }
             Ok(_) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, "applying retention failed; retried next round")
-            }
+            Err(err) => super::failed(
+                "retention",
+                &err,
+                "applying retention failed; retried next round",
+            ),
         }
     }
 }

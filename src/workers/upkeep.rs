@@ -31,19 +31,23 @@ pub async fn run(state: AppState, mut stop: Stop) {
 /// One upkeep round; failures are logged and retried next round.
 async fn round(state: &AppState, purged: &mut Instant) {
     if let Err(err) = state.auth.reload_policy().await {
-        tracing::warn!(error = %err, "periodic policy reload failed");
+        super::failed("upkeep", &err, "periodic policy reload failed");
     }
     if let Err(err) = state.core.reload_known_origins().await {
-        tracing::warn!(error = %err, "periodic reload of allowed origins failed");
+        super::failed("upkeep", &err, "periodic reload of allowed origins failed");
     }
     state.core.limits().forget_idle();
     if purged.elapsed() >= PURGE_EVERY {
         *purged = Instant::now();
         if let Err(err) = state.core.purge_spent().await {
-            tracing::warn!(error = %err, "purging spent codes failed");
+            super::failed("upkeep", &err, "purging spent codes failed");
         }
         if let Err(err) = state.core.purge_dead_devices().await {
-            tracing::warn!(error = %err, "purging the devices of ended sessions failed");
+            super::failed(
+                "upkeep",
+                &err,
+                "purging the devices of ended sessions failed",
+            );
         }
     }
 }

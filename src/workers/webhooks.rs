@@ -29,11 +29,15 @@ pub async fn run(state: AppState, mut stop: Stop) {
             .webhooks_from_log(BATCH, &crate::wire::webhook::data)
             .await
             .unwrap_or_else(|err| {
-                tracing::warn!(error = %err, "making webhook deliveries failed; retrying");
+                super::failed(
+                    "webhooks",
+                    &err,
+                    "making webhook deliveries failed; retrying",
+                );
                 false
             });
         let sent = core.send_webhooks(BATCH).await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "sending webhooks failed; retrying");
+            super::failed("webhooks", &err, "sending webhooks failed; retrying");
             0
         });
         if more || sent as u32 == BATCH {
@@ -45,7 +49,7 @@ pub async fn run(state: AppState, mut stop: Stop) {
             () = super::woken_by(&mut events, logged) => {}
             _ = purge.tick() => {
                 if let Err(err) = core.purge_webhooks(crate::domain::now() - KEEP).await {
-                    tracing::warn!(error = %err, "purging old webhook deliveries failed");
+                    super::failed("webhooks", &err, "purging old webhook deliveries failed");
                 }
             }
         }
