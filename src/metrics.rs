@@ -118,6 +118,10 @@ fn describe() {
         "Failed steps of the background workers, by worker (each is tried again)"
     );
     describe_histogram!(
+        "samvad_db_query_seconds",
+        "Time each SQL statement took, by its first word"
+    );
+    describe_histogram!(
         "samvad_db_acquire_seconds",
         "Time the message writers waited for a pooled database connection"
     );
@@ -237,4 +241,66 @@ async fn scrape(state: &crate::state::AppState, io: &crate::realtime::Io) {
         }
         Err(err) => tracing::debug!(error = %err, "metrics: the database gauges are stale"),
     }
+}
+
+/// A tracing layer that turns sqlx's per-statement events (target
+/// `sqlx::query`, which carry `elapsed_secs`) into the histogram
+/// `samvad_db_query_seconds{statement}`, labelled by the statement's first
+/// word (`select`, `insert`, `update`, `delete`, `begin`, `commit`,
+/// `other`). `telemetry::init` installs it with a filter of its own, so
+/// the statements are timed without being logged.
+pub struct QueryTimes;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for QueryTimes {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut seen = Statement::default();
+        event.record(&mut seen);
+        if let Some(secs) = seen.elapsed {
+            metrics::histogram!("samvad_db_query_seconds", "statement" => seen.kind).record(secs);
+        }
+    }
+}
+
+/// What [`QueryTimes`] reads off one event.
+#[derive(Default)]
+struct Statement {
+    elapsed: Option<f64>,
+    kind: &'static str,
+}
+
+impl tracing::field::Visit for Statement {
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        if field.name() == "elapsed_secs" {
+            self.elapsed = Some(value);
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "summary" {
+            self.kind = statement_kind(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.kind = statement_kind(format!("{value:?}").trim_matches('"'));
+        }
+    }
+}
+
+/// The label for a statement: its first word, from a fixed set.
+fn statement_kind(sql: &str) -> &'static str {
+    let first = sql.split_whitespace().next().unwrap_or("");
+    for kind in [
+        "select", "insert", "update", "delete", "begin", "commit", "rollback",
+    ] {
+        if first.eq_ignore_ascii_case(kind) {
+            return kind;
+        }
+    }
+    "other"
 }

@@ -3,18 +3,29 @@
 //! (default `info`, with sqlx's per-statement logs quieted). Logs go to
 //! stderr; stdout carries only what a command prints for its caller.
 
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use tracing_subscriber::{EnvFilter, filter::Targets, fmt, prelude::*};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; later calls are ignored.
+/// Installs the global subscriber; later calls are ignored. Beside the
+/// log, sqlx's per-statement events feed the query-time histogram
+/// (`metrics::QueryTimes`); the log's own filter keeps them out of it.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,poem=warn"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,poem=warn"))
+    };
+    let queries = crate::metrics::QueryTimes
+        .with_filter(Targets::new().with_target("sqlx::query", tracing::Level::TRACE));
+    let registry = tracing_subscriber::registry().with(queries);
     let _ = match format {
         LogFormat::Text => registry
-            .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter()),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
@@ -22,7 +33,8 @@ pub fn init(format: LogFormat) {
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    .with_writer(std::io::stderr),
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter()),
             )
             .try_init(),
     };

@@ -81,6 +81,7 @@ async fn metrics_need_the_token_and_name_routes_not_ids() {
         "samvad_socket_connections{transport=\"websocket\"}",
         "samvad_push_queue{kind=\"pushes\"}",
         "samvad_calls{status=\"ringing\"}",
+        "samvad_worker_errors_total{worker=\"webhooks\"} 0",
     ] {
         assert!(text.contains(series), "{series} missing:\n{text}");
     }
@@ -112,5 +113,52 @@ async fn metrics_need_the_token_and_name_routes_not_ids() {
         world.tenant.id.to_string(),
     ] {
         assert!(!text.contains(&id), "{id} leaked into the metrics");
+    }
+}
+
+#[tokio::test]
+async fn the_server_times_every_sql_statement_without_logging_it() {
+    // The statement timer is part of the process's logging set-up, so
+    // this runs the real binary.
+    let db = crate::helpers::TestDb::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_samvad"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("SAMVAD_BIND", "127.0.0.1:0")
+        .env("SAMVAD_DATA_DIR", data.path())
+        .env("SAMVAD_METRICS_TOKEN", TOKEN)
+        .env_remove("SAMVAD_ENV")
+        .env_remove("SAMVAD_JWT_SECRET")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (base, mut log) = crate::helpers::listening(&mut child).await;
+    let client = reqwest::Client::new();
+    let ready = client.get(format!("{base}/health")).send().await.unwrap();
+    assert!(ready.status().is_success());
+    let text = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("samvad_db_query_seconds_bucket{statement=\"select\""),
+        "{text}"
+    );
+    child.kill().await.unwrap();
+    // And none of the statements reached the log.
+    while let Ok(Some(line)) = log.next_line().await {
+        assert!(
+            !line.contains("sqlx::query") && !line.contains("SELECT"),
+            "{line}"
+        );
     }
 }

@@ -115,17 +115,9 @@ impl Core {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), "webhook.create")
-                .target("webhook", id)
-                .detail(serde_json::json!({ "url": url, "eventTypes": types })),
-        )
-        .await?;
-        let endpoint = super::endpoint(&mut tx, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("webhook"))?;
-        tx.commit().await?;
+        let entry = audit::Entry::new(Some(actor), "webhook.create")
+            .detail(serde_json::json!({ "url": url, "eventTypes": types }));
+        let endpoint = settle(tx, tenant, id, entry).await?;
         Ok(NewEndpoint { endpoint, secret })
     }
 
@@ -189,20 +181,10 @@ impl Core {
             }
             _ => {}
         }
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), "webhook.update")
-                .target("webhook", id)
-                .detail(serde_json::json!({
-                    "url": url, "eventTypes": types, "enabled": update.enabled,
-                })),
-        )
-        .await?;
-        let endpoint = super::endpoint(&mut tx, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("webhook"))?;
-        tx.commit().await?;
-        Ok(endpoint)
+        let entry = audit::Entry::new(Some(actor), "webhook.update").detail(serde_json::json!({
+            "url": url, "eventTypes": types, "enabled": update.enabled,
+        }));
+        settle(tx, tenant, id, entry).await
     }
 
     /// Deletes an endpoint and its delivery log.
@@ -249,15 +231,8 @@ impl Core {
         if changed == 0 {
             return Err(AppError::NotFound("webhook"));
         }
-        audit::record(
-            &mut tx,
-            audit::Entry::new(Some(actor), "webhook.rotate_secret").target("webhook", id),
-        )
-        .await?;
-        let endpoint = super::endpoint(&mut tx, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("webhook"))?;
-        tx.commit().await?;
+        let entry = audit::Entry::new(Some(actor), "webhook.rotate_secret");
+        let endpoint = settle(tx, tenant, id, entry).await?;
         Ok(NewEndpoint { endpoint, secret })
     }
 
@@ -362,6 +337,22 @@ impl Core {
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
     }
+}
+
+/// Ends a change to endpoint `id`: audits it (`entry`, targeted at the
+/// endpoint), reads the endpoint as changed, commits.
+async fn settle(
+    mut tx: sqlx::Transaction<'_, sqlx::MySql>,
+    tenant: TenantId,
+    id: Uuid,
+    entry: audit::Entry,
+) -> AppResult<Endpoint> {
+    audit::record(&mut tx, entry.target("webhook", id)).await?;
+    let endpoint = super::endpoint(&mut tx, tenant, id)
+        .await?
+        .ok_or(AppError::NotFound("webhook"))?;
+    tx.commit().await?;
+    Ok(endpoint)
 }
 
 /// What a secret is bound to: it opens only as its own endpoint's.
