@@ -59,6 +59,8 @@ pub fn handle() -> &'static PrometheusHandle {
             metrics::counter!("samvad_worker_errors_total", "worker" => worker).absolute(0);
         }
         metrics::gauge!("samvad_crossing_queue").set(0.0);
+        metrics::gauge!("samvad_fanout_queue").set(0.0);
+        metrics::gauge!("samvad_db_pool_waiting").set(0.0);
         handle
     })
 }
@@ -88,6 +90,14 @@ fn describe() {
     describe_counter!(
         "samvad_send_batches_total",
         "Transactions of the message writers, by outcome"
+    );
+    describe_gauge!(
+        "samvad_fanout_queue",
+        "Domain events waiting for this node's fan-out"
+    );
+    describe_gauge!(
+        "samvad_send_queue",
+        "Sends waiting for this node's message writers"
     );
     describe_gauge!(
         "samvad_crossing_queue",
@@ -120,6 +130,10 @@ fn describe() {
     describe_histogram!(
         "samvad_db_query_seconds",
         "Time each SQL statement took, by its first word"
+    );
+    describe_gauge!(
+        "samvad_db_pool_waiting",
+        "Message writers waiting for a pooled connection now (sqlx does not expose its own queue)"
     );
     describe_histogram!(
         "samvad_db_acquire_seconds",
@@ -230,6 +244,7 @@ async fn scrape(state: &crate::state::AppState, io: &crate::realtime::Io) {
                 .set(g.deliveries_pending as f64);
             metrics::gauge!("samvad_thumbnail_queue").set(g.thumbnails_pending as f64);
             metrics::gauge!("samvad_webhook_queue").set(g.webhooks_pending as f64);
+            metrics::gauge!("samvad_send_queue").set(state.core.sends_queued() as f64);
             for status in ["initiated", "ringing", "answered", "ongoing"] {
                 let n = g
                     .calls

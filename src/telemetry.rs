@@ -7,16 +7,19 @@ use tracing_subscriber::{EnvFilter, filter::Targets, fmt, prelude::*};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; later calls are ignored. Beside the
-/// log, sqlx's per-statement events feed the query-time histogram
-/// (`metrics::QueryTimes`); the log's own filter keeps them out of it.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber; later calls are ignored. With
+/// `time_queries` (metrics are served), sqlx's per-statement events also
+/// feed the query-time histogram (`metrics::QueryTimes`); the log's own
+/// filter keeps them out of it. Without it, sqlx does not even make them.
+pub fn init(format: LogFormat, time_queries: bool) {
     let filter = || {
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,poem=warn"))
     };
-    let queries = crate::metrics::QueryTimes
-        .with_filter(Targets::new().with_target("sqlx::query", tracing::Level::TRACE));
+    let queries = time_queries.then(|| {
+        crate::metrics::QueryTimes
+            .with_filter(Targets::new().with_target("sqlx::query", tracing::Level::TRACE))
+    });
     let registry = tracing_subscriber::registry().with(queries);
     let _ = match format {
         LogFormat::Text => registry

@@ -108,7 +108,7 @@ pub async fn main() -> ExitCode {
         }
         Err(err) => return fail(&format!("{err:#}")),
     };
-    telemetry::init(config.log_format);
+    telemetry::init(config.log_format, config.metrics_token.is_some());
     match cli.command {
         Command::Serve => outcome(serve(config).await),
         Command::Migrate => outcome(migrate(&config).await),

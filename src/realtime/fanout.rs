@@ -30,6 +30,7 @@ pub async fn run(
     mut feed: UnboundedReceiver<Arc<DomainEvent>>,
 ) {
     while let Some(event) = feed.recv().await {
+        metrics::gauge!("samvad_fanout_queue").set(feed.len() as f64);
         if let DomainEvent::MessageCreated { message, .. } = &*event {
             let lag = crate::domain::now() - message.created_at;
             metrics::histogram!("samvad_fanout_lag_seconds")

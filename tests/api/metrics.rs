@@ -82,6 +82,9 @@ async fn metrics_need_the_token_and_name_routes_not_ids() {
         "samvad_push_queue{kind=\"pushes\"}",
         "samvad_calls{status=\"ringing\"}",
         "samvad_worker_errors_total{worker=\"webhooks\"} 0",
+        "samvad_fanout_queue ",
+        "samvad_send_queue ",
+        "samvad_db_pool_waiting ",
     ] {
         assert!(text.contains(series), "{series} missing:\n{text}");
     }

@@ -81,7 +81,7 @@ fn init_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            samvad::telemetry::init(samvad::config::LogFormat::Text);
+            samvad::telemetry::init(samvad::config::LogFormat::Text, false);
         }
     });
 }

@@ -27,11 +27,14 @@ impl Task {
             Failure::Statement(err)
         };
         let waited = std::time::Instant::now();
-        let mut conn = tokio::time::timeout(ACQUIRE_WAIT, self.pool.acquire())
-            .await
+        let waiting = metrics::gauge!("samvad_db_pool_waiting");
+        waiting.increment(1.0);
+        let acquired = tokio::time::timeout(ACQUIRE_WAIT, self.pool.acquire()).await;
+        waiting.decrement(1.0);
+        metrics::histogram!("samvad_db_acquire_seconds").record(waited.elapsed().as_secs_f64());
+        let mut conn = acquired
             .unwrap_or(Err(sqlx::Error::PoolTimedOut))
             .map_err(statement)?;
-        metrics::histogram!("samvad_db_acquire_seconds").record(waited.elapsed().as_secs_f64());
         let mut tx = conn.begin().await.map_err(statement)?;
         let verdicts = self.write(&mut tx, batch).await.map_err(statement)?;
         tx.commit().await.map_err(|err| {
