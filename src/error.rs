@@ -74,6 +74,15 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Whether this is MySQL choosing the transaction as a deadlock's
+    /// victim: it was rolled back, and the work may simply be run again.
+    pub fn is_deadlock(&self) -> bool {
+        let Self::Internal(err) = self else {
+            return false;
+        };
+        err.downcast_ref::<sqlx::Error>().is_some_and(is_deadlock)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest {
             code: "bad_request",
@@ -175,14 +184,14 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// True when `err` is MySQL's duplicate-key error (1062) on the named key.
-/// MySQL reports the key name, not a constraint name, in the message.
 /// Whether MySQL chose this transaction as a deadlock's victim (1213): it
 /// was rolled back and may simply be run again.
 pub fn is_deadlock(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("40001"))
 }
 
+/// True when `err` is MySQL's duplicate-key error (1062) on the named key.
+/// MySQL reports the key name, not a constraint name, in the message.
 pub fn is_unique_violation(err: &sqlx::Error, key: &str) -> bool {
     match err {
         sqlx::Error::Database(db) => {

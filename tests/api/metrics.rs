@@ -81,7 +81,7 @@ async fn metrics_need_the_token_and_name_routes_not_ids() {
         "samvad_socket_connections{transport=\"websocket\"}",
         "samvad_push_queue{kind=\"pushes\"}",
         "samvad_calls{status=\"ringing\"}",
-        "samvad_worker_errors_total{worker=\"webhooks\"} 0",
+        "samvad_worker_errors_total{worker=\"webhooks\"} ",
         "samvad_fanout_queue ",
         "samvad_send_queue ",
         "samvad_db_pool_waiting ",

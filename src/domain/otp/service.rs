@@ -23,15 +23,6 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// MySQL's deadlock error (SQLSTATE 40001): the transaction was rolled
-/// back and may be retried.
-fn is_deadlock(err: &AppError) -> bool {
-    let AppError::Internal(err) = err else {
-        return false;
-    };
-    matches!(err.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40001"))
-}
-
 impl Core {
     /// Sends a one-time code. For a login code to an unknown or blocked
     /// account nothing is sent, but the answer is the same.
@@ -57,7 +48,7 @@ impl Core {
             .store_code(&tenant, &settings, purpose, &login, &code, ip)
             .await
         {
-            Err(err) if is_deadlock(&err) => {
+            Err(err) if err.is_deadlock() => {
                 self.store_code(&tenant, &settings, purpose, &login, &code, ip)
                     .await
             }

@@ -174,6 +174,63 @@ impl Core {
             // Sessions end at once, on every node.
             self.set_participant_blocked(actor, id, true).await?;
         }
+        // Workers write the same rows (the inbox, pushes): a deadlock's
+        // victim is simply run again.
+        let mut attempt = 0;
+        loop {
+            match self.anonymise(actor, tenant, id, already).await {
+                Err(err) if err.is_deadlock() && attempt < 3 => attempt += 1,
+                done => break done?,
+            }
+        }
+        self.media_wakeup().notify_one();
+        if self.settings_of(tenant).await?.erased_messages == ErasedMessages::Tombstone {
+            loop {
+                let ids: Vec<MessageId> = sqlx::query_scalar(
+                    "SELECT id FROM messages WHERE tenant_id = ? AND sender_id = ? AND deleted_at IS NULL
+                     ORDER BY created_at LIMIT ?",
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(BATCH)
+                .fetch_all(self.pool())
+                .await?;
+                for message in &ids {
+                    match self.tombstone(tenant, *message).await {
+                        Err(err) if err.is_deadlock() => {
+                            self.tombstone(tenant, *message).await?;
+                        }
+                        done => {
+                            done?;
+                        }
+                    }
+                }
+                if ids.len() < BATCH as usize {
+                    break;
+                }
+            }
+        }
+        self.events()
+            .publish(DomainEvent::ParticipantUpdated {
+                tenant,
+                participant: id,
+            })
+            .await;
+        let mut conn = self.pool().acquire().await?;
+        participant::get(&mut conn, tenant, id)
+            .await?
+            .ok_or(AppError::NotFound("participant"))
+    }
+
+    /// The erasure's one transaction: the row anonymised, what hangs off
+    /// it deleted, pending requests settled, the audit entry.
+    async fn anonymise(
+        &self,
+        actor: &Actor,
+        tenant: crate::domain::TenantId,
+        id: ParticipantId,
+        already: bool,
+    ) -> AppResult<()> {
         let now = crate::domain::now();
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -223,35 +280,6 @@ impl Core {
         )
         .await?;
         tx.commit().await?;
-        self.media_wakeup().notify_one();
-        if self.settings_of(tenant).await?.erased_messages == ErasedMessages::Tombstone {
-            loop {
-                let ids: Vec<MessageId> = sqlx::query_scalar(
-                    "SELECT id FROM messages WHERE tenant_id = ? AND sender_id = ? AND deleted_at IS NULL
-                     ORDER BY created_at LIMIT ?",
-                )
-                .bind(tenant)
-                .bind(id)
-                .bind(BATCH)
-                .fetch_all(self.pool())
-                .await?;
-                for message in &ids {
-                    self.tombstone(tenant, *message).await?;
-                }
-                if ids.len() < BATCH as usize {
-                    break;
-                }
-            }
-        }
-        self.events()
-            .publish(DomainEvent::ParticipantUpdated {
-                tenant,
-                participant: id,
-            })
-            .await;
-        let mut conn = self.pool().acquire().await?;
-        participant::get(&mut conn, tenant, id)
-            .await?
-            .ok_or(AppError::NotFound("participant"))
+        Ok(())
     }
 }

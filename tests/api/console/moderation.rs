@@ -11,37 +11,10 @@ mod guard;
 
 use serde_json::{Value, json};
 
-use super::{Browser, Page};
-use crate::{
-    helpers::{Login, TestApp, TestTenant},
-    world::World,
-};
+use super::Admin;
+use crate::{helpers::Login, world::World};
 
 const QUEUE: &str = "/console/moderation";
-
-/// A tenant admin's browser that sends the session's CSRF token.
-struct Admin {
-    browser: Browser,
-    csrf: String,
-}
-
-impl Admin {
-    async fn new(app: &TestApp, tenant: &TestTenant) -> Self {
-        let browser = Browser::admin(app, tenant).await;
-        let csrf = browser.csrf().await;
-        Self { browser, csrf }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.browser.get(path).await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let mut fields = vec![("_csrf", self.csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.browser.post(path, &fields).await
-    }
-}
 
 /// A conversation of the user with the astrologer, in which the astrologer
 /// wrote something the user reports: its id, the message's id and the

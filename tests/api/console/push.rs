@@ -7,10 +7,10 @@ use std::time::Duration;
 use samvad::domain::{TenantId, participant::ParticipantType};
 use serde_json::json;
 
-use super::{Browser, Page};
+use super::{Admin, Browser};
 use crate::{
     helpers::{
-        PASSWORD, TestApp, TestTenant,
+        PASSWORD, TestApp,
         push::{
             APNS_BUNDLE_ID, APNS_KEY_ID, APNS_TEAM_ID, CLIENT_EMAIL, FakeFcm, PROJECT_ID, keys,
         },
@@ -23,30 +23,6 @@ const APNS: &str = "/console/settings/push/apns";
 const BROADCAST: &str = "/console/notifications/broadcast";
 const PAGE: &str = "/console/notifications";
 const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
-
-/// A tenant admin's browser that sends the session's CSRF token.
-struct Admin {
-    browser: Browser,
-    csrf: String,
-}
-
-impl Admin {
-    async fn new(app: &TestApp, tenant: &TestTenant) -> Self {
-        let browser = Browser::admin(app, tenant).await;
-        let csrf = browser.csrf().await;
-        Self { browser, csrf }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.browser.get(path).await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let mut fields = vec![("_csrf", self.csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.browser.post(path, &fields).await
-    }
-}
 
 /// Asserts that no piece of the PEM key `pem` is in `html`.
 fn assert_no_key(html: &str, pem: &str) {

@@ -9,36 +9,14 @@ mod access;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Browser, Page};
+use super::{Admin, Page};
 use crate::helpers::{TestApp, TestTenant, webhooks::Receiver, within};
 
 const LIST: &str = "/console/webhooks";
 const HOOK_URL: &str = "https://hooks.example.com/samvad";
 const WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// A tenant admin's browser that sends the session's CSRF token.
-struct Admin {
-    browser: Browser,
-    csrf: String,
-}
-
 impl Admin {
-    async fn new(app: &TestApp, tenant: &TestTenant) -> Self {
-        let browser = Browser::admin(app, tenant).await;
-        let csrf = browser.csrf().await;
-        Self { browser, csrf }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.browser.get(path).await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let mut fields = vec![("_csrf", self.csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.browser.post(path, &fields).await
-    }
-
     /// Adds an endpoint through the form; returns its id and the secret
     /// the answer shows.
     async fn add(&self, app: &TestApp, url: &str, events: &[&str]) -> (Uuid, String) {
