@@ -133,18 +133,7 @@ impl TenantSettings {
     /// Refuses values outside sane bounds.
     pub fn validate(&self) -> AppResult<()> {
         self.contact_guard.validate()?;
-        let r = &self.retention;
-        for (name, days) in [
-            ("retention.messagesDays", r.messages_days),
-            ("retention.callsDays", r.calls_days),
-            ("retention.auditDays", r.audit_days),
-        ] {
-            if days > 36_500 {
-                return Err(AppError::validation(format!(
-                    "{name} must be 0 (keep) to 36500"
-                )));
-            }
-        }
+        self.retention.validate()?;
         if !(60..=3600).contains(&self.otp_ttl_secs) {
             return Err(AppError::validation("otpTtlSeconds must be 60-3600"));
         }

@@ -16,7 +16,7 @@ use crate::{
         message::{self, Message},
         notification::{self, Notification, preferences::Preferences},
         participant::{self, Participant},
-        relationship::{ChatRequest, Consultation},
+        relationship::{self, ChatRequest, Consultation},
         session::{self, SessionInfo},
     },
     error::{AppError, AppResult},
@@ -109,21 +109,21 @@ impl Core {
             .bind(MAX_OTHER)
             .fetch_all(&mut *conn)
             .await?,
-            chat_requests: sqlx::query_as(
-                "SELECT tenant_id, id, from_id, to_id, status, note, created_at, answered_at
-                 FROM chat_requests WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)
+            chat_requests: sqlx::query_as(&format!(
+                "SELECT {} FROM chat_requests WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)
                  ORDER BY created_at",
-            )
+                relationship::REQUEST_COLUMNS
+            ))
             .bind(tenant)
             .bind(id)
             .bind(id)
             .fetch_all(&mut *conn)
             .await?,
-            consultations: sqlx::query_as(
-                "SELECT tenant_id, id, user_id, astrologer_id, status, external_id, created_at, updated_at
-                 FROM consultations WHERE tenant_id = ? AND (user_id = ? OR astrologer_id = ?)
+            consultations: sqlx::query_as(&format!(
+                "SELECT {} FROM consultations WHERE tenant_id = ? AND (user_id = ? OR astrologer_id = ?)
                  ORDER BY created_at",
-            )
+                relationship::CONSULTATION_COLUMNS
+            ))
             .bind(tenant)
             .bind(id)
             .bind(id)

@@ -21,6 +21,24 @@ pub struct Retention {
     pub audit_days: u32,
 }
 
+impl Retention {
+    /// Refuses more than a century (0 keeps for ever).
+    pub fn validate(&self) -> crate::error::AppResult<()> {
+        for (name, days) in [
+            ("retention.messagesDays", self.messages_days),
+            ("retention.callsDays", self.calls_days),
+            ("retention.auditDays", self.audit_days),
+        ] {
+            if days > 36_500 {
+                return Err(crate::error::AppError::validation(format!(
+                    "{name} must be 0 (keep) to 36500"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What erasing a participant does to the messages they sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -98,6 +98,13 @@ fn forbidden(code: &'static str, message: &str) -> AppError {
     }
 }
 
+/// A consultation's columns, as [`Consultation`] reads them.
+pub(crate) const CONSULTATION_COLUMNS: &str =
+    "tenant_id, id, user_id, astrologer_id, status, external_id, created_at, updated_at";
+/// A chat request's columns, as [`ChatRequest`] reads them.
+pub(crate) const REQUEST_COLUMNS: &str =
+    "tenant_id, id, from_id, to_id, status, note, created_at, answered_at";
+
 /// Whether `user` and `astrologer` have a consultation (not cancelled) or
 /// an accepted chat request.
 pub async fn related(
@@ -196,10 +203,9 @@ pub(crate) async fn get_consultation(
     tenant: TenantId,
     id: ConsultationId,
 ) -> AppResult<Option<Consultation>> {
-    Ok(sqlx::query_as(
-        "SELECT tenant_id, id, user_id, astrologer_id, status, external_id, created_at, updated_at
-         FROM consultations WHERE tenant_id = ? AND id = ?",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {CONSULTATION_COLUMNS} FROM consultations WHERE tenant_id = ? AND id = ?"
+    ))
     .bind(tenant)
     .bind(id)
     .fetch_optional(conn)
@@ -215,8 +221,7 @@ pub(crate) async fn request(
 ) -> AppResult<Option<ChatRequest>> {
     let lock = if lock { " FOR UPDATE" } else { "" };
     Ok(sqlx::query_as(&format!(
-        "SELECT tenant_id, id, from_id, to_id, status, note, created_at, answered_at
-         FROM chat_requests WHERE tenant_id = ? AND id = ?{lock}"
+        "SELECT {REQUEST_COLUMNS} FROM chat_requests WHERE tenant_id = ? AND id = ?{lock}"
     ))
     .bind(tenant)
     .bind(id)

@@ -4,8 +4,9 @@
 use sqlx::{QueryBuilder, Row};
 
 use super::{
-    ChatRequest, ChatRequestStatus, Consultation, ConsultationFilter, ConsultationStatus,
-    Direction, blocked_between, forbidden, get_consultation, of_kind, request,
+    CONSULTATION_COLUMNS, ChatRequest, ChatRequestStatus, Consultation, ConsultationFilter,
+    ConsultationStatus, Direction, REQUEST_COLUMNS, blocked_between, forbidden, get_consultation,
+    of_kind, request,
 };
 use crate::{
     domain::{
@@ -51,10 +52,9 @@ impl Core {
         .execute(&mut *tx)
         .await?;
         let recorded: Consultation = match &external_id {
-            Some(external) => sqlx::query_as(
-                "SELECT tenant_id, id, user_id, astrologer_id, status, external_id, created_at, updated_at
-                 FROM consultations WHERE tenant_id = ? AND external_id = ?",
-            )
+            Some(external) => sqlx::query_as(&format!(
+                "SELECT {CONSULTATION_COLUMNS} FROM consultations WHERE tenant_id = ? AND external_id = ?"
+            ))
             .bind(tenant)
             .bind(external)
             .fetch_one(&mut *tx)
@@ -144,10 +144,9 @@ impl Core {
             _ => {}
         }
         let before: Option<ConsultationId> = cursor.map(cursor::decode).transpose()?;
-        let mut query = QueryBuilder::new(
-            "SELECT tenant_id, id, user_id, astrologer_id, status, external_id, created_at, updated_at
-             FROM consultations WHERE tenant_id = ",
-        );
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {CONSULTATION_COLUMNS} FROM consultations WHERE tenant_id = "
+        ));
         query.push_bind(tenant);
         if let Some(user) = filter.user {
             query.push(" AND user_id = ").push_bind(user);
@@ -191,10 +190,10 @@ impl Core {
         if target.blocked || blocked_between(&mut tx, tenant, me, to).await? {
             return Err(forbidden("blocked", "this astrologer cannot be reached"));
         }
-        let pending: Option<ChatRequest> = sqlx::query_as(
-            "SELECT tenant_id, id, from_id, to_id, status, note, created_at, answered_at FROM chat_requests
-             WHERE tenant_id = ? AND from_id = ? AND to_id = ? AND status = 'pending' LIMIT 1 FOR UPDATE",
-        )
+        let pending: Option<ChatRequest> = sqlx::query_as(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM chat_requests
+             WHERE tenant_id = ? AND from_id = ? AND to_id = ? AND status = 'pending' LIMIT 1 FOR UPDATE"
+        ))
         .bind(tenant)
         .bind(me)
         .bind(to)
@@ -256,10 +255,9 @@ impl Core {
             Direction::Incoming => "to_id",
             Direction::Outgoing => "from_id",
         };
-        let mut query = QueryBuilder::new(
-            "SELECT tenant_id, id, from_id, to_id, status, note, created_at, answered_at
-             FROM chat_requests WHERE tenant_id = ",
-        );
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {REQUEST_COLUMNS} FROM chat_requests WHERE tenant_id = "
+        ));
         query
             .push_bind(tenant)
             .push(format!(" AND {column} = "))

@@ -17,6 +17,7 @@
 //! does not know the wire shapes.
 
 mod fanout;
+mod input;
 mod send;
 mod service;
 

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, MySqlConnection};
+use sqlx::{Connection, MySqlConnection, QueryBuilder};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -88,32 +88,39 @@ impl Core {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for (tenant, id) in ids {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'sending', claimed_at = ?,
-                     attempts = attempts + 1, updated_at = ?
-                 WHERE tenant_id = ? AND id = ?",
-            )
-            .bind(now)
-            .bind(now)
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            let row: Claimed = sqlx::query_as(
-                "SELECT d.tenant_id, d.id, d.endpoint_id, d.attempts, d.body, e.url,
-                     e.sealed_secret, e.enabled
-                 FROM webhook_deliveries d JOIN webhook_endpoints e
-                   ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id
-                 WHERE d.tenant_id = ? AND d.id = ?",
-            )
-            .bind(tenant)
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-            claimed.push(row);
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
+        // One statement each for the whole batch: claim, then read back.
+        let keys = |query: &mut QueryBuilder<'_, sqlx::MySql>| {
+            query.push(" (d.tenant_id, d.id) IN (");
+            let mut list = query.separated(", ");
+            for (tenant, id) in &ids {
+                list.push("(")
+                    .push_bind_unseparated(*tenant)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(*id)
+                    .push_unseparated(")");
+            }
+            query.push(")");
+        };
+        let mut claim = QueryBuilder::new(
+            "UPDATE webhook_deliveries d SET d.state = 'sending', d.attempts = d.attempts + 1, d.claimed_at = ",
+        );
+        claim
+            .push_bind(now)
+            .push(", d.updated_at = ")
+            .push_bind(now)
+            .push(" WHERE");
+        keys(&mut claim);
+        claim.build().execute(&mut *tx).await?;
+        let mut read = QueryBuilder::new(
+            "SELECT d.tenant_id, d.id, d.endpoint_id, d.attempts, d.body, e.url, e.sealed_secret, e.enabled
+             FROM webhook_deliveries d JOIN webhook_endpoints e
+               ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id WHERE",
+        );
+        keys(&mut read);
+        let claimed: Vec<Claimed> = read.build_query_as().fetch_all(&mut *tx).await?;
         tx.commit().await?;
         Ok(claimed)
     }
