@@ -84,6 +84,7 @@ pub mod sealed;
 pub mod secrets;
 pub mod session;
 pub mod settings;
+pub mod stamps;
 pub mod superadmin;
 pub mod tenant;
 pub mod values;
@@ -176,6 +177,8 @@ pub struct Core {
     /// Appends every message (group commit); started on first use, on the
     /// caller's runtime.
     writer: std::sync::Arc<std::sync::OnceLock<message::writer::Writer>>,
+    /// Writes "last used" and "last seen" in batches; started on first use.
+    stamps: std::sync::Arc<std::sync::OnceLock<stamps::Stamps>>,
 }
 
 impl Core {
@@ -192,6 +195,7 @@ impl Core {
             calls_wakeup: std::sync::Arc::default(),
             sends: std::sync::Arc::new(admission::Admission::new(config_send_queue)),
             writer: std::sync::Arc::default(),
+            stamps: std::sync::Arc::default(),
         }
     }
 
@@ -212,6 +216,12 @@ impl Core {
         })
     }
 
+    /// The batched "last used" and "last seen" stamps.
+    fn stamps(&self) -> &stamps::Stamps {
+        self.stamps
+            .get_or_init(|| stamps::Stamps::start(self.pool.clone()))
+    }
+
     /// Sends admitted and not answered yet (every slot while shutting down).
     pub fn sends_in_progress(&self) -> usize {
         self.sends.in_progress()
@@ -224,11 +234,14 @@ impl Core {
 
     /// At shutdown: refuses new sends, waits for those in progress to
     /// finish (at most `wait`), stops the writer once it has written what
-    /// it holds, then closes the connection pool.
+    /// it holds, writes the stamps held, then closes the connection pool.
     pub async fn close(&self, wait: std::time::Duration) {
         self.sends.drain(wait).await;
         if let Some(writer) = self.writer.get() {
             writer.stop().await;
+        }
+        if let Some(stamps) = self.stamps.get() {
+            stamps.stop().await;
         }
         self.pool.close().await;
     }

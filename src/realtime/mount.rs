@@ -11,7 +11,7 @@ use hyper::service::Service as _;
 use poem::{
     Endpoint, IntoResponse, Request, Response,
     endpoint::TowerCompatExt,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
 };
 use socketioxide::service::SocketIoService;
 
@@ -52,9 +52,9 @@ impl SocketIoEndpoint {
         };
         let mut head = poem::http::Request::new(());
         *head.method_mut() = req.method().clone();
-        *head.uri_mut() = req.uri().clone();
+        *head.uri_mut() = owned_uri(req.uri());
         *head.version_mut() = req.version();
-        *head.headers_mut() = req.headers().clone();
+        *head.headers_mut() = owned_headers(req.headers());
         let svc = self.svc.clone();
         tokio::spawn(async move {
             match upgrade.await {
@@ -92,6 +92,32 @@ impl Endpoint for SocketIoEndpoint {
         if is_websocket_upgrade(&req) {
             return Ok(self.upgrade(req));
         }
+        let mut req = req;
+        *req.uri_mut() = owned_uri(req.uri());
+        *req.headers_mut() = owned_headers(req.headers());
         Ok(self.svc.clone().compat().call(req).await?.into_response())
     }
+}
+
+// socketioxide keeps the request head of a socket's first request for the
+// socket's life (`req_parts`). hyper parses the URI and header values as
+// slices of its connection's read buffer, so a kept clone keeps that whole
+// buffer (16 KiB) alive per socket: about half of a connection's memory.
+// These copies own just their bytes.
+
+fn owned_uri(uri: &Uri) -> Uri {
+    Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
+}
+
+fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // Standard names are static; others are copied.
+        let name =
+            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name, copy);
+    }
+    owned
 }

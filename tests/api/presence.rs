@@ -208,3 +208,68 @@ async fn online_count_is_the_tenants_people_by_type_as_the_directory_shows_them(
         .await;
     anonymous.assert_error(401, "unauthorized");
 }
+
+/// `last_seen_at` of a participant as stored.
+async fn stored_last_seen(
+    check: &mut sqlx::MySqlConnection,
+    who: uuid::Uuid,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("SELECT last_seen_at FROM participants WHERE id = ?")
+        .bind(who)
+        .fetch_one(check)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn coming_online_is_stamped_in_a_batch_and_a_stop_writes_what_is_held() {
+    use sqlx::Connection;
+    let world = world().await;
+    let mut check = sqlx::MySqlConnection::connect(&world.app.db_url())
+        .await
+        .unwrap();
+    let auth = &world.app.state.auth;
+    let astro = auth.authenticate(&world.astro.access, None).await.unwrap();
+    let user = auth.authenticate(&world.user.access, None).await.unwrap();
+    assert_eq!(stored_last_seen(&mut check, world.astro.id).await, None);
+
+    // Written within the batch's wait, without anything else happening.
+    let before = chrono::Utc::now();
+    world.app.core.connection_opened(&astro).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let stamped = loop {
+        match stored_last_seen(&mut check, world.astro.id).await {
+            Some(at) => break at,
+            None if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            None => panic!("coming online was never stamped"),
+        }
+    };
+    assert!(
+        stamped >= before - chrono::Duration::milliseconds(1),
+        "{stamped} < {before}"
+    );
+
+    // Going offline is written at once; the online stamp never moves it back.
+    world.app.core.connection_closed(&astro);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while stored_last_seen(&mut check, world.astro.id).await == Some(stamped) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "going offline was not stamped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let offline = stored_last_seen(&mut check, world.astro.id).await.unwrap();
+    assert!(offline >= stamped);
+
+    // Stopping at once still writes the stamp held.
+    world.app.core.connection_opened(&user).await.unwrap();
+    world.app.core.close(Duration::from_secs(5)).await;
+    assert!(stored_last_seen(&mut check, world.user.id).await.is_some());
+    assert_eq!(
+        stored_last_seen(&mut check, world.astro.id).await,
+        Some(offline)
+    );
+}

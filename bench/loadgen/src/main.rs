@@ -21,8 +21,12 @@
 //!   dropped, and the server's RSS per connection.
 //!
 //! After a sweep every acked message id is looked up in MySQL.
+//!
+//! `samvad-loadgen rest ...` is another tool: the REST sends of
+//! `bench/run.sh --concurrency N` (see rest.rs, `rest --help`).
 
 mod conn;
+mod rest;
 mod stats;
 mod sys;
 mod verify;
@@ -253,6 +257,9 @@ fn log(line: &str) {
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("rest") {
+        return rest::main(std::env::args().skip(1));
+    }
     let args = Args::parse();
     // Two workers: the machine this runs on is small, and the load
     // generator must leave the server and MySQL their share.

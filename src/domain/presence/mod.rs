@@ -215,12 +215,23 @@ impl Core {
         online: bool,
     ) -> AppResult<()> {
         let at = super::now();
-        sqlx::query("UPDATE participants SET last_seen_at = ? WHERE tenant_id = ? AND id = ?")
+        if online {
+            // Many at once when a node starts or a network comes back:
+            // batched. Going offline is written at once, so that what the
+            // event says is what a read finds.
+            self.stamps().participant_seen(tenant, participant, at);
+        } else {
+            sqlx::query(
+                "UPDATE participants SET last_seen_at = GREATEST(COALESCE(last_seen_at, ?), ?)
+                 WHERE tenant_id = ? AND id = ?",
+            )
+            .bind(at)
             .bind(at)
             .bind(tenant)
             .bind(participant)
             .execute(self.pool())
             .await?;
+        }
         self.events()
             .publish(DomainEvent::PresenceChanged {
                 tenant,

@@ -286,16 +286,6 @@ pub async fn revoke_others_of_subject(
     Ok(done.rows_affected())
 }
 
-/// Records that a session was just used (the device list's "last seen").
-pub async fn touch(conn: &mut MySqlConnection, id: SessionId) -> AppResult<()> {
-    sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ? AND revoked_at IS NULL")
-        .bind(super::now())
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// The session standing for an old backend's token, created on first use.
 /// `key` identifies the token's session (or account, when it had none).
 pub async fn legacy(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     Device, Issued, Liveness, SessionInfo, add_refresh_token, insert, invalid_refresh, legacy,
-    list_live, liveness, parse_refresh_token, revoke, revoke_of_subject, touch,
+    list_live, liveness, parse_refresh_token, revoke, revoke_of_subject,
 };
 use crate::{
     domain::{
@@ -324,9 +324,8 @@ impl Core {
     /// Liveness of a session, for the authentication guard. Asked at most
     /// once per cache period, so it also records the session as seen.
     pub async fn session_liveness(&self, id: SessionId) -> AppResult<Option<Liveness>> {
-        let mut conn = self.pool().acquire().await?;
-        touch(&mut conn, id).await?;
-        liveness(&mut conn, id).await
+        self.stamps().session_used(id, crate::domain::now());
+        liveness(&mut *self.pool().acquire().await?, id).await
     }
 
     /// The session standing for an old backend's token of `participant`.
