@@ -28,7 +28,7 @@
 #                group size limit applies to N.
 #   connections  no sends: opens N connections at --open-rate a second from
 #                loopback source addresses 127.0.0.2, 127.0.0.3, ...
-#                (ceil(N/20000) of them, round robin), holds them --hold
+#                (ceil(N/10000) of them, round robin), holds them --hold
 #                seconds answering Engine.IO pings, and reports the achieved
 #                open rate, handshake times, connections dropped, and the
 #                server's RSS per connection (RSS after the connections

@@ -139,6 +139,10 @@ pub enum DomainEvent {
         online: bool,
         /// When this happened; stored as the participant's `last_seen_at`.
         at: chrono::DateTime<chrono::Utc>,
+        /// The participant's conversations, whose members are told, when
+        /// known (coming online from a socket that has just read them);
+        /// otherwise the fan-out looks the members up.
+        conversations: Option<Arc<[ConversationId]>>,
     },
     /// A call started (`action` is `None`; `tokens` carries each party's
     /// join) or moved through its state machine. `by` acted from the

@@ -87,6 +87,7 @@ async fn lookups(state: &AppState, event: &DomainEvent) -> Lookups {
             DomainEvent::PresenceChanged {
                 tenant,
                 participant,
+                conversations: None,
                 ..
             } => {
                 found.audience = core.audience_of(*tenant, *participant).await?;

@@ -71,7 +71,7 @@ impl Realtime {
             // Kept per websocket for its life (socketioxide's default 4 KiB):
             // chat packets are a few hundred bytes, and a larger one is read
             // in several turns.
-            .ws_read_buffer_size(1024)
+            .ws_read_buffer_size(512)
             .ws_max_message_size(limit)
             .ws_max_frame_size(limit)
             .with_state(state.clone())

@@ -54,7 +54,7 @@ impl SocketIoEndpoint {
         *head.method_mut() = req.method().clone();
         *head.uri_mut() = owned_uri(req.uri());
         *head.version_mut() = req.version();
-        *head.headers_mut() = owned_headers(req.headers());
+        *head.headers_mut() = owned_headers(req.headers(), |name| KEPT.contains(name));
         let svc = self.svc.clone();
         tokio::spawn(async move {
             match upgrade.await {
@@ -94,7 +94,7 @@ impl Endpoint for SocketIoEndpoint {
         }
         let mut req = req;
         *req.uri_mut() = owned_uri(req.uri());
-        *req.headers_mut() = owned_headers(req.headers());
+        *req.headers_mut() = owned_headers(req.headers(), |_| true);
         Ok(self.svc.clone().compat().call(req).await?.into_response())
     }
 }
@@ -103,15 +103,21 @@ impl Endpoint for SocketIoEndpoint {
 // socket's life (`req_parts`). hyper parses the URI and header values as
 // slices of its connection's read buffer, so a kept clone keeps that whole
 // buffer (16 KiB) alive per socket: about half of a connection's memory.
-// These copies own just their bytes.
+// These copies own just their bytes. A websocket keeps only the headers the
+// socket layer reads (`realtime::session`); a long-polling request goes on
+// whole, since engine.io reads it.
+
+/// What a websocket's kept head holds besides its URI (the query carries
+/// the token and dialect).
+const KEPT: [HeaderName; 2] = [header::ORIGIN, HeaderName::from_static("x-forwarded-for")];
 
 fn owned_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
 }
 
-fn owned_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut owned = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
+fn owned_headers(headers: &HeaderMap, keep: impl Fn(&HeaderName) -> bool) -> HeaderMap {
+    let mut owned = HeaderMap::new();
+    for (name, value) in headers.iter().filter(|(name, _)| keep(name)) {
         // Standard names are static; others are copied.
         let name =
             HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());

@@ -81,6 +81,10 @@ pub enum Needs {
 
 pub fn needs(event: &DomainEvent) -> Needs {
     match event {
+        DomainEvent::PresenceChanged {
+            conversations: Some(_),
+            ..
+        } => Needs::Nothing,
         DomainEvent::PresenceChanged { .. } => Needs::Audience,
         DomainEvent::ParticipantUpdated { .. } => Needs::AudienceAndProfile,
         DomainEvent::CallChanged { action: None, .. } => Needs::Caller,
@@ -316,17 +320,33 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
             participant,
             online,
             at,
+            conversations,
             ..
         } => {
             let data = presence_payload(*participant, *online, *at);
-            let to = rooms::users(&found.audience);
+            // Their conversations' rooms (every member's sockets but their
+            // own), or the members looked up.
+            let (to, except) = match conversations {
+                Some(ids) => (
+                    ids.iter().copied().map(rooms::conversation).collect(),
+                    vec![rooms::user(*participant)],
+                ),
+                None => (rooms::users(&found.audience), vec![]),
+            };
             if to.is_empty() {
                 return vec![];
             }
-            vec![
-                emit(to.clone(), "presence", data.clone()),
-                emit(to, "user-status-changed", data),
-            ]
+            ["presence", "user-status-changed"]
+                .into_iter()
+                .map(|event| {
+                    Action::Emit(Emit {
+                        to: to.clone(),
+                        except: except.clone(),
+                        event,
+                        data: data.clone(),
+                    })
+                })
+                .collect()
         }
         DomainEvent::CallChanged { .. } | DomainEvent::CallSignal { .. } => {
             calls::plan(event, found.profile.as_ref())

@@ -17,7 +17,7 @@ use super::{
     rooms::{self, Dialect},
 };
 use crate::{
-    domain::{Actor, Credential, SessionId},
+    domain::{Actor, ConversationId, Credential, SessionId, conversation::Behind},
     error::AppError,
     state::AppState,
     wire::{message::MessageRenderer, to_values},
@@ -35,6 +35,14 @@ pub struct Conn {
     pub session: SessionId,
     pub dialect: Dialect,
     presence: Arc<Counted>,
+}
+
+/// What [`authenticate`] read for [`on_connect`], which takes it: the
+/// conversations whose rooms the socket joined, and those of them behind.
+#[derive(Debug, Clone)]
+struct Joined {
+    conversations: Arc<[ConversationId]>,
+    behind: Vec<Behind>,
 }
 
 /// Whether a socket was counted in presence, so that it is counted out
@@ -147,8 +155,32 @@ pub async fn authenticate(
         rooms::tenant(tenant),
         dialect.room().to_owned(),
     ]);
-    match state.core.my_conversation_ids(&actor).await {
-        Ok(ids) => s.join(ids.into_iter().map(rooms::conversation).collect::<Vec<_>>()),
+    // One read gives the conversations' rooms (typing) and which of them
+    // the catch-up must send. Messages go to the user's room, joined above,
+    // so one committed after this read reaches the socket live.
+    match state.core.memberships(&actor).await {
+        Ok(memberships) => {
+            let conversations: Arc<[ConversationId]> = memberships
+                .iter()
+                .map(|m| m.member.conversation_id)
+                .collect();
+            s.join(
+                conversations
+                    .iter()
+                    .copied()
+                    .map(rooms::conversation)
+                    .collect::<Vec<_>>(),
+            );
+            let behind = memberships
+                .into_iter()
+                .filter(Behind::is_behind)
+                .take(CATCH_UP_CONVERSATIONS as usize)
+                .collect();
+            s.extensions.insert(Joined {
+                conversations,
+                behind,
+            });
+        }
         Err(err) => tracing::warn!(error = %err, "joining conversation rooms failed"),
     }
     s.extensions.insert(Conn {
@@ -204,7 +236,13 @@ pub async fn on_connect(s: SocketRef, State(state): State<AppState>) {
         let _ = s.disconnect();
         return;
     }
-    if let Err(err) = state.core.connection_opened(&conn.actor).await {
+    let joined = s.extensions.remove::<Joined>();
+    let conversations = joined.as_ref().map(|j| j.conversations.clone());
+    if let Err(err) = state
+        .core
+        .connection_opened_in(&conn.actor, conversations)
+        .await
+    {
         tracing::warn!(error = %err, "recording presence failed");
     }
     if !conn.presence.opened() {
@@ -213,18 +251,24 @@ pub async fn on_connect(s: SocketRef, State(state): State<AppState>) {
         return;
     }
     tracing::debug!(socket = %s.id, dialect = conn.dialect.room(), "socket connected");
-    catch_up(s, state, conn.actor).await;
+    catch_up(s, state, conn.actor, joined.map(|j| j.behind)).await;
 }
 
 /// Sends the device what it has not had delivered (`catchupDelivered`,
 /// always, possibly empty); when the client acknowledges it, the delivered
-/// cursors move past what was sent.
-async fn catch_up(s: SocketRef, state: AppState, actor: Actor) {
-    let found = match state
-        .core
-        .undelivered(&actor, CATCH_UP_CONVERSATIONS, CATCH_UP_MESSAGES)
-        .await
-    {
+/// cursors move past what was sent. `behind` is what the connect read
+/// (else it is read now).
+async fn catch_up(s: SocketRef, state: AppState, actor: Actor, behind: Option<Vec<Behind>>) {
+    let found = match behind {
+        Some(behind) => state.core.catch_up(&actor, behind, CATCH_UP_MESSAGES).await,
+        None => {
+            state
+                .core
+                .undelivered(&actor, CATCH_UP_CONVERSATIONS, CATCH_UP_MESSAGES)
+                .await
+        }
+    };
+    let found = match found {
         Ok(found) => found,
         Err(err) => {
             tracing::warn!(error = %err, "catch-up failed");

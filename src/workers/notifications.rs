@@ -18,6 +18,11 @@ use crate::{domain::events::DomainEvent, state::AppState};
 
 /// The longest the worker sleeps between looks at the log.
 const ROUND: Duration = Duration::from_secs(1);
+/// Rounds woken by messages start at least this far apart: one at once on
+/// a quiet server, and under load a round per this period over everything
+/// logged meanwhile (a batch folds a conversation's messages into one
+/// write), rather than one small transaction per message batch.
+const GAP: Duration = Duration::from_millis(100);
 /// Log entries read per transaction.
 const BATCH: u32 = 256;
 /// How often old notifications are purged.
@@ -38,6 +43,7 @@ async fn inbox(state: &AppState, mut stop: Stop) {
     let mut events = core.events().subscribe();
     let mut purge = tokio::time::interval(PURGE);
     loop {
+        let started = tokio::time::Instant::now();
         match core.notify_from_log(BATCH).await {
             Ok(true) => continue,
             Ok(false) => {}
@@ -49,7 +55,12 @@ async fn inbox(state: &AppState, mut stop: Stop) {
         }
         tokio::select! {
             () = stop.stopped() => return,
-            () = logged(&mut events) => {}
+            () = logged(&mut events) => {
+                tokio::select! {
+                    () = stop.stopped() => return,
+                    () = tokio::time::sleep_until(started + GAP) => {}
+                }
+            }
             () = tokio::time::sleep(ROUND) => {}
             _ = purge.tick() => {
                 if let Err(err) = core.purge_notifications().await {

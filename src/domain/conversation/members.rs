@@ -92,22 +92,6 @@ pub async fn member_ids(
     .await?)
 }
 
-/// The conversations `participant` is a current member of.
-pub async fn conversation_ids_of(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    participant: ParticipantId,
-) -> AppResult<Vec<ConversationId>> {
-    Ok(sqlx::query_scalar(
-        "SELECT conversation_id FROM conversation_members
-         WHERE tenant_id = ? AND participant_id = ? AND left_at IS NULL",
-    )
-    .bind(tenant)
-    .bind(participant)
-    .fetch_all(conn)
-    .await?)
-}
-
 /// Everyone sharing a current conversation with `participant` (among
 /// `among`, when given), each once.
 pub async fn co_members(
@@ -141,7 +125,8 @@ pub async fn co_members(
     Ok(query.build_query_scalar().fetch_all(conn).await?)
 }
 
-/// A membership whose conversation has messages past its delivered cursor.
+/// A membership with its conversation's last seq: behind when that is past
+/// the delivered cursor.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Behind {
     #[sqlx(flatten)]
@@ -149,24 +134,29 @@ pub struct Behind {
     pub last_seq: u64,
 }
 
-/// `participant`'s memberships with undelivered messages, most recently
-/// active first.
-pub async fn behind(
+impl Behind {
+    /// Whether the conversation has messages past the delivered cursor.
+    pub fn is_behind(&self) -> bool {
+        self.last_seq > self.member.delivered_seq
+    }
+}
+
+/// All of `participant`'s current memberships, most recently active first:
+/// what a socket's connect needs (the rooms, and which are behind) in one
+/// read.
+pub async fn memberships_of(
     conn: &mut MySqlConnection,
     tenant: TenantId,
     participant: ParticipantId,
-    limit: u32,
 ) -> AppResult<Vec<Behind>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {MEMBER_COLUMNS}, c.last_seq FROM conversation_members m
          JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
          WHERE m.tenant_id = ? AND m.participant_id = ? AND m.left_at IS NULL
-           AND c.last_seq > m.delivered_seq
-         ORDER BY c.activity_at DESC LIMIT ?"
+         ORDER BY c.activity_at DESC"
     ))
     .bind(tenant)
     .bind(participant)
-    .bind(limit)
     .fetch_all(conn)
     .await?)
 }

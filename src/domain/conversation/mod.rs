@@ -13,8 +13,7 @@ mod service;
 
 pub use list::{ListRow, list_all, list_for};
 pub use members::{
-    Behind, add_member, advance_cursors, behind, co_members, conversation_ids_of, member,
-    member_ids, members_of,
+    Behind, add_member, advance_cursors, co_members, member, member_ids, members_of, memberships_of,
 };
 
 pub use groups::ConversationChanges;

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Conversation, Filter, Member, MemberInfo, conversation_ids_of, get, list_all, list_for, member,
-    members_of, service::not_found,
+    Behind, Conversation, Filter, Member, MemberInfo, get, list_all, list_for, member, members_of,
+    memberships_of, service::not_found,
 };
 use crate::{
     domain::{Actor, ConversationId, Core, Page, ParticipantId, cursor},
@@ -48,10 +48,12 @@ impl Core {
         Ok((conversation, me))
     }
 
-    /// The conversations the actor is a current member of.
-    pub async fn my_conversation_ids(&self, actor: &Actor) -> AppResult<Vec<ConversationId>> {
+    /// The actor's current memberships, most recently active first, each
+    /// with its conversation's last seq: a socket's rooms and catch-up in
+    /// one read.
+    pub async fn memberships(&self, actor: &Actor) -> AppResult<Vec<Behind>> {
         let (tenant, me) = actor.participant()?;
-        conversation_ids_of(&mut *self.pool().acquire().await?, tenant, me).await
+        memberships_of(&mut *self.pool().acquire().await?, tenant, me).await
     }
 
     /// The actor's membership in a conversation they belong to (else 404).

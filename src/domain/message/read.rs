@@ -119,9 +119,30 @@ impl Core {
         conversations: u32,
         per_conversation: u32,
     ) -> AppResult<Vec<CatchUp>> {
-        let (tenant, me) = actor.participant()?;
+        let behind = self
+            .memberships(actor)
+            .await?
+            .into_iter()
+            .filter(conversation::Behind::is_behind)
+            .take(conversations as usize)
+            .collect();
+        self.catch_up(actor, behind, per_conversation).await
+    }
+
+    /// Up to `per_conversation` messages past the delivered cursor of each
+    /// membership in `behind` (read by [`Core::undelivered`], or by
+    /// [`Core::memberships`] at a socket's connect).
+    pub async fn catch_up(
+        &self,
+        actor: &Actor,
+        behind: Vec<conversation::Behind>,
+        per_conversation: u32,
+    ) -> AppResult<Vec<CatchUp>> {
+        let tenant = actor.tenant()?;
+        if behind.is_empty() {
+            return Ok(vec![]);
+        }
         let mut conn = self.pool().acquire().await?;
-        let behind = conversation::behind(&mut conn, tenant, me, conversations).await?;
         let mut out = Vec::with_capacity(behind.len());
         for row in behind {
             let id = row.member.conversation_id;

@@ -7,6 +7,11 @@
 //! nothing is lost; the commit makes the notifications and the checkpoint
 //! together, so nothing is made twice. The events that tell connected
 //! devices go out after the commit.
+//!
+//! A batch costs statements per conversation, not per message: its
+//! messages are read together, each conversation's recipients once, and
+//! the messages of one conversation to one recipient fold into one write
+//! (count + n), as they would one by one.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -15,7 +20,8 @@ use sqlx::Connection;
 use super::{NewNotification, NotificationKind, upsert};
 use crate::{
     domain::{
-        CallId, ChatRequestId, ConsultationId, Core, MessageId, ParticipantId, TenantId,
+        CallId, ChatRequestId, ConsultationId, ConversationId, Core, MessageId, ParticipantId,
+        TenantId,
         call::{self, CallStatus},
         events::DomainEvent,
         log::{Entry, LogKind, read_after},
@@ -55,8 +61,7 @@ impl Core {
         }
         let mut more = entries.len() as u32 == limit;
         let mut last = position;
-        let mut made = Vec::new();
-        let mut names: HashMap<(TenantId, ParticipantId), String> = HashMap::new();
+        let mut batch = self.prefetch(&mut tx, &entries).await?;
         let due_at = crate::domain::now()
             + chrono::Duration::from_std(self.config().push_grace).unwrap_or_default();
         for entry in &entries {
@@ -65,21 +70,12 @@ impl Core {
                     super::broadcast::next_recipients(&mut tx, entry, FANOUT_CHUNK).await?
                 }
                 _ => (
-                    self.notifications_of(&mut tx, entry, &mut names).await?,
+                    self.notifications_of(&mut tx, entry, &mut batch).await?,
                     true,
                 ),
             };
             for new in news {
-                let n = upsert(&mut tx, &new).await?;
-                let push = NewPush {
-                    tenant_id: n.tenant_id,
-                    participant_id: n.participant_id,
-                    kind: PushFor::Notification,
-                    subject: n.id,
-                    due_at,
-                };
-                push::enqueue(&mut tx, &push).await?;
-                made.push(n);
+                batch.fold(new);
             }
             if !done {
                 // The rest of this broadcast (and what follows) next time.
@@ -89,22 +85,44 @@ impl Core {
             call_pushes(&mut tx, entry).await?;
             last = entry.position;
         }
+        let mut made = Vec::with_capacity(batch.news.len());
+        for (new, times) in &batch.news {
+            let n = upsert(&mut tx, new, *times).await?;
+            let push = NewPush {
+                tenant_id: n.tenant_id,
+                participant_id: n.participant_id,
+                kind: PushFor::Notification,
+                subject: n.id,
+                due_at,
+            };
+            push::enqueue(&mut tx, &push).await?;
+            made.push(n);
+        }
         sqlx::query("UPDATE log_checkpoints SET position = ?, updated_at = ? WHERE name = ?")
             .bind(last)
             .bind(crate::domain::now())
             .bind(CHECKPOINT)
             .execute(&mut *tx)
             .await?;
-        let mut unread = HashMap::new();
+        let mut told: HashMap<TenantId, Vec<ParticipantId>> = HashMap::new();
         for n in &made {
-            let key = (n.tenant_id, n.participant_id);
-            if let std::collections::hash_map::Entry::Vacant(slot) = unread.entry(key) {
-                slot.insert(super::unread(&mut tx, key.0, key.1).await?);
+            let who = told.entry(n.tenant_id).or_default();
+            if !who.contains(&n.participant_id) {
+                who.push(n.participant_id);
+            }
+        }
+        let mut unread = HashMap::new();
+        for (tenant, who) in told {
+            for (participant, count) in super::unread_of(&mut tx, tenant, &who).await? {
+                unread.insert((tenant, participant), count);
             }
         }
         tx.commit().await?;
         for n in made {
-            let count = unread[&(n.tenant_id, n.participant_id)];
+            let count = unread
+                .get(&(n.tenant_id, n.participant_id))
+                .copied()
+                .unwrap_or_default();
             self.events()
                 .publish(DomainEvent::NotificationsChanged {
                     tenant: n.tenant_id,
@@ -117,13 +135,57 @@ impl Core {
         Ok(more)
     }
 
+    /// What the batch's `MessageCreated` entries need, read together per
+    /// tenant: the messages with their files, their senders' names and
+    /// their conversations' recipients.
+    async fn prefetch(
+        &self,
+        tx: &mut sqlx::MySqlConnection,
+        entries: &[Entry],
+    ) -> AppResult<Batch> {
+        let mut wanted: HashMap<TenantId, Vec<MessageId>> = HashMap::new();
+        for entry in entries.iter().filter(|e| e.kind == LogKind::MessageCreated) {
+            wanted
+                .entry(entry.tenant_id)
+                .or_default()
+                .push(MessageId(entry.subject_id));
+        }
+        let mut batch = Batch::default();
+        for (tenant, ids) in wanted {
+            let mut messages = message::get_many(tx, tenant, &ids).await?;
+            self.attach_with(tx, tenant, &mut messages).await?;
+            let mut senders: Vec<ParticipantId> =
+                messages.iter().filter_map(|m| m.sender_id).collect();
+            senders.sort_unstable();
+            senders.dedup();
+            for p in participant::get_many(tx, tenant, &senders).await? {
+                batch.names.insert((tenant, p.id), p.name);
+            }
+            let mut conversations: Vec<ConversationId> =
+                messages.iter().map(|m| m.conversation_id).collect();
+            conversations.sort_unstable();
+            conversations.dedup();
+            for &c in &conversations {
+                batch.recipients.insert((tenant, c), vec![]);
+            }
+            for (c, p) in super::recipients_of(tx, tenant, &conversations).await? {
+                batch.recipients.entry((tenant, c)).or_default().push(p);
+            }
+            batch
+                .messages
+                .extend(messages.into_iter().map(|m| (m.id, m)));
+        }
+        Ok(batch)
+    }
+
     /// What one log entry calls for.
     async fn notifications_of(
         &self,
         tx: &mut sqlx::MySqlConnection,
         entry: &Entry,
-        names: &mut HashMap<(TenantId, ParticipantId), String>,
+        batch: &mut Batch,
     ) -> AppResult<Vec<NewNotification>> {
+        let names = &mut batch.names;
         let tenant = entry.tenant_id;
         let base = |participant, kind, title: String, body: String| NewNotification {
             tenant_id: tenant,
@@ -138,7 +200,7 @@ impl Core {
         };
         Ok(match entry.kind {
             LogKind::MessageCreated => {
-                let Some(m) = message::get(tx, tenant, MessageId(entry.subject_id)).await? else {
+                let Some(m) = batch.messages.get(&MessageId(entry.subject_id)) else {
                     return Ok(vec![]);
                 };
                 let (Some(sender), false) = (m.sender_id, m.deleted_at.is_some()) else {
@@ -147,12 +209,13 @@ impl Core {
                 if matches!(m.kind, MessageType::System | MessageType::Call) {
                     return Ok(vec![]);
                 }
-                let mut m = m;
-                self.attach_with(tx, tenant, std::slice::from_mut(&mut m))
-                    .await?;
                 let title = name_of(tx, names, tenant, sender).await?;
                 let body: String = m.preview().chars().take(PREVIEW_CHARS).collect();
-                let mut others = super::recipients(tx, tenant, m.conversation_id).await?;
+                let mut others = batch
+                    .recipients
+                    .get(&(tenant, m.conversation_id))
+                    .cloned()
+                    .unwrap_or_default();
                 others.retain(|&p| p != sender);
                 self.offline_among(&others)
                     .await
@@ -235,6 +298,39 @@ impl Core {
     }
 }
 
+/// What a batch of log entries has read, and the notifications it makes.
+#[derive(Default)]
+struct Batch {
+    messages: HashMap<MessageId, message::Message>,
+    recipients: HashMap<(TenantId, ConversationId), Vec<ParticipantId>>,
+    names: HashMap<(TenantId, ParticipantId), String>,
+    /// In order; each with how many notifications it stands for.
+    news: Vec<(NewNotification, u32)>,
+    /// Where a conversation's message notification to someone is in `news`.
+    folded: HashMap<(TenantId, ParticipantId, ConversationId), usize>,
+}
+
+impl Batch {
+    /// Adds `new`; a message notification of a conversation already there
+    /// for the same participant replaces it (the newer text) and counts.
+    fn fold(&mut self, new: NewNotification) {
+        let key = match (new.kind, new.conversation_id) {
+            (NotificationKind::Message, Some(c)) => Some((new.tenant_id, new.participant_id, c)),
+            _ => None,
+        };
+        if let Some(&at) = key.as_ref().and_then(|k| self.folded.get(k)) {
+            let (stored, times) = &mut self.news[at];
+            *stored = new;
+            *times += 1;
+            return;
+        }
+        if let Some(key) = key {
+            self.folded.insert(key, self.news.len());
+        }
+        self.news.push((new, 1));
+    }
+}
+
 /// The pushes a call's entry calls for: its start rings the callee's
 /// phones at once; its answer or end stops them ringing.
 async fn call_pushes(tx: &mut sqlx::MySqlConnection, entry: &Entry) -> AppResult<()> {
@@ -279,4 +375,72 @@ async fn name_of(
         .map_or_else(|| "Someone".to_owned(), |p| p.name);
     names.insert((tenant, id), name.clone());
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(
+        participant: ParticipantId,
+        kind: NotificationKind,
+        conversation: Option<ConversationId>,
+        body: &str,
+    ) -> NewNotification {
+        NewNotification {
+            tenant_id: TenantId(uuid::Uuid::nil()),
+            participant_id: participant,
+            kind,
+            conversation_id: conversation,
+            subject_id: uuid::Uuid::now_v7(),
+            seq: None,
+            title: "t".into(),
+            body: body.into(),
+            at: crate::domain::now(),
+        }
+    }
+
+    #[test]
+    fn a_conversations_messages_to_one_participant_fold_into_one_with_the_newest_text() {
+        let (a, b) = (
+            ParticipantId(uuid::Uuid::now_v7()),
+            ParticipantId(uuid::Uuid::now_v7()),
+        );
+        let (one, two) = (
+            ConversationId(uuid::Uuid::now_v7()),
+            ConversationId(uuid::Uuid::now_v7()),
+        );
+        let mut batch = Batch::default();
+        batch.fold(new(a, NotificationKind::Message, Some(one), "first"));
+        batch.fold(new(b, NotificationKind::Message, Some(one), "to b"));
+        batch.fold(new(
+            a,
+            NotificationKind::Message,
+            Some(two),
+            "other conversation",
+        ));
+        batch.fold(new(a, NotificationKind::ChatRequest, None, "request"));
+        batch.fold(new(
+            a,
+            NotificationKind::ChatRequest,
+            None,
+            "another request",
+        ));
+        batch.fold(new(a, NotificationKind::Message, Some(one), "third"));
+        let folded: Vec<(&str, u32)> = batch
+            .news
+            .iter()
+            .map(|(n, times)| (n.body.as_str(), *times))
+            .collect();
+        assert_eq!(
+            folded,
+            [
+                ("third", 2),
+                ("to b", 1),
+                ("other conversation", 1),
+                ("request", 1),
+                ("another request", 1)
+            ]
+        );
+    }
 }

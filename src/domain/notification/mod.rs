@@ -79,27 +79,65 @@ pub struct NewNotification {
     pub at: DateTime<Utc>,
 }
 
-/// The current members of a conversation who hear of its messages: those
-/// who have not muted it.
-pub async fn recipients(
+/// The current members of the given conversations of a tenant who hear of
+/// their messages (those who have not muted them); a conversation with
+/// none is absent.
+pub async fn recipients_of(
     conn: &mut MySqlConnection,
     tenant: TenantId,
-    conversation: ConversationId,
-) -> sqlx::Result<Vec<ParticipantId>> {
-    sqlx::query_scalar(
-        "SELECT participant_id FROM conversation_members
-         WHERE tenant_id = ? AND conversation_id = ? AND left_at IS NULL AND NOT muted",
-    )
-    .bind(tenant)
-    .bind(conversation)
-    .fetch_all(conn)
-    .await
+    conversations: &[ConversationId],
+) -> sqlx::Result<Vec<(ConversationId, ParticipantId)>> {
+    if conversations.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut query = QueryBuilder::new(
+        "SELECT conversation_id, participant_id FROM conversation_members
+         WHERE left_at IS NULL AND NOT muted AND tenant_id = ",
+    );
+    query.push_bind(tenant).push(" AND conversation_id IN (");
+    let mut list = query.separated(", ");
+    for id in conversations {
+        list.push_bind(*id);
+    }
+    query.push(")");
+    query.build_query_as().fetch_all(conn).await
 }
 
-/// Stores `n`, or for a message folds it into the participant's unread
-/// notification of that conversation (count + 1, the newest text). Returns
-/// the notification as it now stands.
-pub async fn upsert(conn: &mut MySqlConnection, n: &NewNotification) -> sqlx::Result<Notification> {
+/// [`unread`] of several participants of a tenant at once; one with none
+/// is absent.
+pub async fn unread_of(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    participants: &[ParticipantId],
+) -> sqlx::Result<Vec<(ParticipantId, u64)>> {
+    if participants.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut query = QueryBuilder::new(
+        "SELECT participant_id, COUNT(*) FROM notifications
+         WHERE read_at IS NULL AND tenant_id = ",
+    );
+    query.push_bind(tenant).push(" AND participant_id IN (");
+    let mut list = query.separated(", ");
+    for id in participants {
+        list.push_bind(*id);
+    }
+    query.push(") GROUP BY participant_id");
+    let counts: Vec<(ParticipantId, i64)> = query.build_query_as().fetch_all(conn).await?;
+    Ok(counts
+        .into_iter()
+        .map(|(p, n)| (p, n.max(0) as u64))
+        .collect())
+}
+
+/// Stores `n` standing for `times` notifications, or for a message folds it
+/// into the participant's unread notification of that conversation (count
+/// + `times`, the newest text). Returns the notification as it now stands.
+pub async fn upsert(
+    conn: &mut MySqlConnection,
+    n: &NewNotification,
+    times: u32,
+) -> sqlx::Result<Notification> {
     let collapse = match (n.kind, n.conversation_id) {
         (NotificationKind::Message, Some(c)) => Some(format!("c:{}", c.0.simple())),
         _ => None,
@@ -107,8 +145,8 @@ pub async fn upsert(conn: &mut MySqlConnection, n: &NewNotification) -> sqlx::Re
     sqlx::query(
         "INSERT INTO notifications (tenant_id, id, participant_id, kind, conversation_id, subject_id,
              seq, title, body, count, collapse_key, read_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?)
-         ON DUPLICATE KEY UPDATE count = count + 1, subject_id = VALUES(subject_id),
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+         ON DUPLICATE KEY UPDATE count = count + VALUES(count), subject_id = VALUES(subject_id),
              seq = VALUES(seq), title = VALUES(title), body = VALUES(body),
              updated_at = VALUES(updated_at)",
     )
@@ -121,6 +159,7 @@ pub async fn upsert(conn: &mut MySqlConnection, n: &NewNotification) -> sqlx::Re
     .bind(n.seq)
     .bind(truncate(&n.title, 255))
     .bind(truncate(&n.body, 255))
+    .bind(times)
     .bind(&collapse)
     .bind(n.at)
     .bind(n.at)

@@ -10,10 +10,12 @@ mod shared;
 
 pub use registry::Registry;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{
-    Core, ParticipantId, TenantId,
+    ConversationId, Core, ParticipantId, TenantId,
     actor::{Actor, Role},
     events::DomainEvent,
     participant::{self, Participant, ParticipantType, as_seen_by, visible_kinds},
@@ -120,7 +122,7 @@ impl Core {
 
     /// `who` is offline everywhere: last seen, the event, their calls end.
     async fn went_offline(&self, tenant: TenantId, who: ParticipantId) {
-        if let Err(err) = self.presence_changed(tenant, who, false).await {
+        if let Err(err) = self.presence_changed(tenant, who, false, None).await {
             tracing::warn!(error = %err, participant = %who, "recording last seen failed");
         }
         // Calls do not outlive a party's last connection.
@@ -161,6 +163,16 @@ impl Core {
     /// A connection of `actor` opened (a socket). The first one brings them
     /// online: `last_seen_at` is stamped and `PresenceChanged` published.
     pub async fn connection_opened(&self, actor: &Actor) -> AppResult<()> {
+        self.connection_opened_in(actor, None).await
+    }
+
+    /// [`Core::connection_opened`] from a socket that knows the actor's
+    /// `conversations`: their members are told without a lookup.
+    pub async fn connection_opened_in(
+        &self,
+        actor: &Actor,
+        conversations: Option<Arc<[ConversationId]>>,
+    ) -> AppResult<()> {
         let (tenant, me) = actor.participant()?;
         if self.presence.connect(me, tenant, actor.role) {
             let anywhere = match self.presence.shared.get() {
@@ -174,7 +186,8 @@ impl Core {
                 None => true,
             };
             if anywhere {
-                self.presence_changed(tenant, me, true).await?;
+                self.presence_changed(tenant, me, true, conversations)
+                    .await?;
             }
         }
         Ok(())
@@ -213,6 +226,7 @@ impl Core {
         tenant: TenantId,
         participant: ParticipantId,
         online: bool,
+        conversations: Option<Arc<[ConversationId]>>,
     ) -> AppResult<()> {
         let at = super::now();
         if online {
@@ -238,6 +252,7 @@ impl Core {
                 participant,
                 online,
                 at,
+                conversations,
             })
             .await;
         Ok(())

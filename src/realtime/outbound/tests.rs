@@ -204,6 +204,7 @@ fn presence_goes_to_the_audience_only() {
         participant: who,
         online: false,
         at: crate::domain::now(),
+        conversations: None,
     };
     assert_eq!(needs(&event), Needs::Audience);
     assert!(
@@ -221,6 +222,40 @@ fn presence_goes_to_the_audience_only() {
     assert_eq!(emits[0].to, [rooms::user(friend)]);
     assert_eq!(emits[0].data["status"], json!("offline"));
     assert_eq!(emits[1].event, "user-status-changed");
+}
+
+#[test]
+fn coming_online_from_a_socket_tells_its_conversations_without_a_lookup() {
+    let who = ParticipantId(id());
+    let (one, two) = (ConversationId(id()), ConversationId(id()));
+    let event = DomainEvent::PresenceChanged {
+        tenant: TenantId(id()),
+        participant: who,
+        online: true,
+        at: crate::domain::now(),
+        conversations: Some(vec![one, two].into()),
+    };
+    assert_eq!(needs(&event), Needs::Nothing);
+    let actions = plan(&event, &Lookups::default());
+    let emits = emits(&actions);
+    assert_eq!(emits.len(), 2);
+    for e in &emits {
+        assert_eq!(e.to, [rooms::conversation(one), rooms::conversation(two)]);
+        assert_eq!(e.except, [rooms::user(who)], "not their own devices");
+        assert_eq!(e.data["status"], json!("online"));
+    }
+    assert_eq!(emits[1].event, "user-status-changed");
+    let none = DomainEvent::PresenceChanged {
+        tenant: TenantId(id()),
+        participant: who,
+        online: true,
+        at: crate::domain::now(),
+        conversations: Some(Vec::new().into()),
+    };
+    assert!(
+        plan(&none, &Lookups::default()).is_empty(),
+        "nobody to tell"
+    );
 }
 
 #[test]

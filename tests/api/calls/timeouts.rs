@@ -30,8 +30,16 @@ async fn an_unanswered_call_is_missed_after_the_tenant_ring_timeout() {
         .await
         .assert_error(409, "illegal_transition");
     let conversation = missed["conversationId"].as_str().unwrap();
-    let entries = call_entries(&world, &world.astro, conversation).await;
-    assert_eq!(entries[0]["content"], "Missed voice call");
+    // The sweeper writes the entry after the call's end is committed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let entries = loop {
+        let entries = call_entries(&world, &world.astro, conversation).await;
+        if !entries.is_empty() || tokio::time::Instant::now() > deadline {
+            break entries;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(entries[0]["content"], "Missed voice call", "{entries:?}");
     // And in the astrologer's inbox.
     let inbox = crate::world::inbox_until(&world.app, &world.astro, |i| {
         i.iter().any(|n| n["type"] == "missed_call")
