@@ -138,15 +138,8 @@ struct Args {
     /// this process); the machine may be shared
     #[arg(long, default_value_t = 0.0)]
     wait_quiet: f64,
-    /// Server process, for CPU and RSS
-    #[arg(long)]
-    server_pid: Option<u32>,
-    /// MySQL process, for CPU
-    #[arg(long)]
-    db_pid: Option<u32>,
-    /// mysql://... of the database, to check every acked message is stored
-    #[arg(long)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    watched: sys::Watched,
     /// A name for the results (samvad, node)
     #[arg(long, default_value = "samvad")]
     label: String,
@@ -413,9 +406,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // ---- ramp up
-    let rss_before = args.server_pid.and_then(sys::rss_kib);
+    let rss_before = args.watched.server_pid.and_then(sys::rss_kib);
     let ramp_start = Instant::now();
-    let before_connect = sys::Probe::take(args.server_pid, args.db_pid);
+    let before_connect = args.watched.probe();
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let mut senders = Vec::with_capacity(n);
     let mut readies = Vec::with_capacity(n);
@@ -462,7 +455,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let connect_seconds = ramp_start.elapsed().as_secs_f64();
-    let after_connect = sys::Probe::take(args.server_pid, args.db_pid);
+    let after_connect = args.watched.probe();
     let opened = up.iter().filter(|u| **u).count();
     log(&format!(
         "{} of {n} connections up in {connect_seconds:.1} s, {:.0}/s ({} failed{})",
@@ -476,7 +469,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     ));
     // Let catch-up and presence settle before measuring memory.
     tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
-    let rss_after = args.server_pid.and_then(sys::rss_kib);
+    let rss_after = args.watched.server_pid.and_then(sys::rss_kib);
     let held = shared.live.load(Ordering::Relaxed);
     let per_conn = match (rss_before, rss_after) {
         (Some(a), Some(b)) if held > 0 => Some(round1((b as f64 - a as f64) / held as f64)),
@@ -557,7 +550,7 @@ async fn hold(
         "holding {held_at_start} connections for {} s",
         args.hold
     ));
-    let start = sys::Probe::take(args.server_pid, args.db_pid);
+    let start = args.watched.probe();
     let t0 = Instant::now();
     let mut fewest = held_at_start;
     let mut last_log = Instant::now();
@@ -576,11 +569,11 @@ async fn hold(
             ));
         }
     }
-    let end = sys::Probe::take(args.server_pid, args.db_pid);
+    let end = args.watched.probe();
     let [server, db, me, _] = start.cores(&end);
     let held_at_end = shared.live.load(Ordering::Relaxed);
     let dropped = shared.dropped.load(Ordering::Relaxed) - dropped_before;
-    let rss_end = args.server_pid.and_then(sys::rss_kib);
+    let rss_end = args.watched.server_pid.and_then(sys::rss_kib);
     let hold = json!({
         "seconds": round1(t0.elapsed().as_secs_f64()),
         "heldAtStart": held_at_start,
@@ -658,12 +651,12 @@ async fn sweep(
             if window.is_none() && elapsed >= args.warmup {
                 stats.window_start.store(shared.nanos(), Ordering::Relaxed);
                 stats.window_open.store(true, Ordering::Relaxed);
-                window = Some((sys::Probe::take(args.server_pid, args.db_pid), None));
+                window = Some((args.watched.probe(), None));
             }
             if elapsed >= total {
                 stats.window_open.store(false, Ordering::Relaxed);
                 if let Some((_, end)) = window.as_mut() {
-                    *end = Some(sys::Probe::take(args.server_pid, args.db_pid));
+                    *end = Some(args.watched.probe());
                 }
                 break;
             }
@@ -751,7 +744,7 @@ async fn sweep(
             },
             "timeline": stats.timeline(),
             "waitedForQuietSeconds": waited,
-            "serverRssMiB": args.server_pid.and_then(sys::rss_kib).map(mib),
+            "serverRssMiB": args.watched.server_pid.and_then(sys::rss_kib).map(mib),
         });
         result["pass"] = json!(passes(&result, args.pass_p99_ms));
         log(&format!(
@@ -785,7 +778,7 @@ async fn sweep(
     }
 
     // ---- verification in MySQL
-    let verification = match &args.database_url {
+    let verification = match &args.watched.database_url {
         Some(url) => {
             let tenant = conn::uuid_bytes(&seed.tenant_id).context("tenantId in the seed")?;
             let ids: Vec<[u8; 16]> = shared.steps.iter().flat_map(|s| s.acked_ids()).collect();
@@ -836,13 +829,13 @@ async fn sweep(
 async fn wait_quiet(args: &Args) -> f64 {
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < args.wait_quiet {
-        let before = sys::Probe::take(args.server_pid, args.db_pid);
+        let before = args.watched.probe();
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let after = sys::Probe::take(args.server_pid, args.db_pid);
+        let after = args.watched.probe();
         let [server, db, me, machine] = before.cores(&after);
         let other =
             machine.unwrap_or(0.0) - server.unwrap_or(0.0) - db.unwrap_or(0.0) - me.unwrap_or(0.0);
-        let neighbours = match &args.database_url {
+        let neighbours = match &args.watched.database_url {
             Some(url) => verify::other_clients(url).await.unwrap_or(0),
             None => 0,
         };

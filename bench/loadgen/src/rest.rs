@@ -61,16 +61,8 @@ pub struct Args {
     /// Runtime threads of the load generator
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Server process, for its CPU
-    #[arg(long)]
-    server_pid: Option<u32>,
-    /// MySQL process, for its CPU
-    #[arg(long)]
-    db_pid: Option<u32>,
-    /// mysql://... of the database: statements per message (global status)
-    /// and the check that every acknowledged message is stored
-    #[arg(long)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    watched: sys::Watched,
     /// Also write the JSON summary here
     #[arg(long)]
     out: Option<String>,
@@ -138,7 +130,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let server: SocketAddr = crate::server_addr(&args.url).await?;
     let open = args.rate > 0.0;
     let mut machine = machine();
-    let mut db = match &args.database_url {
+    let mut db = match &args.watched.database_url {
         Some(url) => Some(
             MySqlConnection::connect(url)
                 .await
@@ -196,15 +188,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .collect();
 
     tokio::time::sleep_until(plan.t0.into()).await;
-    let before = (
-        sys::Probe::take(args.server_pid, args.db_pid),
-        mysql_status(&mut db).await,
-    );
+    let before = (args.watched.probe(), mysql_status(&mut db).await);
     tokio::time::sleep_until(plan.t1.into()).await;
-    let after = (
-        sys::Probe::take(args.server_pid, args.db_pid),
-        mysql_status(&mut db).await,
-    );
+    let after = (args.watched.probe(), mysql_status(&mut db).await);
     let mut total = Tally::new();
     let mut acked = Vec::with_capacity(n);
     for task in tasks {

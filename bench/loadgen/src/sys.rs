@@ -98,3 +98,26 @@ pub fn raise_nofile() -> std::io::Result<libc::rlim_t> {
     }
     Ok(limit.rlim_cur)
 }
+
+/// The processes and database a run measures (options shared by the
+/// socket and REST load).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Watched {
+    /// Server process, for CPU (and RSS)
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// MySQL process, for CPU
+    #[arg(long)]
+    pub db_pid: Option<u32>,
+    /// mysql://... of the database: the check that every acknowledged
+    /// message is stored (and, for REST, statements per message)
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+impl Watched {
+    /// The CPU counters of the server and MySQL now.
+    pub fn probe(&self) -> Probe {
+        Probe::take(self.server_pid, self.db_pid)
+    }
+}

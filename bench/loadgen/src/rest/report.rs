@@ -200,7 +200,7 @@ pub(super) async fn verify(
     }
     let ids: Vec<[u8; 16]> = acked.iter().flatten().map(|(_, id)| *id).collect();
     let mut out = json!({ "conversations": acked.len(), "acknowledged": ids.len(), "duplicateSeqs": duplicates.len() });
-    let Some(url) = &args.database_url else {
+    let Some(url) = &args.watched.database_url else {
         out["ok"] = json!(duplicates.is_empty());
         out["mysql"] = Value::Null;
         return out;
