@@ -3,12 +3,19 @@
 //!
 //! Every socket connect used to stamp both in transactions of their own:
 //! two commits, each waiting for the redo log, for two timestamps. Here the
-//! stamps wait up to [`EVERY`] and go out together in one transaction of
-//! two statements, however many connects they stand for. A participant is
-//! stamped with their own time, a session with the latest of its batch. A
-//! stamp only moves a column forward (`GREATEST`), so one written late
-//! never hides a newer one written directly (going offline). Stamps are not user data: a crash loses at
-//! most the last [`EVERY`] of them, and a stop writes what is held.
+//! stamps wait up to [`EVERY`] and go out together in two statements,
+//! however many connects they stand for. A participant is stamped with
+//! their own time, a session with the latest of its batch. A stamp only
+//! moves a column forward (`GREATEST`), so one written late never hides a
+//! newer one written directly (going offline). Stamps are not user data: a
+//! crash loses at most the last [`EVERY`] of them, and a stop writes what
+//! is held.
+//!
+//! Each statement commits on its own and takes its rows in key order:
+//! blocking a participant updates their row and then their sessions in one
+//! transaction, so stamps that held sessions while waiting for that row
+//! (one transaction for both tables, as first written) deadlocked with it,
+//! and the block could be the one refused.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -147,10 +154,11 @@ async fn run(pool: Pool, pending: Arc<Mutex<Pending>>, mut stopped: watch::Recei
     }
 }
 
-/// One transaction for the whole batch.
+/// Two statements for the whole batch (per thousand rows).
 async fn write(pool: &Pool, batch: &Pending) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
-    let sessions: Vec<SessionId> = batch.sessions.iter().copied().collect();
+    let mut conn = pool.acquire().await?;
+    let mut sessions: Vec<SessionId> = batch.sessions.iter().copied().collect();
+    sessions.sort_unstable();
     for chunk in sessions.chunks(CHUNK) {
         let mut query =
             QueryBuilder::new("UPDATE sessions SET last_used_at = GREATEST(last_used_at, ");
@@ -161,9 +169,10 @@ async fn write(pool: &Pool, batch: &Pending) -> sqlx::Result<()> {
             list.push_bind(*id);
         }
         query.push(")");
-        execute(&mut tx, query).await?;
+        execute(&mut conn, query).await?;
     }
-    let seen: Vec<_> = batch.seen.iter().map(|(&who, &at)| (who, at)).collect();
+    let mut seen: Vec<_> = batch.seen.iter().map(|(&who, &at)| (who, at)).collect();
+    seen.sort_unstable_by_key(|&(who, _)| who);
     for chunk in seen.chunks(CHUNK) {
         // Joined on the primary key to the stamps, each row its own time.
         let mut query = QueryBuilder::new("UPDATE participants p JOIN (");
@@ -184,9 +193,9 @@ async fn write(pool: &Pool, batch: &Pending) -> sqlx::Result<()> {
             ") s ON p.tenant_id = s.t AND p.id = s.i
              SET p.last_seen_at = GREATEST(COALESCE(p.last_seen_at, s.at), s.at)",
         );
-        execute(&mut tx, query).await?;
+        execute(&mut conn, query).await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 async fn execute(
