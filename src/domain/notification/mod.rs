@@ -5,6 +5,7 @@
 //! from the durable log (driven by `workers::notifications`),
 //! `preferences` what a participant wants pushed and when not.
 
+mod batch;
 pub mod broadcast;
 mod digest;
 mod from_log;
