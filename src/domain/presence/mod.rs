@@ -206,6 +206,14 @@ impl Core {
         let core = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(core.config().presence_grace).await;
+            // Coming online may still be waiting to be stamped (a stay
+            // shorter than the stamps' wait): written first, so that no
+            // read finds them offline without a last seen.
+            if let Some(at) = core.stamps().take_seen(tenant, me)
+                && let Err(err) = core.stamp_last_seen(tenant, me, at).await
+            {
+                tracing::debug!(error = %err, "stamping last seen failed");
+            }
             if core.presence.expire(me, generation) {
                 let everywhere = match core.presence.shared.get() {
                     Some(shared) => shared.left((tenant, me, role)).await.unwrap_or_else(|err| {
@@ -219,6 +227,26 @@ impl Core {
                 }
             }
         });
+    }
+
+    /// Stores `at` as `who`'s last seen, unless a later one is stored.
+    async fn stamp_last_seen(
+        &self,
+        tenant: TenantId,
+        who: ParticipantId,
+        at: DateTime<Utc>,
+    ) -> AppResult<()> {
+        sqlx::query(
+            "UPDATE participants SET last_seen_at = GREATEST(COALESCE(last_seen_at, ?), ?)
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(at)
+        .bind(at)
+        .bind(tenant)
+        .bind(who)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     async fn presence_changed(
@@ -235,16 +263,7 @@ impl Core {
             // event says is what a read finds.
             self.stamps().participant_seen(tenant, participant, at);
         } else {
-            sqlx::query(
-                "UPDATE participants SET last_seen_at = GREATEST(COALESCE(last_seen_at, ?), ?)
-                 WHERE tenant_id = ? AND id = ?",
-            )
-            .bind(at)
-            .bind(at)
-            .bind(tenant)
-            .bind(participant)
-            .execute(self.pool())
-            .await?;
+            self.stamp_last_seen(tenant, participant, at).await?;
         }
         self.events()
             .publish(DomainEvent::PresenceChanged {
