@@ -9,6 +9,7 @@
 
 mod calls;
 mod payloads;
+mod presence;
 
 use serde_json::{Value, json};
 
@@ -322,32 +323,13 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
             at,
             conversations,
             ..
-        } => {
-            let data = presence_payload(*participant, *online, *at);
-            // Their conversations' rooms (every member's sockets but their
-            // own), or the members looked up.
-            let (to, except) = match conversations {
-                Some(ids) => (
-                    ids.iter().copied().map(rooms::conversation).collect(),
-                    vec![rooms::user(*participant)],
-                ),
-                None => (rooms::users(&found.audience), vec![]),
-            };
-            if to.is_empty() {
-                return vec![];
-            }
-            ["presence", "user-status-changed"]
-                .into_iter()
-                .map(|event| {
-                    Action::Emit(Emit {
-                        to: to.clone(),
-                        except: except.clone(),
-                        event,
-                        data: data.clone(),
-                    })
-                })
-                .collect()
-        }
+        } => presence::plan(
+            *participant,
+            *online,
+            *at,
+            conversations.as_deref(),
+            &found.audience,
+        ),
         DomainEvent::CallChanged { .. } | DomainEvent::CallSignal { .. } => {
             calls::plan(event, found.profile.as_ref())
         }
