@@ -111,11 +111,6 @@ impl Stamps {
         self.pending().seen((tenant, participant), at);
     }
 
-    /// Takes `participant`'s stamp out of the batch, to write it now.
-    pub fn take_seen(&self, tenant: TenantId, participant: ParticipantId) -> Option<DateTime<Utc>> {
-        self.pending().seen.remove(&(tenant, participant))
-    }
-
     /// Writes what is held and stops.
     pub async fn stop(&self) {
         let _ = self.stop.send(true);

@@ -122,9 +122,14 @@ impl Core {
 
     /// `who` is offline everywhere: last seen, the event, their calls end.
     async fn went_offline(&self, tenant: TenantId, who: ParticipantId) {
-        if let Err(err) = self.presence_changed(tenant, who, false, None).await {
-            tracing::warn!(error = %err, participant = %who, "recording last seen failed");
-        }
+        let at = super::now();
+        self.stamp_last_seen(tenant, who, at).await;
+        self.gone_offline(tenant, who, at).await;
+    }
+
+    /// [`Core::went_offline`] once last seen (`at`) is stored.
+    async fn gone_offline(&self, tenant: TenantId, who: ParticipantId, at: DateTime<Utc>) {
+        self.publish_presence(tenant, who, false, at, None).await;
         // Calls do not outlive a party's last connection.
         self.participant_gone(tenant, who).await;
     }
@@ -186,8 +191,12 @@ impl Core {
                 None => true,
             };
             if anywhere {
-                self.presence_changed(tenant, me, true, conversations)
-                    .await?;
+                // Many at once when a node starts or a network comes back:
+                // batched (going offline is written at once).
+                let at = super::now();
+                self.stamps().participant_seen(tenant, me, at);
+                self.publish_presence(tenant, me, true, at, conversations)
+                    .await;
             }
         }
         Ok(())
@@ -206,14 +215,15 @@ impl Core {
         let core = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(core.config().presence_grace).await;
-            // Coming online may still be waiting to be stamped (a stay
-            // shorter than the stamps' wait): written first, so that no
-            // read finds them offline without a last seen.
-            if let Some(at) = core.stamps().take_seen(tenant, me)
-                && let Err(err) = core.stamp_last_seen(tenant, me, at).await
-            {
-                tracing::debug!(error = %err, "stamping last seen failed");
+            if !core.presence.expiring(me, generation) {
+                return;
             }
+            // Last seen is stored before presence flips, so that no read
+            // finds them offline without one (their coming-online stamp
+            // may still be waiting in a batch, or on its way). A reconnect
+            // in between only leaves a last seen of now, which is true.
+            let at = super::now();
+            core.stamp_last_seen(tenant, me, at).await;
             if core.presence.expire(me, generation) {
                 let everywhere = match core.presence.shared.get() {
                     Some(shared) => shared.left((tenant, me, role)).await.unwrap_or_else(|err| {
@@ -223,20 +233,16 @@ impl Core {
                     None => true,
                 };
                 if everywhere {
-                    core.went_offline(tenant, me).await;
+                    core.gone_offline(tenant, me, at).await;
                 }
             }
         });
     }
 
-    /// Stores `at` as `who`'s last seen, unless a later one is stored.
-    async fn stamp_last_seen(
-        &self,
-        tenant: TenantId,
-        who: ParticipantId,
-        at: DateTime<Utc>,
-    ) -> AppResult<()> {
-        sqlx::query(
+    /// Stores `at` as `who`'s last seen, unless a later one is stored. A
+    /// failure is logged: presence itself lives in memory.
+    async fn stamp_last_seen(&self, tenant: TenantId, who: ParticipantId, at: DateTime<Utc>) {
+        let written = sqlx::query(
             "UPDATE participants SET last_seen_at = GREATEST(COALESCE(last_seen_at, ?), ?)
              WHERE tenant_id = ? AND id = ?",
         )
@@ -245,26 +251,20 @@ impl Core {
         .bind(tenant)
         .bind(who)
         .execute(self.pool())
-        .await?;
-        Ok(())
+        .await;
+        if let Err(err) = written {
+            tracing::warn!(error = %err, participant = %who, "recording last seen failed");
+        }
     }
 
-    async fn presence_changed(
+    async fn publish_presence(
         &self,
         tenant: TenantId,
         participant: ParticipantId,
         online: bool,
+        at: DateTime<Utc>,
         conversations: Option<Arc<[ConversationId]>>,
-    ) -> AppResult<()> {
-        let at = super::now();
-        if online {
-            // Many at once when a node starts or a network comes back:
-            // batched. Going offline is written at once, so that what the
-            // event says is what a read finds.
-            self.stamps().participant_seen(tenant, participant, at);
-        } else {
-            self.stamp_last_seen(tenant, participant, at).await?;
-        }
+    ) {
         self.events()
             .publish(DomainEvent::PresenceChanged {
                 tenant,
@@ -274,7 +274,6 @@ impl Core {
                 conversations,
             })
             .await;
-        Ok(())
     }
 
     /// The presence of the given participants that the actor may see: those

@@ -72,6 +72,13 @@ impl Registry {
         })
     }
 
+    /// Whether `who` would go offline now: no connection here, and nothing
+    /// reconnected since `generation`.
+    pub(super) fn expiring(&self, who: ParticipantId, generation: u64) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(entries.get(&who), Some(entry) if entry.sockets == 0 && entry.generation == generation)
+    }
+
     /// Takes the participant offline if nothing reconnected since
     /// `generation`; `true` when they went offline.
     pub(super) fn expire(&self, who: ParticipantId, generation: u64) -> bool {

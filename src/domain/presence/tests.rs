@@ -22,7 +22,13 @@ fn online_from_the_first_connection_to_the_expiry_of_the_last() {
     assert_eq!(registry.disconnect(p), None, "one device left");
     let generation = registry.disconnect(p).expect("the last one closed");
     assert!(registry.is_online_here(p), "online during the grace period");
+    assert!(registry.expiring(p, generation), "would go offline now");
+    assert!(
+        registry.is_online_here(p),
+        "asking does not take them offline"
+    );
     assert!(registry.expire(p, generation));
+    assert!(!registry.expiring(p, generation), "already offline");
     assert!(!registry.is_online_here(p));
     assert!(!registry.expire(p, generation), "offline once");
 }
@@ -37,6 +43,7 @@ fn a_reconnect_within_the_grace_period_keeps_them_online() {
         !registry.connect(p, TENANT, Role::User),
         "back before the grace ran out: no change"
     );
+    assert!(!registry.expiring(p, generation), "nothing to stamp");
     assert!(
         !registry.expire(p, generation),
         "the old timer does nothing"
