@@ -273,3 +273,60 @@ async fn coming_online_is_stamped_in_a_batch_and_a_stop_writes_what_is_held() {
         Some(offline)
     );
 }
+
+#[tokio::test]
+async fn no_read_finds_someone_offline_without_a_last_seen() {
+    // Participants connected for the first time leave (sooner than the
+    // last-seen stamps' batch is written) while another reads their
+    // presence without pause: every read that says offline has a last seen.
+    let world = world().await;
+    let mut astros = Vec::new();
+    for i in 0..24 {
+        let login = world
+            .app
+            .participant_login(
+                &world.tenant,
+                ParticipantType::Astrologer,
+                &format!("Asha {i}"),
+            )
+            .await;
+        let actor = world
+            .app
+            .state
+            .auth
+            .authenticate(&login.access, None)
+            .await
+            .unwrap();
+        astros.push((login.id, actor));
+    }
+    let ids: Vec<uuid::Uuid> = astros.iter().map(|(id, _)| *id).collect();
+    for (_, actor) in &astros {
+        world.app.core.connection_opened(actor).await.unwrap();
+    }
+    let go = async {
+        for (_, actor) in &astros {
+            world.app.core.connection_closed(actor);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let read = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut reads = 0;
+        loop {
+            let now = presence(&world, &world.user, "/api/presence", &ids).await;
+            reads += 1;
+            for p in &now {
+                assert!(
+                    p["online"] == true || p["lastSeen"].is_string(),
+                    "offline without a last seen, read {reads}: {p}"
+                );
+            }
+            let gone = now.iter().filter(|p| p["online"] == false).count();
+            if (reads > 1 && gone == ids.len()) || tokio::time::Instant::now() > deadline {
+                break gone;
+            }
+        }
+    };
+    let ((), gone) = tokio::join!(go, read);
+    assert_eq!(gone, ids.len(), "all offline after the grace");
+}

@@ -10,7 +10,7 @@ mod shared;
 
 pub use registry::Registry;
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use chrono::{DateTime, Utc};
 
@@ -285,6 +285,11 @@ impl Core {
         ids: &[ParticipantId],
     ) -> AppResult<Vec<PresenceOf>> {
         let tenant = actor.tenant()?;
+        // Who is offline is asked before the rows are read: last seen is
+        // stored before anyone goes offline, so a row read after it always
+        // has theirs. (Read the other way round, someone could go offline
+        // in between, and show as offline with the last seen of before.)
+        let offline: HashSet<ParticipantId> = self.offline_among(ids).await.into_iter().collect();
         let mut conn = self.pool().acquire().await?;
         let found = participant::get_many(&mut conn, tenant, ids).await?;
         let kinds = visible_kinds(actor);
@@ -300,7 +305,7 @@ impl Core {
             .filter(|p| p.id.0 == actor.id || kinds.contains(&p.kind) || shared.contains(&p.id))
         {
             seen.push(PresenceOf {
-                online: self.is_online(p.id).await,
+                online: !offline.contains(&p.id),
                 participant: as_seen_by(actor, p),
             });
         }
