@@ -4,15 +4,13 @@
 //! once, in order, none skipped (an auto-increment would let a lower
 //! position commit after a higher one had been read past).
 
-use std::time::Duration;
-
 use samvad::domain::{
     TenantId,
     log::{self, LogKind, NewEntry},
 };
 use sqlx::Connection;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, wait_for_statement};
 
 fn entry(tenant: TenantId) -> NewEntry {
     NewEntry {
@@ -116,21 +114,10 @@ async fn a_reader_following_two_concurrent_writers_misses_nothing() {
 
 /// Waits until a writer is waiting for `log_head`.
 async fn wait_for_a_writer_at_the_head(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE log_head%'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the second writer never waited"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_statement(
+        &app.pool,
+        "UPDATE log_head",
+        "the second writer never waited",
+    )
+    .await;
 }

@@ -63,3 +63,25 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Waits (up to 10 s) until a statement starting with `prefix` is running
+/// on this test's database (other tests' databases run the same statements
+/// at the same time), and panics with `what` if none does.
+pub async fn wait_for_statement(pool: &db::Pool, prefix: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+             WHERE DB = DATABASE() AND INFO LIKE CONCAT(?, '%')",
+        )
+        .bind(prefix)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if running > 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

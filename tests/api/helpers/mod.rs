@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub use self::{
-    database::{TestDb, server_url},
+    database::{TestDb, server_url, wait_for_statement},
     response::{Res, assert_envelope},
     serve::listening,
 };

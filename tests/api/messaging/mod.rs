@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, wait_for_statement};
 
 fn seqs(messages: &[Value]) -> Vec<u64> {
     messages
@@ -43,24 +43,12 @@ async fn hold_the_row(
 /// Waits until the writer is inside a batch's transaction, at the
 /// statement that locks the conversations' rows.
 async fn wait_for_the_writer_at_the_row(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-             WHERE INFO LIKE 'SELECT tenant_id, id, type, is_active, last_seq FROM conversations%'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the writer never reached the row"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_statement(
+        &app.pool,
+        "SELECT tenant_id, id, type, is_active, last_seq FROM conversations",
+        "the writer never reached the row",
+    )
+    .await;
 }
 
 /// Waits until `count` sends are queued for the writer's next batch.
