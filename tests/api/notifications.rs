@@ -328,3 +328,60 @@ async fn a_consultation_recorded_or_changed_notifies_both_sides() {
         "Your consultation with Asha is completed"
     );
 }
+
+#[tokio::test]
+async fn one_round_stores_many_recipients_conversations_and_kinds_together() {
+    let world = quiet_world().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    settled(&world.app).await;
+    // The worker waits at its checkpoint while these are committed, then
+    // takes them all in one round.
+    let mut holder = world.app.pool.begin().await.unwrap();
+    sqlx::query("SELECT position FROM log_checkpoints WHERE name = 'notifications' FOR UPDATE")
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    world.send(&world.user, &conversation, "one").await;
+    world.send(&world.user, &conversation, "two").await;
+    world.send(&world.astro, &conversation, "reply").await;
+    world
+        .app
+        .post(
+            "/api/chat-requests",
+            Some(&world.stranger.access),
+            json!({ "to": world.astro.id, "note": "about my career" }),
+        )
+        .await
+        .data();
+    holder.rollback().await.unwrap();
+    settled(&world.app).await;
+
+    let astro = inbox_until(&world.app, &world.astro, |i| i.len() == 2).await;
+    let kinds: Vec<(&str, u64)> = astro
+        .iter()
+        .map(|n| (n["type"].as_str().unwrap(), n["count"].as_u64().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("message", 2)), "{astro:?}");
+    assert!(kinds.contains(&("chat_request", 1)), "{astro:?}");
+    let user = inbox_until(&world.app, &world.user, |i| i.len() == 1).await;
+    assert_eq!(
+        (user[0]["body"].as_str(), user[0]["count"].as_u64()),
+        (Some("reply"), Some(1))
+    );
+    // One push waiting for each.
+    let pushes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pushes p JOIN notifications n ON n.id = p.notification_id",
+    )
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(pushes, 3);
+
+    // A later round collapses into the stored one.
+    world.send(&world.user, &conversation, "three").await;
+    let astro = inbox_until(&world.app, &world.astro, |i| {
+        i.iter().any(|n| n["type"] == "message" && n["count"] == 3)
+    })
+    .await;
+    assert_eq!(astro.len(), 2, "{astro:?}");
+}

@@ -17,7 +17,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use sqlx::Connection;
 
-use super::{NewNotification, NotificationKind, batch::Batch, upsert};
+use super::{NewNotification, NotificationKind, batch::Batch};
 use crate::{
     domain::{
         CallId, ChatRequestId, ConsultationId, ConversationId, Core, MessageId, ParticipantId,
@@ -85,19 +85,18 @@ impl Core {
             call_pushes(&mut tx, entry).await?;
             last = entry.position;
         }
-        let mut made = Vec::with_capacity(batch.news.len());
-        for (new, times) in &batch.news {
-            let n = upsert(&mut tx, new, *times).await?;
-            let push = NewPush {
+        let made = batch.store(&mut tx).await?;
+        let pushes: Vec<NewPush> = made
+            .iter()
+            .map(|n| NewPush {
                 tenant_id: n.tenant_id,
                 participant_id: n.participant_id,
                 kind: PushFor::Notification,
                 subject: n.id,
                 due_at,
-            };
-            push::enqueue(&mut tx, &push).await?;
-            made.push(n);
-        }
+            })
+            .collect();
+        push::enqueue_many(&mut tx, &pushes).await?;
         sqlx::query("UPDATE log_checkpoints SET position = ?, updated_at = ? WHERE name = ?")
             .bind(last)
             .bind(crate::domain::now())

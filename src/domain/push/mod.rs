@@ -25,7 +25,7 @@ mod send;
 pub use credentials::{ApnsInfo, ApnsInput, FcmInfo, PushStatus};
 
 use chrono::{DateTime, Utc};
-use sqlx::MySqlConnection;
+use sqlx::{MySqlConnection, QueryBuilder};
 use uuid::Uuid;
 
 use super::{ParticipantId, TenantId, device::Platform};
@@ -79,28 +79,37 @@ pub struct NewPush {
 /// Writes `push` in the caller's transaction, or folds it into the same
 /// subject's push still waiting for that participant.
 pub async fn enqueue(conn: &mut MySqlConnection, push: &NewPush) -> sqlx::Result<()> {
-    let (notification, call, prefix) = match push.kind {
-        PushFor::Notification => (Some(push.subject), None, "n"),
-        PushFor::Call => (None, Some(push.subject), "c"),
-        PushFor::CallCancel => (None, Some(push.subject), "x"),
-    };
-    sqlx::query(
-        "INSERT INTO pushes (tenant_id, id, participant_id, kind, notification_id, call_id,
-             pending_key, state, reason, due_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)
-         ON DUPLICATE KEY UPDATE pending_key = pending_key",
-    )
-    .bind(push.tenant_id)
-    .bind(Uuid::now_v7())
-    .bind(push.participant_id)
-    .bind(push.kind)
-    .bind(notification)
-    .bind(call)
-    .bind(format!("{prefix}:{}", push.subject.simple()))
-    .bind(push.due_at)
-    .bind(super::now())
-    .execute(conn)
-    .await?;
+    enqueue_many(conn, std::slice::from_ref(push)).await
+}
+
+/// [`enqueue`] for many, in one statement (per thousand).
+pub async fn enqueue_many(conn: &mut MySqlConnection, pushes: &[NewPush]) -> sqlx::Result<()> {
+    let now = super::now();
+    for chunk in pushes.chunks(1_000) {
+        let mut query = QueryBuilder::new(
+            "INSERT INTO pushes (tenant_id, id, participant_id, kind, notification_id, call_id,
+                 pending_key, state, reason, due_at, created_at) ",
+        );
+        query.push_values(chunk, |mut row, push| {
+            let (notification, call, prefix) = match push.kind {
+                PushFor::Notification => (Some(push.subject), None, "n"),
+                PushFor::Call => (None, Some(push.subject), "c"),
+                PushFor::CallCancel => (None, Some(push.subject), "x"),
+            };
+            row.push_bind(push.tenant_id)
+                .push_bind(Uuid::now_v7())
+                .push_bind(push.participant_id)
+                .push_bind(push.kind)
+                .push_bind(notification)
+                .push_bind(call)
+                .push_bind(format!("{prefix}:{}", push.subject.simple()))
+                .push("'pending', NULL")
+                .push_bind(push.due_at)
+                .push_bind(now);
+        });
+        query.push(" ON DUPLICATE KEY UPDATE pending_key = pending_key");
+        query.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -151,7 +160,7 @@ async fn recent(
     state: Option<DeliveryState>,
     limit: u32,
 ) -> sqlx::Result<Vec<Delivery>> {
-    let mut query = sqlx::QueryBuilder::new(
+    let mut query = QueryBuilder::new(
         "SELECT id, participant_id, device_id, provider, kind, state, attempts, status_code,
              error, latency_ms, created_at, sent_at, next_at
          FROM push_deliveries WHERE tenant_id = ",
