@@ -100,7 +100,10 @@ pub async fn lock_ready(
         return Ok(Default::default());
     }
     let mut query = QueryBuilder::new(
-        "SELECT tenant_id, id FROM files WHERE state = 'ready' AND (tenant_id, id) IN (",
+        // Forced: a scan would lock every row it reads (see the writer's
+        // `lock_conversations`).
+        "SELECT tenant_id, id FROM files FORCE INDEX (PRIMARY)
+         WHERE state = 'ready' AND (tenant_id, id) IN (",
     );
     let mut list = query.separated(", ");
     for (tenant, file) in files {

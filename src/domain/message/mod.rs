@@ -157,6 +157,10 @@ pub async fn get(
 }
 
 /// The given messages of a tenant, as they are now, in seq order.
+///
+/// Looked up by id, forced: for the order MariaDB would otherwise walk the
+/// primary key through the tenant's messages (measured: 256 asked, 77,000
+/// rows read, more as the table grows).
 pub async fn get_many(
     conn: &mut MySqlConnection,
     tenant: TenantId,
@@ -166,7 +170,7 @@ pub async fn get_many(
         return Ok(vec![]);
     }
     let mut query = QueryBuilder::new(format!(
-        "SELECT {COLUMNS} FROM messages x WHERE x.tenant_id = "
+        "SELECT {COLUMNS} FROM messages x FORCE INDEX (uq_messages_id) WHERE x.tenant_id = "
     ));
     query.push_bind(tenant).push(" AND x.id IN (");
     let mut list = query.separated(", ");

@@ -67,12 +67,20 @@ fn by_tenant<T: Ord + Copy>(
 
 /// Locks the conversations' rows in key order (so two writers never lock
 /// the same rows in opposite orders) and reads what the checks need.
+///
+/// Only those rows: a locking read locks every row it examines, and when
+/// the asked rows are a good part of their tenant's, MariaDB prefers to
+/// scan the tenant (measured: 33 asked, 64 examined and locked), which
+/// locks the other writer's conversations too and makes the two writers
+/// wait for each other's whole batch. The primary key is forced, so each
+/// row is looked up on its own.
 pub async fn lock_conversations(
     conn: &mut MySqlConnection,
     keys: &[Key],
 ) -> sqlx::Result<HashMap<Key, Locked>> {
     let mut query = QueryBuilder::new(
-        "SELECT tenant_id, id, type, is_active, last_seq FROM conversations WHERE ",
+        "SELECT tenant_id, id, type, is_active, last_seq FROM conversations FORCE INDEX (PRIMARY)
+         WHERE ",
     );
     push_by_tenant(
         &mut query,
