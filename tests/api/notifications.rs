@@ -45,6 +45,19 @@ async fn quiet_world() -> World {
     world
 }
 
+/// The stranger asks the astrologer for a chat.
+async fn ask_the_astrologer(world: &World) {
+    world
+        .app
+        .post(
+            "/api/chat-requests",
+            Some(&world.stranger.access),
+            json!({ "to": world.astro.id, "note": "about my career" }),
+        )
+        .await
+        .data();
+}
+
 async fn unread(app: &TestApp, who: &Login) -> u64 {
     app.get("/api/notifications/unread-count", &who.access)
         .await
@@ -168,15 +181,7 @@ async fn anyone_elses_notification_is_not_found_in_this_tenant_or_another() {
 #[tokio::test]
 async fn chat_requests_notify_the_astrologer_and_the_answer_notifies_the_user() {
     let world = quiet_world().await;
-    world
-        .app
-        .post(
-            "/api/chat-requests",
-            Some(&world.stranger.access),
-            json!({ "to": world.astro.id, "note": "about my career" }),
-        )
-        .await
-        .data();
+    ask_the_astrologer(&world).await;
     let asked = inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await;
     assert_eq!(asked[0]["type"], "chat_request");
     assert_eq!(asked[0]["title"], "Sam");
@@ -344,15 +349,7 @@ async fn one_round_stores_many_recipients_conversations_and_kinds_together() {
     world.send(&world.user, &conversation, "one").await;
     world.send(&world.user, &conversation, "two").await;
     world.send(&world.astro, &conversation, "reply").await;
-    world
-        .app
-        .post(
-            "/api/chat-requests",
-            Some(&world.stranger.access),
-            json!({ "to": world.astro.id, "note": "about my career" }),
-        )
-        .await
-        .data();
+    ask_the_astrologer(&world).await;
     holder.rollback().await.unwrap();
     settled(&world.app).await;
 
