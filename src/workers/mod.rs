@@ -73,7 +73,9 @@ async fn woken_by(
 /// `samvad_worker_errors_total{worker}` (the step is tried again later).
 fn failed(worker: &'static str, err: &dyn std::fmt::Display, what: &str) {
     metrics::counter!("samvad_worker_errors_total", "worker" => worker).increment(1);
-    tracing::warn!(error = %err, "{what}");
+    // `#`: with its causes ("database error: Deadlock found ..."), not only
+    // the outermost context.
+    tracing::warn!(error = format!("{err:#}"), "{what}");
 }
 
 /// Starts every background worker. Adding one is one line here.

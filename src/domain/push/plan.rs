@@ -63,6 +63,7 @@ impl Core {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
+        release_pending_keys(&mut tx, &due).await?;
         let mut reach: HashMap<TenantId, HashSet<Platform>> = HashMap::new();
         for push in &due {
             let providers = match reach.get(&push.tenant_id) {
@@ -295,6 +296,30 @@ impl Core {
             _ => None,
         })
     }
+}
+
+/// Frees the claimed pushes' `pending_key`s at once, before planning them:
+/// a push enqueued meanwhile for the same subject is a new one, not folded
+/// into these. Taken at the end of the batch (as first written), the keys
+/// were still held while the inbox, holding the keys it had just written,
+/// waited for these rows: a deadlock, several a second under load.
+async fn release_pending_keys(conn: &mut MySqlConnection, due: &[Due]) -> sqlx::Result<()> {
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut query = sqlx::QueryBuilder::new(
+        "UPDATE pushes SET pending_key = NULL WHERE pending_key IS NOT NULL AND (tenant_id, id) IN (",
+    );
+    let mut list = query.separated(", ");
+    for push in due {
+        list.push("(")
+            .push_bind_unseparated(push.tenant_id)
+            .push_unseparated(", ")
+            .push_bind_unseparated(push.id)
+            .push_unseparated(")");
+    }
+    query.push(")");
+    query.build().execute(conn).await.map(|_| ())
 }
 
 async fn muted(
