@@ -66,6 +66,7 @@ pub mod gauges;
 pub mod guard;
 pub mod ids;
 pub mod limits;
+pub mod lists;
 pub mod log;
 pub mod message;
 pub mod notification;

@@ -103,17 +103,10 @@ pub async fn lock_ready(
         // Forced: a scan would lock every row it reads (see the writer's
         // `lock_conversations`).
         "SELECT tenant_id, id FROM files FORCE INDEX (PRIMARY)
-         WHERE state = 'ready' AND (tenant_id, id) IN (",
+         WHERE state = 'ready' AND (tenant_id, id) IN ",
     );
-    let mut list = query.separated(", ");
-    for (tenant, file) in files {
-        list.push("(")
-            .push_bind_unseparated(*tenant)
-            .push_unseparated(", ")
-            .push_bind_unseparated(*file)
-            .push_unseparated(")");
-    }
-    query.push(") ORDER BY tenant_id, id FOR UPDATE");
+    crate::domain::lists::push_pairs(&mut query, files.iter().copied());
+    query.push(" ORDER BY tenant_id, id FOR UPDATE");
     let rows: Vec<(TenantId, FileId)> = query.build_query_as().fetch_all(conn).await?;
     Ok(rows.into_iter().collect())
 }

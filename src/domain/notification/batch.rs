@@ -10,7 +10,9 @@ use sqlx::{MySqlConnection, QueryBuilder};
 use uuid::Uuid;
 
 use super::{COLUMNS, NewNotification, Notification, NotificationKind};
-use crate::domain::{ConversationId, MessageId, ParticipantId, TenantId, message};
+use crate::domain::{
+    ConversationId, MessageId, ParticipantId, TenantId, lists::push_pairs, message,
+};
 
 /// Notifications per statement.
 const CHUNK: usize = 500;
@@ -164,17 +166,9 @@ async fn read_back(
         .collect();
     if !new.is_empty() {
         let mut query = QueryBuilder::new(format!(
-            "SELECT {COLUMNS} FROM notifications WHERE (tenant_id, id) IN ("
+            "SELECT {COLUMNS} FROM notifications WHERE (tenant_id, id) IN "
         ));
-        let mut list = query.separated(", ");
-        for (tenant, id) in new {
-            list.push("(")
-                .push_bind_unseparated(tenant)
-                .push_unseparated(", ")
-                .push_bind_unseparated(id)
-                .push_unseparated(")");
-        }
-        query.push(")");
+        push_pairs(&mut query, new);
         let found: Vec<Notification> = query.build_query_as().fetch_all(&mut *conn).await?;
         stored.by_id.extend(found.into_iter().map(|n| (n.id, n)));
     }

@@ -8,10 +8,11 @@
 //! together, so nothing is made twice. The events that tell connected
 //! devices go out after the commit.
 //!
-//! A batch costs statements per conversation, not per message: its
-//! messages are read together, each conversation's recipients once, and
-//! the messages of one conversation to one recipient fold into one write
-//! (count + n), as they would one by one.
+//! A batch costs a few statements whatever its size: its messages are read
+//! together, each conversation's recipients once; the messages of one
+//! conversation to one recipient fold into one entry (count + n), as they
+//! would one by one, and the entries and their pushes are written together
+//! (`batch.rs`).
 
 use std::{collections::HashMap, sync::Arc};
 

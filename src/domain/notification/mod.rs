@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{MySqlConnection, QueryBuilder};
 use uuid::Uuid;
 
-use super::{ConversationId, ParticipantId, TenantId};
+use super::{ConversationId, ParticipantId, TenantId, lists::push_list};
 
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,12 +95,8 @@ pub async fn recipients_of(
         "SELECT conversation_id, participant_id FROM conversation_members
          WHERE left_at IS NULL AND NOT muted AND tenant_id = ",
     );
-    query.push_bind(tenant).push(" AND conversation_id IN (");
-    let mut list = query.separated(", ");
-    for id in conversations {
-        list.push_bind(*id);
-    }
-    query.push(")");
+    query.push_bind(tenant).push(" AND conversation_id IN ");
+    push_list(&mut query, conversations.iter().copied());
     query.build_query_as().fetch_all(conn).await
 }
 
@@ -118,12 +114,9 @@ pub async fn unread_of(
         "SELECT participant_id, COUNT(*) FROM notifications
          WHERE read_at IS NULL AND tenant_id = ",
     );
-    query.push_bind(tenant).push(" AND participant_id IN (");
-    let mut list = query.separated(", ");
-    for id in participants {
-        list.push_bind(*id);
-    }
-    query.push(") GROUP BY participant_id");
+    query.push_bind(tenant).push(" AND participant_id IN ");
+    push_list(&mut query, participants.iter().copied());
+    query.push(" GROUP BY participant_id");
     let counts: Vec<(ParticipantId, i64)> = query.build_query_as().fetch_all(conn).await?;
     Ok(counts
         .into_iter()

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Connection, MySqlConnection, QueryBuilder};
 
 use crate::{
-    domain::{Core, MessageId, TenantId, settings::TenantSettings},
+    domain::{Core, MessageId, TenantId, lists::push_list, settings::TenantSettings},
     error::AppResult,
 };
 
@@ -133,7 +133,7 @@ async fn messages(
              SET f.state = 'deleted' WHERE mf.tenant_id = ",
         );
         files.push_bind(tenant).push(" AND mf.message_id IN ");
-        in_list(&mut files, &ids);
+        push_list(&mut files, ids.iter().copied());
         files.build().execute(&mut *tx).await?;
         for table in [
             "message_files",
@@ -148,7 +148,7 @@ async fn messages(
             };
             let mut delete = QueryBuilder::new(format!("DELETE FROM {table} WHERE tenant_id = "));
             delete.push_bind(tenant).push(format!(" AND {column} IN "));
-            in_list(&mut delete, &ids);
+            push_list(&mut delete, ids.iter().copied());
             delete.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -167,13 +167,4 @@ async fn messages(
         rows_before(conn, sql, tenant, cutoff, batch).await?;
     }
     Ok(total)
-}
-
-fn in_list(query: &mut QueryBuilder<'_, sqlx::MySql>, ids: &[MessageId]) {
-    query.push("(");
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    list.push_unseparated(")");
 }

@@ -308,17 +308,9 @@ async fn release_pending_keys(conn: &mut MySqlConnection, due: &[Due]) -> sqlx::
         return Ok(());
     }
     let mut query = sqlx::QueryBuilder::new(
-        "UPDATE pushes SET pending_key = NULL WHERE pending_key IS NOT NULL AND (tenant_id, id) IN (",
+        "UPDATE pushes SET pending_key = NULL WHERE pending_key IS NOT NULL AND (tenant_id, id) IN ",
     );
-    let mut list = query.separated(", ");
-    for push in due {
-        list.push("(")
-            .push_bind_unseparated(push.tenant_id)
-            .push_unseparated(", ")
-            .push_bind_unseparated(push.id)
-            .push_unseparated(")");
-    }
-    query.push(")");
+    crate::domain::lists::push_pairs(&mut query, due.iter().map(|p| (p.tenant_id, p.id)));
     query.build().execute(conn).await.map(|_| ())
 }
 

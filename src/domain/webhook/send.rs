@@ -93,16 +93,8 @@ impl Core {
         }
         // One statement each for the whole batch: claim, then read back.
         let keys = |query: &mut QueryBuilder<'_, sqlx::MySql>| {
-            query.push(" (d.tenant_id, d.id) IN (");
-            let mut list = query.separated(", ");
-            for (tenant, id) in &ids {
-                list.push("(")
-                    .push_bind_unseparated(*tenant)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(*id)
-                    .push_unseparated(")");
-            }
-            query.push(")");
+            query.push(" (d.tenant_id, d.id) IN ");
+            crate::domain::lists::push_pairs(query, ids.iter().copied());
         };
         let mut claim = QueryBuilder::new(
             "UPDATE webhook_deliveries d SET d.state = 'sending', d.attempts = d.attempts + 1, d.claimed_at = ",
