@@ -171,11 +171,7 @@ pub async fn authenticate(
                     .map(rooms::conversation)
                     .collect::<Vec<_>>(),
             );
-            let behind = memberships
-                .into_iter()
-                .filter(Behind::is_behind)
-                .take(CATCH_UP_CONVERSATIONS as usize)
-                .collect();
+            let behind = Behind::first_behind(memberships, CATCH_UP_CONVERSATIONS);
             s.extensions.insert(Joined {
                 conversations,
                 behind,

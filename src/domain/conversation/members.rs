@@ -139,6 +139,16 @@ impl Behind {
     pub fn is_behind(&self) -> bool {
         self.last_seq > self.member.delivered_seq
     }
+
+    /// The first `limit` of `memberships` (most recently active first) that
+    /// are behind: what a catch-up sends.
+    pub fn first_behind(memberships: Vec<Behind>, limit: u32) -> Vec<Behind> {
+        memberships
+            .into_iter()
+            .filter(Behind::is_behind)
+            .take(limit as usize)
+            .collect()
+    }
 }
 
 /// All of `participant`'s current memberships, most recently active first:

@@ -119,13 +119,8 @@ impl Core {
         conversations: u32,
         per_conversation: u32,
     ) -> AppResult<Vec<CatchUp>> {
-        let behind = self
-            .memberships(actor)
-            .await?
-            .into_iter()
-            .filter(conversation::Behind::is_behind)
-            .take(conversations as usize)
-            .collect();
+        let behind =
+            conversation::Behind::first_behind(self.memberships(actor).await?, conversations);
         self.catch_up(actor, behind, per_conversation).await
     }
 
