@@ -108,6 +108,7 @@ pub(super) fn report(
             "seedSeconds": seeded["seconds"],
             "dbMaxConnections": config.db_max_connections.max(bench_seed::IN_FLIGHT as u32 + 2),
             "sendQueue": config.send_queue,
+            "writers": config.writers,
             "clientMsgId": true,
             "senderConversations": if args.pairs >= args.concurrency { "own" } else { "shared" },
         },

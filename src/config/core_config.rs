@@ -28,6 +28,7 @@ impl CoreConfig {
             public_url: config.public_url.clone(),
             presence_grace: config.presence_grace,
             send_queue: config.send_queue.max(1),
+            writers: config.writers.max(1),
             data_key: data_key(config)?,
             cors_origins: config.cors_origins.clone(),
             own_origin: Origin::of_url(&config.public_url),

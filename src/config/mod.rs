@@ -22,6 +22,9 @@ pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/samvad";
 /// Default listen address when `SAMVAD_BIND` is unset.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
+/// The most message writers (`SAMVAD_WRITERS`) a node runs.
+const MAX_WRITERS: usize = 32;
+
 /// A value that must never appear in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -77,6 +80,9 @@ pub struct Config {
     /// How many sends may be in progress at once (`SAMVAD_SEND_QUEUE`);
     /// past it a send is refused at once as `overloaded`.
     pub send_queue: usize,
+    /// Message writer tasks (`SAMVAD_WRITERS`), each committing its share of
+    /// the conversations' sends in batches on a pooled connection of its own.
+    pub writers: usize,
     pub shutdown_timeout: Duration,
     /// How long a verified session stays cached before MySQL is asked again.
     pub session_cache_ttl: Duration,
@@ -243,6 +249,13 @@ impl Config {
             }),
             _ => bail!("SAMVAD_LEGACY_JWT_SECRET and SAMVAD_LEGACY_TENANT go together"),
         };
+        let db_max_connections = number(&get, "SAMVAD_DB_MAX_CONNECTIONS", 20)?;
+        let writers = number(&get, "SAMVAD_WRITERS", 2)?;
+        if writers > MAX_WRITERS || writers >= db_max_connections as usize {
+            bail!(
+                "SAMVAD_WRITERS must be 1-{MAX_WRITERS} and below SAMVAD_DB_MAX_CONNECTIONS ({db_max_connections}): each writer holds a pooled connection while it commits, not `{writers}`"
+            );
+        }
         let public_url = get("SAMVAD_PUBLIC_URL")
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
@@ -265,8 +278,9 @@ impl Config {
                 Some("json") => LogFormat::Json,
                 Some(other) => bail!("SAMVAD_LOG_FORMAT must be `text` or `json`, not `{other}`"),
             },
-            db_max_connections: number(&get, "SAMVAD_DB_MAX_CONNECTIONS", 20)?,
+            db_max_connections,
             send_queue: number(&get, "SAMVAD_SEND_QUEUE", 256)?,
+            writers,
             shutdown_timeout: secs(&get, "SAMVAD_SHUTDOWN_TIMEOUT", 20)?,
             session_cache_ttl: secs(&get, "SAMVAD_SESSION_CACHE_TTL", 30)?,
             policy_refresh: secs(&get, "SAMVAD_POLICY_REFRESH", 60)?,

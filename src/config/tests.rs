@@ -207,3 +207,17 @@ fn an_empty_or_malformed_origin_list_is_refused_not_read_as_any() {
         ])
     );
 }
+
+#[test]
+fn writers_default_to_two_and_must_leave_pooled_connections_free() {
+    assert_eq!(with(&[]).unwrap().writers, 2);
+    assert_eq!(with(&[("SAMVAD_WRITERS", "4")]).unwrap().writers, 4);
+    for bad in [
+        vec![("SAMVAD_WRITERS", "0")],
+        vec![("SAMVAD_WRITERS", "33")],
+        vec![("SAMVAD_WRITERS", "8"), ("SAMVAD_DB_MAX_CONNECTIONS", "8")],
+    ] {
+        let err = with(&bad).unwrap_err();
+        assert!(err.to_string().contains("SAMVAD_WRITERS"), "{err}");
+    }
+}

@@ -121,6 +121,8 @@ pub struct CoreConfig {
     pub presence_grace: std::time::Duration,
     /// How many sends may be in progress at once (see [`admission`]).
     pub send_queue: usize,
+    /// Message writer tasks (see [`message::writer`]).
+    pub writers: usize,
     /// Seals secrets at rest (AES-256-GCM).
     pub data_key: [u8; 32],
     /// The server's CORS origins (`SAMVAD_CORS_ORIGINS`): where a request
@@ -213,6 +215,7 @@ impl Core {
                 self.pool.clone(),
                 self.events.clone(),
                 self.limits.clone(),
+                self.config.writers,
             )
         })
     }

@@ -5,8 +5,8 @@
 //! A writer task takes whatever sends are waiting (up to [`MAX_BATCH`]; one
 //! alone when the server is quiet, so a quiet server adds no wait) and
 //! writes them in one transaction of about ten statements, whatever the
-//! batch's size ([`WRITERS`] tasks, each with its share of the
-//! conversations):
+//! batch's size (`SAMVAD_WRITERS` tasks, 2 by default, each with its share
+//! of the conversations):
 //! - the conversations' rows locked in key order (`SELECT ... FOR UPDATE`),
 //!   their members, the blocks between direct partners, the client ids
 //!   already stored and the reply targets, each read once for the batch;
@@ -58,14 +58,6 @@ use crate::{
 
 /// Most sends in one transaction.
 pub const MAX_BATCH: usize = 256;
-
-/// Writer tasks, each with the conversations whose id falls to it: MariaDB
-/// runs one connection's statements on one thread, so two writers keep
-/// both cores busy and one batch's commit overlaps the next one's work. A
-/// conversation always goes to the same writer, so its messages keep their
-/// order from arrival to seq to event, and two writers never wait for each
-/// other's conversations (only briefly for `log_head`, at commit).
-pub const WRITERS: usize = 2;
 
 /// What the writer checks before appending a message.
 #[derive(Debug, Clone, Copy)]
@@ -149,11 +141,20 @@ enum Failure {
 }
 
 impl Writer {
-    /// Starts the writer tasks on the current runtime.
-    pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>) -> Self {
+    /// Starts `writers` writer tasks on the current runtime.
+    ///
+    /// Each writer has the conversations whose id falls to it: MariaDB runs
+    /// one connection's statements on one thread, so two writers keep two
+    /// cores busy and one batch's commit overlaps the next one's work. A
+    /// conversation always goes to the same writer, so its messages keep
+    /// their order from arrival to seq to event, and writers never wait for
+    /// each other's conversations (only briefly for `log_head`, at commit).
+    /// More writers make smaller batches, each costing MariaDB more per
+    /// message (BENCHMARKS.md, "How many writers").
+    pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>, writers: usize) -> Self {
         let queued = Arc::new(AtomicUsize::new(0));
         let db = crate::db::Health::new(pool.clone());
-        let shards = (0..WRITERS)
+        let shards = (0..writers.max(1))
             .map(|_| {
                 let (commands, receiver) = mpsc::unbounded_channel();
                 let task = Task {
