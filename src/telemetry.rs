@@ -7,6 +7,13 @@ use tracing_subscriber::{EnvFilter, filter::Targets, fmt, prelude::*};
 
 use crate::config::LogFormat;
 
+/// Whether the text log may use colours: stderr is a terminal and
+/// `NO_COLOR` is not set.
+fn colours() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 /// Installs the global subscriber; later calls are ignored. With
 /// `time_queries` (metrics are served), sqlx's per-statement events also
 /// feed the query-time histogram (`metrics::QueryTimes`); the log's own
@@ -26,6 +33,9 @@ pub fn init(format: LogFormat, time_queries: bool) {
             .with(
                 fmt::layer()
                     .with_target(false)
+                    // Colours for a person at a terminal only: a log file,
+                    // journald or a container's log gets plain text.
+                    .with_ansi(colours())
                     .with_writer(std::io::stderr)
                     .with_filter(filter()),
             )

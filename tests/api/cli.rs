@@ -330,4 +330,9 @@ async fn serve_creates_the_database_seeds_the_demo_and_stops_on_sigterm() {
         rest.push(line);
     }
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+    // stderr is a pipe here, as under a log collector: no colour codes.
+    assert!(
+        rest.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in a log that is not a terminal: {rest:?}"
+    );
 }
