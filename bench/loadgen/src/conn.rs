@@ -49,7 +49,14 @@ pub struct Seat {
 }
 
 pub enum Cmd {
-    Send { step: usize, measured: bool },
+    /// Send one message; `due` is when the schedule wanted it sent
+    /// ([`Shared::nanos`]), the origin of its latencies, so that a delay
+    /// inside the load generator counts too (no coordinated omission).
+    Send {
+        step: usize,
+        measured: bool,
+        due: u64,
+    },
     Close,
 }
 
@@ -115,6 +122,14 @@ fn digits(s: &str) -> (Option<u64>, &str) {
     } else {
         (s[..end].parse().ok(), &s[end..])
     }
+}
+
+/// A message's content: the marker `lg|step|measured|sender|n|nanos|`,
+/// then padding up to `pad`'s length (the content length asked for).
+fn content(pad: &str, step: usize, measured: bool, sender: u32, n: u64, nanos: u64) -> String {
+    let marker = format!("lg|{step}|{}|{sender}|{n}|{nanos}|", u8::from(measured));
+    let fill = &pad[..pad.len().saturating_sub(marker.len())];
+    marker + fill
 }
 
 /// Reads `lg|step|measured|sender|n|nanos|` from a message payload.
@@ -260,21 +275,21 @@ pub async fn run(
     let mut next_n: u64 = 0;
     // ack id (= n) -> (step, measured, sent at)
     let mut pending: HashMap<u64, (usize, bool, u64)> = HashMap::new();
-    let pad: String = "x".repeat(shared.content_len.saturating_sub(48));
+    // Padding up to the content length, after the marker.
+    let pad: String = "x".repeat(shared.content_len);
     let mut closing = false;
     let mut why = String::new();
     loop {
         tokio::select! {
             cmd = cmds.recv() => match cmd {
-                Some(Cmd::Send { step, measured }) => {
+                Some(Cmd::Send { step, measured, due }) => {
                     next_n += 1;
                     let n = next_n;
-                    let t = shared.nanos();
+                    let t = due.min(shared.nanos());
+                    let content = content(&pad, step, measured, seat.idx, n, t);
                     let frame = format!(
-                        r#"42{n}["dm:send_message",{{"conversationId":"{}","content":"lg|{step}|{}|{}|{n}|{t}|{pad}","clientMsgId":"{}-{}-{n}"}}]"#,
+                        r#"42{n}["dm:send_message",{{"conversationId":"{}","content":"{content}","clientMsgId":"{}-{}-{n}"}}]"#,
                         seat.conversation,
-                        u8::from(measured),
-                        seat.idx,
                         shared.run,
                         seat.idx,
                     );
@@ -403,5 +418,15 @@ mod tests {
         let id = uuid_bytes("01936b2e-8f00-7abc-8def-0123456789ab").unwrap();
         assert_eq!(id[0], 0x01);
         assert_eq!(id[15], 0xab);
+    }
+
+    #[test]
+    fn content_is_as_long_as_asked_and_keeps_its_marker() {
+        let pad = "x".repeat(100);
+        let c = content(&pad, 3, true, 42, 7, 123_456_789);
+        assert_eq!(c.len(), 100);
+        assert_eq!(marker(&c), Some((3, true, 42, 7, 123_456_789)));
+        // Shorter than the marker: the marker alone.
+        assert_eq!(content(&pad[..5], 3, true, 42, 7, 1), "lg|3|1|42|7|1|");
     }
 }

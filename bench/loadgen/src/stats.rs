@@ -21,6 +21,13 @@ const SHARDS: usize = 16;
 /// A message as the loss check knows it: who sent it and its number.
 pub type Key = (u32, u64);
 
+/// The deliveries of one message: how many, and to which connections.
+#[derive(Default)]
+struct Receipts {
+    count: u32,
+    receivers: std::collections::HashSet<u32>,
+}
+
 /// An acked message: its key and the server's message id (16 bytes).
 type Acked = (Key, [u8; 16]);
 
@@ -57,7 +64,7 @@ pub struct Step {
     /// Acked messages: key and the server's message id (16 bytes).
     acked: Vec<Mutex<Vec<Acked>>>,
     /// Deliveries per message (sharded by sender).
-    receipts: Vec<Mutex<HashMap<Key, u32>>>,
+    receipts: Vec<Mutex<HashMap<Key, Receipts>>>,
     /// Error codes of failed acks (first few).
     pub errors: Mutex<Vec<String>>,
     /// Whether receipts are counted as in the window (set by the driver).
@@ -153,11 +160,10 @@ impl Step {
             timeline[second].0 += 1;
             timeline[second].1 = timeline[second].1.max(micros);
         }
-        *self.receipts[key.0 as usize % SHARDS]
-            .lock()
-            .unwrap()
-            .entry(key)
-            .or_insert(0) += 1;
+        let mut receipts = self.receipts[key.0 as usize % SHARDS].lock().unwrap();
+        let got = receipts.entry(key).or_default();
+        got.count += 1;
+        got.receivers.insert(receiver);
         if measured {
             let _ = self.latency[receiver as usize % SHARDS]
                 .lock()
@@ -194,13 +200,16 @@ impl Step {
             let acked = self.acked[shard].lock().unwrap();
             let receipts = self.receipts[shard].lock().unwrap();
             for (key, _) in acked.iter() {
-                let got = u64::from(receipts.get(key).copied().unwrap_or(0));
-                if got < expected {
-                    loss.deliveries += expected - got;
+                // Receivers, not receipts: one receiver getting a message
+                // twice must not hide another that never got it.
+                let (count, distinct) = receipts
+                    .get(key)
+                    .map_or((0, 0), |r| (u64::from(r.count), r.receivers.len() as u64));
+                if distinct < expected {
+                    loss.deliveries += expected - distinct;
                     loss.messages.push(*key);
-                } else {
-                    loss.duplicates += got - expected;
                 }
+                loss.duplicates += count - distinct;
             }
         }
         loss
@@ -239,7 +248,7 @@ pub struct Loss {
     pub deliveries: u64,
     /// The acked messages not delivered as often as expected.
     pub messages: Vec<Key>,
-    /// Deliveries past the expected count.
+    /// Deliveries past one per receiver.
     pub duplicates: u64,
 }
 
@@ -249,4 +258,28 @@ fn merge(shards: &[Mutex<Histogram<u64>>]) -> Histogram<u64> {
         all.add(&*shard.lock().unwrap()).expect("same bounds");
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicate_delivery_does_not_hide_a_missing_one() {
+        let step = Step::new();
+        step.expected.store(2, Ordering::Relaxed);
+        let key = (7, 1);
+        step.record_ack(key, [0; 16], None, true);
+        // Receiver 1 gets it twice; receiver 2 never does.
+        step.record_receipt(key, 1, 10, true, 0);
+        step.record_receipt(key, 1, 10, true, 0);
+        let loss = step.lost();
+        assert_eq!(loss.deliveries, 1);
+        assert_eq!(loss.messages, vec![key]);
+        assert_eq!(loss.duplicates, 1);
+
+        step.record_receipt(key, 2, 10, true, 0);
+        let loss = step.lost();
+        assert_eq!((loss.deliveries, loss.duplicates), (0, 1));
+    }
 }
