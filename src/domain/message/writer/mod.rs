@@ -150,7 +150,7 @@ impl Writer {
     /// their order from arrival to seq to event, and writers never wait for
     /// each other's conversations (only briefly for `log_head`, at commit).
     /// More writers make smaller batches, each costing MariaDB more per
-    /// message (BENCHMARKS.md, "How many writers").
+    /// message (BENCHMARKS.md, "where the 10,000 msgs/s limit really lies").
     pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>, writers: usize) -> Self {
         let queued = Arc::new(AtomicUsize::new(0));
         let db = crate::db::Health::new(pool.clone());
