@@ -26,24 +26,28 @@
 //! `bench/run.sh --concurrency N` (see rest.rs, `rest --help`).
 
 mod conn;
+mod hold;
+mod net;
 mod rest;
+mod seed;
 mod stats;
+mod sweep;
 mod sys;
 mod verify;
 
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use conn::{Cmd, Seat, Shared};
+use conn::{Cmd, Shared};
+use net::{PER_SOURCE, server_addr, sources, ws_url};
+use seed::{SeedOutput, seats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -64,13 +68,6 @@ impl Scenario {
         }
     }
 }
-
-/// Source addresses to spread connections over: each has about 28k
-/// ephemeral ports on loopback, but Linux gives connect() the even half
-/// first and, once that is used up, scans all of it on every connect (the
-/// load generator's CPU per connection doubled past 14,000). 10,000 a
-/// source stays within the even half.
-const PER_SOURCE: usize = 10_000;
 
 #[derive(Parser, Debug)]
 #[command(about = "Socket.IO load generator for Samvad (and the Node reference)")]
@@ -148,76 +145,6 @@ struct Args {
     out: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct SeedOutput {
-    data: SeedData,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SeedData {
-    tenant_id: String,
-    pairs: Vec<SeedPair>,
-    /// The group of every seeded participant (`--group`).
-    group_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SeedPair {
-    conversation_id: String,
-    user: SeedParty,
-    astrologer: SeedParty,
-}
-
-#[derive(Deserialize)]
-struct SeedParty {
-    token: String,
-}
-
-/// `host:port` of an `http://` or `ws://` base URL.
-fn host_port(base: &str) -> anyhow::Result<&str> {
-    let base = base.trim_end_matches('/');
-    base.strip_prefix("http://")
-        .or_else(|| base.strip_prefix("ws://"))
-        .context("--url must be http://host:port")
-}
-
-fn ws_url(base: &str) -> anyhow::Result<String> {
-    Ok(format!(
-        "ws://{}/socket.io/?EIO=4&transport=websocket",
-        host_port(base)?
-    ))
-}
-
-/// The server's socket address (the URL's host resolved).
-async fn server_addr(base: &str) -> anyhow::Result<SocketAddr> {
-    let hp = host_port(base)?;
-    if let Ok(addr) = hp.parse() {
-        return Ok(addr);
-    }
-    tokio::net::lookup_host(hp)
-        .await?
-        .next()
-        .with_context(|| format!("{hp} does not resolve"))
-}
-
-/// `count` loopback source addresses from 127.0.0.2 on.
-fn sources(count: usize, server: SocketAddr) -> anyhow::Result<Vec<IpAddr>> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if !server.ip().is_loopback() || !server.is_ipv4() {
-        bail!("source addresses are 127.0.0.x: the server must be on 127.0.0.0/8");
-    }
-    if count > 250 {
-        bail!("at most 250 source addresses");
-    }
-    Ok((0..count)
-        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)))
-        .collect())
-}
-
 /// A small xorshift generator: the group scenario's random senders.
 struct Rng(u64);
 
@@ -272,85 +199,6 @@ fn round1(x: f64) -> f64 {
 
 fn mib(kib: u64) -> f64 {
     (kib as f64 / 102.4).round() / 10.0
-}
-
-/// Whether a step passes: p99 at most `pass_p99_ms`, nothing lost, every
-/// send answered with an id or `overloaded` (no other error), nothing
-/// delivered twice, no connection dropped, and at least 95% of the offered
-/// deliveries delivered.
-fn passes(step: &Value, pass_p99_ms: f64) -> bool {
-    let other_errors =
-        step["ackErrors"].as_u64().unwrap_or(0) > step["refused"].as_u64().unwrap_or(0);
-    step["lost"] == 0
-        && step["unanswered"] == 0
-        && !other_errors
-        && step["duplicates"] == 0
-        && step["disconnected"] == 0
-        && step["latencyMs"]["p99"]
-            .as_f64()
-            .is_some_and(|p| p <= pass_p99_ms)
-        && step["deliveredPerSecond"].as_f64().unwrap_or(0.0)
-            >= 0.95 * step["offeredDeliveriesPerSecond"].as_f64().unwrap_or(0.0)
-}
-
-/// The highest rate of the steps that pass at `pass_p99_ms`.
-fn highest_passing(steps: &[Value], pass_p99_ms: f64) -> Option<f64> {
-    steps
-        .iter()
-        .filter(|s| passes(s, pass_p99_ms))
-        .filter_map(|s| s["rate"].as_f64())
-        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))
-}
-
-/// One connection per seat, from the seed: pairs seat both parties of each
-/// conversation as each other's peers; a group seats every participant in
-/// the one group.
-fn seats(args: &Args, seed: &SeedData) -> anyhow::Result<Vec<Seat>> {
-    let pairs_needed = args.connections.div_ceil(2);
-    if args.connections < 2 || pairs_needed > seed.pairs.len() {
-        bail!(
-            "--connections {} needs {pairs_needed} pairs; the seed has {}",
-            args.connections,
-            seed.pairs.len()
-        );
-    }
-    let group = match args.scenario {
-        Scenario::Group => Some(
-            seed.group_id
-                .clone()
-                .context("the group scenario needs a seed made with --group")?,
-        ),
-        _ => None,
-    };
-    let mut seats = Vec::with_capacity(args.connections);
-    for (i, pair) in seed.pairs.iter().take(pairs_needed).enumerate() {
-        let (a, b) = (2 * i as u32, 2 * i as u32 + 1);
-        let conversation = group
-            .clone()
-            .unwrap_or_else(|| pair.conversation_id.clone());
-        let peer = |p| if group.is_some() { None } else { Some(p) };
-        seats.push(Seat {
-            idx: a,
-            peer: peer(b),
-            token: pair.user.token.clone(),
-            conversation: conversation.clone(),
-            source: None,
-        });
-        seats.push(Seat {
-            idx: b,
-            peer: peer(a),
-            token: pair.astrologer.token.clone(),
-            conversation,
-            source: None,
-        });
-    }
-    // Pairs keep whole conversations (an odd N rounds up); a group takes N.
-    seats.truncate(if group.is_some() {
-        args.connections
-    } else {
-        pairs_needed * 2
-    });
-    Ok(seats)
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -509,9 +357,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     });
 
     let outcome = if args.scenario == Scenario::Connections {
-        hold(&args, &shared, n, connect, failures.len()).await?
+        hold::hold(&args, &shared, n, connect, failures.len()).await?
     } else {
-        sweep(
+        sweep::sweep(
             &args,
             &shared,
             &seed.data,
@@ -544,327 +392,4 @@ async fn run(args: Args) -> anyhow::Result<()> {
 struct Outcome {
     out: Value,
     failure: Option<String>,
-}
-
-/// The connections scenario: hold every connection `--hold` seconds
-/// (pings answered), then report drops and memory.
-async fn hold(
-    args: &Args,
-    shared: &Shared,
-    n: usize,
-    connect: Value,
-    failed: usize,
-) -> anyhow::Result<Outcome> {
-    let held_at_start = shared.live.load(Ordering::Relaxed);
-    let dropped_before = shared.dropped.load(Ordering::Relaxed);
-    let pongs_before = shared.pongs.load(Ordering::Relaxed);
-    log(&format!(
-        "holding {held_at_start} connections for {} s",
-        args.hold
-    ));
-    let start = args.watched.probe();
-    let t0 = Instant::now();
-    let mut fewest = held_at_start;
-    let mut last_log = Instant::now();
-    while t0.elapsed().as_secs_f64() < args.hold {
-        let left = args.hold - t0.elapsed().as_secs_f64();
-        tokio::time::sleep(Duration::from_secs_f64(left.clamp(0.0, 1.0))).await;
-        fewest = fewest.min(shared.live.load(Ordering::Relaxed));
-        if last_log.elapsed().as_secs() >= 30 {
-            last_log = Instant::now();
-            log(&format!(
-                "{:.0} s: {} held, {} dropped, {} pings answered",
-                t0.elapsed().as_secs_f64(),
-                shared.live.load(Ordering::Relaxed),
-                shared.dropped.load(Ordering::Relaxed) - dropped_before,
-                shared.pongs.load(Ordering::Relaxed) - pongs_before,
-            ));
-        }
-    }
-    let end = args.watched.probe();
-    let [server, db, me, _] = start.cores(&end);
-    let held_at_end = shared.live.load(Ordering::Relaxed);
-    let dropped = shared.dropped.load(Ordering::Relaxed) - dropped_before;
-    let rss_end = args.watched.server_pid.and_then(sys::rss_kib);
-    let hold = json!({
-        "seconds": round1(t0.elapsed().as_secs_f64()),
-        "heldAtStart": held_at_start,
-        "heldAtEnd": held_at_end,
-        "fewestHeld": fewest,
-        "dropped": dropped,
-        "dropReasons": *shared.drop_reasons.lock().unwrap(),
-        "pingsAnswered": shared.pongs.load(Ordering::Relaxed) - pongs_before,
-        "cpuCores": { "server": server, "mysql": db, "loadgen": me },
-        "serverRssEndMiB": rss_end.map(mib),
-        "serverRssPerConnectionEndKiB": match (connect["serverRssBeforeMiB"].as_f64(), rss_end) {
-            (Some(before), Some(after)) if held_at_end > 0 =>
-                Some(round1((after as f64 - before * 1024.0) / held_at_end as f64)),
-            _ => None,
-        },
-    });
-    log(&format!(
-        "{}: {held_at_end} of {n} held after {} s, {dropped} dropped, {} failed to open, opened at {}/s, server RSS {} KiB per connection",
-        args.label,
-        hold["seconds"],
-        failed,
-        connect["openedPerSecond"],
-        connect["serverRssPerConnectionKiB"],
-    ));
-    let failure = (failed > 0 || dropped > 0).then(|| {
-        format!("{failed} connections failed to open and {dropped} were dropped while held")
-    });
-    let out = json!({
-        "label": args.label,
-        "scenario": args.scenario.name(),
-        "url": args.url,
-        "connections": n,
-        "dialect": args.dialect,
-        "connect": connect,
-        "hold": hold,
-        "pass": failure.is_none(),
-    });
-    Ok(Outcome { out, failure })
-}
-
-/// The pairs and group scenarios: the sweep of send rates, then the check
-/// in MySQL.
-async fn sweep(
-    args: &Args,
-    shared: &Shared,
-    seed: &SeedData,
-    n: usize,
-    channels: &[mpsc::UnboundedSender<Cmd>],
-    live_senders: &[usize],
-    connect: Value,
-) -> anyhow::Result<Outcome> {
-    let group = args.scenario == Scenario::Group;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (shared.nanos() | 1));
-    let mut steps = Vec::new();
-    for (s, rate) in args.rates.iter().copied().enumerate() {
-        let stats = &shared.steps[s];
-        // Every other connected member hears each message of a group.
-        let expected = if group {
-            shared.live.load(Ordering::Relaxed).saturating_sub(1).max(1) as u64
-        } else {
-            1
-        };
-        stats.expected.store(expected, Ordering::Relaxed);
-        let waited = wait_quiet(args).await;
-        let total = args.warmup + args.duration;
-        let t0 = Instant::now();
-        // The step's start on the connections' clock (`Shared::nanos`).
-        let t0_nanos = shared.nanos();
-        let mut scheduled: u64 = 0;
-        let mut max_lag = Duration::ZERO;
-        let mut window: Option<(sys::Probe, Option<sys::Probe>)> = None;
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let elapsed = t0.elapsed().as_secs_f64();
-            if window.is_none() && elapsed >= args.warmup {
-                stats.window_start.store(shared.nanos(), Ordering::Relaxed);
-                stats.window_open.store(true, Ordering::Relaxed);
-                window = Some((args.watched.probe(), None));
-            }
-            if elapsed >= total {
-                stats.window_open.store(false, Ordering::Relaxed);
-                if let Some((_, end)) = window.as_mut() {
-                    *end = Some(args.watched.probe());
-                }
-                break;
-            }
-            let due = (rate * elapsed) as u64;
-            while scheduled < due {
-                let at = scheduled as f64 / rate;
-                let lag = Duration::from_secs_f64((elapsed - at).max(0.0));
-                max_lag = max_lag.max(lag);
-                let measured = at >= args.warmup;
-                // Pairs: round robin over every connection; a group: a
-                // random member each time.
-                let target = if group {
-                    live_senders[rng.below(live_senders.len())]
-                } else {
-                    live_senders[scheduled as usize % live_senders.len()]
-                };
-                let due = t0_nanos + (at * 1e9) as u64;
-                let _ = channels[target].send(Cmd::Send {
-                    step: s,
-                    measured,
-                    due,
-                });
-                scheduled += 1;
-            }
-        }
-        // Drain: wait for answers and deliveries.
-        let drain_start = Instant::now();
-        while !stats.settled() && drain_start.elapsed().as_secs_f64() < args.drain {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let drained = drain_start.elapsed().as_secs_f64();
-        let (start, end) = window.expect("the window opened");
-        let end = end.expect("the window closed");
-        let [server, db, me, machine] = start.cores(&end);
-        let window_secs = end.at.duration_since(start.at).as_secs_f64();
-        let per_second = |count: u64| (count as f64 / window_secs).round();
-        let lat = stats.latency();
-        let ack = stats.ack_latency();
-        let loss = stats.lost();
-        let sent = stats.sent.load(Ordering::Relaxed);
-        let acked = stats.acked_ok.load(Ordering::Relaxed);
-        let ack_errors = stats.acked_err.load(Ordering::Relaxed);
-        let refused = stats.refused.load(Ordering::Relaxed);
-        let in_window = stats.received_in_window.load(Ordering::Relaxed);
-        let mut result = json!({
-            "rate": rate,
-            "connections": n,
-            "connectionsHeld": shared.live.load(Ordering::Relaxed),
-            "disconnected": shared.dropped.load(Ordering::Relaxed),
-            "disconnectReasons": *shared.drop_reasons.lock().unwrap(),
-            "warmupSeconds": args.warmup,
-            "windowSeconds": (window_secs * 100.0).round() / 100.0,
-            "sent": sent,
-            "sentInWindowPerSecond": per_second(stats.sent_measured.load(Ordering::Relaxed)),
-            "acked": acked,
-            // Of the sends in the window: accepted by the server, and
-            // refused at once as `overloaded` (past its send bound).
-            "acceptedPerSecond": per_second(stats.acked_ok_measured.load(Ordering::Relaxed)),
-            "refused": refused,
-            "refusedPerSecond": per_second(stats.refused_measured.load(Ordering::Relaxed)),
-            "ackErrors": ack_errors,
-            "ackErrorCodes": *stats.errors.lock().unwrap(),
-            "unanswered": sent.saturating_sub(acked + ack_errors),
-            "deliveriesPerMessage": expected,
-            "offeredDeliveriesPerSecond": rate * expected as f64,
-            "received": stats.received.load(Ordering::Relaxed),
-            "echoes": stats.echoes.load(Ordering::Relaxed),
-            "deliveredPerSecond": per_second(in_window),
-            // Deliveries missing (pairs: messages the peer never got), and
-            // the acked messages not delivered to every member.
-            "lost": loss.deliveries,
-            "lostMessages": loss.messages.len(),
-            "lostSample": loss.messages.iter().take(5).map(|(c, n)| format!("{c}:{n}")).collect::<Vec<_>>(),
-            "duplicates": loss.duplicates,
-            "latencyMs": summary(&lat),
-            "ackLatencyMs": summary(&ack),
-            "drainSeconds": (drained * 100.0).round() / 100.0,
-            "schedulerMaxLagMs": (max_lag.as_secs_f64() * 1e5).round() / 100.0,
-            "cpuCores": {
-                "server": server,
-                "mysql": db,
-                "loadgen": me,
-                "machine": machine,
-                // Everything else on the machine (other work, kernel time
-                // not charged to these processes).
-                "other": match (server, db, me, machine) {
-                    (Some(s), Some(d), Some(m), Some(all)) => Some(((all - s - d - m) * 100.0).round() / 100.0),
-                    _ => None,
-                },
-            },
-            "timeline": stats.timeline(),
-            "waitedForQuietSeconds": waited,
-            "serverRssMiB": args.watched.server_pid.and_then(sys::rss_kib).map(mib),
-        });
-        result["pass"] = json!(passes(&result, args.pass_p99_ms));
-        log(&format!(
-            "{}: rate {rate}/s, {} held: accepted {}/s, refused {}/s, delivered {}/s ({expected} per message), p50 {} p95 {} p99 {} ms, lost {}, unanswered {}, other errors {}, cpu server {:?} mysql {:?} loadgen {:?} other {}{}",
-            args.label,
-            result["connectionsHeld"],
-            result["acceptedPerSecond"],
-            result["refusedPerSecond"],
-            result["deliveredPerSecond"],
-            result["latencyMs"]["p50"],
-            result["latencyMs"]["p95"],
-            result["latencyMs"]["p99"],
-            result["lost"],
-            result["unanswered"],
-            ack_errors - refused,
-            server,
-            db,
-            me,
-            result["cpuCores"]["other"],
-            if result["pass"] == true { ", pass" } else { "" },
-        ));
-        let p99 = result["latencyMs"]["p99"].as_f64().unwrap_or(f64::INFINITY);
-        steps.push(result);
-        if args.stop_above_p99_ms > 0.0 && p99 > args.stop_above_p99_ms {
-            log(&format!(
-                "p99 {p99} ms is over {} ms: stopping the sweep",
-                args.stop_above_p99_ms
-            ));
-            break;
-        }
-    }
-
-    // ---- verification in MySQL
-    let verification = match &args.watched.database_url {
-        Some(url) => {
-            let tenant = conn::uuid_bytes(&seed.tenant_id).context("tenantId in the seed")?;
-            let ids: Vec<[u8; 16]> = shared.steps.iter().flat_map(|s| s.acked_ids()).collect();
-            match verify::check(url, tenant, &ids).await {
-                Ok(v) => v,
-                Err(err) => json!({ "error": err.to_string() }),
-            }
-        }
-        None => Value::Null,
-    };
-    if !verification.is_null() {
-        log(&format!("mysql: {verification}"));
-    }
-    let lost_total: u64 = steps.iter().map(|s| s["lost"].as_u64().unwrap_or(0)).sum();
-    let out = json!({
-        "label": args.label,
-        "scenario": args.scenario.name(),
-        "url": args.url,
-        "connections": n,
-        "conversations": if group { 1 } else { n / 2 },
-        "groupId": if group { seed.group_id.clone() } else { None },
-        "dialect": args.dialect,
-        "contentChars": args.content,
-        "connect": connect,
-        "steps": steps,
-        "lostTotal": lost_total,
-        "passP99Ms": args.pass_p99_ms,
-        "highestPassingRate": highest_passing(&steps, args.pass_p99_ms),
-        "highestRateWithP99Under50ms": highest_passing(&steps, 50.0),
-        "mysql": verification,
-    });
-    let bad_db = verification.get("error").is_some()
-        || verification["missingFromMysql"].as_i64().unwrap_or(0) != 0
-        || verification["conversationsWithGaps"].as_i64().unwrap_or(0) != 0;
-    let failure = (lost_total > 0 || bad_db).then(|| {
-        format!(
-            "messages were lost or MySQL does not hold what was acked: {lost_total} deliveries of acked messages missing; mysql check {verification}"
-        )
-    });
-    Ok(Outcome { out, failure })
-}
-
-/// Waits (up to `--wait-quiet` seconds) until everything on the machine
-/// besides the server, MySQL and the load generator keeps less than 0.15
-/// cores busy over 2 s, and (with `--database-url`) no client of another
-/// database is running a statement on the same MySQL server (a test suite
-/// next door makes MySQL's CPU and locks ours too). Returns the seconds
-/// waited.
-async fn wait_quiet(args: &Args) -> f64 {
-    let start = Instant::now();
-    while start.elapsed().as_secs_f64() < args.wait_quiet {
-        let before = args.watched.probe();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let after = args.watched.probe();
-        let [server, db, me, machine] = before.cores(&after);
-        let other =
-            machine.unwrap_or(0.0) - server.unwrap_or(0.0) - db.unwrap_or(0.0) - me.unwrap_or(0.0);
-        let neighbours = match &args.watched.database_url {
-            Some(url) => verify::other_clients(url).await.unwrap_or(0),
-            None => 0,
-        };
-        if other < 0.15 && neighbours == 0 {
-            break;
-        }
-        log(&format!(
-            "the machine is busy ({other:.2} cores besides ours, {neighbours} statements of other databases in MySQL): waiting"
-        ));
-    }
-    (start.elapsed().as_secs_f64() * 10.0).round() / 10.0
 }

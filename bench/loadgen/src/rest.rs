@@ -30,7 +30,7 @@ use hyper::{Method, header::HeaderValue};
 use serde_json::{Value, json};
 use sqlx::{Connection, MySqlConnection};
 
-use crate::{SeedOutput, log, sys};
+use crate::{log, seed::SeedOutput, sys};
 use client::{Client, Plan, Tally};
 use report::{loadavg, machine, mysql_status, now_iso8601, report, stats, verify};
 
@@ -126,8 +126,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             seed.data.pairs.len()
         );
     }
-    let host = crate::host_port(&args.url)?;
-    let server: SocketAddr = crate::server_addr(&args.url).await?;
+    let host = crate::net::host_port(&args.url)?;
+    let server: SocketAddr = crate::net::server_addr(&args.url).await?;
     let open = args.rate > 0.0;
     let mut machine = machine();
     let mut db = match &args.watched.database_url {

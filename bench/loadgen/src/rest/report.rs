@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use sqlx::{MySqlConnection, Row};
 
 use super::{Args, client::Tally};
-use crate::{SeedOutput, log, sys};
+use crate::{log, seed::SeedOutput, sys};
 
 /// Global status counters reported per message.
 const STATUS_VARS: [&str; 9] = [
