@@ -10,6 +10,7 @@ use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
 use crate::domain::{
     ConversationId, MessageId, ParticipantId, TenantId,
     conversation::ConversationType,
+    lists::{push_list, push_pairs},
     message::{COLUMNS, Message},
 };
 
@@ -41,12 +42,9 @@ fn push_by_tenant<T>(
         query
             .push(format!("({tenant_column} = "))
             .push_bind(*tenant)
-            .push(format!(" AND {column} IN ("));
-        let mut list = query.separated(", ");
-        for value in values {
-            list.push_bind(*value);
-        }
-        query.push("))");
+            .push(format!(" AND {column} IN "));
+        push_list(query, values.iter().copied());
+        query.push(")");
     }
     query.push(")");
 }
@@ -190,16 +188,14 @@ pub async fn by_client_ids(
         query
             .push("(x.tenant_id = ")
             .push_bind(*tenant)
-            .push(" AND (x.sender_id, x.client_msg_id) IN (");
-        let mut list = query.separated(", ");
-        for (sender, client_id) in pairs {
-            list.push("(")
-                .push_bind_unseparated(*sender)
-                .push_unseparated(", ")
-                .push_bind_unseparated(client_id.to_string())
-                .push_unseparated(")");
-        }
-        query.push("))");
+            .push(" AND (x.sender_id, x.client_msg_id) IN ");
+        push_pairs(
+            &mut query,
+            pairs
+                .iter()
+                .map(|(sender, client_id)| (*sender, client_id.to_string())),
+        );
+        query.push(")");
     }
     let found: Vec<Message> = query.build_query_as().fetch_all(conn).await?;
     Ok(found
