@@ -4,7 +4,7 @@
 //! one multi-row upsert and two reads back per [`CHUNK`], however many
 //! participants and conversations the round touched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{MySqlConnection, QueryBuilder};
 use uuid::Uuid;
@@ -23,6 +23,9 @@ pub(super) struct Batch {
     pub(super) messages: HashMap<MessageId, message::Message>,
     pub(super) recipients: HashMap<(TenantId, ConversationId), Vec<ParticipantId>>,
     pub(super) names: HashMap<(TenantId, ParticipantId), String>,
+    /// Which of the recipients are connected nowhere (asked once for the
+    /// whole batch: with several nodes, one Redis round trip).
+    pub(super) offline: HashSet<ParticipantId>,
     /// In order; each with how many notifications it stands for.
     pub(super) news: Vec<(NewNotification, u32)>,
     /// Where a conversation's message notification to someone is in `news`.

@@ -175,6 +175,11 @@ impl Core {
                 .messages
                 .extend(messages.into_iter().map(|m| (m.id, m)));
         }
+        let mut everyone: Vec<ParticipantId> =
+            batch.recipients.values().flatten().copied().collect();
+        everyone.sort_unstable();
+        everyone.dedup();
+        batch.offline = self.offline_among(&everyone).await.into_iter().collect();
         Ok(batch)
     }
 
@@ -211,15 +216,14 @@ impl Core {
                 }
                 let title = name_of(tx, names, tenant, sender).await?;
                 let body: String = m.preview().chars().take(PREVIEW_CHARS).collect();
-                let mut others = batch
+                let offline = batch
                     .recipients
                     .get(&(tenant, m.conversation_id))
-                    .cloned()
-                    .unwrap_or_default();
-                others.retain(|&p| p != sender);
-                self.offline_among(&others)
-                    .await
                     .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&p| p != sender && batch.offline.contains(&p));
+                offline
                     .map(|p| base(p, NotificationKind::Message, title.clone(), body.clone()))
                     .collect()
             }
