@@ -11,7 +11,8 @@
 //! One node counts in its own memory. Several nodes ([`Limits::share`],
 //! with `REDIS_URL`) count in Redis, so that N nodes do not allow N times
 //! the limit: the same generic cell rate algorithm (GCRA) as governor's, in
-//! one Lua script per check, on Redis' clock. If Redis cannot answer, the
+//! a Lua script on Redis' clock, one call per check or per batch of checks
+//! ([`Limits::check_many`]: the message writer's). If Redis cannot answer, the
 //! node falls back to its own count rather than refuse everyone or let
 //! everything through.
 
@@ -71,22 +72,39 @@ struct Shared {
     gcra: redis::Script,
 }
 
-/// GCRA on Redis' clock: KEYS[1] holds the theoretical arrival time (ms);
-/// ARGV: the interval between events (ms) and the burst. Returns 0 when
-/// allowed, else the milliseconds to wait.
+/// GCRA on Redis' clock, for each key in turn (so one key twice counts
+/// twice): KEYS[i] holds its theoretical arrival time (ms); ARGV[2i-1] and
+/// ARGV[2i] its interval between events (ms) and its burst. Returns, for
+/// each key, 0 when allowed, else the milliseconds to wait.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst * interval
-if allow_at > now then return math.ceil(allow_at - now) end
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
-return 0
+local waits = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - burst * interval
+  if allow_at > now then
+    waits[i] = math.ceil(allow_at - now)
+  else
+    redis.call('SET', key, tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+    waits[i] = 0
+  end
+end
+return waits
 ";
+
+/// One event to count ([`Limits::check_many`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Count<'a> {
+    pub tenant: TenantId,
+    pub kind: Kind,
+    pub rate: Rate,
+    pub key: &'a str,
+}
 
 fn quota(rate: Rate) -> Quota {
     let max = NonZeroU32::new(rate.max.max(1)).expect("max is at least 1");
@@ -149,8 +167,14 @@ impl Limits {
         key: &str,
     ) -> AppResult<()> {
         if let Some(shared) = self.shared.get() {
-            match shared.check(tenant, kind, scope, rate, key).await {
-                Ok(answer) => return answer,
+            let count = Count {
+                tenant,
+                kind,
+                rate,
+                key,
+            };
+            match shared.check(&[(count, scope)]).await {
+                Ok(mut answers) => return answers.pop().unwrap_or(Ok(())),
                 // Logged once by the driver when Redis goes away.
                 Err(err) => {
                     tracing::debug!(error = %err, "rate limits in Redis did not answer; counting here");
@@ -160,8 +184,28 @@ impl Limits {
         self.check_here(tenant, kind, scope, rate, key)
     }
 
-    /// Counts one event in this process only (one node, or the writer's
-    /// own check, which runs where it cannot wait on Redis).
+    /// Counts `counts` in order, each as [`Limits::check`] would, with one
+    /// Redis call for them all when the counts are shared.
+    pub async fn check_many(&self, counts: &[Count<'_>]) -> Vec<AppResult<()>> {
+        if let Some(shared) = self.shared.get()
+            && !counts.is_empty()
+        {
+            let scoped: Vec<_> = counts.iter().map(|&c| (c, Scope::One)).collect();
+            match shared.check(&scoped).await {
+                Ok(answers) => return answers,
+                Err(err) => {
+                    tracing::debug!(error = %err, "rate limits in Redis did not answer; counting here");
+                }
+            }
+        }
+        counts
+            .iter()
+            .map(|c| self.check_here(c.tenant, c.kind, Scope::One, c.rate, c.key))
+            .collect()
+    }
+
+    /// Counts one event in this process only (the message writer's checks
+    /// on one node, where a resent `clientMsgId` is not counted).
     pub fn check_local(
         &self,
         tenant: TenantId,
@@ -217,40 +261,57 @@ impl Limits {
 }
 
 impl Shared {
-    async fn check(
-        &self,
-        tenant: TenantId,
-        kind: Kind,
-        scope: Scope,
-        rate: Rate,
-        key: &str,
-    ) -> redis::RedisResult<AppResult<()>> {
+    /// Counts each of `counts`, in order, in one script call.
+    async fn check(&self, counts: &[(Count<'_>, Scope)]) -> redis::RedisResult<Vec<AppResult<()>>> {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(key.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        // The rate is in the key: a changed limit starts afresh, as locally.
-        let redis_key = format!(
-            "{}:rl:{}:{kind:?}:{scope:?}:{}-{}:{hex}",
-            self.prefix,
-            tenant.0.simple(),
-            rate.max,
-            rate.per_secs
-        );
-        let max = rate.max.max(1);
-        let interval_ms = f64::from(rate.per_secs.max(1)) * 1000.0 / f64::from(max);
-        let mut invocation = self.gcra.key(redis_key);
-        invocation.arg(interval_ms).arg(max);
-        let wait_ms: u64 = self
+        let mut invocation = self.gcra.prepare_invoke();
+        for (
+            Count {
+                tenant,
+                kind,
+                rate,
+                key,
+            },
+            scope,
+        ) in counts
+        {
+            let digest = sha2::Sha256::digest(key.as_bytes());
+            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            // The rate is in the key: a changed limit starts afresh, as locally.
+            let max = rate.max.max(1);
+            invocation
+                .key(format!(
+                    "{}:rl:{}:{kind:?}:{scope:?}:{}-{}:{hex}",
+                    self.prefix,
+                    tenant.0.simple(),
+                    rate.max,
+                    rate.per_secs
+                ))
+                .arg(f64::from(rate.per_secs.max(1)) * 1000.0 / f64::from(max))
+                .arg(max);
+        }
+        let waits: Vec<u64> = self
             .redis
             .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await?;
-        Ok(if wait_ms == 0 {
-            Ok(())
-        } else {
-            Err(AppError::TooManyRequests {
-                retry_after_secs: wait_ms.div_ceil(1000).max(1),
+        if waits.len() != counts.len() {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "not one answer per rate check",
+            )));
+        }
+        Ok(waits
+            .into_iter()
+            .map(|wait_ms| {
+                if wait_ms == 0 {
+                    Ok(())
+                } else {
+                    Err(AppError::TooManyRequests {
+                        retry_after_secs: wait_ms.div_ceil(1000).max(1),
+                    })
+                }
             })
-        })
+            .collect())
     }
 }
 

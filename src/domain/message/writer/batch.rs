@@ -2,7 +2,7 @@
 //! the commit.
 
 use super::*;
-use crate::domain::guard::NewFlag;
+use crate::domain::{guard::NewFlag, limits::Count};
 
 /// How long a batch waits for a pooled connection before the database
 /// counts as lost (a healthy pool answers at once: the writers are few).
@@ -44,6 +44,40 @@ impl Task {
             Failure::Commit(err)
         })?;
         Ok(verdicts)
+    }
+
+    /// Several nodes: counts the batch's sends against their senders'
+    /// message rate in Redis, in one call, before the transaction (which
+    /// must not wait on Redis while it holds the conversations' rows). A
+    /// resent `clientMsgId` is counted too: which sends are resent is known
+    /// only inside the transaction. One node counts in the checks instead,
+    /// in memory, where a resend is not counted.
+    pub(super) async fn count_shared(&self, batch: &mut [Job]) {
+        let senders: Vec<(usize, Rate, String)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(
+                |(i, job)| match (job.draft.check, job.draft.message.sender_id) {
+                    (Check::Sender { rate, .. }, Some(sender)) if job.rate.is_none() => {
+                        Some((i, rate, sender.to_string()))
+                    }
+                    _ => None,
+                },
+            )
+            .collect();
+        let counts: Vec<Count> = senders
+            .iter()
+            .map(|(i, rate, sender)| Count {
+                tenant: batch[*i].draft.message.tenant_id,
+                kind: Kind::MessagesPerParticipant,
+                rate: *rate,
+                key: sender,
+            })
+            .collect();
+        let answers = self.limits.check_many(&counts).await;
+        for ((i, _, _), answer) in senders.iter().zip(answers) {
+            batch[*i].rate = Some(rate_answer(answer));
+        }
     }
 
     async fn write(

@@ -6,7 +6,8 @@
 //! alone when the server is quiet, so a quiet server adds no wait) and
 //! writes them in one transaction of about ten statements, whatever the
 //! batch's size (`SAMVAD_WRITERS` tasks, 2 by default, each with its share
-//! of the conversations):
+//! of the conversations), after (several nodes) one Redis call that counts
+//! the batch's sends against their senders' message rate:
 //! - the conversations' rows locked in key order (`SELECT ... FOR UPDATE`),
 //!   their members, the blocks between direct partners, the client ids
 //!   already stored and the reply targets, each read once for the batch;
@@ -113,7 +114,6 @@ fn rate_answer(checked: AppResult<()>) -> Result<(), u64> {
 pub struct Writer {
     shards: Vec<mpsc::UnboundedSender<Command>>,
     queued: Arc<AtomicUsize>,
-    limits: Arc<Limits>,
 }
 
 /// The fate of one send in a committed batch.
@@ -168,11 +168,7 @@ impl Writer {
                 commands
             })
             .collect();
-        Self {
-            shards,
-            queued,
-            limits,
-        }
+        Self { shards, queued }
     }
 
     /// Appends a message and answers once it is committed (or refused).
@@ -180,28 +176,10 @@ impl Writer {
         // The id's last byte is random (UUIDv7): the conversation's writer.
         let shard = usize::from(draft.message.conversation_id.0.as_bytes()[15]) % self.shards.len();
         let (reply, answer) = oneshot::channel();
-        // Counted in Redis (several nodes) before the writer, which cannot
-        // wait on it; one node counts in the writer, where a resent
-        // `clientMsgId` is not counted.
-        let rate = match (draft.check, draft.message.sender_id) {
-            (Check::Sender { rate, .. }, Some(sender)) if self.limits.is_shared() => {
-                let checked = self
-                    .limits
-                    .check(
-                        draft.message.tenant_id,
-                        Kind::MessagesPerParticipant,
-                        rate,
-                        &sender.to_string(),
-                    )
-                    .await;
-                Some(rate_answer(checked))
-            }
-            _ => None,
-        };
         let job = Job {
             draft,
             flag: None,
-            rate,
+            rate: None,
             reply,
         };
         self.queued.fetch_add(1, Ordering::Relaxed);
@@ -282,6 +260,9 @@ impl Task {
     #[tracing::instrument(skip_all, fields(sends = batch.len()))]
     async fn process(&self, mut batch: Vec<Job>) {
         let started = std::time::Instant::now();
+        if self.limits.is_shared() {
+            self.count_shared(&mut batch).await;
+        }
         let outcome = self.commit(&mut batch).await;
         metrics::histogram!("samvad_send_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
