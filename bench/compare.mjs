@@ -2,7 +2,9 @@
 // Compares two bench/socket_load.sh result files side by side (the first is
 // the baseline, e.g. the Node reference; the second e.g. Samvad): per rate
 // of a sweep, sends accepted and refused, deliveries, p99 and loss, whether
-// the step passed, then the ratio of their highest passing rates. For the
+// the step passed, the whole machine's CPU (cores), then the ratio of their
+// highest passing rates and, per rate, how much more (or less) machine CPU
+// a message cost on the second than on the first. For the
 // connections scenario: connections held, open rate, handshake p99, RSS per
 // connection, drops.
 //
@@ -64,10 +66,11 @@ for (const rate of rates) {
       num(s.latencyMs?.p99),
       num(s.lost),
       pass(s),
+      num(s.cpuCores?.machine),
     ]);
   }
 }
-table(["rate", "server", "accepted/s", "refused/s", "delivered/s", "p50 ms", "p99 ms", "lost", "pass"], rows);
+table(["rate", "server", "accepted/s", "refused/s", "delivered/s", "p50 ms", "p99 ms", "lost", "pass", "machine cores"], rows);
 const threshold = b.passP99Ms ?? a.passP99Ms ?? 50;
 const ha = a.highestPassingRate ?? null;
 const hb = b.highestPassingRate ?? null;
@@ -76,3 +79,16 @@ console.log(
   `\nhighest passing rate (p99 <= ${threshold} ms, 0 lost, every send answered, >= 95% delivered): ${name(a, aPath)} ${num(ha)}, ${name(b, bPath)} ${num(hb)}; ` +
     `${name(b, bPath)}/${name(a, aPath)} ${ratio}`,
 );
+// Machine CPU per accepted message, the second against the first, at each
+// rate both ran (on a CPU-bound machine, the cost that limits throughput).
+const perMessage = (s) =>
+  s?.cpuCores?.machine && s.acceptedPerSecond ? s.cpuCores.machine / s.acceptedPerSecond : null;
+const cost = rates
+  .map((rate) => {
+    const [x, y] = [a, b].map((r) => perMessage(r.steps.find((step) => step.rate === rate)));
+    return x && y ? `${num(rate)}: ${y >= x ? "+" : ""}${(((y - x) / x) * 100).toFixed(0)}%` : null;
+  })
+  .filter(Boolean);
+if (cost.length) {
+  console.log(`machine CPU per message, ${name(b, bPath)} against ${name(a, aPath)}: ${cost.join(", ")}`);
+}
