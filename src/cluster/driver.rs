@@ -107,15 +107,13 @@ async fn watch(conn: ConnectionManager, up: std::sync::Weak<AtomicBool>) {
         let cmd = redis::cmd("PING");
         let ping = cmd.query_async::<String>(&mut conn);
         let alive = matches!(
-            tokio::time::timeout(Duration::from_secs(1), ping).await,
+            tokio::time::timeout(crate::domain::redis_link::REDIS_WAIT, ping).await,
             Ok(Ok(_))
         );
-        if flag.swap(alive, Ordering::Relaxed) != alive {
-            if alive {
-                tracing::info!("Redis answers again: the nodes share rooms again");
-            } else {
-                tracing::error!("Redis does not answer: delivering to this node's sockets only");
-            }
+        if !alive {
+            crate::domain::redis_link::mark_away(&flag, "a ping failed");
+        } else if !flag.swap(true, Ordering::Relaxed) {
+            tracing::info!("Redis answers again: the nodes share rooms again");
         }
     }
 }
@@ -163,7 +161,7 @@ impl Driver for ClusterDriver {
                 match tokio::time::timeout(PUBLISH_WAIT, conn.clone().publish(chan, val)).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(err)) => {
-                        up.store(false, Ordering::Relaxed);
+                        crate::domain::redis_link::mark_away(up, "a publish failed");
                         Err(err)
                     }
                     Err(_) => Err(redis::RedisError::from((

@@ -18,7 +18,7 @@ use redis::{RedisError, RedisResult, aio::ConnectionManager};
 
 /// How long a request on a hot path (a send's rate check, a connect, a
 /// recipient's presence) waits for Redis before the caller goes on without.
-const REDIS_WAIT: Duration = Duration::from_millis(250);
+pub const REDIS_WAIT: Duration = Duration::from_millis(250);
 
 /// A connection to Redis and whether it answers.
 #[derive(Clone)]
@@ -39,7 +39,8 @@ impl RedisLink {
 
     /// Runs `request` on the connection, failing at once while Redis is
     /// away (as the driver's pings last found it) and after [`REDIS_WAIT`]
-    /// when it is slow.
+    /// when it is slow, which marks it away until a ping answers: a Redis
+    /// that hangs costs one wait, not one per request.
     pub async fn run<T, F>(&self, request: impl FnOnce(ConnectionManager) -> F) -> RedisResult<T>
     where
         F: Future<Output = RedisResult<T>>,
@@ -50,10 +51,22 @@ impl RedisLink {
         tokio::time::timeout(REDIS_WAIT, request(self.conn.clone()))
             .await
             .unwrap_or_else(|_| {
+                mark_away(&self.up, "did not answer in time");
                 Err(RedisError::from((
                     redis::ErrorKind::Io,
                     "Redis is slow to answer",
                 )))
             })
+    }
+}
+
+/// Marks Redis away (until the driver's next ping answers), logging the
+/// outage once, by whichever request notices it first.
+pub fn mark_away(up: &AtomicBool, why: &str) {
+    if up.swap(false, Ordering::Relaxed) {
+        tracing::error!(
+            why,
+            "Redis does not answer: delivering to this node's sockets only"
+        );
     }
 }

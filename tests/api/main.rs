@@ -39,6 +39,7 @@ mod presence;
 mod privacy;
 mod push;
 mod push_fakes;
+mod redis_link;
 mod relationships;
 mod sessions;
 mod settings;

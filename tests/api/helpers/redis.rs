@@ -35,6 +35,17 @@ impl PrivateRedis {
         format!("redis://127.0.0.1:{}/?protocol=resp3", self.port())
     }
 
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the server: connections
+    /// stay open and nothing answers, as with a Redis that hangs.
+    pub fn hang(&self, hung: bool) {
+        let signal = if hung { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal}");
+    }
+
     /// Kills the server (`SIGKILL`: nothing saved, every connection cut)
     /// and starts a new one on the same port.
     pub async fn restart(&mut self) {
