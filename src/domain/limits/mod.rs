@@ -25,6 +25,8 @@ use std::{
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
+mod shared;
+
 use super::{TenantId, settings::Rate};
 use crate::error::{AppError, AppResult};
 
@@ -62,40 +64,8 @@ type Slot = (Quota, Arc<Limiter>);
 pub struct Limits {
     limiters: Mutex<HashMap<(TenantId, Kind, Scope), Slot>>,
     /// Redis, once several nodes share the counts.
-    shared: OnceLock<Shared>,
+    shared: OnceLock<shared::Shared>,
 }
-
-/// The counts in Redis.
-struct Shared {
-    redis: super::redis_link::RedisLink,
-    prefix: String,
-    gcra: redis::Script,
-}
-
-/// GCRA on Redis' clock, for each key in turn (so one key twice counts
-/// twice): KEYS[i] holds its theoretical arrival time (ms); ARGV[2i-1] and
-/// ARGV[2i] its interval between events (ms) and its burst. Returns, for
-/// each key, 0 when allowed, else the milliseconds to wait.
-const GCRA: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local waits = {}
-for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local burst = tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  local new_tat = tat + interval
-  local allow_at = new_tat - burst * interval
-  if allow_at > now then
-    waits[i] = math.ceil(allow_at - now)
-  else
-    redis.call('SET', key, tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
-    waits[i] = 0
-  end
-end
-return waits
-";
 
 /// One event to count ([`Limits::check_many`]).
 #[derive(Debug, Clone, Copy)]
@@ -117,11 +87,7 @@ fn quota(rate: Rate) -> Quota {
 impl Limits {
     /// Counts in Redis from now on (several nodes), keys under `prefix`.
     pub fn share(&self, redis: super::redis_link::RedisLink, prefix: &str) {
-        let _ = self.shared.set(Shared {
-            redis,
-            prefix: prefix.to_owned(),
-            gcra: redis::Script::new(GCRA),
-        });
+        let _ = self.shared.set(shared::Shared::new(redis, prefix));
     }
 
     /// Whether the counts are in Redis.
@@ -166,33 +132,31 @@ impl Limits {
         rate: Rate,
         key: &str,
     ) -> AppResult<()> {
-        if let Some(shared) = self.shared.get() {
-            let count = Count {
-                tenant,
-                kind,
-                rate,
-                key,
-            };
-            match shared.check(&[(count, scope)]).await {
-                Ok(mut answers) => return answers.pop().unwrap_or(Ok(())),
-                // Logged once by the driver when Redis goes away.
-                Err(err) => {
-                    tracing::debug!(error = %err, "rate limits in Redis did not answer; counting here");
-                }
-            }
-        }
-        self.check_here(tenant, kind, scope, rate, key)
+        let count = Count {
+            tenant,
+            kind,
+            rate,
+            key,
+        };
+        self.count(&[(count, scope)]).await.pop().unwrap_or(Ok(()))
     }
 
     /// Counts `counts` in order, each as [`Limits::check`] would, with one
     /// Redis call for them all when the counts are shared.
     pub async fn check_many(&self, counts: &[Count<'_>]) -> Vec<AppResult<()>> {
+        let scoped: Vec<_> = counts.iter().map(|&c| (c, Scope::One)).collect();
+        self.count(&scoped).await
+    }
+
+    /// Counts each of `counts` in order: in Redis, in one call, when the
+    /// counts are shared and Redis answers; else in this process.
+    async fn count(&self, counts: &[(Count<'_>, Scope)]) -> Vec<AppResult<()>> {
         if let Some(shared) = self.shared.get()
             && !counts.is_empty()
         {
-            let scoped: Vec<_> = counts.iter().map(|&c| (c, Scope::One)).collect();
-            match shared.check(&scoped).await {
+            match shared.check(counts).await {
                 Ok(answers) => return answers,
+                // Logged once, by whoever notices Redis going away.
                 Err(err) => {
                     tracing::debug!(error = %err, "rate limits in Redis did not answer; counting here");
                 }
@@ -200,7 +164,7 @@ impl Limits {
         }
         counts
             .iter()
-            .map(|c| self.check_here(c.tenant, c.kind, Scope::One, c.rate, c.key))
+            .map(|(c, scope)| self.check_here(c.tenant, c.kind, *scope, c.rate, c.key))
             .collect()
     }
 
@@ -257,61 +221,6 @@ impl Limits {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-    }
-}
-
-impl Shared {
-    /// Counts each of `counts`, in order, in one script call.
-    async fn check(&self, counts: &[(Count<'_>, Scope)]) -> redis::RedisResult<Vec<AppResult<()>>> {
-        use sha2::Digest;
-        let mut invocation = self.gcra.prepare_invoke();
-        for (
-            Count {
-                tenant,
-                kind,
-                rate,
-                key,
-            },
-            scope,
-        ) in counts
-        {
-            let digest = sha2::Sha256::digest(key.as_bytes());
-            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-            // The rate is in the key: a changed limit starts afresh, as locally.
-            let max = rate.max.max(1);
-            invocation
-                .key(format!(
-                    "{}:rl:{}:{kind:?}:{scope:?}:{}-{}:{hex}",
-                    self.prefix,
-                    tenant.0.simple(),
-                    rate.max,
-                    rate.per_secs
-                ))
-                .arg(f64::from(rate.per_secs.max(1)) * 1000.0 / f64::from(max))
-                .arg(max);
-        }
-        let waits: Vec<u64> = self
-            .redis
-            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
-            .await?;
-        if waits.len() != counts.len() {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::UnexpectedReturnType,
-                "not one answer per rate check",
-            )));
-        }
-        Ok(waits
-            .into_iter()
-            .map(|wait_ms| {
-                if wait_ms == 0 {
-                    Ok(())
-                } else {
-                    Err(AppError::TooManyRequests {
-                        retry_after_secs: wait_ms.div_ceil(1000).max(1),
-                    })
-                }
-            })
-            .collect())
     }
 }
 
