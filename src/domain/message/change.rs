@@ -2,7 +2,7 @@
 //! for everyone) and reactions, each published to the conversation's
 //! members.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use sqlx::MySqlConnection;
 
@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     domain::{
-        Actor, Core, MessageId, ParticipantId, TenantId,
+        Actor, ConversationId, Core, MessageId, ParticipantId, TenantId,
         conversation::{self, ConversationType},
         events::DomainEvent,
         guard::{self, Hit, NewFlag},
@@ -180,41 +180,85 @@ impl Core {
     /// media and reactions go, its place in the conversation stays; the
     /// preview, the log and the members follow.
     pub(crate) async fn tombstone(&self, tenant: TenantId, id: MessageId) -> AppResult<Message> {
+        self.tombstone_many(tenant, &[id])
+            .await?
+            .pop()
+            .ok_or_else(not_found)
+    }
+
+    /// [`Core::tombstone`] for several messages of a tenant, in one
+    /// transaction (an erasure's batch). Conversations' rows are taken in
+    /// key order, as the message writer takes them, so the two do not
+    /// deadlock.
+    pub(crate) async fn tombstone_many(
+        &self,
+        tenant: TenantId,
+        ids: &[MessageId],
+    ) -> AppResult<Vec<Message>> {
+        let mut found = super::get_many(&mut *self.pool().acquire().await?, tenant, ids).await?;
+        found.sort_by_key(|m| (m.conversation_id, m.seq));
+        let now = crate::domain::now();
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE messages SET content = NULL, media_url = NULL, metadata = NULL, deleted_at = COALESCE(deleted_at, ?)
-             WHERE tenant_id = ? AND id = ?",
-        )
-        .bind(crate::domain::now())
-        .bind(tenant)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM message_reactions WHERE tenant_id = ? AND message_id = ?")
+        let mut deleted = Vec::with_capacity(found.len());
+        let mut orphaned = 0;
+        for message in &found {
+            sqlx::query(
+                "UPDATE messages SET content = NULL, media_url = NULL, metadata = NULL, deleted_at = COALESCE(deleted_at, ?)
+                 WHERE tenant_id = ? AND id = ?",
+            )
+            .bind(now)
             .bind(tenant)
-            .bind(id)
+            .bind(message.id)
             .execute(&mut *tx)
             .await?;
-        let orphaned = crate::domain::file::unlink(&mut tx, tenant, id).await?;
-        let deleted = get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
-        refresh_preview(&mut tx, &deleted).await?;
-        log::append(
-            &mut tx,
-            &[NewEntry::of_message(LogKind::MessageDeleted, &deleted)],
-        )
-        .await?;
+            sqlx::query("DELETE FROM message_reactions WHERE tenant_id = ? AND message_id = ?")
+                .bind(tenant)
+                .bind(message.id)
+                .execute(&mut *tx)
+                .await?;
+            orphaned += crate::domain::file::unlink(&mut tx, tenant, message.id).await?;
+            let gone = get(&mut tx, tenant, message.id)
+                .await?
+                .ok_or_else(not_found)?;
+            refresh_preview(&mut tx, &gone).await?;
+            deleted.push(gone);
+        }
+        let entries: Vec<NewEntry> = deleted
+            .iter()
+            .map(|m| NewEntry::of_message(LogKind::MessageDeleted, m))
+            .collect();
+        log::append(&mut tx, &entries).await?;
         tx.commit().await?;
         if orphaned > 0 {
             self.media_wakeup().notify_one();
         }
-        let sender_kind = self.sender_kind(&deleted).await;
-        self.publish_change(&deleted, |message, members| DomainEvent::MessageDeleted {
-            message,
-            members,
-            for_everyone: true,
-            sender_kind,
-        })
-        .await?;
+        let mut members: HashMap<ConversationId, Arc<[ParticipantId]>> = HashMap::new();
+        for message in &deleted {
+            let to = match members.get(&message.conversation_id) {
+                Some(to) => to.clone(),
+                None => {
+                    let ids = conversation::member_ids(
+                        &mut *self.pool().acquire().await?,
+                        tenant,
+                        message.conversation_id,
+                    )
+                    .await?;
+                    members
+                        .entry(message.conversation_id)
+                        .or_insert_with(|| Arc::from(ids))
+                        .clone()
+                }
+            };
+            let sender_kind = self.sender_kind(message).await;
+            self.events()
+                .publish(DomainEvent::MessageDeleted {
+                    message: Arc::new(message.clone()),
+                    members: to,
+                    for_everyone: true,
+                    sender_kind,
+                })
+                .await;
+        }
         Ok(deleted)
     }
 

@@ -195,15 +195,12 @@ impl Core {
                 .bind(BATCH)
                 .fetch_all(self.pool())
                 .await?;
-                for message in &ids {
-                    match self.tombstone(tenant, *message).await {
-                        Err(err) if err.is_deadlock() => {
-                            self.tombstone(tenant, *message).await?;
-                        }
-                        done => {
-                            done?;
-                        }
+                // One transaction per batch, run again as a deadlock's victim.
+                if let Err(err) = self.tombstone_many(tenant, &ids).await {
+                    if !err.is_deadlock() {
+                        return Err(err);
                     }
+                    self.tombstone_many(tenant, &ids).await?;
                 }
                 if ids.len() < BATCH as usize {
                     break;

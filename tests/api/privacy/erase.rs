@@ -220,3 +220,94 @@ async fn erasure_is_for_admins_within_their_tenant_and_requests_can_be_declined(
         .await;
     assert_eq!(theirs.data(), &json!([]));
 }
+
+#[tokio::test]
+async fn an_erasure_of_many_messages_tombstones_them_all_batch_by_batch() {
+    let world = World::new().await;
+    world
+        .app
+        .patch(
+            "/api/settings",
+            &world.admin.access,
+            json!({ "messagesPerParticipant": { "max": 10000, "perSeconds": 60 } }),
+        )
+        .await
+        .data();
+    let conversation = world.open(&world.user, &world.astro).await;
+    let path = format!("/api/conversations/{conversation}/messages");
+    // More than two of the erasure's batches (200), the astrologer's reply
+    // between them and the user's messages last.
+    let sends = (0..430).map(|n| {
+        world.app.post(
+            &path,
+            Some(&world.user.access),
+            json!({ "content": format!("m{n}") }),
+        )
+    });
+    for sent in futures::future::join_all(sends).await {
+        sent.data();
+    }
+    world.send(&world.astro, &conversation, "thanks").await;
+    for n in 0..20 {
+        world
+            .send(&world.user, &conversation, &format!("late {n}"))
+            .await;
+    }
+
+    world
+        .app
+        .post(
+            &format!("/api/participants/{}/erase", world.user.id),
+            Some(&world.admin.access),
+            json!({}),
+        )
+        .await
+        .data();
+
+    let mut seen = Vec::new();
+    loop {
+        let after = seen
+            .last()
+            .map_or(0, |m: &serde_json::Value| m["seq"].as_u64().unwrap());
+        let page = world
+            .app
+            .get(
+                &format!("{path}?after={after}&limit=100"),
+                &world.astro.access,
+            )
+            .await
+            .data()["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page);
+    }
+    let seqs: Vec<u64> = seen.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=451).collect::<Vec<_>>(), "every place kept");
+    let (kept, gone): (Vec<_>, Vec<_>) = seen
+        .iter()
+        .partition(|m| m["senderId"] == json!(world.astro.id));
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["content"], json!("thanks"));
+    assert!(
+        gone.iter()
+            .all(|m| m["isDeleted"] == json!(true) && m["content"].is_null()),
+        "every message of the erased participant is a tombstone"
+    );
+    // The conversation's preview is the last message's: a tombstone now.
+    let listed = world
+        .app
+        .get("/api/conversations", &world.astro.access)
+        .await;
+    let row = listed.data()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == json!(conversation))
+        .cloned()
+        .unwrap();
+    assert!(!row.to_string().contains("late 19"), "{row}");
+}
