@@ -262,3 +262,48 @@ async fn reports_are_checked_and_kept_within_the_tenant() {
     .await
     .assert_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn an_api_key_that_may_settle_reports_deletes_the_reported_message() {
+    let world = World::new().await;
+    let conversation = world.open(&world.user, &world.astro).await;
+    let bad = world
+        .send(&world.astro, &conversation, "call me on my number")
+        .await;
+    let made = report(
+        &world,
+        &world.user,
+        json!({ "messageId": bad["id"], "reason": "off_platform" }),
+    )
+    .await;
+    let id = made.data()["id"].as_str().unwrap().to_owned();
+    let key = world
+        .app
+        .post(
+            "/api/api-keys",
+            Some(&world.admin.access),
+            json!({ "name": "moderation bot", "scopes": ["write"] }),
+        )
+        .await
+        .data()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/reports/{id}/delete-message");
+    let settled = world
+        .app
+        .send(
+            world
+                .app
+                .raw(Method::POST, &path)
+                .header("x-api-key", &key)
+                .json(&json!({})),
+        )
+        .await;
+    assert_eq!(settled.data()["resolution"], json!("message_deleted"));
+    assert!(settled.data()["resolvedBy"].is_null(), "a key is no person");
+    let history = world.history(&world.user, &conversation).await;
+    let gone = history.iter().find(|m| m["id"] == bad["id"]).unwrap();
+    assert_eq!(gone["isDeleted"], json!(true));
+    assert!(gone["content"].is_null());
+}
