@@ -8,6 +8,19 @@ use serde_json::json;
 
 use crate::{helpers::within, world::World};
 
+/// The world's user erased by its admin.
+async fn erase_user(world: &World) {
+    world
+        .app
+        .post(
+            &format!("/api/participants/{}/erase", world.user.id),
+            Some(&world.admin.access),
+            json!({}),
+        )
+        .await
+        .data();
+}
+
 #[tokio::test]
 async fn an_erased_participant_is_anonymised_signed_out_and_their_messages_deleted() {
     let world = World::new().await;
@@ -124,15 +137,7 @@ async fn a_tenant_may_keep_an_erased_participant_s_messages() {
     world
         .send(&world.user, &conversation, "kept for the record")
         .await;
-    world
-        .app
-        .post(
-            &format!("/api/participants/{}/erase", world.user.id),
-            Some(&world.admin.access),
-            json!({}),
-        )
-        .await
-        .data();
+    erase_user(&world).await;
     let history = world.history(&world.astro, &conversation).await;
     assert_eq!(history[0]["content"], json!("kept for the record"));
 }
@@ -254,15 +259,7 @@ async fn an_erasure_of_many_messages_tombstones_them_all_batch_by_batch() {
             .await;
     }
 
-    world
-        .app
-        .post(
-            &format!("/api/participants/{}/erase", world.user.id),
-            Some(&world.admin.access),
-            json!({}),
-        )
-        .await
-        .data();
+    erase_user(&world).await;
 
     let mut seen = Vec::new();
     loop {
