@@ -28,6 +28,8 @@ use socketioxide_redis::{
 };
 use tokio::sync::mpsc;
 
+use crate::domain::redis_link::{REDIS_WAIT, RedisLink, mark_away};
+
 /// The adapter every socket of this server is in.
 pub type Adapter = CustomRedisAdapter<socketioxide::adapter::Emitter, ClusterDriver>;
 
@@ -71,13 +73,10 @@ impl ClusterDriver {
     }
 
     /// The Redis connection, if any (for the other shared state).
-    pub fn connection(&self) -> Option<crate::domain::redis_link::RedisLink> {
+    pub fn connection(&self) -> Option<RedisLink> {
         match self {
             Self::Local => None,
-            Self::Redis { conn, up, .. } => Some(crate::domain::redis_link::RedisLink::new(
-                conn.clone(),
-                up.clone(),
-            )),
+            Self::Redis { conn, up, .. } => Some(RedisLink::new(conn.clone(), up.clone())),
         }
     }
 
@@ -106,12 +105,9 @@ async fn watch(conn: ConnectionManager, up: std::sync::Weak<AtomicBool>) {
         let mut conn = conn.clone();
         let cmd = redis::cmd("PING");
         let ping = cmd.query_async::<String>(&mut conn);
-        let alive = matches!(
-            tokio::time::timeout(crate::domain::redis_link::REDIS_WAIT, ping).await,
-            Ok(Ok(_))
-        );
+        let alive = matches!(tokio::time::timeout(REDIS_WAIT, ping).await, Ok(Ok(_)));
         if !alive {
-            crate::domain::redis_link::mark_away(&flag, "a ping failed");
+            mark_away(&flag, "a ping failed");
         } else if !flag.swap(true, Ordering::Relaxed) {
             tracing::info!("Redis answers again: the nodes share rooms again");
         }
@@ -161,7 +157,7 @@ impl Driver for ClusterDriver {
                 match tokio::time::timeout(PUBLISH_WAIT, conn.clone().publish(chan, val)).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(err)) => {
-                        crate::domain::redis_link::mark_away(up, "a publish failed");
+                        mark_away(up, "a publish failed");
                         Err(err)
                     }
                     Err(_) => Err(redis::RedisError::from((

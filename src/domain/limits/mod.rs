@@ -164,30 +164,23 @@ impl Limits {
         }
         counts
             .iter()
-            .map(|(c, scope)| self.check_here(c.tenant, c.kind, *scope, c.rate, c.key))
+            .map(|&(count, scope)| self.check_here(count, scope))
             .collect()
     }
 
     /// Counts one event in this process only (the message writer's checks
     /// on one node, where a resent `clientMsgId` is not counted).
-    pub fn check_local(
-        &self,
-        tenant: TenantId,
-        kind: Kind,
-        rate: Rate,
-        key: &str,
-    ) -> AppResult<()> {
-        self.check_here(tenant, kind, Scope::One, rate, key)
+    pub fn check_local(&self, count: Count<'_>) -> AppResult<()> {
+        self.check_here(count, Scope::One)
     }
 
-    fn check_here(
-        &self,
-        tenant: TenantId,
-        kind: Kind,
-        scope: Scope,
-        rate: Rate,
-        key: &str,
-    ) -> AppResult<()> {
+    fn check_here(&self, count: Count<'_>, scope: Scope) -> AppResult<()> {
+        let Count {
+            tenant,
+            kind,
+            rate,
+            key,
+        } = count;
         let quota = quota(rate);
         let limiter = {
             let mut limiters = self.limiters.lock().expect("limits lock");

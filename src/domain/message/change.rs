@@ -187,39 +187,35 @@ impl Core {
     }
 
     /// [`Core::tombstone`] for several messages of a tenant, in one
-    /// transaction (an erasure's batch). Conversations' rows are taken in
-    /// key order, as the message writer takes them, so the two do not
-    /// deadlock.
+    /// transaction (an erasure's batch). `ids` come in conversation order,
+    /// so conversations' rows are taken in key order, as the message writer
+    /// takes them, and the two do not deadlock.
     pub(crate) async fn tombstone_many(
         &self,
         tenant: TenantId,
         ids: &[MessageId],
     ) -> AppResult<Vec<Message>> {
-        let mut found = super::get_many(&mut *self.pool().acquire().await?, tenant, ids).await?;
-        found.sort_by_key(|m| (m.conversation_id, m.seq));
         let now = crate::domain::now();
         let mut tx = self.pool().begin().await?;
-        let mut deleted = Vec::with_capacity(found.len());
+        let mut deleted = Vec::with_capacity(ids.len());
         let mut orphaned = 0;
-        for message in &found {
+        for &id in ids {
             sqlx::query(
                 "UPDATE messages SET content = NULL, media_url = NULL, metadata = NULL, deleted_at = COALESCE(deleted_at, ?)
                  WHERE tenant_id = ? AND id = ?",
             )
             .bind(now)
             .bind(tenant)
-            .bind(message.id)
+            .bind(id)
             .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM message_reactions WHERE tenant_id = ? AND message_id = ?")
                 .bind(tenant)
-                .bind(message.id)
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            orphaned += crate::domain::file::unlink(&mut tx, tenant, message.id).await?;
-            let gone = get(&mut tx, tenant, message.id)
-                .await?
-                .ok_or_else(not_found)?;
+            orphaned += crate::domain::file::unlink(&mut tx, tenant, id).await?;
+            let gone = get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
             refresh_preview(&mut tx, &gone).await?;
             deleted.push(gone);
         }

@@ -186,9 +186,13 @@ impl Core {
         self.media_wakeup().notify_one();
         if self.settings_of(tenant).await?.erased_messages == ErasedMessages::Tombstone {
             loop {
+                // The oldest first, handed over in conversation order.
                 let ids: Vec<MessageId> = sqlx::query_scalar(
-                    "SELECT id FROM messages WHERE tenant_id = ? AND sender_id = ? AND deleted_at IS NULL
-                     ORDER BY created_at LIMIT ?",
+                    "SELECT id FROM (
+                         SELECT id, conversation_id, seq FROM messages
+                         WHERE tenant_id = ? AND sender_id = ? AND deleted_at IS NULL
+                         ORDER BY created_at LIMIT ?
+                     ) oldest ORDER BY conversation_id, seq",
                 )
                 .bind(tenant)
                 .bind(id)

@@ -16,7 +16,7 @@ use crate::{
         conversation::ConversationType,
         file,
         guard::Hit,
-        limits::Kind,
+        limits::{Count, Kind},
         message::{Message, MessageId},
     },
     error::AppError,
@@ -66,12 +66,12 @@ impl Task {
             }
         }
         let rate_answer = *job.rate.get_or_insert_with(|| {
-            super::rate_answer(self.limits.check_local(
-                key.0,
-                Kind::MessagesPerParticipant,
+            super::rate_answer(self.limits.check_local(Count {
+                tenant: key.0,
+                kind: Kind::MessagesPerParticipant,
                 rate,
-                &sender.to_string(),
-            ))
+                key: &sender.to_string(),
+            }))
         });
         if let Err(retry_after_secs) = rate_answer {
             return Some(Verdict::Refused(AppError::TooManyRequests {
