@@ -113,19 +113,26 @@ pub fn origin(headers: &poem::http::HeaderMap) -> Option<&str> {
         .map(|value| value.to_str().unwrap_or("null"))
 }
 
-/// The client's address: the peer, or with `SAMVAD_TRUST_PROXY` the last
-/// address of `X-Forwarded-For`, the one the trusted proxy added. (The
-/// first ones are whatever the client wrote; trusting them would let
-/// anyone pick their address, and dodge per-address limits.)
+/// The client's address: the peer, or with `SAMVAD_TRUST_PROXY` the address
+/// the trusted proxy added ([`forwarded_for`]).
 pub fn client_ip(req: &Request, trust_proxy: bool) -> Option<String> {
-    if trust_proxy
-        && let Some(forwarded) = req.header("x-forwarded-for")
-        && let Some(last) = forwarded.rsplit(',').next().map(str::trim)
-        && last.parse::<std::net::IpAddr>().is_ok()
-    {
-        return Some(last.to_owned());
+    if trust_proxy && let Some(last) = forwarded_for(req.headers()) {
+        return Some(last);
     }
     req.remote_addr()
         .as_socket_addr()
         .map(|addr| addr.ip().to_string())
+}
+
+/// The last address of `X-Forwarded-For`, the one the trusted proxy added:
+/// the last of its last line, since a proxy may add a line of its own
+/// rather than append to the client's. (Everything before it is whatever
+/// the client wrote; trusting that would let anyone pick their address and
+/// dodge per-address limits.)
+pub fn forwarded_for(headers: &poem::http::HeaderMap) -> Option<String> {
+    let line = headers.get_all("x-forwarded-for").iter().next_back()?;
+    let last = line.to_str().ok()?.rsplit(',').next()?.trim();
+    last.parse::<std::net::IpAddr>()
+        .is_ok()
+        .then(|| last.to_owned())
 }

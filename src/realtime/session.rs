@@ -199,19 +199,9 @@ pub async fn authenticate(
 /// The client address as the proxy reports it (the TCP peer is not
 /// available past the upgrade).
 fn client_ip(s: &SocketRef, trust_proxy: bool) -> Option<String> {
-    if !trust_proxy {
-        return None;
-    }
-    let forwarded = s
-        .req_parts()
-        .headers
-        .get("x-forwarded-for")?
-        .to_str()
-        .ok()?;
-    let last = forwarded.rsplit(',').next()?.trim();
-    last.parse::<std::net::IpAddr>()
-        .ok()
-        .map(|_| last.to_owned())
+    trust_proxy
+        .then(|| crate::auth::guard::forwarded_for(&s.req_parts().headers))
+        .flatten()
 }
 
 /// A socket connected (handlers and rooms are in place already, see
