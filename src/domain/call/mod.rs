@@ -284,6 +284,48 @@ pub async fn update(conn: &mut MySqlConnection, c: &Call) -> Result<(), sqlx::Er
     Ok(())
 }
 
+/// Notes that an ended call owes its conversation an entry (in the end's
+/// transaction).
+pub async fn owe_entry(conn: &mut MySqlConnection, c: &Call) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calls SET entry_due_at = ? WHERE tenant_id = ? AND id = ?")
+        .bind(c.ended_at)
+        .bind(c.tenant_id)
+        .bind(c.id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Notes that a call's entry is written (or has nowhere to go).
+pub async fn entry_settled(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    id: CallId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calls SET entry_due_at = NULL WHERE tenant_id = ? AND id = ?")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Calls of every tenant that have owed their entry since before `before`,
+/// oldest first (the sweeper's).
+pub async fn entries_owed(
+    conn: &mut MySqlConnection,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> AppResult<Vec<(TenantId, CallId)>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, id FROM calls WHERE entry_due_at < ? ORDER BY entry_due_at LIMIT ?",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Live calls of a participant (at most one, by the lines).
 pub async fn live_of(
     conn: &mut MySqlConnection,

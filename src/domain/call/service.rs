@@ -6,9 +6,10 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{
-    Call, CallAction, CallJoin, CallStatus, CallType, EndReason, Transport, free_lines, get,
-    insert,
+    Call, CallAction, CallJoin, CallStatus, CallType, EndReason, Transport, entry_settled,
+    free_lines, get, insert,
     media::{fresh_uid, join},
+    owe_entry,
     read::not_found,
     take_lines, transition, update,
 };
@@ -18,7 +19,7 @@ use crate::domain::{
     events::DomainEvent,
     limits::Kind,
     log::{self, LogKind, NewEntry},
-    message::MessageType,
+    message::{MessageType, SystemMessage},
     participant, relationship,
 };
 use crate::error::{AppError, AppResult};
@@ -255,6 +256,9 @@ impl Core {
             free_lines(&mut tx, tenant, id).await?;
         }
         update(&mut tx, &call).await?;
+        if reason.is_some() && call.conversation_id.is_some() {
+            owe_entry(&mut tx, &call).await?;
+        }
         if reason.is_some() {
             log::append(&mut tx, &[ended(&call)]).await?;
         } else if action == CallAction::Accept {
@@ -300,31 +304,47 @@ impl Core {
         }
     }
 
-    /// The call's entry in its conversation, through the messaging core.
-    async fn write_call_entry(&self, call: &Call) {
+    /// The call's entry in its conversation, through the messaging core,
+    /// under the client id `call:<id>` (so a second try writes nothing);
+    /// then the call owes it no more. Left owed when the writer refuses it
+    /// (overloaded, the database away): the sweeper writes it later
+    /// ([`Core::sweep_calls`]).
+    pub(super) async fn write_call_entry(&self, call: &Call) {
         let Some(conversation) = call.conversation_id else {
             return;
         };
-        let metadata = serde_json::json!({
-            "callId": call.id,
-            "callType": call.call_type.as_str(),
-            "status": call.status.as_str(),
-            "endReason": call.end_reason.map(EndReason::as_str),
-            "duration": call.duration_secs,
-            "callerId": call.caller_id,
-        });
-        if let Err(err) = self
-            .post_system_message(
-                call.tenant_id,
-                conversation,
-                MessageType::Call,
-                Some(call.caller_id),
-                call.summary(),
-                metadata,
-            )
+        let entry = SystemMessage {
+            kind: MessageType::Call,
+            sender: Some(call.caller_id),
+            client_id: Some(format!("call:{}", call.id)),
+            content: call.summary(),
+            metadata: serde_json::json!({
+                "callId": call.id,
+                "callType": call.call_type.as_str(),
+                "status": call.status.as_str(),
+                "endReason": call.end_reason.map(EndReason::as_str),
+                "duration": call.duration_secs,
+                "callerId": call.caller_id,
+            }),
+        };
+        match self
+            .post_system_message(call.tenant_id, conversation, entry)
             .await
         {
-            tracing::warn!(error = %err, call = %call.id, "writing the call's entry failed");
+            // Written, or the conversation is gone: nothing more to do.
+            Ok(_) | Err(AppError::NotFound(_)) => {
+                let settled = async {
+                    entry_settled(&mut *self.pool().acquire().await?, call.tenant_id, call.id).await
+                };
+                if let Err(err) = settled.await {
+                    tracing::debug!(error = %err, call = %call.id, "the call's entry is written; noting it failed");
+                }
+            }
+            Err(err) => tracing::warn!(
+                error = %err,
+                call = %call.id,
+                "writing the call's entry failed; the call sweeper tries again"
+            ),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod writer;
 
 pub use input::SendInput;
 pub use read::{CatchUp, MessagePage, MessageSet, Paging};
+pub use send::SystemMessage;
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, QueryBuilder};

@@ -17,6 +17,17 @@ use crate::{
     error::{AppError, AppResult},
 };
 
+/// A message Samvad writes itself (a call's outcome).
+pub struct SystemMessage {
+    pub kind: MessageType,
+    /// Whom it shows as from, if anyone.
+    pub sender: Option<ParticipantId>,
+    /// With a sender: written twice under one client id, it is written once.
+    pub client_id: Option<String>,
+    pub content: String,
+    pub metadata: serde_json::Value,
+}
+
 impl Core {
     /// Sends a message as the actor, who must be a current member. Direct
     /// conversations also need the relationship to stand (no block between
@@ -96,14 +107,12 @@ impl Core {
         &self,
         tenant: TenantId,
         id: ConversationId,
-        kind: MessageType,
-        sender: Option<ParticipantId>,
-        content: String,
-        metadata: serde_json::Value,
+        new: SystemMessage,
     ) -> AppResult<Message> {
         let message = Message {
-            metadata: Some(metadata.to_string()),
-            ..draft(tenant, id, sender, kind, Some(content))
+            metadata: Some(new.metadata.to_string()),
+            client_msg_id: new.client_id,
+            ..draft(tenant, id, new.sender, new.kind, Some(new.content))
         };
         let sender_kind = self.sender_kind(&message).await;
         self.writer()

@@ -136,3 +136,68 @@ async fn another_tenants_call_is_a_404_everywhere() {
         .await
         .assert_error(404, "not_found");
 }
+
+/// Whether the world's one call still owes its conversation an entry.
+async fn owes_entry(world: &World) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT entry_due_at IS NOT NULL FROM calls")
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap()
+}
+
+/// As if the node had died right after the call's end committed.
+async fn owe_entry_since_a_minute(world: &World) {
+    sqlx::query("UPDATE calls SET entry_due_at = NOW(3) - INTERVAL 1 MINUTE")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_entry_a_call_still_owes_is_written_by_the_sweeper_and_only_once() {
+    let world = world().await;
+    configure_agora(&world).await;
+    let id = id_of(&initiate(&world, &world.admin, &world.astro).await);
+    let ended = call_as(&world, &world.admin, &id, "end").await;
+    let conversation = ended.data()["conversationId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call_entries(&world, &world.astro, &conversation)
+            .await
+            .len(),
+        1
+    );
+    assert!(!owes_entry(&world).await, "written, so no longer owed");
+
+    // The entry was written but the node died before noting it: the
+    // sweeper's second write is a resend, not a second entry.
+    owe_entry_since_a_minute(&world).await;
+    world.app.core.sweep_calls().await.unwrap();
+    assert_eq!(
+        call_entries(&world, &world.astro, &conversation)
+            .await
+            .len(),
+        1
+    );
+    assert!(!owes_entry(&world).await);
+
+    // The entry was never written (the writer refused it, or the node died
+    // first): the sweeper writes it.
+    sqlx::query("DELETE FROM messages WHERE type = 'call'")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+    owe_entry_since_a_minute(&world).await;
+    world.app.core.sweep_calls().await.unwrap();
+    let entries = call_entries(&world, &world.astro, &conversation).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["metadata"]["callId"], json!(id));
+    assert_eq!(entries[0]["senderId"], json!(world.admin.id));
+    assert!(!owes_entry(&world).await);
+    world.app.core.sweep_calls().await.unwrap();
+    assert_eq!(
+        call_entries(&world, &world.astro, &conversation)
+            .await
+            .len(),
+        1
+    );
+}

@@ -130,8 +130,8 @@ impl Task {
                     for a in &mut message.attachments {
                         a.file.sent_at.get_or_insert(now);
                     }
-                    if let (Check::Sender { .. }, Some(sender), Some(client_id)) =
-                        (job.draft.check, message.sender_id, &message.client_msg_id)
+                    if let (Some(sender), Some(client_id)) =
+                        (message.sender_id, &message.client_msg_id)
                     {
                         by_client.insert((key.0, sender, client_id.clone()), fresh.len());
                     }

@@ -37,33 +37,42 @@ impl Task {
         let m = &job.draft.message;
         let key = (m.tenant_id, m.conversation_id);
         let not_found = || Some(Verdict::Refused(AppError::NotFound("conversation")));
+        // The message already stored (or earlier in this batch) under the
+        // sender's client id: a resend.
+        let first = match (m.sender_id, &m.client_msg_id) {
+            (Some(sender), Some(client_id)) => {
+                let client_key = (key.0, sender, client_id.clone());
+                facts
+                    .stored
+                    .get(&client_key)
+                    .or_else(|| by_client.get(&client_key).map(|i| &fresh[*i]))
+            }
+            _ => None,
+        };
+        let reused = || {
+            Some(Verdict::Refused(AppError::conflict(
+                "client_msg_id_reused",
+                "this clientMsgId was used in another conversation",
+            )))
+        };
         let Check::Sender { admin, rate } = job.draft.check else {
-            return if locked.contains_key(&key) {
-                None
-            } else {
-                not_found()
+            return match first {
+                _ if !locked.contains_key(&key) => not_found(),
+                Some(first) if first.conversation_id != m.conversation_id => reused(),
+                Some(first) => Some(Verdict::Resent(first.clone())),
+                None => None,
             };
         };
         let sender = m.sender_id.expect("a participant's send has a sender");
         let is_member = members.get(&key).is_some_and(|ids| ids.contains(&sender));
-        if let Some(client_id) = &m.client_msg_id {
-            let client_key = (key.0, sender, client_id.clone());
-            let first = facts
-                .stored
-                .get(&client_key)
-                .or_else(|| by_client.get(&client_key).map(|i| &fresh[*i]));
-            if let Some(first) = first {
-                return Some(if first.conversation_id != m.conversation_id {
-                    Verdict::Refused(AppError::conflict(
-                        "client_msg_id_reused",
-                        "this clientMsgId was used in another conversation",
-                    ))
-                } else if !is_member {
-                    return not_found();
-                } else {
-                    Verdict::Resent(first.clone())
-                });
-            }
+        if let Some(first) = first {
+            return if first.conversation_id != m.conversation_id {
+                reused()
+            } else if !is_member {
+                not_found()
+            } else {
+                Some(Verdict::Resent(first.clone()))
+            };
         }
         let rate_answer = *job.rate.get_or_insert_with(|| {
             super::rate_answer(self.limits.check_local(Count {
@@ -148,13 +157,16 @@ impl Facts {
         for job in batch {
             let m = &job.draft.message;
             files.extend(m.attachments.iter().map(|a| (m.tenant_id, a.file.id)));
-            let (Check::Sender { .. }, Some(sender)) = (job.draft.check, m.sender_id) else {
+            let Some(sender) = m.sender_id else {
                 continue;
             };
             let key = (m.tenant_id, m.conversation_id);
             if let Some(client_id) = &m.client_msg_id {
                 client_ids.push((key.0, sender, client_id.clone()));
             }
+            let Check::Sender { .. } = job.draft.check else {
+                continue;
+            };
             if let Some(reply) = m.reply_to_id {
                 replies.push((key.0, reply));
             }
