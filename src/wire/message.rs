@@ -68,6 +68,7 @@ pub struct MessageDto {
     pub reply_to: Option<uuid::Uuid>,
     /// The message this one was forwarded from.
     pub forwarded_from: Option<uuid::Uuid>,
+    /// The sender's id for it; a call's entry has `samvad:call:<call id>`.
     pub client_msg_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub edited_at: Option<chrono::DateTime<chrono::Utc>>,

@@ -45,7 +45,8 @@ pub struct SendMessageRequest {
     pub metadata: Option<serde_json::Value>,
     /// A message of the same conversation this one answers.
     pub reply_to: Option<uuid::Uuid>,
-    /// The client's id for this message: sending it again returns the first one.
+    /// The client's id for this message (1-64 characters, not starting with
+    /// `samvad:`): sending it again returns the first one.
     pub client_msg_id: Option<String>,
 }
 

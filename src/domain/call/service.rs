@@ -19,7 +19,7 @@ use crate::domain::{
     events::DomainEvent,
     limits::Kind,
     log::{self, LogKind, NewEntry},
-    message::{MessageType, SystemMessage},
+    message::{MessageType, OWN_CLIENT_ID, SystemMessage},
     participant, relationship,
 };
 use crate::error::{AppError, AppResult};
@@ -128,8 +128,7 @@ impl Core {
             call.end_reason = Some(EndReason::Busy);
             call.ring_deadline = None;
             call.ended_at = Some(now);
-            update(&mut tx, &call).await?;
-            log::append(&mut tx, &[ended(&call)]).await?;
+            write_end(&mut tx, &call).await?;
             tx.commit().await?;
             self.call_changed(&call, None, actor, None).await;
             return Err(AppError::conflict(
@@ -255,14 +254,13 @@ impl Core {
             });
             free_lines(&mut tx, tenant, id).await?;
         }
-        update(&mut tx, &call).await?;
-        if reason.is_some() && call.conversation_id.is_some() {
-            owe_entry(&mut tx, &call).await?;
-        }
         if reason.is_some() {
-            log::append(&mut tx, &[ended(&call)]).await?;
-        } else if action == CallAction::Accept {
-            log::append(&mut tx, &[entry(&call, LogKind::CallAnswered)]).await?;
+            write_end(&mut tx, &call).await?;
+        } else {
+            update(&mut tx, &call).await?;
+            if action == CallAction::Accept {
+                log::append(&mut tx, &[entry(&call, LogKind::CallAnswered)]).await?;
+            }
         }
         tx.commit().await?;
         let actor_like = (by, session);
@@ -305,10 +303,10 @@ impl Core {
     }
 
     /// The call's entry in its conversation, through the messaging core,
-    /// under the client id `call:<id>` (so a second try writes nothing);
-    /// then the call owes it no more. Left owed when the writer refuses it
-    /// (overloaded, the database away): the sweeper writes it later
-    /// ([`Core::sweep_calls`]).
+    /// under the client id `samvad:call:<id>` (so a second try writes
+    /// nothing); then the call owes it no more. Left owed when the writer
+    /// refuses it (overloaded, the database away): the sweeper writes it
+    /// later ([`Core::sweep_calls`]).
     pub(super) async fn write_call_entry(&self, call: &Call) {
         let Some(conversation) = call.conversation_id else {
             return;
@@ -316,7 +314,7 @@ impl Core {
         let entry = SystemMessage {
             kind: MessageType::Call,
             sender: Some(call.caller_id),
-            client_id: Some(format!("call:{}", call.id)),
+            client_id: Some(format!("{OWN_CLIENT_ID}call:{}", call.id)),
             content: call.summary(),
             metadata: serde_json::json!({
                 "callId": call.id,
@@ -349,9 +347,15 @@ impl Core {
     }
 }
 
-/// The log's entry for a call that ended.
-fn ended(call: &Call) -> NewEntry {
-    entry(call, LogKind::CallEnded)
+/// Writes a call that has just ended, in its end's transaction: its row,
+/// the entry it now owes its conversation, and its log entry.
+async fn write_end(tx: &mut sqlx::MySqlConnection, call: &Call) -> sqlx::Result<()> {
+    update(tx, call).await?;
+    if call.conversation_id.is_some() {
+        owe_entry(tx, call).await?;
+    }
+    log::append(tx, &[entry(call, LogKind::CallEnded)]).await?;
+    Ok(())
 }
 
 /// The log's entry of `kind` about a call.

@@ -27,6 +27,10 @@ pub struct SendInput {
 /// Most bytes of message metadata.
 const MAX_METADATA: usize = 4096;
 
+/// What the client ids of Samvad's own messages start with (a call's entry:
+/// `samvad:call:<id>`); a participant's may not, so none can take one first.
+pub const OWN_CLIENT_ID: &str = "samvad:";
+
 /// Most files one message carries (an album).
 pub const MAX_FILES: usize = 10;
 
@@ -106,6 +110,15 @@ impl SendInput {
             && (id.is_empty() || id.len() > 64 || id.chars().any(char::is_control))
         {
             return Err(AppError::validation("clientMsgId must be 1-64 characters"));
+        }
+        if self
+            .client_msg_id
+            .as_ref()
+            .is_some_and(|id| id.starts_with(OWN_CLIENT_ID))
+        {
+            return Err(AppError::validation(format!(
+                "clientMsgId may not start with `{OWN_CLIENT_ID}` (Samvad's own messages use it)"
+            )));
         }
         Ok(())
     }

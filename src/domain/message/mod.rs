@@ -10,7 +10,7 @@ mod read;
 mod send;
 pub mod writer;
 
-pub use input::SendInput;
+pub use input::{OWN_CLIENT_ID, SendInput};
 pub use read::{CatchUp, MessagePage, MessageSet, Paging};
 pub use send::SystemMessage;
 

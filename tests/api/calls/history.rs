@@ -160,6 +160,17 @@ async fn an_entry_a_call_still_owes_is_written_by_the_sweeper_and_only_once() {
     let id = id_of(&initiate(&world, &world.admin, &world.astro).await);
     let ended = call_as(&world, &world.admin, &id, "end").await;
     let conversation = ended.data()["conversationId"].as_str().unwrap().to_owned();
+    // The caller cannot take the entry's client id first (which would
+    // leave the entry unwritten).
+    world
+        .app
+        .post(
+            &format!("/api/conversations/{conversation}/messages"),
+            Some(&world.admin.access),
+            json!({ "content": "no call here", "clientMsgId": format!("samvad:call:{id}") }),
+        )
+        .await
+        .assert_error(422, "validation_failed");
     assert_eq!(
         call_entries(&world, &world.astro, &conversation)
             .await
@@ -191,6 +202,10 @@ async fn an_entry_a_call_still_owes_is_written_by_the_sweeper_and_only_once() {
     let entries = call_entries(&world, &world.astro, &conversation).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["metadata"]["callId"], json!(id));
+    assert_eq!(
+        entries[0]["clientMsgId"],
+        json!(format!("samvad:call:{id}"))
+    );
     assert_eq!(entries[0]["senderId"], json!(world.admin.id));
     assert!(!owes_entry(&world).await);
     world.app.core.sweep_calls().await.unwrap();
