@@ -51,6 +51,10 @@
 #                         crosses), on the same cores; write both result
 #                         files and print the table (the cross-node cost;
 #                         CPU and RSS are the first node's)
+#   --pairs-together      with --cluster, put both ends of each pair on one
+#                         node (pair k on node k mod 2), so no message
+#                         crosses: what a second node costs without the
+#                         crossing
 #   --compare             run the Node reference, then Samvad, with the same
 #                         options (each on a fresh database), write both
 #                         result files and print a table per rate and the
@@ -83,6 +87,9 @@
 #   BENCH_WAIT_QUIET=S    before measuring, and again before each rate, wait up
 #                         to S seconds for the rest of the machine to be quiet;
 #                         each step's cpuCores.other shows how busy it was
+#   BENCH_NODE_ENV        "VAR=value ..." for each node of --cluster's two-node
+#                         run only (e.g. SAMVAD_WRITERS=1: two writers in all,
+#                         as one node has)
 #   SAMVAD_DB_MAX_CONNECTIONS, RUST_LOG, ...  passed to the server as usual
 #
 # Needs: cargo, node >= 20 and npm (for --ref node), curl, the mysql client,
@@ -106,6 +113,7 @@ SCENARIO=pairs
 REF=samvad
 COMPARE=0
 CLUSTER=0
+TOGETHER=0
 SECOND_PID=""
 CONNECTIONS=1000
 RATES=250,500,1000,2000,3000,4000,5000
@@ -123,6 +131,7 @@ while (($#)); do
     --ref) REF="$2"; shift 2 ;;
     --compare) COMPARE=1; shift ;;
     --cluster) CLUSTER=1; shift ;;
+    --pairs-together) TOGETHER=1; shift ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --rates) RATES="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
@@ -208,11 +217,13 @@ run_one() {
   if [[ "$ref" == samvad-2nodes ]]; then
     local prefix="bench-$$-$RANDOM" port2
     port2="$(free_port)"
-    REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/}" SAMVAD_REDIS_PREFIX="$prefix" \
+    # shellcheck disable=SC2086 # BENCH_NODE_ENV is a list of VAR=value
+    env ${BENCH_NODE_ENV:-} REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/}" SAMVAD_REDIS_PREFIX="$prefix" \
       SAMVAD_BIND="127.0.0.1:$port2" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref-b.log" 2>&1 &
     SECOND_PID=$!
     wait_ready "http://127.0.0.1:$port2" "$SECOND_PID"
-    REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/}" SAMVAD_REDIS_PREFIX="$prefix" \
+    # shellcheck disable=SC2086
+    env ${BENCH_NODE_ENV:-} REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/}" SAMVAD_REDIS_PREFIX="$prefix" \
       SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref.log" 2>&1 &
   elif [[ "$ref" == samvad ]]; then
     SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref.log" 2>&1 &
@@ -232,6 +243,7 @@ run_one() {
   [[ -n "$db_pid" ]] && args+=(--db-pid "${db_pid%%$'\n'*}")
   [[ -n "$OPEN_RATE" ]] && args+=(--ramp "$OPEN_RATE")
   [[ -n "$SETTLE" ]] && args+=(--settle "$SETTLE")
+  ((TOGETHER)) && args+=(--pairs-together)
   if [[ "$SCENARIO" == connections ]]; then
     echo "== $ref, commit $COMMIT: $CONNECTIONS connections at $OPEN_RATE/s, held $HOLD s; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     args+=(--hold "$HOLD" --connect-concurrency 256)

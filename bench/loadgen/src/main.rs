@@ -76,6 +76,10 @@ struct Args {
     /// one deployment: connection i goes to node i mod N
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// With several nodes, put both ends of a pair on one node (pair k on
+    /// node k mod N), so that no message crosses between nodes
+    #[arg(long)]
+    pairs_together: bool,
     /// The JSON `samvad bench seed --pairs P --json` printed (with
     /// `--group` for the group scenario)
     #[arg(long)]
@@ -193,6 +197,11 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run(args))
 }
 
+/// Which node (before `mod N`) connection `i` goes to.
+fn node_of(i: usize, pairs_together: bool) -> usize {
+    if pairs_together { i / 2 } else { i }
+}
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -215,7 +224,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     // Several nodes (`--url A,B`): connection i goes to node i mod N, so
-    // the two ends of a pair are on different nodes.
+    // the two ends of a pair are on different nodes (with
+    // `--pairs-together`, pair i/2 goes to node (i/2) mod N).
     let mut nodes = Vec::new();
     for base in args.url.split(',') {
         nodes.push((ws_url(base)?, server_addr(base).await?));
@@ -275,7 +285,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (watch_tx, watch_rx) = oneshot::channel();
-        let (url, node) = &nodes[i % nodes.len()];
+        let (url, node) = &nodes[node_of(i, args.pairs_together) % nodes.len()];
         tasks.push(tokio::spawn(conn::run(
             url.clone(),
             *node,
@@ -328,7 +338,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let held = shared.live.load(Ordering::Relaxed);
     // The RSS is the first node's: over the connections it holds (every
     // node's `i mod nodes`).
-    let held_by_first = (0..n).filter(|i| up[*i] && i % nodes.len() == 0).count();
+    let held_by_first = (0..n)
+        .filter(|i| up[*i] && node_of(*i, args.pairs_together).is_multiple_of(nodes.len()))
+        .count();
     let per_conn = match (rss_before, rss_after) {
         (Some(a), Some(b)) if held_by_first > 0 => {
             Some(round1((b as f64 - a as f64) / held_by_first as f64))
