@@ -81,7 +81,8 @@ pub struct Config {
     /// past it a send is refused at once as `overloaded`.
     pub send_queue: usize,
     /// Message writer tasks (`SAMVAD_WRITERS`), each committing its share of
-    /// the conversations' sends in batches on a pooled connection of its own.
+    /// the conversations' sends in batches on a pooled connection of its own
+    /// (2 by default; 1 with `REDIS_URL`, where every node has its own).
     pub writers: usize,
     pub shutdown_timeout: Duration,
     /// How long a verified session stays cached before MySQL is asked again.
@@ -250,7 +251,10 @@ impl Config {
             _ => bail!("SAMVAD_LEGACY_JWT_SECRET and SAMVAD_LEGACY_TENANT go together"),
         };
         let db_max_connections = number(&get, "SAMVAD_DB_MAX_CONNECTIONS", 20)?;
-        let writers = number(&get, "SAMVAD_WRITERS", 2)?;
+        // With several nodes their writers add up, and each takes turns at
+        // `log_head`: one each keeps the batches as large as one node's two.
+        let default_writers = if get("REDIS_URL").is_some() { 1 } else { 2 };
+        let writers = number(&get, "SAMVAD_WRITERS", default_writers)?;
         if writers > MAX_WRITERS || writers >= db_max_connections as usize {
             bail!(
                 "SAMVAD_WRITERS must be 1-{MAX_WRITERS} and below SAMVAD_DB_MAX_CONNECTIONS ({db_max_connections}): each writer holds a pooled connection while it commits, not `{writers}`"

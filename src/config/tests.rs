@@ -209,8 +209,11 @@ fn an_empty_or_malformed_origin_list_is_refused_not_read_as_any() {
 }
 
 #[test]
-fn writers_default_to_two_and_must_leave_pooled_connections_free() {
+fn writers_default_to_two_one_per_node_of_several_and_must_leave_pooled_connections_free() {
     assert_eq!(with(&[]).unwrap().writers, 2);
+    let redis = ("REDIS_URL", "redis://127.0.0.1:6379/");
+    assert_eq!(with(&[redis]).unwrap().writers, 1);
+    assert_eq!(with(&[redis, ("SAMVAD_WRITERS", "2")]).unwrap().writers, 2);
     assert_eq!(with(&[("SAMVAD_WRITERS", "4")]).unwrap().writers, 4);
     for bad in [
         vec![("SAMVAD_WRITERS", "0")],
