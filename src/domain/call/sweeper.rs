@@ -1,20 +1,20 @@
 //! The calls' upkeep on [`Core`]: timing out calls that rang too long (for
-//! the sweeper in `workers::call_sweeper`), and ending the live calls of a
+//! the sweeper in `workers::call_sweeper`), ending the live calls of a
 //! participant whose last connection dropped, and writing the entries in
 //! their conversations that ended calls still owe.
 
 use chrono::{DateTime, Utc};
 
 use super::{CallAction, entries_owed, get, live_of, next_deadline, overdue};
+use crate::{
+    domain::{CallId, Core, ParticipantId, TenantId},
+    error::{AppError, AppResult},
+};
 
 /// How long a call's entry may be owed before the sweeper writes it (the
 /// end writes it at once; this keeps the two from racing, which would be
 /// harmless, as the client id makes the second write a resend).
 const ENTRY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
-use crate::{
-    domain::{CallId, Core, ParticipantId, TenantId},
-    error::{AppError, AppResult},
-};
 
 impl Core {
     /// Ends the live calls of a participant whose last connection dropped
