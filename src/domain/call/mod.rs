@@ -3,7 +3,8 @@
 //! "busy" is exact under concurrency (`lines`); the ring deadline is stored so the
 //! sweeper (`sweeper`, driven by `workers::call_sweeper`) times calls out
 //! even across a restart. The state machine is in `machine`; types and SQL
-//! here; use cases in `service`, `media` and `read`.
+//! here; use cases in `service`, `media` and `read`; a call's entry in
+//! its conversation in `entries`.
 //!
 //! ```text
 //! initiated ─ring→ ringing ─accept→ answered ─connect→ ongoing
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod credentials;
+mod entries;
 mod lines;
 mod machine;
 mod media;
@@ -282,48 +284,6 @@ pub async fn update(conn: &mut MySqlConnection, c: &Call) -> Result<(), sqlx::Er
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Notes that an ended call owes its conversation an entry (in the end's
-/// transaction).
-pub async fn owe_entry(conn: &mut MySqlConnection, c: &Call) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE calls SET entry_due_at = ? WHERE tenant_id = ? AND id = ?")
-        .bind(c.ended_at)
-        .bind(c.tenant_id)
-        .bind(c.id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Notes that a call's entry is written (or has nowhere to go).
-pub async fn entry_settled(
-    conn: &mut MySqlConnection,
-    tenant: TenantId,
-    id: CallId,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE calls SET entry_due_at = NULL WHERE tenant_id = ? AND id = ?")
-        .bind(tenant)
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Calls of every tenant that have owed their entry since before `before`,
-/// oldest first (the sweeper's).
-pub async fn entries_owed(
-    conn: &mut MySqlConnection,
-    before: DateTime<Utc>,
-    limit: u32,
-) -> AppResult<Vec<(TenantId, CallId)>> {
-    Ok(sqlx::query_as(
-        "SELECT tenant_id, id FROM calls WHERE entry_due_at < ? ORDER BY entry_due_at LIMIT ?",
-    )
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
 }
 
 /// Live calls of a participant (at most one, by the lines).

@@ -6,10 +6,10 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{
-    Call, CallAction, CallJoin, CallStatus, CallType, EndReason, Transport, entry_settled,
+    Call, CallAction, CallJoin, CallStatus, CallType, EndReason, Transport,
+    entries::owe_entry,
     free_lines, get, insert,
     media::{fresh_uid, join},
-    owe_entry,
     read::not_found,
     take_lines, transition, update,
 };
@@ -19,7 +19,6 @@ use crate::domain::{
     events::DomainEvent,
     limits::Kind,
     log::{self, LogKind, NewEntry},
-    message::{MessageType, OWN_CLIENT_ID, SystemMessage},
     participant, relationship,
 };
 use crate::error::{AppError, AppResult};
@@ -299,50 +298,6 @@ impl Core {
             .await;
         if !call.status.is_live() {
             self.write_call_entry(call).await;
-        }
-    }
-
-    /// The call's entry in its conversation, through the messaging core,
-    /// under the client id `samvad:call:<id>` (so a second try writes
-    /// nothing); then the call owes it no more. Left owed when the writer
-    /// refuses it (overloaded, the database away): the sweeper writes it
-    /// later ([`Core::sweep_calls`]).
-    pub(super) async fn write_call_entry(&self, call: &Call) {
-        let Some(conversation) = call.conversation_id else {
-            return;
-        };
-        let entry = SystemMessage {
-            kind: MessageType::Call,
-            sender: Some(call.caller_id),
-            client_id: Some(format!("{OWN_CLIENT_ID}call:{}", call.id)),
-            content: call.summary(),
-            metadata: serde_json::json!({
-                "callId": call.id,
-                "callType": call.call_type.as_str(),
-                "status": call.status.as_str(),
-                "endReason": call.end_reason.map(EndReason::as_str),
-                "duration": call.duration_secs,
-                "callerId": call.caller_id,
-            }),
-        };
-        match self
-            .post_system_message(call.tenant_id, conversation, entry)
-            .await
-        {
-            // Written, or the conversation is gone: nothing more to do.
-            Ok(_) | Err(AppError::NotFound(_)) => {
-                let settled = async {
-                    entry_settled(&mut *self.pool().acquire().await?, call.tenant_id, call.id).await
-                };
-                if let Err(err) = settled.await {
-                    tracing::debug!(error = %err, call = %call.id, "the call's entry is written; noting it failed");
-                }
-            }
-            Err(err) => tracing::warn!(
-                error = %err,
-                call = %call.id,
-                "writing the call's entry failed; the call sweeper tries again"
-            ),
         }
     }
 }

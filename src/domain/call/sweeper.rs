@@ -5,16 +5,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{CallAction, entries_owed, get, live_of, next_deadline, overdue};
+use super::{CallAction, live_of, next_deadline, overdue};
 use crate::{
     domain::{CallId, Core, ParticipantId, TenantId},
     error::{AppError, AppResult},
 };
-
-/// How long a call's entry may be owed before the sweeper writes it (the
-/// end writes it at once; this keeps the two from racing, which would be
-/// harmless, as the client id makes the second write a resend).
-const ENTRY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 impl Core {
     /// Ends the live calls of a participant whose last connection dropped
@@ -69,22 +64,6 @@ impl Core {
         }
         self.write_owed_entries(now).await?;
         Ok(done)
-    }
-
-    /// Writes the entries that ended calls have owed their conversations
-    /// for over [`ENTRY_GRACE`] (their end wrote them after its commit, and
-    /// the writer refused: overloaded, the database away; or the node
-    /// died in between). A call whose entry is still refused stays owed.
-    async fn write_owed_entries(&self, now: DateTime<Utc>) -> AppResult<()> {
-        let before = now - ENTRY_GRACE;
-        let owed = entries_owed(&mut *self.pool().acquire().await?, before, 100).await?;
-        for (tenant, id) in owed {
-            let call = get(&mut *self.pool().acquire().await?, tenant, id, false).await?;
-            if let Some(call) = call {
-                self.write_call_entry(&call).await;
-            }
-        }
-        Ok(())
     }
 
     /// The nearest stored ring deadline of any tenant: when the sweeper
