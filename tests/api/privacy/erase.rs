@@ -3,22 +3,28 @@
 //! consistent; asked for by the participant and confirmed or declined by
 //! admins; audited, idempotent, per tenant.
 
-use reqwest::Method;
 use serde_json::json;
 
-use crate::{helpers::within, world::World};
+use crate::{
+    helpers::{Login, Res, within},
+    world::World,
+};
 
-/// The world's user erased by its admin.
-async fn erase_user(world: &World) {
+/// `by`'s request to erase participant `who`.
+async fn erase(world: &World, who: impl std::fmt::Display, by: &Login) -> Res {
     world
         .app
         .post(
-            &format!("/api/participants/{}/erase", world.user.id),
-            Some(&world.admin.access),
+            &format!("/api/participants/{who}/erase"),
+            Some(&by.access),
             json!({}),
         )
         .await
-        .data();
+}
+
+/// The world's user erased by its admin.
+async fn erase_user(world: &World) {
+    erase(world, &world.user.id, &world.admin).await.data();
 }
 
 #[tokio::test]
@@ -56,11 +62,7 @@ async fn an_erased_participant_is_anonymised_signed_out_and_their_messages_delet
         .await;
     assert_eq!(queue.data()[0]["participantId"], json!(world.user.id));
 
-    let path = format!("/api/participants/{}/erase", world.user.id);
-    let erased = world
-        .app
-        .post(&path, Some(&world.admin.access), json!({}))
-        .await;
+    let erased = erase(&world, &world.user.id, &world.admin).await;
 
     let p = erased.data();
     assert_eq!(p["name"], json!("Deleted user"));
@@ -113,10 +115,7 @@ async fn an_erased_participant_is_anonymised_signed_out_and_their_messages_delet
     assert_eq!(audit.data()["items"].as_array().unwrap().len(), 1);
 
     // Again: nothing more changes, and it still answers.
-    let again = world
-        .app
-        .post(&path, Some(&world.admin.access), json!({}))
-        .await;
+    let again = erase(&world, &world.user.id, &world.admin).await;
     assert_eq!(again.data()["name"], json!("Deleted user"));
     assert_eq!(world.history(&world.astro, &conversation).await.len(), 3);
 }
@@ -145,28 +144,17 @@ async fn a_tenant_may_keep_an_erased_participant_s_messages() {
 #[tokio::test]
 async fn erasure_is_for_admins_within_their_tenant_and_requests_can_be_declined() {
     let world = World::new().await;
-    let path = format!("/api/participants/{}/erase", world.user.id);
     for who in [&world.astro, &world.stranger] {
-        world
-            .app
-            .call(Method::POST, &path, Some(&who.access), Some(json!({})))
+        erase(&world, &world.user.id, who)
             .await
             .assert_error(403, "forbidden");
     }
     let rival = world.app.tenant("rival").await;
     let rival_admin = world.app.login_admin(&rival).await;
-    world
-        .app
-        .post(&path, Some(&rival_admin.access), json!({}))
+    erase(&world, &world.user.id, &rival_admin)
         .await
         .assert_error(404, "not_found");
-    world
-        .app
-        .post(
-            &format!("/api/participants/{}/erase", world.admin.id),
-            Some(&world.admin.access),
-            json!({}),
-        )
+    erase(&world, &world.admin.id, &world.admin)
         .await
         .assert_error(409, "cannot_erase_self");
 
