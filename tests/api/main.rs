@@ -23,6 +23,7 @@ mod helpers;
 mod isolation;
 mod legacy;
 mod log;
+mod login_limits;
 mod matrix;
 mod messaging;
 mod metrics;
