@@ -149,18 +149,6 @@ struct Args {
     out: Option<String>,
 }
 
-/// A small xorshift generator: the group scenario's random senders.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 fn ms(us: u64) -> f64 {
     (us as f64 / 10.0).round() / 100.0
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::{
-    Args, Outcome, Rng, Scenario,
+    Args, Outcome, Scenario,
     conn::{self, Cmd, Shared},
     log, mib,
     seed::SeedData,
@@ -288,4 +288,16 @@ pub(crate) async fn wait_quiet(args: &Args) -> f64 {
         ));
     }
     (start.elapsed().as_secs_f64() * 10.0).round() / 10.0
+}
+
+/// A small xorshift generator: the group scenario's random senders.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
 }
