@@ -2,18 +2,23 @@
 //! happened delivers its emits to its own sockets at once
 //! ([`Fanout::send`](super::fanout::Fanout::send)), then hands them here: one
 //! task publishes everything waiting, in order, as one Redis message on
-//! `{prefix}:emits`, and every other node delivers what it reads there to
+//! `{prefix}:emits.v2`, and every other node delivers what it reads there to
 //! its own sockets, in the same order, through the same per-socket path.
 //! A message carries at most [`MAX_BATCH`] emits.
 //!
 //! Why not the socketioxide-redis adapter's broadcast (which the rooms'
-//! joins, leaves and disconnections still use): it publishes one message per
-//! emit (a message is three, one per dialect's event name, plus its
-//! receipts), every node decodes every one of them, its own included, and
-//! an emit that leaves some dialects out makes each node gather nearly every
-//! connected socket. Batched here, a node publishes once per round trip to
-//! Redis whatever the rate, skips its own messages by their first bytes,
-//! and leaves dialects out socket by socket.
+//! joins, leaves and disconnections still use): it publishes one message
+//! per emit (a message, and each of its receipts), every node decodes
+//! every one of them, its own included, and an emit that leaves some
+//! sockets out makes each node gather every socket of the rooms left out.
+//! Batched here, a node publishes once per round
+//! trip to Redis whatever the rate, skips its own messages by their first
+//! bytes, and picks each socket's event names by its dialect.
+//!
+//! The channel's name carries the format's version (`emits.v2`: one emit
+//! per message, with its names per dialect), so nodes of an older format
+//! never read what they cannot: they miss each other's emits instead, and
+//! their clients catch up by seq, until the roll is over.
 //!
 //! Redis slow or away: this node's sockets already have everything. A
 //! batch that could not be published is tried again (everything after it
@@ -30,7 +35,7 @@ use socketioxide_redis::drivers::Driver;
 use tokio::{sync::mpsc, task::JoinHandle};
 use uuid::Uuid;
 
-use super::{Io, fanout::deliver, outbound::Emit};
+use super::{Io, fanout::deliver, outbound::Emit, rooms::Names};
 use crate::cluster::ClusterDriver;
 
 /// The most emits one Redis message carries.
@@ -47,7 +52,8 @@ const INCOMING: usize = 8192;
 struct Out<'a> {
     to: &'a [String],
     except: &'a [String],
-    event: &'a str,
+    /// The names for `dm`, `backend` and `backend1` (`null`: not heard).
+    names: Names<'a>,
     data: &'a RawValue,
 }
 
@@ -56,7 +62,7 @@ struct Out<'a> {
 struct In {
     to: Vec<String>,
     except: Vec<String>,
-    event: String,
+    names: [Option<String>; 3],
     data: Box<RawValue>,
 }
 
@@ -69,7 +75,7 @@ type Queued = (Instant, Emit, Box<RawValue>);
 
 impl Crossing {
     /// Starts publishing this node's emits and delivering the other nodes'
-    /// on `{prefix}:emits` (the task returned, to stop before the
+    /// on `{prefix}:emits.v2` (the task returned, to stop before the
     /// namespace goes). The publishing task ends with the last handle.
     pub async fn start(
         io: &Io,
@@ -77,7 +83,7 @@ impl Crossing {
         prefix: &str,
         node: Uuid,
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
-        let channel = format!("{prefix}:emits");
+        let channel = format!("{prefix}:emits.v2");
         let incoming = driver.subscribe(channel.clone(), INCOMING).await?;
         let receiving = tokio::spawn(receive(io.clone(), incoming, node));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -108,7 +114,7 @@ async fn publish(
             .map(|(_, emit, data)| Out {
                 to: &emit.to,
                 except: &emit.except,
-                event: emit.event,
+                names: emit.names,
                 data,
             })
             .collect();
@@ -143,7 +149,8 @@ async fn receive(
         match serde_json::from_slice::<Vec<In>>(emits) {
             Ok(emits) => {
                 for emit in emits {
-                    deliver(&io, &emit.to, &emit.except, &emit.event, &emit.data);
+                    let names = Names(emit.names.each_ref().map(Option::as_deref));
+                    deliver(&io, &emit.to, &emit.except, names, &emit.data);
                 }
             }
             Err(err) => tracing::warn!(error = %err, "unreadable emits from another node"),

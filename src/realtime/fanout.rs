@@ -13,7 +13,7 @@ use super::{
     Io,
     crossing::Crossing,
     outbound::{self, Action, Emit, Lookups, Needs},
-    rooms::Dialect,
+    rooms::{Dialect, Names},
     session::Conn,
 };
 use crate::{
@@ -72,7 +72,7 @@ impl Fanout {
         let Some(data) = raw(&emit) else {
             return;
         };
-        deliver(io, &emit.to, &emit.except, emit.event, &data);
+        deliver(io, &emit.to, &emit.except, emit.names, &data);
         if let Some(crossing) = self.0.get() {
             crossing.push(emit, data);
         }
@@ -173,39 +173,27 @@ async fn carry_out(io: &Io, state: &AppState, fanout: &Fanout, actions: Vec<Acti
     }
 }
 
-const DIALECT_ROOMS: [Dialect; 4] = [
-    Dialect::All,
-    Dialect::Dm,
-    Dialect::Backend,
-    Dialect::Backend1,
-];
-
-fn is_dialect_room(room: &str) -> bool {
-    DIALECT_ROOMS.iter().any(|d| d.room() == room)
-}
-
 /// An emit's data, serialized once for every socket (and the other nodes).
 fn raw(emit: &Emit) -> Option<Box<serde_json::value::RawValue>> {
     serde_json::value::to_raw_value(&emit.data)
         .inspect_err(
-            |err| tracing::error!(error = %err, event = emit.event, "an event did not serialize"),
+            |err| tracing::error!(error = %err, names = ?emit.names, "an event did not serialize"),
         )
         .ok()
 }
 
 /// Sends an emit to this node's sockets in any of `to`, except those in any
-/// of `except`. An emit with no room is dropped: to socket.io, no room
-/// means every socket. An emit that leaves out some dialects goes socket by
-/// socket to the sockets of its rooms (a conversation's members: a few),
-/// each checked against its own dialect. Handing socket.io `except` rooms
-/// instead makes it collect every socket of those rooms into a set for each
-/// emit, and every socket is in a dialect room: a cost that grows with
-/// everyone connected, paid for every message.
+/// of `except`, each under the names its dialect hears. An emit with no
+/// room is dropped: to socket.io, no room means every socket. The dialect
+/// is read from each socket (a conversation's members' devices: a few)
+/// rather than kept as a room to leave out: socket.io collects every
+/// socket of an `except` room into a set for each emit, and every socket
+/// would be in a dialect room, a cost that grows with everyone connected.
 pub(crate) fn deliver(
     io: &Io,
     to: &[String],
     except: &[String],
-    event: &str,
+    names: Names<'_>,
     data: &serde_json::value::RawValue,
 ) {
     // No namespace (the server is closing): nobody to deliver to.
@@ -215,42 +203,43 @@ pub(crate) fn deliver(
     if to.is_empty() {
         return;
     }
-    let (dialects, others): (Vec<&String>, Vec<&String>) =
-        except.iter().partition(|room| is_dialect_room(room));
-    let left_out: Vec<_> = if others.is_empty() {
+    let left_out: Vec<_> = if except.is_empty() {
         vec![]
     } else {
-        let others: Vec<String> = others.into_iter().cloned().collect();
         here.clone()
-            .to(others)
+            .to(except.to_vec())
             .sockets()
             .into_iter()
             .map(|s| s.id)
             .collect()
     };
+    let same_for_all = names.is_every();
     for socket in here.to(to.to_vec()).sockets() {
-        let dialect_left_out = !dialects.is_empty()
-            && socket
-                .extensions
-                .get::<Conn>()
-                .is_some_and(|conn| dialects.iter().any(|room| *room == conn.dialect.room()));
-        if dialect_left_out || left_out.contains(&socket.id) {
+        if left_out.contains(&socket.id) {
             continue;
         }
-        match socket.emit(event, data) {
-            Ok(()) => {}
-            // The client reads slower than it is sent to: rather than let it
-            // miss this event unknowingly, end the connection; the client
-            // reconnects and catches up by seq.
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                tracing::warn!(
-                    socket = %socket.id,
-                    event,
-                    "a client fell behind its socket's buffer: disconnected to resync"
-                );
-                let _ = socket.disconnect();
+        let dialect = if same_for_all {
+            Dialect::All
+        } else {
+            socket.extensions.get::<Dialect>().unwrap_or(Dialect::All)
+        };
+        for event in names.heard_by(dialect) {
+            match socket.emit(event, data) {
+                Ok(()) => {}
+                // The client reads slower than it is sent to: rather than
+                // let it miss this event unknowingly, end the connection;
+                // the client reconnects and catches up by seq.
+                Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                    tracing::warn!(
+                        socket = %socket.id,
+                        event,
+                        "a client fell behind its socket's buffer: disconnected to resync"
+                    );
+                    let _ = socket.disconnect();
+                    break;
+                }
+                Err(err) => tracing::debug!(error = ?err, event, "emit failed"),
             }
-            Err(err) => tracing::debug!(error = ?err, event, "emit failed"),
         }
     }
 }

@@ -197,9 +197,7 @@ async fn typing(ctx: Ctx, data: Value, started: bool) -> AppResult<Value> {
         return Err(AppError::NotFound("conversation"));
     }
     let (_, me) = ctx.conn.actor.participant()?;
-    for emit in outbound::typing(id, me, started) {
-        ctx.fanout.send(&ctx.io, emit);
-    }
+    ctx.fanout.send(&ctx.io, outbound::typing(id, me, started));
     Ok(json!({ "conversationId": id.0 }))
 }
 

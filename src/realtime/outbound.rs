@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use payloads::{chat_request_payload, conversation_payload, member_payload, profile_payload};
 pub use payloads::{message_payload, presence_payload};
 
-use super::rooms::{self, Dialect};
+use super::rooms::{self, Names};
 use crate::{
     domain::{
         ConversationId, ParticipantId, events::DomainEvent, participant::Participant,
@@ -28,12 +28,13 @@ use crate::{
     },
 };
 
-/// One emit: to the sockets in any of `to`, except those in any of `except`.
+/// One emit: to the sockets in any of `to`, except those in any of
+/// `except`, under the names their dialects hear.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Emit {
     pub to: Vec<String>,
     pub except: Vec<String>,
-    pub event: &'static str,
+    pub names: Names<'static>,
     pub data: Value,
 }
 
@@ -93,21 +94,16 @@ pub fn needs(event: &DomainEvent) -> Needs {
     }
 }
 
+/// An event every dialect hears under one name.
 fn emit(to: Vec<String>, event: &'static str, data: Value) -> Action {
+    emit_as(to, Names::every(event), data)
+}
+
+fn emit_as(to: Vec<String>, names: Names<'static>, data: Value) -> Action {
     Action::Emit(Emit {
         to,
         except: vec![],
-        event,
-        data,
-    })
-}
-
-/// An event that only sockets hearing `dialect` (or all) get.
-fn emit_in(dialect: Dialect, to: Vec<String>, event: &'static str, data: Value) -> Action {
-    Action::Emit(Emit {
-        to,
-        except: dialect.others(),
-        event,
+        names,
         data,
     })
 }
@@ -198,18 +194,12 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
             members,
             sender_kind,
         } => {
-            let data = message_payload(message, *sender_kind);
-            let to = rooms::users(members);
-            vec![
-                emit_in(Dialect::Dm, to.clone(), "dm:message_received", data.clone()),
-                emit_in(
-                    Dialect::Backend,
-                    to.clone(),
-                    "receive-message",
-                    data.clone(),
-                ),
-                emit_in(Dialect::Backend1, to, "message", data),
-            ]
+            let names = Names::each("dm:message_received", "receive-message", "message");
+            vec![emit_as(
+                rooms::users(members),
+                names,
+                message_payload(message, *sender_kind),
+            )]
         }
         DomainEvent::MessageEdited {
             message,
@@ -276,14 +266,10 @@ pub fn plan(event: &DomainEvent, found: &Lookups) -> Vec<Action> {
             if *read_moved {
                 let mut read = cursor(*read_seq);
                 read["readBy"] = json!(participant.0);
-                actions.push(emit_in(Dialect::Dm, to.clone(), "dm:messages_read", read));
-                let backends = Action::Emit(Emit {
-                    to,
-                    except: vec![Dialect::Dm.room().to_owned()],
-                    event: "read_up_to",
-                    data: cursor(*read_seq),
-                });
-                actions.push(backends);
+                let dm = Names::dm("dm:messages_read");
+                actions.push(emit_as(to.clone(), dm, read));
+                let backends = Names::backends("read_up_to");
+                actions.push(emit_as(to, backends, cursor(*read_seq)));
             }
             actions
         }
@@ -349,40 +335,25 @@ pub fn emits(actions: &[Action]) -> Vec<&Emit> {
 }
 
 /// Typing in a conversation: to its room, except the typist's own devices.
-pub fn typing(conversation: ConversationId, who: ParticipantId, started: bool) -> Vec<Emit> {
+pub fn typing(conversation: ConversationId, who: ParticipantId, started: bool) -> Emit {
     let data = json!({
         "conversationId": conversation.0,
         "userId": who.0,
         "participantId": who.0,
         "isTyping": started,
     });
-    let room = rooms::conversation(conversation);
-    let me = rooms::user(who);
-    let except = |dialect: Dialect| {
-        let mut except = dialect.others();
-        except.push(me.clone());
-        except
-    };
-    let (dm, backend) = if started {
-        ("dm:typing_start", "typing")
+    // Both backends use the same names.
+    let names = if started {
+        Names::each("dm:typing_start", "typing", "typing")
     } else {
-        ("dm:typing_stop", "typing-stopped")
+        Names::each("dm:typing_stop", "typing-stopped", "typing-stopped")
     };
-    vec![
-        Emit {
-            to: vec![room.clone()],
-            except: except(Dialect::Dm),
-            event: dm,
-            data: data.clone(),
-        },
-        Emit {
-            to: vec![room],
-            // Both backends use the same names.
-            except: vec![Dialect::Dm.room().to_owned(), me],
-            event: backend,
-            data,
-        },
-    ]
+    Emit {
+        to: vec![rooms::conversation(conversation)],
+        except: vec![rooms::user(who)],
+        names,
+        data,
+    }
 }
 
 #[cfg(test)]

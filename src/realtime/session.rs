@@ -28,12 +28,12 @@ use crate::{
 const CATCH_UP_CONVERSATIONS: u32 = 100;
 const CATCH_UP_MESSAGES: u32 = 100;
 
-/// What a connected socket is, stored in its extensions.
+/// What a connected socket is, stored in its extensions (beside its
+/// [`Dialect`], stored alone: the fan-out reads it for every emit).
 #[derive(Debug, Clone)]
 pub struct Conn {
     pub actor: Actor,
     pub session: SessionId,
-    pub dialect: Dialect,
     presence: Arc<Counted>,
 }
 
@@ -153,7 +153,6 @@ pub async fn authenticate(
         rooms::user(me),
         rooms::session(session),
         rooms::tenant(tenant),
-        dialect.room().to_owned(),
     ]);
     // One read gives the conversations' rooms (typing) and which of them
     // the catch-up must send. Messages go to the user's room, joined above,
@@ -179,10 +178,10 @@ pub async fn authenticate(
         }
         Err(err) => tracing::warn!(error = %err, "joining conversation rooms failed"),
     }
+    s.extensions.insert(dialect);
     s.extensions.insert(Conn {
         actor,
         session,
-        dialect,
         presence: Arc::default(),
     });
     inbound::register(&s);
@@ -236,7 +235,7 @@ pub async fn on_connect(s: SocketRef, State(state): State<AppState>) {
         state.core.connection_closed(&conn.actor);
         return;
     }
-    tracing::debug!(socket = %s.id, dialect = conn.dialect.room(), "socket connected");
+    tracing::debug!(socket = %s.id, dialect = ?s.extensions.get::<Dialect>(), "socket connected");
     catch_up(s, state, conn.actor, joined.map(|j| j.behind)).await;
 }
 

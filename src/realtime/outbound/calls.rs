@@ -12,7 +12,7 @@ use crate::{
         events::DomainEvent,
         participant::Participant,
     },
-    realtime::rooms,
+    realtime::rooms::{self, Names},
     wire::{
         call::{CallView, JoinView},
         to_value,
@@ -23,7 +23,7 @@ fn emit(to: Vec<String>, except: Vec<String>, event: &'static str, data: Value) 
     Action::Emit(Emit {
         to,
         except,
-        event,
+        names: Names::every(event),
         data,
     })
 }
@@ -190,11 +190,11 @@ mod tests {
         let actions = plan(&changed(&c, None, None), None);
         let sent = emits(&actions);
         assert_eq!(sent.len(), 2);
-        assert_eq!(sent[0].event, "call:incoming");
+        assert_eq!(sent[0].names, Names::every("call:incoming"));
         assert_eq!(sent[0].to, vec![rooms::user(c.callee_id)]);
         assert_eq!(sent[0].data["agoraToken"], "007token2");
         assert_eq!(sent[0].data["uid"], 2);
-        assert_eq!(sent[1].event, "call:initiated");
+        assert_eq!(sent[1].names, Names::every("call:initiated"));
         assert_eq!(sent[1].to, vec![rooms::user(c.caller_id)]);
         assert_eq!(sent[1].data["agoraToken"], "007token1");
     }
@@ -205,9 +205,9 @@ mod tests {
         let session = SessionId::new();
         let actions = plan(&changed(&c, Some(CallAction::Accept), Some(session)), None);
         let sent = emits(&actions);
-        assert_eq!(sent[0].event, "call:accepted");
+        assert_eq!(sent[0].names, Names::every("call:accepted"));
         assert_eq!(sent[0].to, vec![rooms::user(c.caller_id)]);
-        assert_eq!(sent[1].event, "call:answered_elsewhere");
+        assert_eq!(sent[1].names, Names::every("call:answered_elsewhere"));
         assert_eq!(sent[1].to, vec![rooms::user(c.callee_id)]);
         assert_eq!(sent[1].except, vec![rooms::session(session)]);
     }
@@ -217,13 +217,14 @@ mod tests {
         let mut c = call(CallStatus::Ended, Transport::Webrtc);
         c.end_reason = Some(EndReason::Completed);
         let actions = plan(&changed(&c, Some(CallAction::End), None), None);
-        let names: Vec<_> = emits(&actions).iter().map(|e| e.event).collect();
-        assert_eq!(names, vec!["call:ended", "call:hangup"]);
+        let names: Vec<_> = emits(&actions).iter().map(|e| e.names).collect();
+        let expected = ["call:ended", "call:hangup"].map(Names::every);
+        assert_eq!(names, expected);
         let missed = call(CallStatus::Missed, Transport::Agora);
         let actions = plan(&changed(&missed, Some(CallAction::Timeout), None), None);
         let sent = emits(&actions);
         assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].event, "call:missed");
+        assert_eq!(sent[0].names, Names::every("call:missed"));
         assert_eq!(sent[0].to.len(), 2);
     }
 
@@ -241,7 +242,7 @@ mod tests {
         let actions = plan(&event, None);
         let sent = emits(&actions);
         assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].event, "call:invite");
+        assert_eq!(sent[0].names, Names::every("call:invite"));
         assert_eq!(sent[0].to, vec![rooms::user(c.callee_id)]);
         assert_eq!(sent[0].data["sdp"], "v=0");
         assert_eq!(sent[0].data["callId"], json!(c.id.0));

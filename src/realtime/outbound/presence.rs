@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{Action, Emit, presence_payload};
 use crate::{
     domain::{ConversationId, ParticipantId},
-    realtime::rooms,
+    realtime::rooms::{self, Names},
 };
 
 /// `presence` and `user-status-changed` to their conversations' rooms
@@ -35,7 +35,7 @@ pub fn plan(
             Action::Emit(Emit {
                 to: to.clone(),
                 except: except.clone(),
-                event,
+                names: Names::every(event),
                 data: data.clone(),
             })
         })

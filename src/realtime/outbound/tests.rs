@@ -50,28 +50,23 @@ fn a_message_goes_to_every_members_devices_once_per_dialect() {
     );
     let actions = plan(&event, &Lookups::default());
     let emits = emits(&actions);
-    let names: Vec<&str> = emits.iter().map(|e| e.event).collect();
-    assert_eq!(names, ["dm:message_received", "receive-message", "message"]);
-    for e in &emits {
-        assert_eq!(e.to, [rooms::user(a), rooms::user(b)]);
-        assert_eq!(
-            e.except.len(),
-            2,
-            "only the other two dialects are left out"
-        );
-        assert!(!e.except.contains(&"dialect:all".to_owned()));
-        assert_eq!(e.data["seq"], json!(7));
-        assert_eq!(
-            e.data["content"],
-            json!("<b>hi</b>"),
-            "stored and sent as is"
-        );
-        assert_eq!(e.data["senderType"], json!("user"));
-        assert_eq!(e.data["conversationId"], json!(conversation.0));
-        assert_eq!(e.data["clientMsgId"], json!("c-1"));
-    }
-    assert!(emits[0].except.contains(&"dialect:backend".to_owned()));
-    assert!(emits[2].except.contains(&"dialect:dm".to_owned()));
+    assert_eq!(emits.len(), 1, "one emit serves every dialect");
+    let e = emits[0];
+    assert_eq!(
+        e.names,
+        Names::each("dm:message_received", "receive-message", "message")
+    );
+    assert_eq!(e.to, [rooms::user(a), rooms::user(b)]);
+    assert!(e.except.is_empty());
+    assert_eq!(e.data["seq"], json!(7));
+    assert_eq!(
+        e.data["content"],
+        json!("<b>hi</b>"),
+        "stored and sent as is"
+    );
+    assert_eq!(e.data["senderType"], json!("user"));
+    assert_eq!(e.data["conversationId"], json!(conversation.0));
+    assert_eq!(e.data["clientMsgId"], json!("c-1"));
 }
 
 #[test]
@@ -91,22 +86,22 @@ fn receipts_name_the_cursor_that_moved() {
         plan(&event, &Lookups::default())
             .iter()
             .filter_map(|a| match a {
-                Action::Emit(e) => Some(e.event),
+                Action::Emit(e) => Some(e.names),
                 _ => None,
             })
             .collect::<Vec<_>>()
     };
-    assert_eq!(names(receipt(true, false)), ["delivered"]);
+    assert_eq!(names(receipt(true, false)), [Names::every("delivered")]);
     assert_eq!(
         names(receipt(false, true)),
-        ["dm:messages_read", "read_up_to"]
+        [Names::dm("dm:messages_read"), Names::backends("read_up_to")]
     );
     let actions = plan(&receipt(true, true), &Lookups::default());
     let emits = emits(&actions);
     assert_eq!(emits[0].data["seq"], json!(5));
     assert_eq!(emits[1].data["readBy"], json!(b.0));
     assert_eq!(emits[2].data["seq"], json!(4));
-    assert_eq!(emits[2].except, [Dialect::Dm.room()]);
+    assert!(emits[2].data.get("readBy").is_none());
 }
 
 #[test]
@@ -221,7 +216,7 @@ fn presence_goes_to_the_audience_only() {
     assert_eq!(emits.len(), 2);
     assert_eq!(emits[0].to, [rooms::user(friend)]);
     assert_eq!(emits[0].data["status"], json!("offline"));
-    assert_eq!(emits[1].event, "user-status-changed");
+    assert_eq!(emits[1].names, Names::every("user-status-changed"));
 }
 
 #[test]
@@ -244,7 +239,7 @@ fn coming_online_from_a_socket_tells_its_conversations_without_a_lookup() {
         assert_eq!(e.except, [rooms::user(who)], "not their own devices");
         assert_eq!(e.data["status"], json!("online"));
     }
-    assert_eq!(emits[1].event, "user-status-changed");
+    assert_eq!(emits[1].names, Names::every("user-status-changed"));
     let none = DomainEvent::PresenceChanged {
         tenant: TenantId(id()),
         participant: who,
@@ -262,12 +257,15 @@ fn coming_online_from_a_socket_tells_its_conversations_without_a_lookup() {
 fn typing_skips_the_typists_own_devices() {
     let who = ParticipantId(id());
     let conversation = ConversationId(id());
-    let emits = typing(conversation, who, true);
-    assert_eq!(emits[0].event, "dm:typing_start");
-    assert_eq!(emits[1].event, "typing");
-    for e in &emits {
-        assert_eq!(e.to, [rooms::conversation(conversation)]);
-        assert!(e.except.contains(&rooms::user(who)));
-    }
-    assert_eq!(typing(conversation, who, false)[1].event, "typing-stopped");
+    let started = typing(conversation, who, true);
+    assert_eq!(
+        started.names,
+        Names::each("dm:typing_start", "typing", "typing")
+    );
+    assert_eq!(started.to, [rooms::conversation(conversation)]);
+    assert_eq!(started.except, [rooms::user(who)]);
+    assert_eq!(
+        typing(conversation, who, false).names,
+        Names::each("dm:typing_stop", "typing-stopped", "typing-stopped")
+    );
 }
