@@ -112,15 +112,7 @@ async fn a_change_on_one_node_takes_effect_on_the_other_within_a_second() {
         )
         .await
         .data();
-    world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "maxMessageChars": 10 }),
-        )
-        .await
-        .data();
+    world.settings(json!({ "maxMessageChars": 10 })).await;
     within(
         ONE_SECOND,
         "the new message limit holds on the other node",
@@ -186,14 +178,8 @@ async fn the_nodes_hear_each_other_and_share_presence_again_after_redis_restarts
 async fn two_nodes_allow_a_rate_once_between_them_not_once_each() {
     let (world, other) = shared_world().await;
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "messagesPerParticipant": { "max": 4, "perSeconds": 600 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "messagesPerParticipant": { "max": 4, "perSeconds": 600 } }))
+        .await;
     let conversation = world.open(&world.user, &world.astro).await;
     let path = format!("/api/conversations/{conversation}/messages");
     // Eight at once, four on each node: counted in Redis, exactly four of
@@ -230,14 +216,8 @@ async fn two_nodes_allow_a_rate_once_between_them_not_once_each() {
     }
     // Logins too: an account's, counted across the nodes.
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "loginPerAccount": { "max": 2, "perSeconds": 600 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "loginPerAccount": { "max": 2, "perSeconds": 600 } }))
+        .await;
     let (_, email) = world
         .app
         .participant(&world.tenant, ParticipantType::User, "Ravi")

@@ -225,14 +225,8 @@ async fn a_restart_right_after_the_messages_loses_no_notification_and_doubles_no
 async fn notifications_older_than_the_tenants_retention_are_purged() {
     let world = quiet_world().await;
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "notificationRetentionDays": 7 }),
-        )
-        .await
-        .data();
+        .settings(json!({ "notificationRetentionDays": 7 }))
+        .await;
     let conversation = world.open(&world.user, &world.astro).await;
     world.send(&world.user, &conversation, "hello").await;
     inbox_until(&world.app, &world.astro, |i| !i.is_empty()).await;

@@ -106,6 +106,15 @@ impl World {
             .clone()
     }
 
+    /// Changes the tenant's settings as its admin; returns them, changed.
+    pub async fn settings(&self, patch: Value) -> Value {
+        self.app
+            .patch("/api/settings", &self.admin.access, patch)
+            .await
+            .data()
+            .clone()
+    }
+
     pub async fn call(&self, who: &Login, method: Method, path: &str, body: Option<Value>) -> Res {
         self.app.call(method, path, Some(&who.access), body).await
     }

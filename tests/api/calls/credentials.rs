@@ -132,14 +132,8 @@ async fn only_admins_get_admin_call_tokens_and_calls_beyond_the_rate_get_429() {
         .assert_error(403, "forbidden");
 
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "callsPerParticipant": { "max": 2, "perSeconds": 3600 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "callsPerParticipant": { "max": 2, "perSeconds": 3600 } }))
+        .await;
     for _ in 0..2 {
         let id = id_of(&initiate(&world, &world.user, &world.astro).await);
         call_as(&world, &world.user, &id, "end").await.data();

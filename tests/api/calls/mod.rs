@@ -48,14 +48,8 @@ async fn world_with(configure: impl FnOnce(&mut samvad::config::Config)) -> Worl
     let world = World::in_app(TestApp::spawn_with(configure).await, "acme").await;
     // Tests place many calls: lift the per-participant call limit.
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "callsPerParticipant": { "max": 1000, "perSeconds": 3600 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "callsPerParticipant": { "max": 1000, "perSeconds": 3600 } }))
+        .await;
     world
 }
 

@@ -11,15 +11,7 @@ use super::*;
 async fn an_unanswered_call_is_missed_after_the_tenant_ring_timeout() {
     let world = world().await;
     configure_agora(&world).await;
-    world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "ringTimeoutSeconds": 1 }),
-        )
-        .await
-        .data();
+    world.settings(json!({ "ringTimeoutSeconds": 1 })).await;
     let id = id_of(&initiate(&world, &world.admin, &world.astro).await);
     let missed = wait_for(&world, &world.admin, &id, |c| c["status"] != "initiated").await;
     assert_eq!(missed["status"], "missed");
@@ -54,15 +46,7 @@ async fn an_unanswered_call_is_missed_after_the_tenant_ring_timeout() {
 async fn a_ringing_call_still_times_out_after_a_restart() {
     let world = world().await;
     configure_agora(&world).await;
-    world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "ringTimeoutSeconds": 2 }),
-        )
-        .await
-        .data();
+    world.settings(json!({ "ringTimeoutSeconds": 2 })).await;
     let id = id_of(&initiate(&world, &world.admin, &world.astro).await);
     let World {
         app,

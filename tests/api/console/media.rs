@@ -146,14 +146,8 @@ async fn the_dashboard_shows_the_storage_used_against_the_quota() {
     // Arrange
     let world = World::new().await;
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "media": { "storageQuotaBytes": 2 * 1024 * 1024 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "media": { "storageQuotaBytes": 2 * 1024 * 1024 } }))
+        .await;
     let browser = Browser::admin(&world.app, &world.tenant).await;
     let before = browser.get("/console").await;
 

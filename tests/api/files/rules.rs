@@ -85,14 +85,8 @@ async fn programs_and_kinds_the_tenant_does_not_take_are_refused_by_their_bytes(
         .await
         .assert_error(415, "file_type_not_allowed");
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "media": { "allowedKinds": ["image", "file"] } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "media": { "allowedKinds": ["image", "file"] } }))
+        .await;
     try_upload(&world, &world.user, "a.png", fixture("tone.mp3"))
         .await
         .assert_error(415, "file_type_not_allowed");
@@ -146,14 +140,8 @@ async fn a_decompression_bomb_is_refused_and_a_photo_loses_its_gps_and_stands_up
 async fn an_oversize_stream_is_cut_off_with_413_while_it_arrives_and_nothing_is_kept() {
     let world = World::new().await;
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "media": { "fileMaxBytes": 65536 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "media": { "fileMaxBytes": 65536 } }))
+        .await;
     let mut socket = raw_upload(&world, None).await;
     let chunk = |data: &[u8]| {
         let mut c = format!("{:x}\r\n", data.len()).into_bytes();
@@ -195,14 +183,8 @@ async fn an_oversize_stream_is_cut_off_with_413_while_it_arrives_and_nothing_is_
 async fn an_upload_past_the_tenants_quota_is_refused() {
     let world = World::new().await;
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "media": { "storageQuotaBytes": 1_048_576 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "media": { "storageQuotaBytes": 1_048_576 } }))
+        .await;
     upload(&world, &world.user, "a.bin", random_bytes(1_000_000)).await;
     try_upload(&world, &world.user, "b.bin", random_bytes(100_000))
         .await
@@ -231,14 +213,8 @@ async fn an_upload_past_the_tenants_quota_is_refused() {
 async fn a_file_smaller_than_the_sniffed_head_is_still_held_to_its_kinds_limit() {
     let world = World::new().await;
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "media": { "imageMaxBytes": 2048 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "media": { "imageMaxBytes": 2048 } }))
+        .await;
     try_upload(&world, &world.user, "p.jpg", fixture("photo-rot6-gps.jpg"))
         .await
         .assert_error(413, "file_too_large");

@@ -49,14 +49,7 @@ async fn senders_edit_within_the_window_and_others_never() {
         .await
         .assert_error(422, "validation_failed");
 
-    w.app
-        .patch(
-            "/api/settings",
-            &w.admin.access,
-            json!({ "messageEditWindowSeconds": 0 }),
-        )
-        .await
-        .data();
+    w.settings(json!({ "messageEditWindowSeconds": 0 })).await;
     w.app
         .patch(&path, &w.user.access, json!({ "content": "too late" }))
         .await

@@ -177,14 +177,7 @@ async fn content_is_validated_then_stored_exactly_as_sent() {
         .post(&path, Some(&w.user.access), json!({ "type": "image" }))
         .await
         .assert_error(422, "validation_failed");
-    w.app
-        .patch(
-            "/api/settings",
-            &w.admin.access,
-            json!({ "maxMessageChars": 10 }),
-        )
-        .await
-        .data();
+    w.settings(json!({ "maxMessageChars": 10 })).await;
     w.app
         .post(
             &path,
@@ -206,14 +199,8 @@ async fn content_is_validated_then_stored_exactly_as_sent() {
 #[tokio::test]
 async fn sends_beyond_the_tenants_rate_get_429() {
     let w = World::new().await;
-    w.app
-        .patch(
-            "/api/settings",
-            &w.admin.access,
-            json!({ "messagesPerParticipant": { "max": 3, "perSeconds": 60 } }),
-        )
-        .await
-        .data();
+    w.settings(json!({ "messagesPerParticipant": { "max": 3, "perSeconds": 60 } }))
+        .await;
     let id = w.open(&w.user, &w.astro).await;
     for n in 0..3 {
         w.send(&w.user, &id, &format!("m{n}")).await;

@@ -10,15 +10,7 @@ use serde_json::{Value, json};
 use crate::world::World;
 
 async fn guard(world: &World, rules: Value) {
-    world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "contactGuard": rules }),
-        )
-        .await
-        .data();
+    world.settings(json!({ "contactGuard": rules })).await;
 }
 
 async fn post(

@@ -123,15 +123,7 @@ async fn an_erased_participant_is_anonymised_signed_out_and_their_messages_delet
 #[tokio::test]
 async fn a_tenant_may_keep_an_erased_participant_s_messages() {
     let world = World::new().await;
-    world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "erasedMessages": "keep" }),
-        )
-        .await
-        .data();
+    world.settings(json!({ "erasedMessages": "keep" })).await;
     let conversation = world.open(&world.user, &world.astro).await;
     world
         .send(&world.user, &conversation, "kept for the record")
@@ -218,14 +210,8 @@ async fn erasure_is_for_admins_within_their_tenant_and_requests_can_be_declined(
 async fn an_erasure_of_many_messages_tombstones_them_all_batch_by_batch() {
     let world = World::new().await;
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "messagesPerParticipant": { "max": 10000, "perSeconds": 60 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "messagesPerParticipant": { "max": 10000, "perSeconds": 60 } }))
+        .await;
     let conversation = world.open(&world.user, &world.astro).await;
     let path = format!("/api/conversations/{conversation}/messages");
     // More than two of the erasure's batches (200), the astrologer's reply

@@ -59,14 +59,8 @@ async fn old_messages_calls_and_audit_entries_go_and_the_rest_stays() {
     assert_eq!(none.messages + none.audit, 0);
 
     world
-        .app
-        .patch(
-            "/api/settings",
-            &world.admin.access,
-            json!({ "retention": { "messagesDays": 30, "auditDays": 365, "callsDays": 90 } }),
-        )
-        .await
-        .data();
+        .settings(json!({ "retention": { "messagesDays": 30, "auditDays": 365, "callsDays": 90 } }))
+        .await;
     let removed = world.app.core.apply_retention(3).await.unwrap();
 
     assert_eq!(removed.messages, 7, "in batches of three");

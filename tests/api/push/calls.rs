@@ -9,14 +9,7 @@ use crate::calls::configure_agora;
 
 async fn call(w: &super::PushWorld, ring_secs: u32) -> String {
     configure_agora(w).await;
-    w.app
-        .patch(
-            "/api/settings",
-            &w.admin.access,
-            json!({ "ringTimeoutSeconds": ring_secs }),
-        )
-        .await
-        .data();
+    w.settings(json!({ "ringTimeoutSeconds": ring_secs })).await;
     w.app
         .post(
             "/api/calls/initiate",

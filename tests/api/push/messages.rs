@@ -182,14 +182,7 @@ async fn muted_quiet_hours_and_push_none_get_no_push_and_say_why() {
 #[tokio::test]
 async fn a_tenant_can_hide_message_text_in_pushes() {
     let w = push_world().await;
-    w.app
-        .patch(
-            "/api/settings",
-            &w.admin.access,
-            json!({ "pushHideText": true }),
-        )
-        .await
-        .data();
+    w.settings(json!({ "pushHideText": true })).await;
     device(&w.app, &w.astro, "fcm", "astro-phone", false).await;
     let conversation = w.open(&w.user, &w.astro).await;
 
