@@ -98,6 +98,13 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 /// trip per acquire, several per request. Only a connection that sat idle
 /// long enough for the server or a proxy to have dropped it is pinged here.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
+    pool_options(max_connections)
+        .connect_with(options(url)?)
+        .await
+        .with_context(|| format!("cannot connect to MySQL at {}", redact_url(url)))
+}
+
+fn pool_options(max_connections: u32) -> MySqlPoolOptions {
     MySqlPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -110,9 +117,26 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
                 Ok(true)
             })
         })
-        .connect_with(options(url)?)
-        .await
-        .with_context(|| format!("cannot connect to MySQL at {}", redact_url(url)))
+}
+
+/// Prepared statements each message writer's connection keeps. The
+/// writer's statements take a list of rows whose length is the batch's,
+/// so each length is a statement of its own to MariaDB: the lengths are
+/// rounded up to a few sizes (`domain::lists`), and the writers have
+/// connections of their own so that those statements stay prepared
+/// instead of pushing out each other and everyone else's (the pool's
+/// connections keep sqlx's default of 100). At 5,000 msgs/s, one in five
+/// of the writers' statements was prepared again, and closed again after
+/// (BENCHMARKS.md, "Issue 13, continued: statements prepared again").
+pub const WRITER_STATEMENTS: usize = 512;
+
+/// The message writers' own pool, one connection per writer, to the
+/// database of `pool` (connected when first used).
+pub fn writers_pool(pool: &Pool, writers: usize) -> Pool {
+    let options = (*pool.connect_options())
+        .clone()
+        .statement_cache_capacity(WRITER_STATEMENTS);
+    pool_options(u32::try_from(writers.max(1)).unwrap_or(u32::MAX)).connect_lazy_with(options)
 }
 
 /// Whether the database answers, as the message writer last found it.

@@ -138,7 +138,7 @@ pub async fn run(config: &Config, args: CoreArgs) -> AppResult<(Value, String)> 
     let pool = db::prepare(
         config.database_url.expose(),
         config
-            .db_max_connections
+            .pool_connections()
             .max(bench_seed::IN_FLIGHT as u32 + 2),
     )
     .await

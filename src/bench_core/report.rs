@@ -106,7 +106,7 @@ pub(super) fn report(
         },
         "setup": {
             "seedSeconds": seeded["seconds"],
-            "dbMaxConnections": config.db_max_connections.max(bench_seed::IN_FLIGHT as u32 + 2),
+            "dbMaxConnections": config.pool_connections().max(bench_seed::IN_FLIGHT as u32 + 2) as usize + config.writers,
             "sendQueue": config.send_queue,
             "writers": config.writers,
             "clientMsgId": true,

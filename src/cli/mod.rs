@@ -146,7 +146,7 @@ fn outcome(result: anyhow::Result<()>) -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let pool = db::prepare(config.database_url.expose(), config.db_max_connections).await?;
+    let pool = db::prepare(config.database_url.expose(), config.pool_connections()).await?;
     let bind = config.bind;
     let dev = config.env == Environment::Dev;
     let state = AppState::new(config, pool).await?;

@@ -81,8 +81,9 @@ pub struct Config {
     /// past it a send is refused at once as `overloaded`.
     pub send_queue: usize,
     /// Message writer tasks (`SAMVAD_WRITERS`), each committing its share of
-    /// the conversations' sends in batches on a pooled connection of its own
-    /// (2 by default; 1 with `REDIS_URL`, where every node has its own).
+    /// the conversations' sends in batches on a connection of its own, one
+    /// of `db_max_connections` (2 by default; 1 with `REDIS_URL`, where
+    /// every node has its own).
     pub writers: usize,
     pub shutdown_timeout: Duration,
     /// How long a verified session stays cached before MySQL is asked again.
@@ -180,6 +181,13 @@ pub struct LegacyTokens {
 }
 
 impl Config {
+    /// The shared pool's size: `SAMVAD_DB_MAX_CONNECTIONS` less the
+    /// writers' own connections (`db::writers_pool`).
+    pub fn pool_connections(&self) -> u32 {
+        let writers = u32::try_from(self.writers).unwrap_or(u32::MAX);
+        self.db_max_connections.saturating_sub(writers).max(1)
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|key| std::env::var(key).ok())
@@ -257,7 +265,7 @@ impl Config {
         let writers = number(&get, "SAMVAD_WRITERS", default_writers)?;
         if writers > MAX_WRITERS || writers >= db_max_connections as usize {
             bail!(
-                "SAMVAD_WRITERS must be 1-{MAX_WRITERS} and below SAMVAD_DB_MAX_CONNECTIONS ({db_max_connections}): each writer holds a pooled connection while it commits, not `{writers}`"
+                "SAMVAD_WRITERS must be 1-{MAX_WRITERS} and below SAMVAD_DB_MAX_CONNECTIONS ({db_max_connections}): each writer has one of those connections to itself, not `{writers}`"
             );
         }
         let public_url = get("SAMVAD_PUBLIC_URL")

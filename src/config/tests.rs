@@ -214,7 +214,13 @@ fn writers_default_to_two_one_per_node_of_several_and_must_leave_pooled_connecti
     let redis = ("REDIS_URL", "redis://127.0.0.1:6379/");
     assert_eq!(with(&[redis]).unwrap().writers, 1);
     assert_eq!(with(&[redis, ("SAMVAD_WRITERS", "2")]).unwrap().writers, 2);
-    assert_eq!(with(&[("SAMVAD_WRITERS", "4")]).unwrap().writers, 4);
+    let four = with(&[("SAMVAD_WRITERS", "4")]).unwrap();
+    assert_eq!(four.writers, 4);
+    assert_eq!(
+        four.pool_connections(),
+        16,
+        "the writers' are part of the 20"
+    );
     for bad in [
         vec![("SAMVAD_WRITERS", "0")],
         vec![("SAMVAD_WRITERS", "33")],

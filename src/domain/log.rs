@@ -138,21 +138,24 @@ pub async fn append(conn: &mut MySqlConnection, entries: &[NewEntry]) -> sqlx::R
             .await?
             .last_insert_id();
     let first = head + 1 - count;
-    let mut insert = QueryBuilder::new(
-        "INSERT INTO event_log (position, tenant_id, kind, conversation_id, subject_id, seq, created_at) ",
-    );
     let mut position = first;
-    insert.push_values(entries, |mut row, entry| {
-        row.push_bind(position)
-            .push_bind(entry.tenant_id)
-            .push_bind(entry.kind.as_str())
-            .push_bind(entry.conversation_id)
-            .push_bind(entry.subject_id)
-            .push_bind(entry.seq)
-            .push_bind(entry.created_at);
-        position += 1;
-    });
-    insert.build().execute(conn).await?;
+    // A few rows to a statement, as the messages' (`lists::ROWS_PER_INSERT`).
+    for chunk in entries.chunks(crate::domain::lists::ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO event_log (position, tenant_id, kind, conversation_id, subject_id, seq, created_at) ",
+        );
+        insert.push_values(chunk, |mut row, entry| {
+            row.push_bind(position)
+                .push_bind(entry.tenant_id)
+                .push_bind(entry.kind.as_str())
+                .push_bind(entry.conversation_id)
+                .push_bind(entry.subject_id)
+                .push_bind(entry.seq)
+                .push_bind(entry.created_at);
+            position += 1;
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
     Ok(first)
 }
 

@@ -212,7 +212,7 @@ impl Core {
     fn writer(&self) -> &message::writer::Writer {
         self.writer.get_or_init(|| {
             message::writer::Writer::start(
-                self.pool.clone(),
+                crate::db::writers_pool(&self.pool, self.config.writers),
                 self.events.clone(),
                 self.limits.clone(),
                 self.config.writers,

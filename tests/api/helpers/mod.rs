@@ -100,7 +100,8 @@ impl TestApp {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::for_tests(&db.url);
-        config.db_max_connections = 5;
+        // Five shared, and the two writers' own.
+        config.db_max_connections = 7;
         config.public_url = base.clone();
         configure(&mut config);
         Self::start(db, config, listener).await
@@ -153,7 +154,7 @@ impl TestApp {
         listener: tokio::net::TcpListener,
     ) -> Self {
         let base = config.public_url.clone();
-        let pool = db::prepare(url, config.db_max_connections)
+        let pool = db::prepare(url, config.pool_connections())
             .await
             .expect("database");
         let state = AppState::new(config.clone(), pool.clone())

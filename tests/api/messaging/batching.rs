@@ -63,6 +63,67 @@ async fn a_client_msg_id_repeated_within_one_batch_is_stored_once() {
     assert_eq!(twice, 1);
 }
 
+/// A batch larger than one insert statement takes (64 rows), with lists
+/// padded to their next length: every send stored once, without gaps.
+#[tokio::test]
+async fn a_batch_of_150_sends_is_stored_whole() {
+    let w = World::new().await;
+    let id = w.open(&w.user, &w.astro).await;
+    let path = format!("/api/conversations/{id}/messages");
+    let holder = hold_the_row(&w.app, &id).await;
+    let first = w
+        .app
+        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
+    let batch = async {
+        wait_for_the_writer_at_the_row(&w.app).await;
+        let sends = futures::future::join_all((0..150).map(|i| {
+            // Both sides, a third with client ids, the user's "c:0" twice.
+            let who = if i % 2 == 0 { &w.user } else { &w.astro };
+            let client = match i {
+                148 => Some("c:0".to_owned()),
+                i if i % 3 == 0 => Some(format!("c:{i}")),
+                _ => None,
+            };
+            let body = json!({ "content": format!("n{i}"), "clientMsgId": client });
+            w.app.post(&path, Some(&who.access), body)
+        }));
+        let release = async {
+            wait_for_queued_sends(&w.app, 150).await;
+            holder.rollback().await.unwrap();
+        };
+        tokio::join!(sends, release).0
+    };
+    let (first, answers) = tokio::join!(first, batch);
+
+    assert_eq!(first.data()["seq"], json!(1));
+    let answered: std::collections::BTreeSet<u64> = answers
+        .iter()
+        .map(|a| a.data()["seq"].as_u64().unwrap())
+        .collect();
+    let mut stored = w.history(&w.user, &id).await;
+    let rest = format!("{path}?after=100&limit=100");
+    let rest = w.app.get(&rest, &w.user.access).await;
+    stored.extend(rest.data()["items"].as_array().unwrap().iter().cloned());
+    assert_eq!(stored.len(), 150, "the repeated client id is stored once");
+    assert_eq!(seqs(&stored), (1..=150).collect::<Vec<_>>(), "no gap");
+    assert_eq!(
+        answered,
+        (2..=150).collect(),
+        "each send answered with its message"
+    );
+    assert_eq!(answers[0].data()["id"], answers[148].data()["id"]);
+    let batches: std::collections::BTreeSet<&str> = stored[1..]
+        .iter()
+        .map(|m| m["createdAt"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        batches.len(),
+        1,
+        "one batch (its messages share their time)"
+    );
+    assert_eq!(w.conversation(&w.user, &id).await["lastSeq"], json!(150));
+}
+
 #[tokio::test]
 async fn a_statement_failing_in_a_batch_refuses_only_its_own_send() {
     let w = World::new().await;

@@ -114,6 +114,8 @@ fn rate_answer(checked: AppResult<()>) -> Result<(), u64> {
 pub struct Writer {
     shards: Vec<mpsc::UnboundedSender<Command>>,
     queued: Arc<AtomicUsize>,
+    /// The writers' own connections (`db::writers_pool`).
+    pool: Pool,
 }
 
 /// The fate of one send in a committed batch.
@@ -151,6 +153,7 @@ impl Writer {
     /// each other's conversations (only briefly for `log_head`, at commit).
     /// More writers make smaller batches, each costing MariaDB more per
     /// message (BENCHMARKS.md, "where the 10,000 msgs/s limit really lies").
+    /// `pool` is theirs alone, a connection each (`db::writers_pool`).
     pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>, writers: usize) -> Self {
         let queued = Arc::new(AtomicUsize::new(0));
         let db = crate::db::Health::new(pool.clone());
@@ -168,7 +171,11 @@ impl Writer {
                 commands
             })
             .collect();
-        Self { shards, queued }
+        Self {
+            shards,
+            queued,
+            pool,
+        }
     }
 
     /// Appends a message and answers once it is committed (or refused).
@@ -199,13 +206,15 @@ impl Writer {
         self.queued.load(Ordering::Relaxed)
     }
 
-    /// Writes what is queued, then stops; later sends are refused.
+    /// Writes what is queued, then stops and closes the writers'
+    /// connections; later sends are refused.
     pub async fn stop(&self) {
         let stops = self.shards.iter().filter_map(|shard| {
             let (done, stopped) = oneshot::channel();
             shard.send(Command::Stop(done)).ok().map(|()| stopped)
         });
         futures_util::future::join_all(stops).await;
+        self.pool.close().await;
     }
 }
 
