@@ -125,9 +125,10 @@ fn pool_options(max_connections: u32) -> MySqlPoolOptions {
 /// rounded up to a few sizes (`domain::lists`), and the writers have
 /// connections of their own so that those statements stay prepared
 /// instead of pushing out each other and everyone else's (the pool's
-/// connections keep sqlx's default of 100). At 5,000 msgs/s, one in five
-/// of the writers' statements was prepared again, and closed again after
-/// (BENCHMARKS.md, "Issue 13, continued: statements prepared again").
+/// connections keep sqlx's default of 100). At 5,000 msgs/s, about one
+/// in four of the writers' statements was prepared again, and closed
+/// again after (BENCHMARKS.md, "Issue 13, continued: statements prepared
+/// again").
 pub const WRITER_STATEMENTS: usize = 512;
 
 /// The message writers' own pool, one connection per writer, to the
