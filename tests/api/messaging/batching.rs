@@ -11,40 +11,57 @@ use serde_json::json;
 use sqlx::Connection;
 
 use super::{hold_the_row, seqs, wait_for_queued_sends, wait_for_the_writer_at_the_row};
-use crate::{helpers::TestApp, world::World};
+use crate::{
+    helpers::{Res, TestApp},
+    world::World,
+};
+
+/// The astrologer sends "ahead", which waits at the conversation's row
+/// (held here); then `sends` queue behind it and go as one batch once the
+/// row is released. Returns the first send's answer and theirs.
+async fn in_one_batch(
+    w: &World,
+    conversation: &str,
+    sends: Vec<impl std::future::Future<Output = Res>>,
+) -> (Res, Vec<Res>) {
+    let path = format!("/api/conversations/{conversation}/messages");
+    let holder = hold_the_row(&w.app, conversation).await;
+    let first = w
+        .app
+        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
+    let count = sends.len();
+    let batch = async {
+        wait_for_the_writer_at_the_row(&w.app).await;
+        let release = async {
+            wait_for_queued_sends(&w.app, count).await;
+            holder.rollback().await.unwrap();
+        };
+        tokio::join!(futures::future::join_all(sends), release).0
+    };
+    tokio::join!(first, batch)
+}
 
 #[tokio::test]
 async fn a_client_msg_id_repeated_within_one_batch_is_stored_once() {
     let w = World::new().await;
     let id = w.open(&w.user, &w.astro).await;
     let path = format!("/api/conversations/{id}/messages");
-    let holder = hold_the_row(&w.app, &id).await;
-    let first = w
-        .app
-        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
-    let batch = async {
-        wait_for_the_writer_at_the_row(&w.app).await;
-        let sends = futures::future::join_all([
-            w.app.post(
-                &path,
-                Some(&w.user.access),
-                json!({ "content": "twice", "clientMsgId": "phone:7" }),
-            ),
-            w.app.post(
-                &path,
-                Some(&w.user.access),
-                json!({ "content": "twice (retry)", "clientMsgId": "phone:7" }),
-            ),
-            w.app
-                .post(&path, Some(&w.astro.access), json!({ "content": "other" })),
-        ]);
-        let release = async {
-            wait_for_queued_sends(&w.app, 3).await;
-            holder.rollback().await.unwrap();
-        };
-        tokio::join!(sends, release).0
-    };
-    let (first, answers) = tokio::join!(first, batch);
+    let sends = vec![
+        (
+            &w.user,
+            json!({ "content": "twice", "clientMsgId": "phone:7" }),
+        ),
+        (
+            &w.user,
+            json!({ "content": "twice (retry)", "clientMsgId": "phone:7" }),
+        ),
+        (&w.astro, json!({ "content": "other" })),
+    ];
+    let sends = sends
+        .into_iter()
+        .map(|(who, body)| w.app.post(&path, Some(&who.access), body))
+        .collect();
+    let (first, answers) = in_one_batch(&w, &id, sends).await;
 
     assert_eq!(first.data()["seq"], json!(1));
     let (a, b) = (answers[0].data(), answers[1].data());
@@ -70,13 +87,8 @@ async fn a_batch_of_150_sends_is_stored_whole() {
     let w = World::new().await;
     let id = w.open(&w.user, &w.astro).await;
     let path = format!("/api/conversations/{id}/messages");
-    let holder = hold_the_row(&w.app, &id).await;
-    let first = w
-        .app
-        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
-    let batch = async {
-        wait_for_the_writer_at_the_row(&w.app).await;
-        let sends = futures::future::join_all((0..150).map(|i| {
+    let sends = (0..150)
+        .map(|i| {
             // Both sides, a third with client ids, the user's "c:0" twice.
             let who = if i % 2 == 0 { &w.user } else { &w.astro };
             let client = match i {
@@ -86,14 +98,9 @@ async fn a_batch_of_150_sends_is_stored_whole() {
             };
             let body = json!({ "content": format!("n{i}"), "clientMsgId": client });
             w.app.post(&path, Some(&who.access), body)
-        }));
-        let release = async {
-            wait_for_queued_sends(&w.app, 150).await;
-            holder.rollback().await.unwrap();
-        };
-        tokio::join!(sends, release).0
-    };
-    let (first, answers) = tokio::join!(first, batch);
+        })
+        .collect();
+    let (first, answers) = in_one_batch(&w, &id, sends).await;
 
     assert_eq!(first.data()["seq"], json!(1));
     let answered: std::collections::BTreeSet<u64> = answers
@@ -138,23 +145,13 @@ async fn a_statement_failing_in_a_batch_refuses_only_its_own_send() {
     .execute(&w.app.pool)
     .await
     .unwrap();
-    let holder = hold_the_row(&w.app, &id).await;
-    let first = w
-        .app
-        .post(&path, Some(&w.astro.access), json!({ "content": "ahead" }));
-    let batch = async {
-        wait_for_the_writer_at_the_row(&w.app).await;
-        let sends = futures::future::join_all(["fine 1", "boom", "fine 2"].map(|text| {
+    let sends = ["fine 1", "boom", "fine 2"]
+        .map(|text| {
             w.app
                 .post(&path, Some(&w.user.access), json!({ "content": text }))
-        }));
-        let release = async {
-            wait_for_queued_sends(&w.app, 3).await;
-            holder.rollback().await.unwrap();
-        };
-        tokio::join!(sends, release).0
-    };
-    let (first, answers) = tokio::join!(first, batch);
+        })
+        .into();
+    let (first, answers) = in_one_batch(&w, &id, sends).await;
 
     first.data();
     answers[0].data();
