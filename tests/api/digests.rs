@@ -27,13 +27,8 @@ async fn cast(delays: Option<Value>) -> (World, Outbox) {
 }
 
 async fn set_delays(app: &TestApp, admin: &Login, delays: Value) {
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "emailDigestMinutes": delays }),
-    )
-    .await
-    .data();
+    app.settings(admin, json!({ "emailDigestMinutes": delays }))
+        .await;
 }
 
 /// Sends `texts` from `from` to `to` and waits for `to`'s notification.

@@ -5,20 +5,25 @@ use reqwest::Method;
 use samvad::domain::participant::ParticipantType;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::{Login, PASSWORD, TestApp, TestTenant};
+
+/// Tenant `acme`, whose accounts allow three logins a minute; and its
+/// admin, logged in.
+pub async fn acme_allowing_three_logins_a_minute(app: &TestApp) -> (TestTenant, Login) {
+    let tenant = app.tenant("acme").await;
+    let admin = app.login_admin(&tenant).await;
+    app.settings(
+        &admin,
+        json!({ "loginPerAccount": { "max": 3, "perSeconds": 60 } }),
+    )
+    .await;
+    (tenant, admin)
+}
 
 #[tokio::test]
 async fn phone_spellings_share_one_login_limit() {
     let app = TestApp::spawn().await;
-    let tenant = app.tenant("acme").await;
-    let admin = app.login_admin(&tenant).await;
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "loginPerAccount": { "max": 3, "perSeconds": 60 } }),
-    )
-    .await
-    .data();
+    let (_, admin) = acme_allowing_three_logins_a_minute(&app).await;
     let body =
         json!({ "type": "user", "name": "P", "phone": "+919812345678", "password": PASSWORD });
     app.post("/api/participants", Some(&admin.access), body)
@@ -41,15 +46,7 @@ async fn phone_spellings_share_one_login_limit() {
 /// logins a minute from one address; the app, and the owner's email.
 async fn behind_a_proxy() -> (TestApp, String) {
     let app = TestApp::spawn_with(|c| c.trust_proxy = true).await;
-    let tenant = app.tenant("acme").await;
-    let admin = app.login_admin(&tenant).await;
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "loginPerAccount": { "max": 3, "perSeconds": 60 } }),
-    )
-    .await
-    .data();
+    let (tenant, _) = acme_allowing_three_logins_a_minute(&app).await;
     let (_, email) = app
         .participant(&tenant, ParticipantType::User, "Owner")
         .await;

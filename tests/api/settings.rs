@@ -57,13 +57,7 @@ async fn one_tenants_settings_leave_the_others_alone() {
     let acme = app.tenant("acme").await;
     let other = app.tenant("other").await;
     let admin = app.login_admin(&acme).await;
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "otpTtlSeconds": 120 }),
-    )
-    .await
-    .data();
+    app.settings(&admin, json!({ "otpTtlSeconds": 120 })).await;
     let other_admin = app.login_admin(&other).await;
     assert_eq!(
         app.get("/api/settings", &other_admin.access).await.data()["otpTtlSeconds"],
@@ -74,15 +68,7 @@ async fn one_tenants_settings_leave_the_others_alone() {
 #[tokio::test]
 async fn logins_beyond_the_tenants_limit_get_429_with_retry_after() {
     let app = TestApp::spawn().await;
-    let tenant = app.tenant("acme").await;
-    let admin = app.login_admin(&tenant).await;
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "loginPerAccount": { "max": 3, "perSeconds": 60 } }),
-    )
-    .await
-    .data();
+    let (tenant, _) = crate::login_limits::acme_allowing_three_logins_a_minute(&app).await;
     let (_, email) = app.participant(&tenant, ParticipantType::User, "Uma").await;
     let attempt = json!({ "tenant": "acme", "email": email, "password": "wrong password" });
 
@@ -111,13 +97,11 @@ async fn the_per_address_limit_counts_across_accounts() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("acme").await;
     let admin = app.login_admin(&tenant).await;
-    app.patch(
-        "/api/settings",
-        &admin.access,
+    app.settings(
+        &admin,
         json!({ "loginPerIp": { "max": 4, "perSeconds": 60 } }),
     )
-    .await
-    .data();
+    .await;
     // Four attempts are allowed (the limit was just set, so counting starts afresh).
     for n in 0..4 {
         let attempt = json!({ "tenant": "acme", "email": format!("nobody{n}@acme.test"), "password": "whatever1" });

@@ -28,13 +28,11 @@ impl World {
         let tenant = app.tenant(slug).await;
         let admin = app.login_admin(&tenant).await;
         // Tests send a lot: lift the per-participant send limit.
-        app.patch(
-            "/api/settings",
-            &admin.access,
+        app.settings(
+            &admin,
             json!({ "messagesPerParticipant": { "max": 10_000, "perSeconds": 60 } }),
         )
-        .await
-        .data();
+        .await;
         let astro = app
             .participant_login(&tenant, ParticipantType::Astrologer, "Asha")
             .await;
@@ -108,11 +106,7 @@ impl World {
 
     /// Changes the tenant's settings as its admin; returns them, changed.
     pub async fn settings(&self, patch: Value) -> Value {
-        self.app
-            .patch("/api/settings", &self.admin.access, patch)
-            .await
-            .data()
-            .clone()
+        self.app.settings(&self.admin, patch).await
     }
 
     pub async fn call(&self, who: &Login, method: Method, path: &str, body: Option<Value>) -> Res {

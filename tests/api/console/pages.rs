@@ -173,13 +173,11 @@ async fn agora(app: &TestApp, admin: &Login) {
     )
     .await
     .data();
-    app.patch(
-        "/api/settings",
-        &admin.access,
+    app.settings(
+        admin,
         json!({ "callsPerParticipant": { "max": 1000, "perSeconds": 3600 } }),
     )
-    .await
-    .data();
+    .await;
 }
 
 #[tokio::test]

@@ -258,6 +258,14 @@ impl TestApp {
             .await
     }
 
+    /// Changes a tenant's settings as its `admin`; returns them, changed.
+    pub async fn settings(&self, admin: &Login, patch: Value) -> Value {
+        self.patch("/api/settings", &admin.access, patch)
+            .await
+            .data()
+            .clone()
+    }
+
     /// Creates a tenant (through the core) whose admin's password is [`PASSWORD`].
     pub async fn tenant(&self, slug: &str) -> TestTenant {
         let admin_email = format!("admin@{slug}.test");

@@ -65,13 +65,8 @@ async fn a_tenant_can_close_self_registration() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant("acme").await;
     let admin = app.login_admin(&tenant).await;
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "allowSelfRegistration": false }),
-    )
-    .await
-    .data();
+    app.settings(&admin, json!({ "allowSelfRegistration": false }))
+        .await;
 
     app.post(
         "/api/auth/send-otp",
@@ -164,13 +159,8 @@ async fn closing_registration_also_stops_codes_already_sent() {
     .data();
     let code = outbox.sms.next().await.code();
     let admin = app.login_admin(&tenant).await;
-    app.patch(
-        "/api/settings",
-        &admin.access,
-        json!({ "allowSelfRegistration": false }),
-    )
-    .await
-    .data();
+    app.settings(&admin, json!({ "allowSelfRegistration": false }))
+        .await;
     app.post(
         "/api/auth/verify-otp-register",
         None,
