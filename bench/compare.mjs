@@ -3,22 +3,70 @@
 // the baseline, e.g. the Node reference; the second e.g. Samvad): per rate
 // of a sweep, sends accepted and refused, deliveries, p99 and loss, whether
 // the step passed, the whole machine's CPU (cores), then the ratio of their
-// highest passing rates and, per rate, how much more (or less) machine CPU
-// a message cost on the second than on the first. For the
+// highest passing rates and, per rate, how much more (or less) p99 and
+// machine CPU a message cost on the second than on the first. For the
 // connections scenario: connections held, open rate, handshake p99, RSS per
 // connection, drops.
 //
+// Either side may be several runs of the same sweep, comma-separated
+// (socket_load.sh --repeat): each figure is then the median of the runs at
+// that rate (loss: the largest), "pass" says how many runs passed, and the
+// highest passing rate is the highest rate that most runs passed.
+//
 //   node bench/compare.mjs bench/results/node-1000.json bench/results/samvad-1000.json
+//   node bench/compare.mjs a-run1.json,a-run2.json,a-run3.json b-run1.json,b-run2.json,b-run3.json
 
 import { readFileSync } from "node:fs";
 
 const [aPath, bPath] = process.argv.slice(2);
 if (!aPath || !bPath) {
-  console.error("usage: node bench/compare.mjs BASELINE.json OTHER.json");
+  console.error("usage: node bench/compare.mjs BASELINE.json[,...] OTHER.json[,...]");
   process.exit(2);
 }
-const a = JSON.parse(readFileSync(aPath, "utf8"));
-const b = JSON.parse(readFileSync(bPath, "utf8"));
+
+const median = (values) => {
+  const v = values.filter((x) => x !== null && x !== undefined).sort((x, y) => x - y);
+  if (!v.length) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+
+// One result, or the runs of one side folded into one (medians per rate).
+function load(paths) {
+  const runs = paths.split(",").map((path) => JSON.parse(readFileSync(path, "utf8")));
+  if (runs.length === 1) return runs[0];
+  if (runs.some((r) => !r.steps)) {
+    console.error(`${paths}: several runs are compared only for sweeps (pairs, group)`);
+    process.exit(2);
+  }
+  const rates = [...new Set(runs.flatMap((r) => (r.steps ?? []).map((s) => s.rate)))].sort((x, y) => x - y);
+  const steps = rates.map((rate) => {
+    const at = runs.map((r) => r.steps.find((s) => s.rate === rate)).filter(Boolean);
+    const m = (f) => median(at.map(f));
+    const passed = at.filter((s) => s.pass).length;
+    return {
+      rate,
+      acceptedPerSecond: m((s) => s.acceptedPerSecond),
+      refusedPerSecond: m((s) => s.refusedPerSecond),
+      deliveredPerSecond: m((s) => s.deliveredPerSecond),
+      latencyMs: { p50: m((s) => s.latencyMs?.p50), p99: m((s) => s.latencyMs?.p99) },
+      lost: Math.max(...at.map((s) => s.lost ?? 0)),
+      pass: passed * 2 > runs.length,
+      passed: `${passed}/${runs.length}`,
+      cpuCores: { machine: m((s) => s.cpuCores?.machine) },
+    };
+  });
+  const passing = steps.filter((s) => s.pass).map((s) => s.rate);
+  return {
+    ...runs[0],
+    label: `${runs[0].label} (median of ${runs.length})`,
+    steps,
+    highestPassingRate: passing.length ? Math.max(...passing) : null,
+  };
+}
+
+const a = load(aPath);
+const b = load(bPath);
 const name = (r, path) => r.label ?? path;
 const num = (v) => (v === null || v === undefined ? "-" : Number(v).toLocaleString("en-US"));
 
@@ -49,7 +97,7 @@ if (scenario === "connections") {
   process.exit(0);
 }
 
-const pass = (s) => (s.pass ? "yes" : "no");
+const pass = (s) => s.passed ?? (s.pass ? "yes" : "no");
 const rates = [...new Set([...a.steps, ...b.steps].map((s) => s.rate))].sort((x, y) => x - y);
 const rows = [];
 for (const rate of rates) {
@@ -91,4 +139,14 @@ const cost = rates
   .filter(Boolean);
 if (cost.length) {
   console.log(`machine CPU per message, ${name(b, bPath)} against ${name(a, aPath)}: ${cost.join(", ")}`);
+}
+// The p99 the second adds to the first's, at each rate both ran.
+const added = rates
+  .map((rate) => {
+    const [x, y] = [a, b].map((r) => r.steps.find((step) => step.rate === rate)?.latencyMs?.p99);
+    return x != null && y != null ? `${num(rate)}: ${y >= x ? "+" : ""}${(y - x).toFixed(1)} ms` : null;
+  })
+  .filter(Boolean);
+if (added.length) {
+  console.log(`p99, ${name(b, bPath)} against ${name(a, aPath)}: ${added.join(", ")}`);
 }

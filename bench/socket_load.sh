@@ -44,8 +44,9 @@
 # Options (all optional):
 #   --scenario S          pairs, group or connections (default pairs)
 #   --ref samvad|node     which server (default samvad)
-#   --cluster             run Samvad on one node, then on two nodes sharing a
-#                         Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/;
+#   --cluster             run Samvad on one node (results samvad-1node-...),
+#                         then on two nodes sharing a Redis (samvad-2nodes-...;
+#                         BENCH_REDIS_URL, default redis://127.0.0.1:6379/;
 #                         connection i to node i mod 2, so every pair's two
 #                         ends are on different nodes and every message
 #                         crosses), on the same cores; write both result
@@ -73,6 +74,10 @@
 #                         measuring memory and sending (default 10)
 #   --hold S              seconds to hold the connections (connections
 #                         scenario; default 300)
+#   --repeat N            with --compare or --cluster, run the pair of servers
+#                         N times, taking turns (results ...-runK.json), and
+#                         print the medians per rate (bench/compare.mjs): one
+#                         run of a loaded 2-core machine is noisy
 #   --tag NAME            results file name suffix (default: none)
 # Results: bench/results/<server>-<N>[-tag].json for pairs,
 # <server>-group-<N>[-tag].json and <server>-connections-<N>[-tag].json.
@@ -125,6 +130,7 @@ OPEN_RATE=""
 SETTLE=""
 HOLD=300
 TAG=""
+REPEAT=1
 while (($#)); do
   case "$1" in
     --scenario) SCENARIO="$2"; shift 2 ;;
@@ -142,6 +148,7 @@ while (($#)); do
     --settle) SETTLE="$2"; shift 2 ;;
     --hold) HOLD="$2"; shift 2 ;;
     --tag) TAG="-$2"; shift 2 ;;
+    --repeat) REPEAT="$2"; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -152,7 +159,11 @@ check_db_name
 PAIRS=$(((CONNECTIONS + 1) / 2))
 REFS=("$REF")
 ((COMPARE)) && REFS=(node samvad)
-((CLUSTER)) && REFS=(samvad samvad-2nodes)
+((CLUSTER)) && REFS=(samvad-1node samvad-2nodes)
+if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { ((REPEAT > 1)) && ! ((COMPARE || CLUSTER)); }; then
+  echo "--repeat is a positive number, with --compare or --cluster" >&2
+  exit 2
+fi
 [[ "$SCENARIO" == connections ]] && OPEN_RATE="${OPEN_RATE:-2000}"
 
 # Each connection is a file descriptor here and one in the server (both
@@ -225,7 +236,7 @@ run_one() {
     # shellcheck disable=SC2086
     env ${BENCH_NODE_ENV:-} REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/}" SAMVAD_REDIS_PREFIX="$prefix" \
       SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref.log" 2>&1 &
-  elif [[ "$ref" == samvad ]]; then
+  elif [[ "$ref" == samvad || "$ref" == samvad-1node ]]; then
     SAMVAD_BIND="127.0.0.1:$PORT" SAMVAD_DATA_DIR="$WORK/data" "$BIN" serve >"$WORK/server-$ref.log" 2>&1 &
   else
     PORT="$PORT" DB_POOL="${SAMVAD_DB_MAX_CONNECTIONS:-20}" node bench/node-ref/server.mjs >"$WORK/server-$ref.log" 2>&1 &
@@ -235,7 +246,7 @@ run_one() {
   wait_ready "$base"
   wait_quiet
 
-  local db_pid args=() out="bench/results/${ref}-${KIND}${CONNECTIONS}${TAG}.json"
+  local db_pid args=() out="bench/results/${ref}-${KIND}${CONNECTIONS}${TAG}${RUN}.json"
   db_pid="$(pgrep -x mariadbd || pgrep -x mysqld || true)"
   [[ -n "${SECOND_PID:-}" ]] && base="$base,http://127.0.0.1:$port2"
   args=(--url "$base" --seed "$WORK/seed.json" --scenario "$SCENARIO" --connections "$CONNECTIONS"
@@ -272,15 +283,20 @@ run_one() {
   return "$status"
 }
 
+# Each server's result files, comma-separated (compare.mjs takes medians).
 status=0
-OUTS=()
-for ref in "${REFS[@]}"; do
-  WROTE=""
-  run_one "$ref" || status=$?
-  [[ -n "$WROTE" ]] && OUTS+=("$WROTE")
+declare -A OUTS=()
+RUN=""
+for ((round = 1; round <= REPEAT; round++)); do
+  ((REPEAT > 1)) && RUN="-run$round"
+  for ref in "${REFS[@]}"; do
+    WROTE=""
+    run_one "$ref" || status=$?
+    [[ -n "$WROTE" ]] && OUTS[$ref]="${OUTS[$ref]:+${OUTS[$ref]},}$WROTE"
+  done
 done
 
-if ((COMPARE || CLUSTER)) && ((${#OUTS[@]} == 2)); then
-  node bench/compare.mjs "${OUTS[@]}"
+if ((COMPARE || CLUSTER)) && [[ -n "${OUTS[${REFS[0]}]:-}" && -n "${OUTS[${REFS[1]}]:-}" ]]; then
+  node bench/compare.mjs "${OUTS[${REFS[0]}]}" "${OUTS[${REFS[1]}]}"
 fi
 exit "$status"
