@@ -54,7 +54,7 @@ pub enum ClusterDriver {
 impl ClusterDriver {
     /// Connects to `url` (which must ask for RESP3: `?protocol=resp3`).
     pub async fn redis(url: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
+        let client = redis::Client::open(connection_info(url)?)?;
         let handlers: Handlers = Arc::default();
         let routes = handlers.clone();
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -87,6 +87,17 @@ impl ClusterDriver {
             .with_request_timeout(Duration::from_secs(5));
         RedisAdapterCtr::new_with_driver(self, config)
     }
+}
+
+/// Where and how to connect: `url`, with `TCP_NODELAY`, which redis-rs
+/// leaves off. Every request on this one connection is small, and with
+/// Nagle's algorithm a small write (a publish) waits in the kernel while
+/// an earlier one (a rate check) is unanswered, so one slow answer would
+/// delay the next crossing. (On a quiet loopback the difference was
+/// within the noise: BENCHMARKS.md, "the crossing's tail".)
+fn connection_info(url: &str) -> redis::RedisResult<redis::ConnectionInfo> {
+    Ok(redis::IntoConnectionInfo::into_connection_info(url)?
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true)))
 }
 
 /// How long a publish may take before it fails (the caller decides what
@@ -214,5 +225,25 @@ impl Driver for ClusterDriver {
                 Ok(count)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_sends_at_once_and_keeps_the_url() {
+        let info = connection_info("redis://cache.internal:6380/2?protocol=resp3").unwrap();
+        assert!(info.tcp_settings().nodelay());
+        assert_eq!(
+            info.addr(),
+            &redis::ConnectionAddr::Tcp("cache.internal".into(), 6380)
+        );
+        assert_eq!(info.redis_settings().db(), 2);
+        assert_eq!(
+            info.redis_settings().protocol(),
+            redis::ProtocolVersion::RESP3
+        );
     }
 }
