@@ -9,9 +9,14 @@
 #   3. open loop at 8,000 and 10,000 sends/s, 1,024 senders, 2 and 4 writers
 #      (the latency the batch pipeline gives at the target rates);
 #   4. open loop at 10,000 sends/s, 2 writers, with the messages' FULLTEXT
-#      index and then without it (dropped between two runs on one database).
+#      index and then without it (dropped between two runs on one database);
+#   5. open loop at 10,000 sends/s, 2 writers, the 500 pairs spread over 20
+#      and then 100 tenants (`--tenants`): batches that mix tenants.
 #
-#   bench/core_limits.sh                 # all of it, about 6 minutes
+# Each run also records MariaDB's prepared-statement counters over the
+# whole process (seeding included): statements prepared, executed, closed.
+#
+#   bench/core_limits.sh                 # all of it, about 8 minutes
 #   bench/core_limits.sh --tag today     # results file suffix
 #
 # Results: bench/results/core-limits[-tag].json (every run's report, with
@@ -47,16 +52,28 @@ OUT="bench/results/core-limits$TAG.json"
 mkdir -p bench/results
 : > "$WORK/runs.jsonl"
 
+# MariaDB's prepared-statement counters, as JSON.
+statements() {
+  $MYSQL -N -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute', 'Com_stmt_close')" |
+    python3 -c 'import json,sys; print(json.dumps({k.split("_")[-1]: int(v) for k, v in (l.split() for l in sys.stdin)}))'
+}
+
 # run LABEL WRITERS FRESH(1|0) ARGS...: one `samvad bench core` run.
 run() {
-  local label="$1" writers="$2" fresh="$3"
+  local label="$1" writers="$2" fresh="$3" before
   shift 3
   [[ "$fresh" == 1 ]] && $MYSQL -e "DROP DATABASE IF EXISTS \`$DB_NAME\`; CREATE DATABASE \`$DB_NAME\`"
   wait_quiet
   echo "== $label: SAMVAD_WRITERS=$writers samvad bench core $*" >&2
-  SAMVAD_WRITERS="$writers" "$BIN" bench core --pairs 500 "$@" --json 2>>"$WORK/server.log" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("data",d); d["label"]=sys.argv[1]; d["writers"]=int(sys.argv[2]); print(json.dumps(d))' \
-      "$label" "$writers" >>"$WORK/runs.jsonl"
+  before="$(statements)"
+  SAMVAD_WRITERS="$writers" "$BIN" bench core --pairs 500 "$@" --json 2>>"$WORK/server.log" >"$WORK/run.json"
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])); d = d.get("data", d)
+d["label"], d["writers"] = sys.argv[2], int(sys.argv[3])
+before, after = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+d["statements"] = {k: after[k] - before[k] for k in after}
+print(json.dumps(d))' "$WORK/run.json" "$label" "$writers" "$before" "$(statements)" >>"$WORK/runs.jsonl"
 }
 
 for w in 2 4 8; do
@@ -71,6 +88,9 @@ done
 run "open 10000/s, 2 writers, FULLTEXT kept" 2 1 --concurrency 1024 --seconds 10 --rate 10000
 $MYSQL -e "ALTER TABLE \`$DB_NAME\`.messages DROP INDEX ft_messages_content"
 run "open 10000/s, 2 writers, FULLTEXT dropped" 2 0 --concurrency 1024 --seconds 10 --rate 10000
+for tenants in 20 100; do
+  run "open 10000/s, 2 writers, $tenants tenants" 2 1 --concurrency 1024 --seconds 10 --rate 10000 --tenants "$tenants"
+done
 
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src migrations Cargo.toml 2>/dev/null || echo '+uncommitted')"
 python3 - "$WORK/runs.jsonl" "$OUT" "$COMMIT" <<'EOF'
@@ -78,12 +98,12 @@ import datetime, json, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
 json.dump({"commit": sys.argv[3], "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "runs": runs}, open(sys.argv[2], "w"), indent=1)
-print("| Run | Sends/s | p50 ms | p99 ms | Machine cores | MariaDB cores (ms/send) | Samvad cores (ms/send) | Stored = acked, gap-free |")
-print("|---|---:|---:|---:|---:|---:|---:|:-:|")
+print("| Run | Sends/s | p50 ms | p99 ms | Machine cores | MariaDB cores (ms/send) | Samvad cores (ms/send) | Statements prepared / executed | Stored = acked, gap-free |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|:-:|")
 for r in runs:
     cpu, lat = r["cpu"], r["latencyMs"]
     print(f'| {r["label"]} | {r["messagesPerSecond"]:,} | {lat["p50"]} | {lat["p99"]} | {cpu["machine"]["busyCores"]} '
           f'| {cpu["mysql"]["cores"]} ({cpu["mysql"]["msPerMessage"]:.3f}) | {cpu["samvad"]["cores"]} ({cpu["samvad"]["msPerMessage"]:.3f}) '
-          f'| {"yes" if r["verification"]["ok"] else "NO"} |')
+          f'| {r["statements"]["prepare"]:,} / {r["statements"]["execute"]:,} | {"yes" if r["verification"]["ok"] else "NO"} |')
 EOF
 echo "== results: $OUT" >&2

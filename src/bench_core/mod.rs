@@ -3,7 +3,8 @@
 //! Development only: refused when `SAMVAD_ENV=production`.
 //!
 //! It seeds `--pairs` user-astrologer pairs in direct conversations with
-//! `bench seed`'s own code (which also lifts the tenant's send limit), turns
+//! `bench seed`'s own code (which also lifts the tenant's send limit; with
+//! `--tenants N`, over N tenants, pair `i` in tenant `i mod N`), turns
 //! each participant's access token into an [`Actor`] as the API does
 //! ([`Auth::authenticate`]), and then calls [`Core::send_message`] in this
 //! process from `--concurrency C` senders for `--warmup-seconds` and then
@@ -99,6 +100,11 @@ pub struct CoreArgs {
     /// How many user-astrologer pairs (one direct conversation each)
     #[arg(long, default_value_t = 100)]
     pairs: usize,
+    /// Spread the pairs over this many tenants (`<tenant>-1`, `<tenant>-2`,
+    /// ...; with 1, `<tenant>` alone), taking turns, so that the writers'
+    /// batches mix tenants as a busy deployment's do
+    #[arg(long, default_value_t = 1)]
+    tenants: usize,
     /// Concurrent senders
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -172,6 +178,9 @@ fn validate(args: &CoreArgs) -> AppResult<()> {
             "--seconds must be 1-{MAX_SECONDS} and --warmup-seconds 0-{MAX_SECONDS}"
         )));
     }
+    if !(1..=args.pairs).contains(&args.tenants) {
+        return Err(AppError::validation("--tenants must be 1 to --pairs"));
+    }
     if args.rate == Some(0) {
         return Err(AppError::validation("--rate must be at least 1"));
     }
@@ -180,6 +189,7 @@ fn validate(args: &CoreArgs) -> AppResult<()> {
 
 /// One seeded conversation and its two sides, acting through their tokens.
 struct Conversation {
+    tenant: TenantId,
     id: ConversationId,
     /// The user and the astrologer.
     sides: [Actor; 2],
@@ -255,13 +265,27 @@ async fn bench(
     pool: &Pool,
     args: &CoreArgs,
 ) -> AppResult<Value> {
-    let slug = crate::domain::values::Slug::parse(&args.tenant)?;
-    let (seeded, seed_text) = bench_seed::seed(core, auth, &slug, args.pairs, false).await?;
-    eprintln!("{seed_text}");
-    let tenant: TenantId = serde_json::from_value(seeded["tenantId"].clone())
-        .map_err(|err| AppError::Internal(err.into()))?;
-    let conversations = actors(auth, &seeded).await?;
-    let before = stored(pool, tenant, &conversations).await?;
+    // Each tenant's pairs, then taken in turns: conversation i is tenant
+    // i mod N's, so each sender's conversations span the tenants.
+    let mut by_tenant = Vec::with_capacity(args.tenants);
+    let mut seed_seconds = 0.0;
+    for k in 0..args.tenants {
+        let slug = match args.tenants {
+            1 => args.tenant.clone(),
+            _ => format!("{}-{}", args.tenant, k + 1),
+        };
+        let slug = crate::domain::values::Slug::parse(&slug)?;
+        let pairs = args.pairs / args.tenants + usize::from(k < args.pairs % args.tenants);
+        let (seeded, seed_text) = bench_seed::seed(core, auth, &slug, pairs, false).await?;
+        eprintln!("{seed_text}");
+        seed_seconds += seeded["seconds"].as_f64().unwrap_or(0.0);
+        by_tenant.push(actors(auth, &seeded).await?.into_iter());
+    }
+    let conversations: Vec<Conversation> = (0..args.pairs)
+        .filter_map(|i| by_tenant[i % args.tenants].next())
+        .collect();
+    let seeded = json!({ "seconds": seed_seconds });
+    let before = stored(pool, &conversations).await?;
 
     let db_pid = args.db_pid.or_else(find_db_pid);
     let start = Instant::now();
@@ -292,7 +316,7 @@ async fn bench(
         None => closed_loop(&plan, senders, db_pid).await?,
         Some(rate) => open_loop(&plan, senders, start, rate, db_pid).await?,
     };
-    let verification = verify(pool, tenant, &plan.conversations, &before, &tally.acks).await?;
+    let verification = verify(pool, &plan.conversations, &before, &tally.acks).await?;
     Ok(report(
         config,
         args,
@@ -307,6 +331,8 @@ async fn bench(
 
 /// Each seeded participant as the API sees it: its token authenticated.
 async fn actors(auth: &Auth, seeded: &Value) -> AppResult<Vec<Conversation>> {
+    let tenant: TenantId = serde_json::from_value(seeded["tenantId"].clone())
+        .map_err(|err| AppError::Internal(err.into()))?;
     let pairs = seeded["pairs"].as_array().cloned().unwrap_or_default();
     let mut conversations = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -316,6 +342,7 @@ async fn actors(auth: &Auth, seeded: &Value) -> AppResult<Vec<Conversation>> {
         let user = auth.authenticate(&side("user"), None).await?;
         let astrologer = auth.authenticate(&side("astrologer"), None).await?;
         conversations.push(Conversation {
+            tenant,
             id,
             sides: [user, astrologer],
         });

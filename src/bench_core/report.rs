@@ -78,6 +78,7 @@ pub(super) fn report(
     let errors: u64 = tally.errors.values().sum();
     let mut data = json!({
         "tenant": args.tenant,
+        "tenants": args.tenants,
         "mode": if open.is_some() { "open" } else { "closed" },
         "description": match &open {
             Some(o) => format!("{} sends/s offered at fixed intervals, round robin over {} in-process senders calling Core::send_message, over {} direct conversations (both sides send); latency from the scheduled time", o.rate, args.concurrency, args.pairs),

@@ -11,20 +11,33 @@ pub(super) fn index_of(conversations: &[Conversation]) -> HashMap<ConversationId
         .collect()
 }
 
+/// The conversations in chunks of at most [`VERIFY_CHUNK`], each of one
+/// tenant, for queries scoped by that tenant.
+fn tenant_chunks(conversations: &[Conversation]) -> Vec<(TenantId, Vec<&Conversation>)> {
+    let mut by_tenant: BTreeMap<TenantId, Vec<&Conversation>> = BTreeMap::new();
+    for c in conversations {
+        by_tenant.entry(c.tenant).or_default().push(c);
+    }
+    by_tenant
+        .into_iter()
+        .flat_map(|(tenant, all)| {
+            all.chunks(VERIFY_CHUNK)
+                .map(|chunk| (tenant, chunk.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// How many messages each conversation holds, by index.
-pub(super) async fn stored(
-    pool: &Pool,
-    tenant: TenantId,
-    conversations: &[Conversation],
-) -> AppResult<Vec<u64>> {
+pub(super) async fn stored(pool: &Pool, conversations: &[Conversation]) -> AppResult<Vec<u64>> {
     let index = index_of(conversations);
     let mut counts = vec![0; conversations.len()];
-    for chunk in conversations.chunks(VERIFY_CHUNK) {
+    for (tenant, chunk) in tenant_chunks(conversations) {
         let mut query =
             QueryBuilder::new("SELECT conversation_id, COUNT(*) FROM messages WHERE tenant_id = ");
         query.push_bind(tenant).push(" AND conversation_id IN (");
         let mut list = query.separated(", ");
-        for c in chunk {
+        for c in &chunk {
             list.push_bind(c.id);
         }
         query.push(") GROUP BY conversation_id");
@@ -42,7 +55,6 @@ pub(super) async fn stored(
 /// each acknowledged id at its seq, as many new messages as acknowledged.
 pub(super) async fn verify(
     pool: &Pool,
-    tenant: TenantId,
     conversations: &[Conversation],
     before: &[u64],
     acks: &[Ack],
@@ -62,12 +74,12 @@ pub(super) async fn verify(
     // The stored seqs and ids, and last_seq, of each conversation.
     let mut seqs: Vec<Vec<(u64, MessageId)>> = vec![Vec::new(); conversations.len()];
     let mut last_seq = vec![0u64; conversations.len()];
-    for chunk in conversations.chunks(VERIFY_CHUNK) {
+    for (tenant, chunk) in tenant_chunks(conversations) {
         let mut query =
             QueryBuilder::new("SELECT conversation_id, seq, id FROM messages WHERE tenant_id = ");
         query.push_bind(tenant).push(" AND conversation_id IN (");
         let mut list = query.separated(", ");
-        for c in chunk {
+        for c in &chunk {
             list.push_bind(c.id);
         }
         query.push(") ORDER BY conversation_id, seq");
@@ -82,7 +94,7 @@ pub(super) async fn verify(
             QueryBuilder::new("SELECT id, last_seq FROM conversations WHERE tenant_id = ");
         query.push_bind(tenant).push(" AND id IN (");
         let mut list = query.separated(", ");
-        for c in chunk {
+        for c in &chunk {
             list.push_bind(c.id);
         }
         query.push(")");

@@ -9,6 +9,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bad_input;
+mod bench_core;
 mod bench_seed;
 mod calls;
 mod cli;
