@@ -1,21 +1,33 @@
 //! `samvad bench core`: the core driven in process, its sends verified
 //! against MySQL afterwards, also when the pairs are spread over tenants.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::{bench_seed::answer, helpers::TestApp};
+
+/// `samvad bench core ARGS --json` on the app's database.
+fn bench_core(app: &TestApp, args: &[&str]) -> Output {
+    let config = &app.state.config;
+    Command::new(env!("CARGO_BIN_EXE_samvad"))
+        .args(["bench", "core"])
+        .args(args)
+        .arg("--json")
+        .env("DATABASE_URL", config.database_url.expose())
+        .env("SAMVAD_JWT_SECRET", config.jwt_secret.expose())
+        .env_remove("SAMVAD_ENV")
+        .output()
+        .expect("run samvad")
+}
 
 #[tokio::test]
 async fn a_run_over_three_tenants_stores_what_it_acknowledged_in_each() {
     let app = TestApp::spawn().await;
-    let config = &app.state.config;
 
-    let output = Command::new(env!("CARGO_BIN_EXE_samvad"))
-        .args([
-            "bench",
-            "core",
+    let output = bench_core(
+        &app,
+        &[
             "--tenant",
             "spread",
             "--tenants",
@@ -28,20 +40,10 @@ async fn a_run_over_three_tenants_stores_what_it_acknowledged_in_each() {
             "1",
             "--warmup-seconds",
             "0",
-            "--json",
-        ])
-        .env("DATABASE_URL", config.database_url.expose())
-        .env("SAMVAD_JWT_SECRET", config.jwt_secret.expose())
-        .env_remove("SAMVAD_ENV")
-        .output()
-        .expect("run samvad");
-
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let body: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+
+    let body = answer(&output);
     let data = &body["data"];
     assert_eq!(data["tenants"], json!(3));
     let verification = &data["verification"];
@@ -72,15 +74,8 @@ async fn a_run_over_three_tenants_stores_what_it_acknowledged_in_each() {
 #[tokio::test]
 async fn more_tenants_than_pairs_is_refused() {
     let app = TestApp::spawn().await;
-    let config = &app.state.config;
 
-    let output = Command::new(env!("CARGO_BIN_EXE_samvad"))
-        .args(["bench", "core", "--tenants", "3", "--pairs", "2", "--json"])
-        .env("DATABASE_URL", config.database_url.expose())
-        .env("SAMVAD_JWT_SECRET", config.jwt_secret.expose())
-        .env_remove("SAMVAD_ENV")
-        .output()
-        .expect("run samvad");
+    let output = bench_core(&app, &["--tenants", "3", "--pairs", "2"]);
 
     assert!(!output.status.success());
     let body: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");

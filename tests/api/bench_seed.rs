@@ -24,6 +24,16 @@ fn seed(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Output {
     command.output().expect("run samvad")
 }
 
+/// What a `samvad bench ...` command printed, once it succeeded.
+pub(crate) fn answer(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
 #[tokio::test]
 async fn seeded_pairs_can_talk_in_their_conversation_with_the_printed_tokens() {
     let app = TestApp::spawn().await;
@@ -35,12 +45,7 @@ async fn seeded_pairs_can_talk_in_their_conversation_with_the_printed_tokens() {
         &[],
     );
 
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let body: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let body = answer(&output);
     let pairs = body["data"]["pairs"].as_array().expect("pairs");
     assert_eq!(pairs.len(), 3);
     for pair in pairs {
@@ -109,12 +114,7 @@ async fn without_a_jwt_secret_a_server_on_the_same_data_dir_accepts_the_seeded_t
         .expect("run samvad");
 
     // Assert: the printed token works on the running server.
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let body: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let body = answer(&output);
     let token = body["data"]["pairs"][0]["user"]["token"].as_str().unwrap();
     let me = app.get("/api/auth/me", token).await;
     assert_eq!(me.status, 200, "{:?}", me.body);
