@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use samvad::domain::participant::ParticipantType;
 use serde_json::json;
 use sqlx::Connection;
 
@@ -289,4 +290,65 @@ async fn shutting_down_with_sends_in_flight_commits_and_acks_or_refuses_each() {
         "every ack is a stored message: {stored:?}"
     );
     assert!(!stored.contains(&"late".to_owned()));
+}
+
+#[tokio::test]
+async fn a_batch_that_mixes_tenants_keeps_each_send_in_its_own_tenant() {
+    let w = World::new().await;
+    let id = w.open(&w.user, &w.astro).await;
+    // A second tenant whose conversation falls to the same writer as
+    // acme's (the last byte of its id), so that both go in one batch.
+    let globex = w.app.tenant("globex").await;
+    let admin = w.app.login_admin(&globex).await;
+    let astro = w
+        .app
+        .participant_login(&globex, ParticipantType::Astrologer, "Gita")
+        .await;
+    let writer = |id: &str| {
+        u8::from_str_radix(&id[id.len() - 2..], 16).unwrap() as usize % w.app.state.config.writers
+    };
+    let mut other = None;
+    for n in 0..32 {
+        let user = w
+            .app
+            .participant_login(&globex, ParticipantType::User, &format!("Gus {n}"))
+            .await;
+        let body = json!({ "userId": user.id, "astrologerId": astro.id, "status": "active" });
+        w.app
+            .post("/api/consultations", Some(&admin.access), body)
+            .await
+            .data();
+        let conversation = w.open(&user, &astro).await;
+        if writer(&conversation) == writer(&id) {
+            other = Some((user, conversation));
+            break;
+        }
+    }
+    let (gus, gid) = other.expect("a conversation on acme's writer");
+    // The same client id in both tenants: two different messages.
+    let body = |text: &str| json!({ "content": text, "clientMsgId": "phone:1" });
+    let (ours, theirs) = (
+        format!("/api/conversations/{id}/messages"),
+        format!("/api/conversations/{gid}/messages"),
+    );
+    let sends = vec![
+        w.app.post(&ours, Some(&w.user.access), body("acme")),
+        w.app.post(&theirs, Some(&gus.access), body("globex")),
+    ];
+    let (first, answers) = in_one_batch(&w, &id, sends).await;
+
+    assert_eq!(first.data()["seq"], json!(1));
+    let (acme, globex) = (answers[0].data(), answers[1].data());
+    assert_eq!((&acme["seq"], &globex["seq"]), (&json!(2), &json!(1)));
+    assert_ne!(acme["id"], globex["id"]);
+    assert_eq!(acme["createdAt"], globex["createdAt"], "one batch");
+    let ours = w.history(&w.user, &id).await;
+    assert_eq!(seqs(&ours), vec![1, 2]);
+    assert_eq!(ours[1]["content"], json!("acme"));
+    let theirs = w.history(&gus, &gid).await;
+    assert_eq!(seqs(&theirs), vec![1]);
+    assert_eq!(theirs[0]["content"], json!("globex"));
+    // Neither tenant sees the other's conversation.
+    let path = format!("/api/conversations/{gid}/messages?after=0&limit=100");
+    assert_eq!(w.app.get(&path, &w.user.access).await.status, 404);
 }
