@@ -141,14 +141,9 @@ pub async fn run(config: &Config, args: CoreArgs) -> AppResult<(Value, String)> 
         ));
     }
     validate(&args)?;
-    let pool = db::prepare(
-        config.database_url.expose(),
-        config
-            .pool_connections()
-            .max(bench_seed::IN_FLIGHT as u32 + 2),
-    )
-    .await
-    .map_err(AppError::Internal)?;
+    let pool = db::prepare(config.database_url.expose(), shared_pool_size(config))
+        .await
+        .map_err(AppError::Internal)?;
     let core = state::build_core(config, pool.clone()).map_err(AppError::Internal)?;
     let result = match Auth::new(core.clone(), config).await {
         Ok(auth) => bench(config, &core, &auth, &pool, &args).await,
@@ -159,6 +154,14 @@ pub async fn run(config: &Config, args: CoreArgs) -> AppResult<(Value, String)> 
     let data = result?;
     let text = serde_json::to_string_pretty(&data).unwrap_or_default();
     Ok((data, text))
+}
+
+/// The shared pool's connections: the configured ones, or enough for the
+/// seeding's requests in flight (the writers have theirs besides).
+fn shared_pool_size(config: &Config) -> u32 {
+    config
+        .pool_connections()
+        .max(bench_seed::IN_FLIGHT as u32 + 2)
 }
 
 fn validate(args: &CoreArgs) -> AppResult<()> {
@@ -284,7 +287,6 @@ async fn bench(
     let conversations: Vec<Conversation> = (0..args.pairs)
         .filter_map(|i| by_tenant[i % args.tenants].next())
         .collect();
-    let seeded = json!({ "seconds": seed_seconds });
     let before = stored(pool, &conversations).await?;
 
     let db_pid = args.db_pid.or_else(find_db_pid);
@@ -324,7 +326,7 @@ async fn bench(
         db_pid,
         tally,
         open,
-        &seeded,
+        seed_seconds,
         verification,
     ))
 }

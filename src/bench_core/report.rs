@@ -58,7 +58,7 @@ pub(super) fn report(
     db_pid: Option<u32>,
     tally: Tally,
     open: Option<OpenFigures>,
-    seeded: &Value,
+    seed_seconds: f64,
     verification: Value,
 ) -> Value {
     let messages = tally.latencies.len() as u64;
@@ -106,8 +106,8 @@ pub(super) fn report(
             },
         },
         "setup": {
-            "seedSeconds": seeded["seconds"],
-            "dbMaxConnections": config.pool_connections().max(bench_seed::IN_FLIGHT as u32 + 2) as usize + config.writers,
+            "seedSeconds": round(seed_seconds, 2),
+            "dbMaxConnections": shared_pool_size(config) as usize + config.writers,
             "sendQueue": config.send_queue,
             "writers": config.writers,
             "clientMsgId": true,
