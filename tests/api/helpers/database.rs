@@ -64,9 +64,10 @@ impl Drop for TestDb {
     }
 }
 
-/// Waits (up to 10 s) until a statement starting with `prefix` is running
-/// on this test's database (other tests' databases run the same statements
-/// at the same time), and panics with `what` if none does.
+/// Waits (up to 10 s) until a statement matching `prefix%` (a `LIKE`
+/// pattern) is running on this test's database (other tests' databases
+/// run the same statements at the same time), and panics with `what` if
+/// none does.
 pub async fn wait_for_statement(pool: &db::Pool, prefix: &str, what: &str) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

@@ -41,11 +41,12 @@ async fn hold_the_row(
 }
 
 /// Waits until the writer is inside a batch's transaction, at the
-/// statement that locks the conversations' rows.
+/// statement that locks the conversations' rows (in either of its forms:
+/// a batch of several tenants starts it with their table, `WITH v ...`).
 async fn wait_for_the_writer_at_the_row(app: &TestApp) {
     wait_for_statement(
         &app.pool,
-        "SELECT tenant_id, id, type, is_active, last_seq FROM conversations",
+        "%SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq",
         "the writer never reached the row",
     )
     .await;

@@ -28,6 +28,7 @@
 
 mod batch;
 mod check;
+mod scope;
 mod sql;
 
 use std::{

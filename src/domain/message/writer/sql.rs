@@ -1,16 +1,17 @@
 //! The writer's statements: each reads or writes a whole batch at once, so
 //! a batch costs about the same number of statements whatever its size.
-//! Every read is scoped by tenant: a batch may mix tenants, and a key of
-//! another tenant simply finds nothing.
+//! Every read is scoped by tenant (a batch may mix tenants, and a key of
+//! another tenant simply finds nothing), in one of two forms ([`Rows`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
+use sqlx::{MySqlConnection, QueryBuilder, Row};
 
+use super::scope::Rows;
 use crate::domain::{
     ConversationId, MessageId, ParticipantId, TenantId,
     conversation::ConversationType,
-    lists::{ROWS_PER_INSERT, padded, push_list, push_pairs},
+    lists::{ROWS_PER_INSERT, padded},
     message::{COLUMNS, Message},
 };
 
@@ -24,74 +25,24 @@ pub struct Locked {
     pub last_seq: u64,
 }
 
-/// Appends `(tenant_id = ? AND column IN (...)) OR ...` for each tenant's
-/// values (the map must not be empty), each tenant's list padded
-/// ([`padded`]): a batch of one tenant's sends is then one of a few
-/// statements, which the writer's connection keeps prepared
-/// (`db::WRITER_STATEMENTS`). (One list of `(tenant_id, id)` rows would
-/// make the shape independent of the tenants, but MariaDB takes twice as
-/// long to plan and check such a list: 1.3 against 0.6 ms for 256 rows.)
-fn push_by_tenant<T>(
-    query: &mut QueryBuilder<'_, MySql>,
-    tenant_column: &str,
-    column: &str,
-    groups: &BTreeMap<TenantId, Vec<T>>,
-) where
-    T: Copy + for<'q> sqlx::Encode<'q, MySql> + sqlx::Type<MySql> + Send + 'static,
-{
-    query.push("(");
-    for (i, (tenant, values)) in groups.iter().enumerate() {
-        if i > 0 {
-            query.push(" OR ");
-        }
-        query
-            .push(format!("({tenant_column} = "))
-            .push_bind(*tenant)
-            .push(format!(" AND {column} IN "));
-        push_list(query, padded(values).copied());
-        query.push(")");
-    }
-    query.push(")");
-}
-
-fn by_tenant<T: Ord + Copy>(
-    keys: impl IntoIterator<Item = (TenantId, T)>,
-) -> BTreeMap<TenantId, Vec<T>> {
-    let mut groups: BTreeMap<TenantId, Vec<T>> = BTreeMap::new();
-    for (tenant, value) in keys {
-        groups.entry(tenant).or_default().push(value);
-    }
-    for values in groups.values_mut() {
-        values.sort();
-        values.dedup();
-    }
-    groups
-}
-
 /// Locks the conversations' rows in key order (so two writers never lock
 /// the same rows in opposite orders) and reads what the checks need.
 ///
-/// Only those rows: a locking read locks every row it examines, and when
-/// the asked rows are a good part of their tenant's, MariaDB prefers to
-/// scan the tenant (measured: 33 asked, 64 examined and locked), which
-/// locks the other writer's conversations too and makes the two writers
-/// wait for each other's whole batch. The primary key is forced, so each
-/// row is looked up on its own.
+/// Only those rows: a locking read locks every row it examines, so the
+/// primary key is forced and each row looked up on its own. (Left to
+/// itself, MariaDB scanned the tenant when the asked rows were a good
+/// part of its rows (measured: 33 asked, 64 examined and locked), which
+/// locked the other writer's conversations too and made the two writers
+/// wait for each other's whole batch.)
 pub async fn lock_conversations(
     conn: &mut MySqlConnection,
     keys: &[Key],
 ) -> sqlx::Result<HashMap<Key, Locked>> {
-    let mut query = QueryBuilder::new(
-        "SELECT tenant_id, id, type, is_active, last_seq FROM conversations FORCE INDEX (PRIMARY)
-         WHERE ",
-    );
-    push_by_tenant(
-        &mut query,
-        "tenant_id",
-        "id",
-        &by_tenant(keys.iter().copied()),
-    );
-    query.push(" ORDER BY tenant_id, id FOR UPDATE");
+    let keys = Rows::new(&["id"], keys.iter().copied());
+    let mut query = keys.start();
+    query.push("SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq");
+    keys.push_from(&mut query, "conversations c FORCE INDEX (PRIMARY)", "c");
+    query.push(" FOR UPDATE");
     let rows = query.build().fetch_all(conn).await?;
     rows.iter()
         .map(|row| {
@@ -112,16 +63,15 @@ pub async fn members(
     conn: &mut MySqlConnection,
     keys: &[Key],
 ) -> sqlx::Result<HashMap<Key, Vec<ParticipantId>>> {
-    let mut query = QueryBuilder::new(
-        "SELECT tenant_id, conversation_id, participant_id FROM conversation_members WHERE ",
-    );
-    push_by_tenant(
+    let keys = Rows::new(&["conversation_id"], keys.iter().copied());
+    let mut query = keys.start();
+    query.push("SELECT STRAIGHT_JOIN m.tenant_id, m.conversation_id, m.participant_id");
+    keys.push_from(
         &mut query,
-        "tenant_id",
-        "conversation_id",
-        &by_tenant(keys.iter().copied()),
+        "conversation_members m FORCE INDEX (PRIMARY)",
+        "m",
     );
-    query.push(" AND left_at IS NULL");
+    query.push(" AND m.left_at IS NULL");
     let mut members: HashMap<Key, Vec<ParticipantId>> = HashMap::new();
     for row in query.build().fetch_all(conn).await? {
         members
@@ -129,12 +79,17 @@ pub async fn members(
             .or_default()
             .push(row.try_get("participant_id")?);
     }
+    // A join reads the padding's repeats of the last key again.
+    for ids in members.values_mut() {
+        ids.sort();
+        ids.dedup();
+    }
     Ok(members)
 }
 
 /// Which of the pairs have a block between them (either way), as
 /// `(tenant, blocker, blocked)`: every block made or received by the
-/// people of the pairs (two index ranges), filtered by the caller.
+/// people of the pairs (two index lookups each), filtered by the caller.
 pub async fn blocks(
     conn: &mut MySqlConnection,
     pairs: &[(TenantId, ParticipantId, ParticipantId)],
@@ -142,12 +97,16 @@ pub async fn blocks(
     if pairs.is_empty() {
         return Ok(HashSet::new());
     }
-    let people = by_tenant(pairs.iter().flat_map(|(t, a, b)| [(*t, *a), (*t, *b)]));
-    let mut query =
-        QueryBuilder::new("SELECT tenant_id, blocker_id, blocked_id FROM blocks WHERE ");
-    push_by_tenant(&mut query, "tenant_id", "blocker_id", &people);
-    query.push(" UNION SELECT tenant_id, blocker_id, blocked_id FROM blocks WHERE ");
-    push_by_tenant(&mut query, "tenant_id", "blocked_id", &people);
+    let made = Rows::new(
+        &["blocker_id"],
+        pairs.iter().flat_map(|(t, a, b)| [(*t, *a), (*t, *b)]),
+    );
+    let received = Rows::new(&["blocked_id"], made.rows().iter().copied());
+    let mut query = made.start();
+    query.push("SELECT STRAIGHT_JOIN b.tenant_id, b.blocker_id, b.blocked_id");
+    made.push_from(&mut query, "blocks b FORCE INDEX (PRIMARY)", "b");
+    query.push(" UNION SELECT STRAIGHT_JOIN b.tenant_id, b.blocker_id, b.blocked_id");
+    received.push_from(&mut query, "blocks b FORCE INDEX (ix_blocks_blocked)", "b");
     query
         .build()
         .fetch_all(conn)
@@ -164,7 +123,7 @@ pub async fn blocks(
 }
 
 /// The messages already stored under the senders' client ids, by
-/// `(tenant, sender, client id)`.
+/// `(tenant, sender, client id)`, each looked up on the unique key.
 pub async fn by_client_ids(
     conn: &mut MySqlConnection,
     keys: &[(TenantId, ParticipantId, String)],
@@ -172,34 +131,18 @@ pub async fn by_client_ids(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    // Pairs on the unique key, `(sender_id, client_msg_id) IN ((?, ?), ...)`,
-    // which MariaDB reads as one range per pair. (Separate IN lists on the
-    // two columns would make it weigh their cross product and fall back
-    // to reading all the tenant's messages.)
-    let mut groups: BTreeMap<TenantId, Vec<(ParticipantId, &str)>> = BTreeMap::new();
-    for (tenant, sender, client_id) in keys {
-        groups
-            .entry(*tenant)
-            .or_default()
-            .push((*sender, client_id));
-    }
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {COLUMNS} FROM messages x FORCE INDEX (uq_messages_client) WHERE "
-    ));
-    for (i, (tenant, pairs)) in groups.iter().enumerate() {
-        if i > 0 {
-            query.push(" OR ");
-        }
-        query
-            .push("(x.tenant_id = ")
-            .push_bind(*tenant)
-            .push(" AND (x.sender_id, x.client_msg_id) IN ");
-        push_pairs(
-            &mut query,
-            padded(pairs).map(|(sender, client_id)| (*sender, client_id.to_string())),
-        );
-        query.push(")");
-    }
+    let keys = Rows::new(
+        &["sender_id", "client_msg_id"],
+        keys.iter()
+            .map(|(tenant, sender, client_id)| (*tenant, (*sender, client_id.clone()))),
+    );
+    let mut query = keys.start();
+    query.push(format!("SELECT STRAIGHT_JOIN {COLUMNS}"));
+    keys.push_from(
+        &mut query,
+        "messages x FORCE INDEX (uq_messages_client)",
+        "x",
+    );
     let found: Vec<Message> = query.build_query_as().fetch_all(conn).await?;
     Ok(found
         .into_iter()
@@ -218,15 +161,10 @@ pub async fn reply_targets(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = QueryBuilder::new(
-        "SELECT tenant_id, id, conversation_id FROM messages FORCE INDEX (uq_messages_id) WHERE ",
-    );
-    push_by_tenant(
-        &mut query,
-        "tenant_id",
-        "id",
-        &by_tenant(ids.iter().copied()),
-    );
+    let ids = Rows::new(&["id"], ids.iter().copied());
+    let mut query = ids.start();
+    query.push("SELECT STRAIGHT_JOIN m.tenant_id, m.id, m.conversation_id");
+    ids.push_from(&mut query, "messages m FORCE INDEX (uq_messages_id)", "m");
     query
         .build()
         .fetch_all(conn)
