@@ -1,6 +1,6 @@
-//! Value lists for `IN` conditions, bound one by one, tables of rows to
-//! join on, and the padding and row caps that keep the message writer's
-//! multi-row statements to a few shapes.
+//! Value lists for `IN` conditions, bound one by one, and the padding
+//! and row caps that keep the message writer's multi-row statements to a
+//! few shapes.
 
 use sqlx::{Encode, MySql, QueryBuilder, Type};
 
@@ -77,34 +77,6 @@ pub fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> {
         .chain(items.last().into_iter().cycle().take(extra))
 }
 
-/// Starts a statement with `WITH v (columns) AS (SELECT ?, ? UNION ALL
-/// SELECT ?, ? ...)`: the rows as a table of their own, padded
-/// ([`padded`]), each row's values bound by `bind` (which separates them
-/// with `", "`).
-///
-/// Joined on a key's index (`SELECT STRAIGHT_JOIN ... FROM v JOIN t ON
-/// t.tenant_id = v.t AND ...`), it looks up each row of `v` on its own,
-/// in `v`'s order, and its shape depends only on the padded number of
-/// rows, whichever tenants they belong to. (A `VALUES` list in the `WITH`
-/// would be shorter, but MariaDB matched nothing with placeholders in it.)
-pub fn with_rows<'a, R>(
-    columns: &str,
-    rows: &'a [R],
-    mut bind: impl FnMut(&mut QueryBuilder<'a, MySql>, &'a R),
-) -> QueryBuilder<'a, MySql> {
-    let mut query = QueryBuilder::new(format!("WITH v ({columns}) AS ("));
-    for (i, row) in padded(rows).enumerate() {
-        query.push(if i == 0 {
-            "SELECT "
-        } else {
-            " UNION ALL SELECT "
-        });
-        bind(&mut query, row);
-    }
-    query.push(") ");
-    query
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,25 +97,5 @@ mod tests {
             [1, 2, 3, 4, 5, 5]
         );
         assert_eq!(padded::<u8>(&[]).count(), 0);
-    }
-
-    #[test]
-    fn a_table_of_rows_has_one_shape_per_padded_length_whatever_its_values() {
-        let sql = |rows: &[(u8, u8)]| {
-            with_rows("t, x", rows, |query, (t, x)| {
-                query.push_bind(*t).push(", ").push_bind(*x);
-            })
-            .sql()
-            .to_owned()
-        };
-        // Three rows of one "tenant", or of three, pad to the same length.
-        let one = sql(&[(1, 1), (1, 2), (1, 3)]);
-        assert_eq!(one, sql(&[(1, 1), (2, 1), (3, 1)]));
-        assert_eq!(
-            one,
-            "WITH v (t, x) AS (SELECT ?, ? UNION ALL SELECT ?, ? UNION ALL SELECT ?, ?) "
-        );
-        // Five rows are padded to six, as five of one tenant would be.
-        assert_eq!(sql(&[(1, 1); 5]).matches("SELECT").count(), 6);
     }
 }

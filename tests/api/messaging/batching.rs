@@ -331,13 +331,18 @@ async fn a_batch_that_mixes_tenants_keeps_each_send_in_its_own_tenant() {
         format!("/api/conversations/{id}/messages"),
         format!("/api/conversations/{gid}/messages"),
     );
+    // And acme's user naming globex's conversation, in the same batch:
+    // its rows are (acme, gid) beside (globex, gid).
+    let trespass = json!({ "content": "trespass", "clientMsgId": "phone:2" });
     let sends = vec![
         w.app.post(&ours, Some(&w.user.access), body("acme")),
         w.app.post(&theirs, Some(&gus.access), body("globex")),
+        w.app.post(&theirs, Some(&w.user.access), trespass),
     ];
     let (first, answers) = in_one_batch(&w, &id, sends).await;
 
     assert_eq!(first.data()["seq"], json!(1));
+    assert_eq!(answers[2].status, 404, "{:?}", answers[2].body);
     let (acme, globex) = (answers[0].data(), answers[1].data());
     assert_eq!((&acme["seq"], &globex["seq"]), (&json!(2), &json!(1)));
     assert_ne!(acme["id"], globex["id"]);

@@ -41,8 +41,8 @@ async fn hold_the_row(
 }
 
 /// Waits until the writer is inside a batch's transaction, at the
-/// statement that locks the conversations' rows (in either of its forms:
-/// a batch of several tenants starts it with their table, `WITH v ...`).
+/// statement that locks the conversations' rows (in either of its forms,
+/// `writer/scope.rs`).
 async fn wait_for_the_writer_at_the_row(app: &TestApp) {
     wait_for_statement(
         &app.pool,

@@ -1,46 +1,68 @@
 //! How the writer's reads pick a batch's rows, scoped by tenant, in one of
 //! two forms chosen by the batch:
 //! - one tenant: `FROM t WHERE t.tenant_id = ? AND (t.key) IN ((?), ...)`,
-//!   one range per key on the table's index: MariaDB's cheapest form;
-//! - several: `WITH v (t, k0) AS (SELECT ?, ? UNION ALL ...) ... FROM v
-//!   JOIN t ON t.tenant_id = v.t AND t.key = v.k0`, one index lookup per
-//!   row of `v` ([`with_rows`]).
+//!   one range per key on the table's index: MariaDB's cheapest form, its
+//!   list padded to a few lengths ([`padded`]);
+//! - several: `FROM JSON_TABLE(?, '$[*]' COLUMNS (t ..., k0 ...)) v JOIN t
+//!   ON t.tenant_id = UNHEX(v.t) AND t.key = UNHEX(v.k0)`, the rows bound
+//!   as one JSON document and each looked up on the table's index.
 //!
-//! Either way the statement's shape depends only on the padded number of
-//! keys, so the writer's connection keeps it prepared. (Lists of keys per
-//! tenant, OR-ed, made each mix of tenants a statement of its own and a
-//! hundred tenants a hundred branches to plan; the join costs MariaDB more
-//! per row than a list of one tenant's keys: BENCHMARKS.md, "Batches that
-//! mix tenants".)
+//! Either way the writer's connection keeps the statement prepared: the
+//! list's shape depends only on its padded length, the join's on nothing.
+//! (Lists of keys per tenant, OR-ed, made each mix of tenants a statement
+//! of its own and a hundred tenants a hundred branches to plan; a table of
+//! `SELECT ?, ? UNION ALL ...` rows costs MariaDB 0.22 ms to build even for
+//! 8 rows, against 0.04 for the document; one tenant's list costs least:
+//! BENCHMARKS.md, "Batches that mix tenants".)
 
+use serde_json::Value;
 use sqlx::{MySql, QueryBuilder};
 
-use crate::domain::{
-    ConversationId, MessageId, ParticipantId, TenantId,
-    lists::{padded, with_rows},
-};
+use crate::domain::{ConversationId, MessageId, ParticipantId, TenantId, lists::padded};
 
-/// A key's values after the tenant, bound in the order of its columns.
-pub trait KeyValues: Ord {
-    /// Binds the values, separated by `", "`.
-    fn bind(&self, query: &mut QueryBuilder<'_, MySql>);
+/// How a key's value is carried in the rows' document and compared.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// An id (`BINARY(16)`): hex in the document, `UNHEX`ed in the join.
+    Id,
+    /// A client id, as `messages.client_msg_id` (`VARCHAR(64)`, compared
+    /// in the table's collation).
+    ClientId,
 }
 
-macro_rules! one_column {
+/// A key's values after the tenant, in the order of its columns.
+pub trait KeyValues: Ord {
+    const KINDS: &'static [Kind];
+    /// Binds the values, separated by `", "`.
+    fn bind(&self, query: &mut QueryBuilder<'_, MySql>);
+    /// Appends the values to the key's row of the document.
+    fn json(&self, row: &mut Vec<Value>);
+}
+
+macro_rules! id_key {
     ($($id:ty),*) => {$(
         impl KeyValues for $id {
+            const KINDS: &'static [Kind] = &[Kind::Id];
             fn bind(&self, query: &mut QueryBuilder<'_, MySql>) {
                 query.push_bind(*self);
+            }
+            fn json(&self, row: &mut Vec<Value>) {
+                row.push(Value::String(self.0.simple().to_string()));
             }
         }
     )*};
 }
-one_column!(ConversationId, ParticipantId, MessageId);
+id_key!(ConversationId, ParticipantId, MessageId);
 
 /// A sender's client id.
 impl KeyValues for (ParticipantId, String) {
+    const KINDS: &'static [Kind] = &[Kind::Id, Kind::ClientId];
     fn bind(&self, query: &mut QueryBuilder<'_, MySql>) {
         query.push_bind(self.0).push(", ").push_bind(self.1.clone());
+    }
+    fn json(&self, row: &mut Vec<Value>) {
+        self.0.json(row);
+        row.push(Value::String(self.1.clone()));
     }
 }
 
@@ -61,6 +83,7 @@ impl<K: KeyValues> Rows<K> {
         rows.sort();
         rows.dedup();
         assert!(!rows.is_empty(), "a read of no rows");
+        assert_eq!(columns.len(), K::KINDS.len(), "a column for each value");
         Self { rows, columns }
     }
 
@@ -73,27 +96,25 @@ impl<K: KeyValues> Rows<K> {
         self.rows[0].0 == self.rows[self.rows.len() - 1].0
     }
 
-    /// The statement's start: the table `v` of the rows when they span
-    /// tenants, else nothing.
-    pub fn start(&self) -> QueryBuilder<'_, MySql> {
-        if self.one_tenant() {
-            return QueryBuilder::new("");
-        }
-        let names: Vec<String> = (0..self.columns.len()).map(|i| format!("k{i}")).collect();
-        with_rows(
-            &format!("t, {}", names.join(", ")),
-            &self.rows,
-            |query, (tenant, key)| {
-                query.push_bind(*tenant).push(", ");
-                key.bind(query);
-            },
-        )
+    /// The rows as a JSON array of arrays: `[[tenant, key...], ...]`.
+    fn document(&self) -> String {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|(tenant, key)| {
+                let mut row = Vec::with_capacity(1 + K::KINDS.len());
+                row.push(Value::String(tenant.0.simple().to_string()));
+                key.json(&mut row);
+                Value::Array(row)
+            })
+            .collect();
+        Value::Array(rows).to_string()
     }
 
     /// ` FROM table` (with its alias and any index hint) and the condition
     /// that picks the rows, to which more can be added with ` AND ...`. The
     /// rows come in key order: the list's ranges are read in order, and a
-    /// join reads `v` (sorted) first.
+    /// join reads the document (sorted) first.
     pub fn push_from(&self, query: &mut QueryBuilder<'_, MySql>, table: &str, alias: &str) {
         let columns = self.columns.iter().map(|c| format!("{alias}.{c}"));
         if self.one_tenant() {
@@ -108,12 +129,33 @@ impl<K: KeyValues> Rows<K> {
                 query.push(")");
             }
             query.push(")");
-        } else {
-            query.push(format!(" FROM v JOIN {table} ON {alias}.tenant_id = v.t"));
-            for (i, column) in columns.enumerate() {
-                query.push(format!(" AND {column} = v.k{i}"));
+            return;
+        }
+        let mut table_columns = vec!["t CHAR(32) PATH '$[0]'".to_owned()];
+        let mut on = vec![format!("{alias}.tenant_id = UNHEX(v.t)")];
+        for (i, (column, kind)) in columns.zip(K::KINDS).enumerate() {
+            let path = format!("PATH '$[{}]'", i + 1);
+            match kind {
+                Kind::Id => {
+                    table_columns.push(format!("k{i} CHAR(32) {path}"));
+                    on.push(format!("{column} = UNHEX(v.k{i})"));
+                }
+                Kind::ClientId => {
+                    table_columns.push(format!(
+                        "k{i} VARCHAR(64) COLLATE utf8mb4_unicode_ci {path}"
+                    ));
+                    on.push(format!("{column} = v.k{i}"));
+                }
             }
         }
+        query
+            .push(" FROM JSON_TABLE(")
+            .push_bind(self.document())
+            .push(format!(
+                ", '$[*]' COLUMNS ({})) v JOIN {table} ON {}",
+                table_columns.join(", "),
+                on.join(" AND ")
+            ));
     }
 }
 
@@ -121,40 +163,64 @@ impl<K: KeyValues> Rows<K> {
 mod tests {
     use super::*;
 
-    fn sql(rows: Rows<ConversationId>) -> String {
-        let mut query = rows.start();
-        query.push("SELECT STRAIGHT_JOIN c.id");
-        rows.push_from(&mut query, "conversations c", "c");
+    fn sql<K: KeyValues>(rows: Rows<K>, table: &str) -> String {
+        let mut query = QueryBuilder::new("SELECT STRAIGHT_JOIN 1");
+        rows.push_from(&mut query, table, "c");
         query.sql().to_owned()
     }
 
     #[test]
-    fn one_tenant_is_a_list_and_several_are_a_join_of_one_shape_per_length() {
+    fn one_tenant_is_a_list_and_several_are_one_join_whatever_their_number() {
         let (a, b, c) = (TenantId::new(), TenantId::new(), TenantId::new());
         let ids: Vec<ConversationId> = (0..3).map(|_| ConversationId::new()).collect();
         let rows =
-            |tenants: [TenantId; 3]| Rows::new(&["id"], tenants.into_iter().zip(ids.clone()));
+            |tenants: &[TenantId]| Rows::new(&["id"], tenants.iter().copied().zip(ids.clone()));
         assert_eq!(
-            sql(rows([a, a, a])),
-            "SELECT STRAIGHT_JOIN c.id FROM conversations c WHERE c.tenant_id = ? AND (c.id) IN ((?), (?), (?))"
+            sql(rows(&[a, a, a]), "conversations c"),
+            "SELECT STRAIGHT_JOIN 1 FROM conversations c WHERE c.tenant_id = ? AND (c.id) IN ((?), (?), (?))"
         );
-        let mixed = sql(rows([a, b, c]));
+        let mixed = sql(rows(&[a, b, c]), "conversations c");
         assert_eq!(
             mixed,
-            "WITH v (t, k0) AS (SELECT ?, ? UNION ALL SELECT ?, ? UNION ALL SELECT ?, ?) \
-             SELECT STRAIGHT_JOIN c.id FROM v JOIN conversations c ON c.tenant_id = v.t AND c.id = v.k0"
+            "SELECT STRAIGHT_JOIN 1 FROM JSON_TABLE(?, '$[*]' COLUMNS (t CHAR(32) PATH '$[0]', \
+             k0 CHAR(32) PATH '$[1]')) v JOIN conversations c ON c.tenant_id = UNHEX(v.t) AND c.id = UNHEX(v.k0)"
         );
-        // Whichever tenants three rows mix, the statement is the same.
-        assert_eq!(mixed, sql(rows([a, a, b])));
+        // Whichever tenants the rows mix, and however many, one statement.
+        assert_eq!(mixed, sql(rows(&[a, b]), "conversations c"));
     }
 
     #[test]
-    fn rows_are_sorted_and_each_looked_up_once() {
-        let tenant = TenantId::new();
+    fn a_client_id_is_compared_as_text_in_the_messages_collation() {
+        let (a, b) = (TenantId::new(), TenantId::new());
+        let sender = ParticipantId::new();
+        let rows = Rows::new(
+            &["sender_id", "client_msg_id"],
+            [(a, (sender, "x".to_owned())), (b, (sender, "y".to_owned()))],
+        );
+        assert!(sql(rows, "messages c").ends_with(
+            "k0 CHAR(32) PATH '$[1]', k1 VARCHAR(64) COLLATE utf8mb4_unicode_ci PATH '$[2]')) v \
+             JOIN messages c ON c.tenant_id = UNHEX(v.t) AND c.sender_id = UNHEX(v.k0) AND c.client_msg_id = v.k1"
+        ));
+    }
+
+    #[test]
+    fn the_document_holds_the_rows_sorted_each_once_in_hex() {
+        let (a, b) = (TenantId::new(), TenantId::new());
         let (x, y) = (ConversationId::new(), ConversationId::new());
-        let rows = Rows::new(&["id"], [(tenant, y), (tenant, x), (tenant, y)]);
-        let mut expected = vec![(tenant, x), (tenant, y)];
+        let rows = Rows::new(&["id"], [(b, y), (a, x), (b, y)]);
+        let hex = |id: uuid::Uuid| id.simple().to_string();
+        let mut expected = vec![(a, x), (b, y)];
         expected.sort();
         assert_eq!(rows.rows(), expected);
+        let document: Value = serde_json::from_str(&rows.document()).unwrap();
+        assert_eq!(
+            document,
+            serde_json::json!(
+                expected
+                    .iter()
+                    .map(|(t, c)| [hex(t.0), hex(c.0)])
+                    .collect::<Vec<_>>()
+            )
+        );
     }
 }

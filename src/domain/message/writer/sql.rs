@@ -39,8 +39,9 @@ pub async fn lock_conversations(
     keys: &[Key],
 ) -> sqlx::Result<HashMap<Key, Locked>> {
     let keys = Rows::new(&["id"], keys.iter().copied());
-    let mut query = keys.start();
-    query.push("SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq");
+    let mut query = QueryBuilder::new(
+        "SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq",
+    );
     keys.push_from(&mut query, "conversations c FORCE INDEX (PRIMARY)", "c");
     query.push(" FOR UPDATE");
     let rows = query.build().fetch_all(conn).await?;
@@ -64,8 +65,8 @@ pub async fn members(
     keys: &[Key],
 ) -> sqlx::Result<HashMap<Key, Vec<ParticipantId>>> {
     let keys = Rows::new(&["conversation_id"], keys.iter().copied());
-    let mut query = keys.start();
-    query.push("SELECT STRAIGHT_JOIN m.tenant_id, m.conversation_id, m.participant_id");
+    let mut query =
+        QueryBuilder::new("SELECT STRAIGHT_JOIN m.tenant_id, m.conversation_id, m.participant_id");
     keys.push_from(
         &mut query,
         "conversation_members m FORCE INDEX (PRIMARY)",
@@ -78,11 +79,6 @@ pub async fn members(
             .entry((row.try_get("tenant_id")?, row.try_get("conversation_id")?))
             .or_default()
             .push(row.try_get("participant_id")?);
-    }
-    // A join reads the padding's repeats of the last key again.
-    for ids in members.values_mut() {
-        ids.sort();
-        ids.dedup();
     }
     Ok(members)
 }
@@ -102,8 +98,8 @@ pub async fn blocks(
         pairs.iter().flat_map(|(t, a, b)| [(*t, *a), (*t, *b)]),
     );
     let received = Rows::new(&["blocked_id"], made.rows().iter().copied());
-    let mut query = made.start();
-    query.push("SELECT STRAIGHT_JOIN b.tenant_id, b.blocker_id, b.blocked_id");
+    let mut query =
+        QueryBuilder::new("SELECT STRAIGHT_JOIN b.tenant_id, b.blocker_id, b.blocked_id");
     made.push_from(&mut query, "blocks b FORCE INDEX (PRIMARY)", "b");
     query.push(" UNION SELECT STRAIGHT_JOIN b.tenant_id, b.blocker_id, b.blocked_id");
     received.push_from(&mut query, "blocks b FORCE INDEX (ix_blocks_blocked)", "b");
@@ -136,8 +132,7 @@ pub async fn by_client_ids(
         keys.iter()
             .map(|(tenant, sender, client_id)| (*tenant, (*sender, client_id.clone()))),
     );
-    let mut query = keys.start();
-    query.push(format!("SELECT STRAIGHT_JOIN {COLUMNS}"));
+    let mut query = QueryBuilder::new(format!("SELECT STRAIGHT_JOIN {COLUMNS}"));
     keys.push_from(
         &mut query,
         "messages x FORCE INDEX (uq_messages_client)",
@@ -162,8 +157,7 @@ pub async fn reply_targets(
         return Ok(HashMap::new());
     }
     let ids = Rows::new(&["id"], ids.iter().copied());
-    let mut query = ids.start();
-    query.push("SELECT STRAIGHT_JOIN m.tenant_id, m.id, m.conversation_id");
+    let mut query = QueryBuilder::new("SELECT STRAIGHT_JOIN m.tenant_id, m.id, m.conversation_id");
     ids.push_from(&mut query, "messages m FORCE INDEX (uq_messages_id)", "m");
     query
         .build()
