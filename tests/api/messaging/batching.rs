@@ -325,8 +325,10 @@ async fn a_batch_that_mixes_tenants_keeps_each_send_in_its_own_tenant() {
         }
     }
     let (gus, gid) = other.expect("a conversation on acme's writer");
-    // The same client id in both tenants: two different messages.
-    let body = |text: &str| json!({ "content": text, "clientMsgId": "phone:1" });
+    // The same client id in both tenants: two different messages. (Quotes,
+    // a backslash and non-ASCII: a batch of several tenants carries client
+    // ids in a JSON document.)
+    let body = |text: &str| json!({ "content": text, "clientMsgId": "phone:1 \"é\" \\ 🙂" });
     let (ours, theirs) = (
         format!("/api/conversations/{id}/messages"),
         format!("/api/conversations/{gid}/messages"),
@@ -347,13 +349,42 @@ async fn a_batch_that_mixes_tenants_keeps_each_send_in_its_own_tenant() {
     assert_eq!((&acme["seq"], &globex["seq"]), (&json!(2), &json!(1)));
     assert_ne!(acme["id"], globex["id"]);
     assert_eq!(acme["createdAt"], globex["createdAt"], "one batch");
-    let ours = w.history(&w.user, &id).await;
-    assert_eq!(seqs(&ours), vec![1, 2]);
-    assert_eq!(ours[1]["content"], json!("acme"));
-    let theirs = w.history(&gus, &gid).await;
-    assert_eq!(seqs(&theirs), vec![1]);
-    assert_eq!(theirs[0]["content"], json!("globex"));
+    // Both sent again, in one batch again: each gets its first message back.
+    let again = vec![
+        w.app.post(&ours, Some(&w.user.access), body("acme")),
+        w.app.post(&theirs, Some(&gus.access), body("globex")),
+    ];
+    let (_, retried) = in_one_batch(&w, &id, again).await;
+    assert_eq!(retried[0].data()["id"], acme["id"]);
+    assert_eq!(retried[1].data()["id"], globex["id"]);
+    let history = w.history(&w.user, &id).await;
+    assert_eq!(
+        seqs(&history),
+        vec![1, 2, 3],
+        "the second batch's first send only"
+    );
+    assert_eq!(history[1]["content"], json!("acme"));
+    let history = w.history(&gus, &gid).await;
+    assert_eq!(seqs(&history), vec![1]);
+    assert_eq!(history[0]["content"], json!("globex"));
     // Neither tenant sees the other's conversation.
     let path = format!("/api/conversations/{gid}/messages?after=0&limit=100");
     assert_eq!(w.app.get(&path, &w.user.access).await.status, 404);
+
+    // A block in one tenant refuses its send, and only that one, in a
+    // batch that mixes tenants.
+    let block = json!({ "participantId": astro.id });
+    w.app
+        .post("/api/blocks", Some(&gus.access), block)
+        .await
+        .data();
+    let sends = vec![
+        w.app
+            .post(&ours, Some(&w.user.access), json!({ "content": "still" })),
+        w.app
+            .post(&theirs, Some(&gus.access), json!({ "content": "blocked?" })),
+    ];
+    let (_, answers) = in_one_batch(&w, &id, sends).await;
+    assert_eq!(answers[0].data()["content"], json!("still"));
+    answers[1].assert_error(403, "blocked");
 }
