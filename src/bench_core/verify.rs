@@ -1,6 +1,7 @@
 //! After the run: what MySQL holds against what was acknowledged.
 
 use super::*;
+use crate::domain::lists::push_list;
 
 /// Conversations' ids in the order seeded, by index.
 pub(super) fn index_of(conversations: &[Conversation]) -> HashMap<ConversationId, usize> {
@@ -35,12 +36,9 @@ pub(super) async fn stored(pool: &Pool, conversations: &[Conversation]) -> AppRe
     for (tenant, chunk) in tenant_chunks(conversations) {
         let mut query =
             QueryBuilder::new("SELECT conversation_id, COUNT(*) FROM messages WHERE tenant_id = ");
-        query.push_bind(tenant).push(" AND conversation_id IN (");
-        let mut list = query.separated(", ");
-        for c in &chunk {
-            list.push_bind(c.id);
-        }
-        query.push(") GROUP BY conversation_id");
+        query.push_bind(tenant).push(" AND conversation_id IN ");
+        push_list(&mut query, chunk.iter().map(|c| c.id));
+        query.push(" GROUP BY conversation_id");
         let rows: Vec<(ConversationId, i64)> = query.build_query_as().fetch_all(pool).await?;
         for (id, count) in rows {
             if let Some(&i) = index.get(&id) {
@@ -77,12 +75,9 @@ pub(super) async fn verify(
     for (tenant, chunk) in tenant_chunks(conversations) {
         let mut query =
             QueryBuilder::new("SELECT conversation_id, seq, id FROM messages WHERE tenant_id = ");
-        query.push_bind(tenant).push(" AND conversation_id IN (");
-        let mut list = query.separated(", ");
-        for c in &chunk {
-            list.push_bind(c.id);
-        }
-        query.push(") ORDER BY conversation_id, seq");
+        query.push_bind(tenant).push(" AND conversation_id IN ");
+        push_list(&mut query, chunk.iter().map(|c| c.id));
+        query.push(" ORDER BY conversation_id, seq");
         let rows: Vec<(ConversationId, u64, MessageId)> =
             query.build_query_as().fetch_all(pool).await?;
         for (id, seq, message) in rows {
@@ -92,12 +87,8 @@ pub(super) async fn verify(
         }
         let mut query =
             QueryBuilder::new("SELECT id, last_seq FROM conversations WHERE tenant_id = ");
-        query.push_bind(tenant).push(" AND id IN (");
-        let mut list = query.separated(", ");
-        for c in &chunk {
-            list.push_bind(c.id);
-        }
-        query.push(")");
+        query.push_bind(tenant).push(" AND id IN ");
+        push_list(&mut query, chunk.iter().map(|c| c.id));
         let rows: Vec<(ConversationId, u64)> = query.build_query_as().fetch_all(pool).await?;
         for (id, last) in rows {
             if let Some(&i) = index.get(&id) {

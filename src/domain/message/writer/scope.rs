@@ -66,58 +66,41 @@ impl KeyValues for (ParticipantId, String) {
     }
 }
 
-/// The `(tenant, key)` rows a read looks up, sorted, each once; `columns`
-/// names the key's columns after `tenant_id`.
+/// The `(tenant, key)` rows a read looks up, sorted, each once.
 pub struct Rows<K> {
     rows: Vec<(TenantId, K)>,
-    columns: &'static [&'static str],
+    /// The rows as JSON, when they span tenants (made once, bound by each
+    /// join on them).
+    document: Option<String>,
 }
 
 impl<K: KeyValues> Rows<K> {
     /// The rows (there must be at least one).
-    pub fn new(
-        columns: &'static [&'static str],
-        rows: impl IntoIterator<Item = (TenantId, K)>,
-    ) -> Self {
+    pub fn new(rows: impl IntoIterator<Item = (TenantId, K)>) -> Self {
         let mut rows: Vec<_> = rows.into_iter().collect();
         rows.sort();
         rows.dedup();
         assert!(!rows.is_empty(), "a read of no rows");
-        assert_eq!(columns.len(), K::KINDS.len(), "a column for each value");
-        Self { rows, columns }
-    }
-
-    /// The rows, sorted.
-    pub fn rows(&self) -> &[(TenantId, K)] {
-        &self.rows
-    }
-
-    fn one_tenant(&self) -> bool {
-        self.rows[0].0 == self.rows[self.rows.len() - 1].0
-    }
-
-    /// The rows as a JSON array of arrays: `[[tenant, key...], ...]`.
-    fn document(&self) -> String {
-        let rows: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|(tenant, key)| {
-                let mut row = Vec::with_capacity(1 + K::KINDS.len());
-                row.push(Value::String(tenant.0.simple().to_string()));
-                key.json(&mut row);
-                Value::Array(row)
-            })
-            .collect();
-        Value::Array(rows).to_string()
+        let one_tenant = rows[0].0 == rows[rows.len() - 1].0;
+        let document = (!one_tenant).then(|| document(&rows));
+        Self { rows, document }
     }
 
     /// ` FROM table` (with its alias and any index hint) and the condition
-    /// that picks the rows, to which more can be added with ` AND ...`. The
-    /// rows come in key order: the list's ranges are read in order, and a
-    /// join reads the document (sorted) first.
-    pub fn push_from(&self, query: &mut QueryBuilder<'_, MySql>, table: &str, alias: &str) {
-        let columns = self.columns.iter().map(|c| format!("{alias}.{c}"));
-        if self.one_tenant() {
+    /// that picks the rows by `tenant_id` and `columns` (the key's, in the
+    /// order of its values), to which more can be added with ` AND ...`.
+    /// The rows come in key order: the list's ranges are read in order, and
+    /// a join reads the document (sorted) first.
+    pub fn push_from(
+        &self,
+        query: &mut QueryBuilder<'_, MySql>,
+        table: &str,
+        alias: &str,
+        columns: &[&str],
+    ) {
+        assert_eq!(columns.len(), K::KINDS.len(), "a column for each value");
+        let columns = columns.iter().map(|c| format!("{alias}.{c}"));
+        let Some(document) = &self.document else {
             let columns: Vec<String> = columns.collect();
             query
                 .push(format!(" FROM {table} WHERE {alias}.tenant_id = "))
@@ -130,7 +113,7 @@ impl<K: KeyValues> Rows<K> {
             }
             query.push(")");
             return;
-        }
+        };
         let mut table_columns = vec!["t CHAR(32) PATH '$[0]'".to_owned()];
         let mut on = vec![format!("{alias}.tenant_id = UNHEX(v.t)")];
         for (i, (column, kind)) in columns.zip(K::KINDS).enumerate() {
@@ -150,7 +133,7 @@ impl<K: KeyValues> Rows<K> {
         }
         query
             .push(" FROM JSON_TABLE(")
-            .push_bind(self.document())
+            .push_bind(document.clone())
             .push(format!(
                 ", '$[*]' COLUMNS ({})) v JOIN {table} ON {}",
                 table_columns.join(", "),
@@ -159,13 +142,28 @@ impl<K: KeyValues> Rows<K> {
     }
 }
 
+/// The rows as a JSON array of arrays: `[[tenant, key...], ...]`, ids in
+/// hex.
+fn document<K: KeyValues>(rows: &[(TenantId, K)]) -> String {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|(tenant, key)| {
+            let mut row = Vec::with_capacity(1 + K::KINDS.len());
+            row.push(Value::String(tenant.0.simple().to_string()));
+            key.json(&mut row);
+            Value::Array(row)
+        })
+        .collect();
+    Value::Array(rows).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sql<K: KeyValues>(rows: Rows<K>, table: &str) -> String {
+    fn sql<K: KeyValues>(rows: Rows<K>, table: &str, columns: &[&str]) -> String {
         let mut query = QueryBuilder::new("SELECT STRAIGHT_JOIN 1");
-        rows.push_from(&mut query, table, "c");
+        rows.push_from(&mut query, table, "c", columns);
         query.sql().to_owned()
     }
 
@@ -173,31 +171,28 @@ mod tests {
     fn one_tenant_is_a_list_and_several_are_one_join_whatever_their_number() {
         let (a, b, c) = (TenantId::new(), TenantId::new(), TenantId::new());
         let ids: Vec<ConversationId> = (0..3).map(|_| ConversationId::new()).collect();
-        let rows =
-            |tenants: &[TenantId]| Rows::new(&["id"], tenants.iter().copied().zip(ids.clone()));
+        let rows = |tenants: &[TenantId]| Rows::new(tenants.iter().copied().zip(ids.clone()));
         assert_eq!(
-            sql(rows(&[a, a, a]), "conversations c"),
+            sql(rows(&[a, a, a]), "conversations c", &["id"]),
             "SELECT STRAIGHT_JOIN 1 FROM conversations c WHERE c.tenant_id = ? AND (c.id) IN ((?), (?), (?))"
         );
-        let mixed = sql(rows(&[a, b, c]), "conversations c");
+        let mixed = sql(rows(&[a, b, c]), "conversations c", &["id"]);
         assert_eq!(
             mixed,
             "SELECT STRAIGHT_JOIN 1 FROM JSON_TABLE(?, '$[*]' COLUMNS (t CHAR(32) PATH '$[0]', \
              k0 CHAR(32) PATH '$[1]')) v JOIN conversations c ON c.tenant_id = UNHEX(v.t) AND c.id = UNHEX(v.k0)"
         );
         // Whichever tenants the rows mix, and however many, one statement.
-        assert_eq!(mixed, sql(rows(&[a, b]), "conversations c"));
+        assert_eq!(mixed, sql(rows(&[a, b]), "conversations c", &["id"]));
     }
 
     #[test]
     fn a_client_id_is_compared_as_text_in_the_messages_collation() {
         let (a, b) = (TenantId::new(), TenantId::new());
         let sender = ParticipantId::new();
-        let rows = Rows::new(
-            &["sender_id", "client_msg_id"],
-            [(a, (sender, "x".to_owned())), (b, (sender, "y".to_owned()))],
-        );
-        assert!(sql(rows, "messages c").ends_with(
+        let rows = Rows::new([(a, (sender, "x".to_owned())), (b, (sender, "y".to_owned()))]);
+        let columns = ["sender_id", "client_msg_id"];
+        assert!(sql(rows, "messages c", &columns).ends_with(
             "k0 CHAR(32) PATH '$[1]', k1 VARCHAR(64) COLLATE utf8mb4_unicode_ci PATH '$[2]')) v \
              JOIN messages c ON c.tenant_id = UNHEX(v.t) AND c.sender_id = UNHEX(v.k0) AND c.client_msg_id = v.k1"
         ));
@@ -207,12 +202,12 @@ mod tests {
     fn the_document_holds_the_rows_sorted_each_once_in_hex() {
         let (a, b) = (TenantId::new(), TenantId::new());
         let (x, y) = (ConversationId::new(), ConversationId::new());
-        let rows = Rows::new(&["id"], [(b, y), (a, x), (b, y)]);
+        let rows = Rows::new([(b, y), (a, x), (b, y)]);
         let hex = |id: uuid::Uuid| id.simple().to_string();
         let mut expected = vec![(a, x), (b, y)];
         expected.sort();
-        assert_eq!(rows.rows(), expected);
-        let document: Value = serde_json::from_str(&rows.document()).unwrap();
+        assert_eq!(rows.rows, expected);
+        let document: Value = serde_json::from_str(rows.document.as_ref().unwrap()).unwrap();
         assert_eq!(
             document,
             serde_json::json!(

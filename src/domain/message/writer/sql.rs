@@ -38,11 +38,16 @@ pub async fn lock_conversations(
     conn: &mut MySqlConnection,
     keys: &[Key],
 ) -> sqlx::Result<HashMap<Key, Locked>> {
-    let keys = Rows::new(&["id"], keys.iter().copied());
+    let keys = Rows::new(keys.iter().copied());
     let mut query = QueryBuilder::new(
         "SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq",
     );
-    keys.push_from(&mut query, "conversations c FORCE INDEX (PRIMARY)", "c");
+    keys.push_from(
+        &mut query,
+        "conversations c FORCE INDEX (PRIMARY)",
+        "c",
+        &["id"],
+    );
     query.push(" FOR UPDATE");
     let rows = query.build().fetch_all(conn).await?;
     rows.iter()
@@ -64,13 +69,14 @@ pub async fn members(
     conn: &mut MySqlConnection,
     keys: &[Key],
 ) -> sqlx::Result<HashMap<Key, Vec<ParticipantId>>> {
-    let keys = Rows::new(&["conversation_id"], keys.iter().copied());
+    let keys = Rows::new(keys.iter().copied());
     let mut query =
         QueryBuilder::new("SELECT STRAIGHT_JOIN m.tenant_id, m.conversation_id, m.participant_id");
     keys.push_from(
         &mut query,
         "conversation_members m FORCE INDEX (PRIMARY)",
         "m",
+        &["conversation_id"],
     );
     query.push(" AND m.left_at IS NULL");
     let mut members: HashMap<Key, Vec<ParticipantId>> = HashMap::new();
@@ -93,16 +99,22 @@ pub async fn blocks(
     if pairs.is_empty() {
         return Ok(HashSet::new());
     }
-    let made = Rows::new(
-        &["blocker_id"],
-        pairs.iter().flat_map(|(t, a, b)| [(*t, *a), (*t, *b)]),
-    );
-    let received = Rows::new(&["blocked_id"], made.rows().iter().copied());
+    let people = Rows::new(pairs.iter().flat_map(|(t, a, b)| [(*t, *a), (*t, *b)]));
     let mut query =
         QueryBuilder::new("SELECT STRAIGHT_JOIN b.tenant_id, b.blocker_id, b.blocked_id");
-    made.push_from(&mut query, "blocks b FORCE INDEX (PRIMARY)", "b");
+    people.push_from(
+        &mut query,
+        "blocks b FORCE INDEX (PRIMARY)",
+        "b",
+        &["blocker_id"],
+    );
     query.push(" UNION SELECT STRAIGHT_JOIN b.tenant_id, b.blocker_id, b.blocked_id");
-    received.push_from(&mut query, "blocks b FORCE INDEX (ix_blocks_blocked)", "b");
+    people.push_from(
+        &mut query,
+        "blocks b FORCE INDEX (ix_blocks_blocked)",
+        "b",
+        &["blocked_id"],
+    );
     query
         .build()
         .fetch_all(conn)
@@ -128,7 +140,6 @@ pub async fn by_client_ids(
         return Ok(HashMap::new());
     }
     let keys = Rows::new(
-        &["sender_id", "client_msg_id"],
         keys.iter()
             .map(|(tenant, sender, client_id)| (*tenant, (*sender, client_id.clone()))),
     );
@@ -137,6 +148,7 @@ pub async fn by_client_ids(
         &mut query,
         "messages x FORCE INDEX (uq_messages_client)",
         "x",
+        &["sender_id", "client_msg_id"],
     );
     let found: Vec<Message> = query.build_query_as().fetch_all(conn).await?;
     Ok(found
@@ -156,9 +168,14 @@ pub async fn reply_targets(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let ids = Rows::new(&["id"], ids.iter().copied());
+    let ids = Rows::new(ids.iter().copied());
     let mut query = QueryBuilder::new("SELECT STRAIGHT_JOIN m.tenant_id, m.id, m.conversation_id");
-    ids.push_from(&mut query, "messages m FORCE INDEX (uq_messages_id)", "m");
+    ids.push_from(
+        &mut query,
+        "messages m FORCE INDEX (uq_messages_id)",
+        "m",
+        &["id"],
+    );
     query
         .build()
         .fetch_all(conn)
