@@ -52,6 +52,56 @@ async fn two_nodes_sending_into_one_conversation_keep_its_seqs_gap_free_and_lose
     other.stop().await;
 }
 
+/// Each node's writer keeps conversations' members in memory, under a
+/// revision on the row it locks: a change made through the other node
+/// holds from the very next send, with no message between the nodes.
+#[tokio::test]
+async fn a_member_removed_or_added_through_one_node_counts_at_once_on_the_other() {
+    let world = World::new().await;
+    let other = world.app.another_node().await;
+    let group = world
+        .app
+        .post(
+            "/api/conversations",
+            Some(&world.admin.access),
+            json!({ "type": "group", "title": "Circle", "memberIds": [world.astro.id, world.user.id] }),
+        )
+        .await;
+    let group = group.data()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/conversations/{group}/messages");
+    let members = format!("/api/conversations/{group}/members");
+    let send = async |text: &str| {
+        other
+            .post(&path, Some(&world.user.access), json!({ "content": text }))
+            .await
+    };
+    send("kept in the other node's memory").await.data();
+
+    let removed = world
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("{members}/{}", world.user.id),
+            Some(&world.admin.access),
+            None,
+        )
+        .await;
+    removed.data();
+    send("after removal").await.assert_error(404, "not_found");
+
+    world
+        .app
+        .post(
+            &members,
+            Some(&world.admin.access),
+            json!({ "memberIds": [world.user.id] }),
+        )
+        .await
+        .data();
+    assert_eq!(send("back again").await.data()["seq"], json!(2));
+    other.stop().await;
+}
+
 /// Two nodes sharing the machine's Redis (a prefix of their own): the
 /// cast's app is the first, the second is returned.
 pub async fn shared_world() -> (World, crate::helpers::TestApp) {

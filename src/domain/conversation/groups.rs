@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{
     Conversation, ConversationType, Member, MemberRole, add_member, get, member, member_ids,
+    members_changing,
     service::{MAX_GROUP, not_found},
 };
 use crate::{
@@ -163,6 +164,7 @@ impl Core {
         if !allowed {
             return Err(AppError::forbidden("you may not remove this member"));
         }
+        members_changing(&mut tx, tenant, id).await?;
         sqlx::query(
             "UPDATE conversation_members SET left_at = ?, role = 'member'
              WHERE tenant_id = ? AND conversation_id = ? AND participant_id = ?",

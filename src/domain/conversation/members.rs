@@ -10,6 +10,25 @@ use crate::{
     error::AppResult,
 };
 
+/// Marks a change to who the conversation's current members are (the
+/// `members_rev` the message writer keeps its members under), before the
+/// change: it takes the conversation's row lock first, in the order the
+/// writer takes its locks (the conversation, then member rows).
+pub async fn members_changing(
+    conn: &mut MySqlConnection,
+    tenant: TenantId,
+    conversation: ConversationId,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE conversations SET members_rev = members_rev + 1 WHERE tenant_id = ? AND id = ?",
+    )
+    .bind(tenant)
+    .bind(conversation)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Adds a member, or brings back one who left.
 pub async fn add_member(
     conn: &mut MySqlConnection,
@@ -18,6 +37,7 @@ pub async fn add_member(
     participant: ParticipantId,
     role: MemberRole,
 ) -> AppResult<()> {
+    members_changing(&mut *conn, tenant, conversation).await?;
     sqlx::query(
         "INSERT INTO conversation_members (tenant_id, conversation_id, participant_id, role, joined_at)
          VALUES (?, ?, ?, ?, ?)

@@ -13,7 +13,8 @@ mod service;
 
 pub use list::{ListRow, list_all, list_for};
 pub use members::{
-    Behind, add_member, advance_cursors, co_members, member, member_ids, members_of, memberships_of,
+    Behind, add_member, advance_cursors, co_members, member, member_ids, members_changing,
+    members_of, memberships_of,
 };
 
 pub use groups::ConversationChanges;

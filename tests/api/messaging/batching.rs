@@ -20,7 +20,7 @@ use crate::{
 /// The astrologer sends "ahead", which waits at the conversation's row
 /// (held here); then `sends` queue behind it and go as one batch once the
 /// row is released. Returns the first send's answer and theirs.
-async fn in_one_batch(
+pub(super) async fn in_one_batch(
     w: &World,
     conversation: &str,
     sends: Vec<impl std::future::Future<Output = Res>>,

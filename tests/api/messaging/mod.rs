@@ -9,6 +9,7 @@ mod capacity;
 mod changes;
 mod conversations;
 mod reading;
+mod resends;
 mod sending;
 
 use std::time::Duration;

@@ -9,12 +9,14 @@ use crate::domain::{guard::NewFlag, limits::Count};
 const ACQUIRE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Task {
-    /// Checks and writes a batch in one transaction. Refused at once while
+    /// Checks and writes a batch in one transaction, reading the senders'
+    /// client ids first if `read_ids` (`memory.rs`). Refused at once while
     /// the database is known not to answer.
     pub(super) async fn commit(
         &self,
         batch: &mut [Job],
-    ) -> Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>, Failure> {
+        read_ids: bool,
+    ) -> Result<Verdicts, Failure> {
         if !self.db.is_up() {
             return Err(Failure::Down);
         }
@@ -36,7 +38,10 @@ impl Task {
             .unwrap_or(Err(sqlx::Error::PoolTimedOut))
             .map_err(statement)?;
         let mut tx = conn.begin().await.map_err(statement)?;
-        let verdicts = self.write(&mut tx, batch).await.map_err(statement)?;
+        let verdicts = self
+            .write(&mut tx, batch, read_ids)
+            .await
+            .map_err(statement)?;
         tx.commit().await.map_err(|err| {
             if matches!(err, sqlx::Error::Io(_)) {
                 self.db.lost();
@@ -84,7 +89,8 @@ impl Task {
         &self,
         tx: &mut MySqlConnection,
         batch: &mut [Job],
-    ) -> sqlx::Result<Vec<(Verdict, Option<Arc<[ParticipantId]>>)>> {
+        read_ids: bool,
+    ) -> sqlx::Result<Verdicts> {
         let now = crate::domain::now();
         let keys: Vec<Key> = batch
             .iter()
@@ -93,53 +99,24 @@ impl Task {
             .into_iter()
             .collect();
         let locked = sql::lock_conversations(tx, &keys).await?;
-        let present: Vec<Key> = keys
-            .iter()
-            .filter(|k| locked.contains_key(k))
-            .copied()
-            .collect();
-        let members: HashMap<Key, Arc<[ParticipantId]>> = if present.is_empty() {
-            HashMap::new()
-        } else {
-            sql::members(tx, &present)
-                .await?
-                .into_iter()
-                .map(|(key, ids)| (key, Arc::from(ids)))
-                .collect()
-        };
-        let facts = Facts::read(tx, batch, &locked, &members).await?;
-
-        let mut next_seq: HashMap<Key, u64> =
-            locked.iter().map(|(key, c)| (*key, c.last_seq)).collect();
-        let mut verdicts = Vec::with_capacity(batch.len());
-        let mut fresh: Vec<Message> = Vec::new();
-        let mut by_client: HashMap<(TenantId, ParticipantId, String), usize> = HashMap::new();
-        for job in batch.iter_mut() {
-            let key = (
-                job.draft.message.tenant_id,
-                job.draft.message.conversation_id,
+        let members = self.memory.members(tx, &locked).await?;
+        let mut facts = Facts::read(tx, batch, &locked, &members, read_ids).await?;
+        let (mut verdicts, mut fresh) = self.decide(batch, &facts, &locked, &members, now);
+        // A refused send may be a resend, whose first message is its answer.
+        if !read_ids {
+            let refused = Facts::client_ids(
+                batch
+                    .iter()
+                    .zip(&verdicts)
+                    .filter(|(_, (verdict, _))| matches!(verdict, Verdict::Refused(_)))
+                    .map(|(job, _)| job),
             );
-            let verdict = match self.check(job, &facts, &locked, &members, &fresh, &by_client) {
-                Some(verdict) => verdict,
-                None => {
-                    let seq = next_seq.get_mut(&key).expect("locked");
-                    *seq += 1;
-                    let mut message = job.draft.message.clone();
-                    message.seq = *seq;
-                    message.created_at = now;
-                    for a in &mut message.attachments {
-                        a.file.sent_at.get_or_insert(now);
-                    }
-                    if let (Some(sender), Some(client_id)) =
-                        (message.sender_id, &message.client_msg_id)
-                    {
-                        by_client.insert((key.0, sender, client_id.clone()), fresh.len());
-                    }
-                    fresh.push(message.clone());
-                    Verdict::New(message)
+            if !refused.is_empty() {
+                facts.stored = sql::by_client_ids(tx, &refused).await?;
+                if !facts.stored.is_empty() {
+                    (verdicts, fresh) = self.decide(batch, &facts, &locked, &members, now);
                 }
-            };
-            verdicts.push((verdict, members.get(&key).cloned()));
+            }
         }
         let flags: Vec<NewFlag> = batch
             .iter()
@@ -194,5 +171,50 @@ impl Task {
             .collect();
         log::append(tx, &entries).await?;
         Ok(verdicts)
+    }
+
+    /// Each send's verdict, in arrival order, against what the batch read:
+    /// the new messages get their seqs from the locked rows.
+    fn decide(
+        &self,
+        batch: &mut [Job],
+        facts: &Facts,
+        locked: &HashMap<Key, sql::Locked>,
+        members: &HashMap<Key, Arc<[ParticipantId]>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (Verdicts, Vec<Message>) {
+        let mut next_seq: HashMap<Key, u64> =
+            locked.iter().map(|(key, c)| (*key, c.last_seq)).collect();
+        let mut verdicts = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<Message> = Vec::new();
+        let mut by_client: HashMap<(TenantId, ParticipantId, String), usize> = HashMap::new();
+        for job in batch.iter_mut() {
+            let key = (
+                job.draft.message.tenant_id,
+                job.draft.message.conversation_id,
+            );
+            let verdict = match self.check(job, facts, locked, members, &fresh, &by_client) {
+                Some(verdict) => verdict,
+                None => {
+                    let seq = next_seq.get_mut(&key).expect("locked");
+                    *seq += 1;
+                    let mut message = job.draft.message.clone();
+                    message.seq = *seq;
+                    message.created_at = now;
+                    for a in &mut message.attachments {
+                        a.file.sent_at.get_or_insert(now);
+                    }
+                    if let (Some(sender), Some(client_id)) =
+                        (message.sender_id, &message.client_msg_id)
+                    {
+                        by_client.insert((key.0, sender, client_id.clone()), fresh.len());
+                    }
+                    fresh.push(message.clone());
+                    Verdict::New(message)
+                }
+            };
+            verdicts.push((verdict, members.get(&key).cloned()));
+        }
+        (verdicts, fresh)
     }
 }

@@ -144,13 +144,15 @@ pub(super) struct Facts {
 }
 
 impl Facts {
+    /// Reads what the checks need; the messages stored under the senders'
+    /// client ids only if `read_ids`.
     pub(super) async fn read(
         tx: &mut MySqlConnection,
         batch: &[Job],
         locked: &HashMap<Key, sql::Locked>,
         members: &HashMap<Key, Arc<[ParticipantId]>>,
+        read_ids: bool,
     ) -> sqlx::Result<Self> {
-        let mut client_ids = Vec::new();
         let mut pairs = Vec::new();
         let mut replies = Vec::new();
         let mut files = Vec::new();
@@ -161,9 +163,6 @@ impl Facts {
                 continue;
             };
             let key = (m.tenant_id, m.conversation_id);
-            if let Some(client_id) = &m.client_msg_id {
-                client_ids.push((key.0, sender, client_id.clone()));
-            }
             let Check::Sender { .. } = job.draft.check else {
                 continue;
             };
@@ -180,12 +179,29 @@ impl Facts {
                 pairs.push((key.0, sender, *other));
             }
         }
+        let stored = if read_ids {
+            sql::by_client_ids(tx, &Self::client_ids(batch)).await?
+        } else {
+            HashMap::new()
+        };
         Ok(Self {
-            stored: sql::by_client_ids(tx, &client_ids).await?,
+            stored,
             blocks: sql::blocks(tx, &pairs).await?,
             replies: sql::reply_targets(tx, &replies).await?,
             files: file::lock_ready(tx, &files).await?,
         })
+    }
+
+    /// The `(tenant, sender, client id)` of the sends that have one.
+    pub(super) fn client_ids<'a>(
+        jobs: impl IntoIterator<Item = &'a Job>,
+    ) -> Vec<(TenantId, ParticipantId, String)> {
+        jobs.into_iter()
+            .filter_map(|job| {
+                let m = &job.draft.message;
+                Some((m.tenant_id, m.sender_id?, m.client_msg_id.clone()?))
+            })
+            .collect()
     }
 
     fn blocked(&self, tenant: TenantId, a: ParticipantId, b: ParticipantId) -> bool {

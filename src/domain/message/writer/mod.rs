@@ -9,8 +9,11 @@
 //! of the conversations), after (several nodes) one Redis call that counts
 //! the batch's sends against their senders' message rate:
 //! - the conversations' rows locked in key order (`SELECT ... FOR UPDATE`),
-//!   their members, the blocks between direct partners, the client ids
-//!   already stored and the reply targets, each read once for the batch;
+//!   their members (kept in memory under the row's `members_rev`:
+//!   `memory.rs`), the blocks between direct partners and the reply
+//!   targets, each read once for the batch; the client ids already stored
+//!   only when the insert finds one (or a check refuses a send), since
+//!   almost no send is a resend;
 //! - the checks of each send, in arrival order, against what was read: a
 //!   member removed or blocked before the send was submitted is refused,
 //!   since the reads see every committed change and the rows stay locked;
@@ -28,6 +31,7 @@
 
 mod batch;
 mod check;
+mod memory;
 mod scope;
 mod sql;
 
@@ -128,6 +132,10 @@ enum Verdict {
     Refused(AppError),
 }
 
+/// Each send's verdict, in the batch's order, with its conversation's
+/// members (for the event).
+type Verdicts = Vec<(Verdict, Option<Arc<[ParticipantId]>>)>;
+
 /// The answer to a send while the database is out of reach.
 fn unreachable() -> AppError {
     AppError::Unavailable("the database is unreachable; try again shortly".into())
@@ -158,6 +166,7 @@ impl Writer {
     pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>, writers: usize) -> Self {
         let queued = Arc::new(AtomicUsize::new(0));
         let db = crate::db::Health::new(pool.clone());
+        let memory = memory::Memory::new();
         let shards = (0..writers.max(1))
             .map(|_| {
                 let (commands, receiver) = mpsc::unbounded_channel();
@@ -167,6 +176,7 @@ impl Writer {
                     events: events.clone(),
                     limits: limits.clone(),
                     queued: queued.clone(),
+                    memory: memory.clone(),
                 };
                 tokio::spawn(task.run(receiver));
                 commands
@@ -226,6 +236,7 @@ struct Task {
     events: EventBus,
     limits: Arc<Limits>,
     queued: Arc<AtomicUsize>,
+    memory: memory::Memory,
 }
 
 impl Task {
@@ -273,7 +284,16 @@ impl Task {
         if self.limits.is_shared() {
             self.count_shared(&mut batch).await;
         }
-        let outcome = self.commit(&mut batch).await;
+        let careful = self.memory.reads_client_ids();
+        let mut outcome = self.commit(&mut batch, careful).await;
+        // A client id already stored (a resend the batch did not look up):
+        // written again, reading them.
+        if !careful
+            && matches!(&outcome, Err(Failure::Statement(err)) if is_unique_violation(err, "uq_messages_client"))
+        {
+            self.memory.resend_found();
+            outcome = self.commit(&mut batch, true).await;
+        }
         metrics::histogram!("samvad_send_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         let label = if outcome.is_ok() {
@@ -339,7 +359,7 @@ impl Task {
     /// that raced in from another writer is found by a second attempt.
     async fn write_alone(&self, mut job: Job) {
         for attempt in 0..2 {
-            match self.commit(std::slice::from_mut(&mut job)).await {
+            match self.commit(std::slice::from_mut(&mut job), true).await {
                 Ok(verdicts) => return self.answer(vec![job], verdicts).await,
                 Err(Failure::Statement(err))
                     if attempt == 0
@@ -361,11 +381,7 @@ impl Task {
     }
 
     /// Publishes the events of the new messages, in order, then answers.
-    async fn answer(
-        &self,
-        batch: Vec<Job>,
-        verdicts: Vec<(Verdict, Option<Arc<[ParticipantId]>>)>,
-    ) {
+    async fn answer(&self, batch: Vec<Job>, verdicts: Verdicts) {
         for (job, (verdict, members)) in batch.into_iter().zip(verdicts) {
             let answer = match verdict {
                 Verdict::New(message) => {

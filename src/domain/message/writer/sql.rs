@@ -23,6 +23,9 @@ pub struct Locked {
     pub kind: ConversationType,
     pub is_active: bool,
     pub last_seq: u64,
+    /// Bumped by every change to the current members (the key the
+    /// writer's members are kept under).
+    pub members_rev: u64,
 }
 
 /// Locks the conversations' rows in key order (so two writers never lock
@@ -40,7 +43,7 @@ pub async fn lock_conversations(
 ) -> sqlx::Result<HashMap<Key, Locked>> {
     let keys = Rows::new(keys.iter().copied());
     let mut query = QueryBuilder::new(
-        "SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq",
+        "SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq, c.members_rev",
     );
     keys.push_from(
         &mut query,
@@ -58,6 +61,7 @@ pub async fn lock_conversations(
                     kind: row.try_get("type")?,
                     is_active: row.try_get("is_active")?,
                     last_seq: row.try_get("last_seq")?,
+                    members_rev: row.try_get("members_rev")?,
                 },
             ))
         })
