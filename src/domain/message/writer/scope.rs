@@ -66,6 +66,18 @@ impl KeyValues for (ParticipantId, String) {
     }
 }
 
+/// Two people, in order (a block's blocker and blocked).
+impl KeyValues for (ParticipantId, ParticipantId) {
+    const KINDS: &'static [Kind] = &[Kind::Id, Kind::Id];
+    fn bind(&self, query: &mut QueryBuilder<'_, MySql>) {
+        query.push_bind(self.0).push(", ").push_bind(self.1);
+    }
+    fn json(&self, row: &mut Vec<Value>) {
+        self.0.json(row);
+        self.1.json(row);
+    }
+}
+
 /// The `(tenant, key)` rows a read looks up, sorted, each once.
 pub struct Rows<K> {
     rows: Vec<(TenantId, K)>,
@@ -196,6 +208,23 @@ mod tests {
             "k0 CHAR(32) PATH '$[1]', k1 VARCHAR(64) COLLATE utf8mb4_unicode_ci PATH '$[2]')) v \
              JOIN messages c ON c.tenant_id = UNHEX(v.t) AND c.sender_id = UNHEX(v.k0) AND c.client_msg_id = v.k1"
         ));
+    }
+
+    #[test]
+    fn a_pair_of_people_is_two_ids_looked_up_together() {
+        let (a, b) = (TenantId::new(), TenantId::new());
+        let (x, y) = (ParticipantId::new(), ParticipantId::new());
+        let columns = ["blocker_id", "blocked_id"];
+        assert_eq!(
+            sql(Rows::new([(a, (x, y)), (a, (y, x))]), "blocks c", &columns),
+            "SELECT STRAIGHT_JOIN 1 FROM blocks c WHERE c.tenant_id = ? AND (c.blocker_id, c.blocked_id) IN ((?, ?), (?, ?))"
+        );
+        assert!(
+            sql(Rows::new([(a, (x, y)), (b, (y, x))]), "blocks c", &columns).ends_with(
+                "k0 CHAR(32) PATH '$[1]', k1 CHAR(32) PATH '$[2]')) v JOIN blocks c \
+                 ON c.tenant_id = UNHEX(v.t) AND c.blocker_id = UNHEX(v.k0) AND c.blocked_id = UNHEX(v.k1)"
+            )
+        );
     }
 
     #[test]
