@@ -59,15 +59,7 @@ async fn two_nodes_sending_into_one_conversation_keep_its_seqs_gap_free_and_lose
 async fn a_member_removed_or_added_through_one_node_counts_at_once_on_the_other() {
     let world = World::new().await;
     let other = world.app.another_node().await;
-    let group = world
-        .app
-        .post(
-            "/api/conversations",
-            Some(&world.admin.access),
-            json!({ "type": "group", "title": "Circle", "memberIds": [world.astro.id, world.user.id] }),
-        )
-        .await;
-    let group = group.data()["id"].as_str().unwrap().to_owned();
+    let group = world.group("Circle", &[&world.astro, &world.user]).await;
     let path = format!("/api/conversations/{group}/messages");
     let members = format!("/api/conversations/{group}/members");
     let send = async |text: &str| {

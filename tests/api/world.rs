@@ -76,6 +76,32 @@ impl World {
         res.data()["id"].as_str().unwrap().to_owned()
     }
 
+    /// The admin's new group of `members` (and the admin); returns its id.
+    pub async fn group(&self, title: &str, members: &[&Login]) -> String {
+        let ids: Vec<uuid::Uuid> = members.iter().map(|m| m.id).collect();
+        let res = self
+            .app
+            .post(
+                "/api/conversations",
+                Some(&self.admin.access),
+                json!({ "type": "group", "title": title, "memberIds": ids }),
+            )
+            .await;
+        res.data()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `by` blocks `whom`.
+    pub async fn block(&self, by: &Login, whom: &Login) {
+        self.app
+            .post(
+                "/api/blocks",
+                Some(&by.access),
+                json!({ "participantId": whom.id }),
+            )
+            .await
+            .data();
+    }
+
     /// Sends `text` into a conversation; returns the message.
     pub async fn send(&self, from: &Login, conversation: &str, text: &str) -> Value {
         let path = format!("/api/conversations/{conversation}/messages");

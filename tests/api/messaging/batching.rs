@@ -181,15 +181,7 @@ async fn a_statement_failing_in_a_batch_refuses_only_its_own_send() {
 #[tokio::test]
 async fn a_member_removed_or_blocked_is_refused_from_the_next_send() {
     let w = World::new().await;
-    let group = w
-        .app
-        .post(
-            "/api/conversations",
-            Some(&w.admin.access),
-            json!({ "type": "group", "title": "Circle", "memberIds": [w.astro.id, w.user.id] }),
-        )
-        .await;
-    let group = group.data()["id"].as_str().unwrap().to_owned();
+    let group = w.group("Circle", &[&w.astro, &w.user]).await;
     let path = format!("/api/conversations/{group}/messages");
     w.send(&w.user, &group, "while a member").await;
     w.call(
@@ -212,14 +204,7 @@ async fn a_member_removed_or_blocked_is_refused_from_the_next_send() {
     let direct = w.open(&w.user, &w.astro).await;
     let path = format!("/api/conversations/{direct}/messages");
     w.send(&w.user, &direct, "before the block").await;
-    w.app
-        .post(
-            "/api/blocks",
-            Some(&w.astro.access),
-            json!({ "participantId": w.user.id }),
-        )
-        .await
-        .data();
+    w.block(&w.astro, &w.user).await;
     w.app
         .post(
             &path,

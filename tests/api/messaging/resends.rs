@@ -66,14 +66,7 @@ async fn a_resend_gets_its_first_message_where_a_new_send_is_now_refused() {
     let body = json!({ "content": "before", "clientMsgId": "phone:9" });
     let first = w.app.post(&path, Some(&w.user.access), body.clone()).await;
     let first = first.data();
-    w.app
-        .post(
-            "/api/blocks",
-            Some(&w.astro.access),
-            json!({ "participantId": w.user.id }),
-        )
-        .await
-        .data();
+    w.block(&w.astro, &w.user).await;
 
     let again = w.app.post(&path, Some(&w.user.access), body.clone()).await;
     assert_eq!(again.data()["id"], first["id"], "blocked since, yet acked");
