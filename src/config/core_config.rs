@@ -29,6 +29,7 @@ impl CoreConfig {
             presence_grace: config.presence_grace,
             send_queue: config.send_queue.max(1),
             writers: config.writers.max(1),
+            batch_wait: config.batch_wait,
             data_key: data_key(config)?,
             cors_origins: config.cors_origins.clone(),
             own_origin: Origin::of_url(&config.public_url),

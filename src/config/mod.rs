@@ -25,6 +25,10 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// The most message writers (`SAMVAD_WRITERS`) a node runs.
 const MAX_WRITERS: usize = 32;
 
+/// The longest `SAMVAD_BATCH_WAIT_MS`: every send under load waits up to
+/// this long before its batch is written.
+const MAX_BATCH_WAIT_MS: u64 = 50;
+
 /// A value that must never appear in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -85,6 +89,9 @@ pub struct Config {
     /// of `db_max_connections` (2 by default; 1 with `REDIS_URL`, where
     /// every node has its own).
     pub writers: usize,
+    /// How long a busy writer waits for more sends before it writes a
+    /// batch (`SAMVAD_BATCH_WAIT_MS`; 0, the default, never waits).
+    pub batch_wait: Duration,
     pub shutdown_timeout: Duration,
     /// How long a verified session stays cached before MySQL is asked again.
     pub session_cache_ttl: Duration,
@@ -268,6 +275,15 @@ impl Config {
                 "SAMVAD_WRITERS must be 1-{MAX_WRITERS} and below SAMVAD_DB_MAX_CONNECTIONS ({db_max_connections}): each writer has one of those connections to itself, not `{writers}`"
             );
         }
+        let batch_wait = match get("SAMVAD_BATCH_WAIT_MS") {
+            None => Duration::ZERO,
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(ms) if ms <= MAX_BATCH_WAIT_MS => Duration::from_millis(ms),
+                _ => bail!(
+                    "SAMVAD_BATCH_WAIT_MS must be 0-{MAX_BATCH_WAIT_MS} milliseconds, not `{raw}`"
+                ),
+            },
+        };
         let public_url = get("SAMVAD_PUBLIC_URL")
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
@@ -293,6 +309,7 @@ impl Config {
             db_max_connections,
             send_queue: number(&get, "SAMVAD_SEND_QUEUE", 256)?,
             writers,
+            batch_wait,
             shutdown_timeout: secs(&get, "SAMVAD_SHUTDOWN_TIMEOUT", 20)?,
             session_cache_ttl: secs(&get, "SAMVAD_SESSION_CACHE_TTL", 30)?,
             policy_refresh: secs(&get, "SAMVAD_POLICY_REFRESH", 60)?,

@@ -230,3 +230,17 @@ fn writers_default_to_two_one_per_node_of_several_and_must_leave_pooled_connecti
         assert!(err.to_string().contains("SAMVAD_WRITERS"), "{err}");
     }
 }
+
+#[test]
+fn the_batch_wait_is_off_unless_set_and_at_most_fifty_milliseconds() {
+    use std::time::Duration;
+    assert_eq!(with(&[]).unwrap().batch_wait, Duration::ZERO);
+    let off = with(&[("SAMVAD_BATCH_WAIT_MS", "0")]).unwrap();
+    assert_eq!(off.batch_wait, Duration::ZERO);
+    let five = with(&[("SAMVAD_BATCH_WAIT_MS", "5")]).unwrap();
+    assert_eq!(five.batch_wait, Duration::from_millis(5));
+    for bad in ["51", "-1", "1.5", "soon"] {
+        let err = with(&[("SAMVAD_BATCH_WAIT_MS", bad)]).unwrap_err();
+        assert!(err.to_string().contains("SAMVAD_BATCH_WAIT_MS"), "{err}");
+    }
+}

@@ -123,6 +123,8 @@ pub struct CoreConfig {
     pub send_queue: usize,
     /// Message writer tasks (see [`message::writer`]).
     pub writers: usize,
+    /// How long a busy writer waits for more sends (see [`message::writer`]).
+    pub batch_wait: std::time::Duration,
     /// Seals secrets at rest (AES-256-GCM).
     pub data_key: [u8; 32],
     /// The server's CORS origins (`SAMVAD_CORS_ORIGINS`): where a request
@@ -216,6 +218,7 @@ impl Core {
                 self.events.clone(),
                 self.limits.clone(),
                 self.config.writers,
+                self.config.batch_wait,
             )
         })
     }

@@ -3,8 +3,9 @@
 //! together (group commit).
 //!
 //! A writer task takes whatever sends are waiting (up to [`MAX_BATCH`]; one
-//! alone when the server is quiet, so a quiet server adds no wait) and
-//! writes them in one transaction of about ten statements, whatever the
+//! alone when the server is quiet, so a quiet server adds no wait; when it
+//! is busy and `SAMVAD_BATCH_WAIT_MS` is set, also the sends that arrive
+//! within that time of the first: see [`waits`]) and writes them in one transaction of about ten statements, whatever the
 //! batch's size (`SAMVAD_WRITERS` tasks, 2 by default, each with its share
 //! of the conversations), after (several nodes) one Redis call that counts
 //! the batch's sends against their senders' message rate:
@@ -159,7 +160,15 @@ impl Writer {
     /// More writers make smaller batches, each costing MariaDB more per
     /// message (BENCHMARKS.md, "where the 10,000 msgs/s limit really lies").
     /// `pool` is theirs alone, a connection each (`db::writers_pool`).
-    pub fn start(pool: Pool, events: EventBus, limits: Arc<Limits>, writers: usize) -> Self {
+    /// A busy writer waits `wait` for more sends before it writes (see
+    /// [`waits`]).
+    pub fn start(
+        pool: Pool,
+        events: EventBus,
+        limits: Arc<Limits>,
+        writers: usize,
+        wait: std::time::Duration,
+    ) -> Self {
         let queued = Arc::new(AtomicUsize::new(0));
         let db = crate::db::Health::new(pool.clone());
         let memory = memory::Memory::new();
@@ -173,6 +182,7 @@ impl Writer {
                     limits: limits.clone(),
                     queued: queued.clone(),
                     memory: memory.clone(),
+                    wait,
                 };
                 tokio::spawn(task.run(receiver));
                 commands
@@ -233,16 +243,34 @@ struct Task {
     limits: Arc<Limits>,
     queued: Arc<AtomicUsize>,
     memory: memory::Memory,
+    /// How long to wait for more sends when busy (see [`waits`]).
+    wait: std::time::Duration,
+}
+
+/// Whether a writer, holding a first send, waits for more before writing:
+/// only when told to (`SAMVAD_BATCH_WAIT_MS`) and busy, that is when its
+/// last batch held more than one send. Every batch costs MariaDB about
+/// 0.8 ms of CPU and Samvad 0.4 ms whatever its size, against about 0.1 ms
+/// per message (BENCHMARKS.md, "a busy writer may wait for more"), so on a
+/// machine at its CPU limit fewer, larger batches leave more CPU to the
+/// rest; below the limit the wait costs latency, which is why it is off by
+/// default. A quiet server, whose batches are of one send, never waits.
+fn waits(wait: std::time::Duration, last_batch: usize) -> bool {
+    !wait.is_zero() && last_batch > 1
 }
 
 impl Task {
     async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut last_batch = 0;
         while let Some(command) = commands.recv().await {
             let mut batch = Vec::new();
             let mut stop = None;
             match command {
                 Command::Write(job) => batch.push(*job),
                 Command::Stop(done) => stop = Some(done),
+            }
+            if stop.is_none() && waits(self.wait, last_batch) {
+                tokio::time::sleep(self.wait).await;
             }
             while stop.is_none() && batch.len() < MAX_BATCH {
                 match commands.try_recv() {
@@ -252,6 +280,7 @@ impl Task {
                 }
             }
             self.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+            last_batch = batch.len();
             if !batch.is_empty() {
                 self.process(batch).await;
             }
@@ -272,5 +301,20 @@ impl Task {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn a_writer_waits_for_more_sends_only_when_busy_and_told_to() {
+        let wait = Duration::from_millis(1);
+        assert!(!super::waits(wait, 0), "the first send of all");
+        assert!(!super::waits(wait, 1), "a quiet server: batches of one");
+        assert!(super::waits(wait, 2));
+        assert!(super::waits(wait, super::MAX_BATCH));
+        assert!(!super::waits(Duration::ZERO, 200), "SAMVAD_BATCH_WAIT_MS=0");
     }
 }
