@@ -175,12 +175,26 @@ impl AppError {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+            _ if is_connection_lost(&err) || matches!(err, sqlx::Error::PoolTimedOut) => {
                 tracing::error!(error = %err, "database unreachable");
                 Self::Unavailable("the database is unreachable; try again shortly".into())
             }
             other => Self::Internal(anyhow::Error::new(other).context("database error")),
         }
+    }
+}
+
+/// Whether the connection a statement ran on is gone or was cut off: a
+/// broken socket, or the server's own word that it killed the connection
+/// or the statement (SQLSTATE 70100: `KILL`) or is shutting down (class
+/// 08). Nothing the statement did stays; the database may well be up.
+pub fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code == "70100" || code.starts_with("08")),
+        _ => false,
     }
 }
 

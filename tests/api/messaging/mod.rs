@@ -8,6 +8,7 @@ mod batching;
 mod capacity;
 mod changes;
 mod conversations;
+mod lost;
 mod reading;
 mod resends;
 mod sending;

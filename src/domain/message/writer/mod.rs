@@ -61,7 +61,7 @@ use crate::{
         participant::ParticipantType,
         settings::Rate,
     },
-    error::{AppError, AppResult, is_deadlock, is_unique_violation},
+    error::{AppError, AppResult, is_connection_lost, is_deadlock, is_unique_violation},
 };
 
 /// Most sends in one transaction.
@@ -177,6 +177,7 @@ impl Writer {
                 let (commands, receiver) = mpsc::unbounded_channel();
                 let task = Task {
                     pool: pool.clone(),
+                    conn: tokio::sync::Mutex::new(None),
                     db: db.clone(),
                     events: events.clone(),
                     limits: limits.clone(),
@@ -237,6 +238,9 @@ impl Writer {
 
 struct Task {
     pool: Pool,
+    /// The writer's own connection, taken from `pool` when first needed
+    /// and again after one is dropped (`batch.rs`, `Task::commit`).
+    conn: tokio::sync::Mutex<Option<MySqlConnection>>,
     /// Whether the database answers (shared by the writers).
     db: Arc<crate::db::Health>,
     events: EventBus,
@@ -285,6 +289,9 @@ impl Task {
                 self.process(batch).await;
             }
             if let Some(done) = stop {
+                if let Some(conn) = self.conn.lock().await.take() {
+                    let _ = conn.close().await;
+                }
                 commands.close();
                 while let Ok(command) = commands.try_recv() {
                     match command {

@@ -58,10 +58,8 @@ impl Task {
             // The database is out of reach (or one send failed alone):
             // every send gets the error at once, none is retried here.
             Err(Failure::Statement(err)) => {
-                let unreachable = matches!(
-                    err,
-                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-                );
+                let unreachable = is_connection_lost(&err)
+                    || matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed);
                 let mut first = Some(AppError::from(err));
                 for job in batch {
                     let err = first.take().unwrap_or_else(|| {
