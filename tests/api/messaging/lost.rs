@@ -1,7 +1,8 @@
-//! A writer's connection cut off in the middle of a batch (`KILL`, a
-//! restart, a network fault): the batch's send is refused as unavailable,
-//! never acknowledged, nothing of the batch stays, and the writer goes on
-//! with a new connection, where the client's resend is stored once.
+//! A writer's statement or connection cut off in the middle of a batch
+//! (`KILL QUERY`, `KILL CONNECTION`: a DBA, a restart, a network fault):
+//! the batch's send is refused as unavailable (503, to be sent again),
+//! never acknowledged, nothing of the batch stays, and the writer goes on,
+//! where the client's resend is stored once.
 
 use std::time::Duration;
 
@@ -11,14 +12,25 @@ use super::{hold_the_row, seqs, wait_for_the_writer_at_the_row};
 use crate::world::World;
 
 #[tokio::test]
-async fn a_writer_cut_off_mid_batch_stores_nothing_of_it_and_goes_on_with_a_new_connection() {
+async fn a_writer_whose_connection_is_killed_mid_batch_stores_nothing_of_it_and_goes_on() {
+    cut_off("KILL CONNECTION").await;
+}
+
+#[tokio::test]
+async fn a_writer_whose_statement_is_killed_mid_batch_stores_nothing_of_it_and_goes_on() {
+    cut_off("KILL QUERY").await;
+}
+
+/// Runs `kill` (a `KILL` statement without its id) on the writer while it
+/// waits inside a batch, then resends until stored.
+async fn cut_off(kill: &str) {
     let w = World::new().await;
     let id = w.open(&w.user, &w.astro).await;
     let path = format!("/api/conversations/{id}/messages");
     let body = json!({ "content": "first", "clientMsgId": "phone:1" });
 
-    // The writer waits at the conversation's row, inside its transaction;
-    // its connection is killed there.
+    // The writer waits at the conversation's row, inside its transaction,
+    // and is cut off there.
     let holder = hold_the_row(&w.app, &id).await;
     let send = w.app.post(&path, Some(&w.user.access), body.clone());
     let cut_off = async {
@@ -30,7 +42,7 @@ async fn a_writer_cut_off_mid_batch_stores_nothing_of_it_and_goes_on_with_a_new_
         .fetch_one(&w.app.pool)
         .await
         .unwrap();
-        sqlx::query(&format!("KILL CONNECTION {writer}"))
+        sqlx::query(&format!("{kill} {writer}"))
             .execute(&w.app.pool)
             .await
             .unwrap();

@@ -3,9 +3,8 @@
 
 use super::*;
 use crate::domain::{guard::NewFlag, limits::Count};
-use sqlx::Executor;
 
-/// How long a writer waits for a pooled connection before the database
+/// How long a batch waits for a pooled connection before the database
 /// counts as lost (a healthy pool answers at once: the writers are few).
 const ACQUIRE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -13,14 +12,6 @@ impl Task {
     /// Checks and writes a batch in one transaction, reading the senders'
     /// client ids first if `read_ids` (`memory.rs`). Refused at once while
     /// the database is known not to answer.
-    ///
-    /// The transaction runs on the writer's own connection, which has
-    /// autocommit off: its first statement begins the transaction, so no
-    /// `BEGIN` round trip (one of a batch's nine: BENCHMARKS.md, "what a
-    /// batch costs"). It ends in `COMMIT` or `ROLLBACK`; a connection whose
-    /// transaction may still be open (a failed rollback or commit) is
-    /// dropped, and closing it rolls the transaction back, so the next
-    /// batch can never commit what this one left.
     pub(super) async fn commit(
         &self,
         batch: &mut [Job],
@@ -29,54 +20,35 @@ impl Task {
         if !self.db.is_up() {
             return Err(Failure::Down);
         }
-        let mut own = self.conn.lock().await;
-        let conn = match own.as_mut() {
-            Some(conn) => conn,
-            None => own.insert(self.connect().await.map_err(|err| self.failed(err))?),
-        };
-        let (outcome, keep) = match self.write(conn, batch, read_ids).await {
-            Ok(verdicts) => match conn.execute("COMMIT").await {
-                Ok(_) => (Ok(verdicts), true),
-                Err(err) => {
-                    if is_connection_lost(&err) {
-                        self.db.lost();
-                    }
-                    (Err(Failure::Commit(err)), false)
-                }
-            },
-            Err(err) => {
-                let rolled_back = conn.execute("ROLLBACK").await.is_ok();
-                (Err(self.failed(err)), rolled_back)
+        let statement = |err: sqlx::Error| {
+            if is_connection_lost(&err) {
+                self.db.lost();
+            } else if matches!(err, sqlx::Error::PoolTimedOut) {
+                self.db.doubt();
             }
+            Failure::Statement(err)
         };
-        if !keep {
-            *own = None;
-        }
-        outcome
-    }
-
-    /// A statement's failure, noted in the database's health.
-    fn failed(&self, err: sqlx::Error) -> Failure {
-        if is_connection_lost(&err) {
-            self.db.lost();
-        } else if matches!(err, sqlx::Error::PoolTimedOut) {
-            self.db.doubt();
-        }
-        Failure::Statement(err)
-    }
-
-    /// A connection of the writer's own: taken from the writers' pool and
-    /// detached from it (so that dropping it closes it), autocommit off.
-    async fn connect(&self) -> sqlx::Result<MySqlConnection> {
         let waited = std::time::Instant::now();
         let waiting = metrics::gauge!("samvad_db_pool_waiting");
         waiting.increment(1.0);
         let acquired = tokio::time::timeout(ACQUIRE_WAIT, self.pool.acquire()).await;
         waiting.decrement(1.0);
         metrics::histogram!("samvad_db_acquire_seconds").record(waited.elapsed().as_secs_f64());
-        let mut conn = acquired.unwrap_or(Err(sqlx::Error::PoolTimedOut))?.detach();
-        conn.execute("SET autocommit = 0").await?;
-        Ok(conn)
+        let mut conn = acquired
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+            .map_err(statement)?;
+        let mut tx = conn.begin().await.map_err(statement)?;
+        let verdicts = self
+            .write(&mut tx, batch, read_ids)
+            .await
+            .map_err(statement)?;
+        tx.commit().await.map_err(|err| {
+            if is_connection_lost(&err) {
+                self.db.lost();
+            }
+            Failure::Commit(err)
+        })?;
+        Ok(verdicts)
     }
 
     /// Several nodes: counts the batch's sends against their senders'

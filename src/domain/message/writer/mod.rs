@@ -177,7 +177,6 @@ impl Writer {
                 let (commands, receiver) = mpsc::unbounded_channel();
                 let task = Task {
                     pool: pool.clone(),
-                    conn: tokio::sync::Mutex::new(None),
                     db: db.clone(),
                     events: events.clone(),
                     limits: limits.clone(),
@@ -238,9 +237,6 @@ impl Writer {
 
 struct Task {
     pool: Pool,
-    /// The writer's own connection, taken from `pool` when first needed
-    /// and again after one is dropped (`batch.rs`, `Task::commit`).
-    conn: tokio::sync::Mutex<Option<MySqlConnection>>,
     /// Whether the database answers (shared by the writers).
     db: Arc<crate::db::Health>,
     events: EventBus,
@@ -289,9 +285,6 @@ impl Task {
                 self.process(batch).await;
             }
             if let Some(done) = stop {
-                if let Some(conn) = self.conn.lock().await.take() {
-                    let _ = conn.close().await;
-                }
                 commands.close();
                 while let Ok(command) = commands.try_recv() {
                     match command {
