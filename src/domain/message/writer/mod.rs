@@ -5,9 +5,10 @@
 //! A writer task takes whatever sends are waiting (up to [`MAX_BATCH`]; one
 //! alone when the server is quiet, so a quiet server adds no wait; when it
 //! is busy and `SAMVAD_BATCH_WAIT_MS` is set, also the sends that arrive
-//! within that time of the first: see [`waits`]) and writes them in one transaction of about ten statements, whatever the
-//! batch's size (`SAMVAD_WRITERS` tasks, 2 by default, each with its share
-//! of the conversations), after (several nodes) one Redis call that counts
+//! within that time of the first: see [`waits`]) and writes them in one
+//! transaction of about ten statements, whatever the batch's size
+//! (`SAMVAD_WRITERS` tasks, 2 by default, each with its share of the
+//! conversations), after (several nodes) one Redis call that counts
 //! the batch's sends against their senders' message rate:
 //! - the conversations' rows locked in key order (`SELECT ... FOR UPDATE`),
 //!   their members (kept in memory under the row's `members_rev`:
