@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{hold_the_row, seqs, wait_for_the_writer_at_the_row};
+use super::{WRITER_AT_THE_ROW, hold_the_row, seqs, wait_for_the_writer_at_the_row};
 use crate::world::World;
 
 #[tokio::test]
@@ -37,8 +37,9 @@ async fn cut_off(kill: &str) {
         wait_for_the_writer_at_the_row(&w.app).await;
         let writer: i64 = sqlx::query_scalar(
             "SELECT ID FROM information_schema.PROCESSLIST
-             WHERE DB = DATABASE() AND INFO LIKE '%SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type%'",
+             WHERE DB = DATABASE() AND INFO LIKE CONCAT(?, '%')",
         )
+        .bind(WRITER_AT_THE_ROW)
         .fetch_one(&w.app.pool)
         .await
         .unwrap();

@@ -42,13 +42,18 @@ async fn hold_the_row(
     holder
 }
 
+/// The writer's statement that locks the conversations' rows (in either
+/// of its forms, `writer/scope.rs`), as a `LIKE` prefix of the process
+/// list's `INFO`.
+const WRITER_AT_THE_ROW: &str =
+    "%SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq";
+
 /// Waits until the writer is inside a batch's transaction, at the
-/// statement that locks the conversations' rows (in either of its forms,
-/// `writer/scope.rs`).
+/// statement that locks the conversations' rows.
 async fn wait_for_the_writer_at_the_row(app: &TestApp) {
     wait_for_statement(
         &app.pool,
-        "%SELECT STRAIGHT_JOIN c.tenant_id, c.id, c.type, c.is_active, c.last_seq",
+        WRITER_AT_THE_ROW,
         "the writer never reached the row",
     )
     .await;
