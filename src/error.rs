@@ -170,18 +170,29 @@ impl AppError {
             other => other.to_string(),
         }
     }
+
+    /// The answer while the database is out of reach ([`is_unreachable`]).
+    pub fn unreachable() -> Self {
+        Self::Unavailable("the database is unreachable; try again shortly".into())
+    }
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            _ if is_connection_lost(&err) || matches!(err, sqlx::Error::PoolTimedOut) => {
-                tracing::error!(error = %err, "database unreachable");
-                Self::Unavailable("the database is unreachable; try again shortly".into())
-            }
-            other => Self::Internal(anyhow::Error::new(other).context("database error")),
+        if is_unreachable(&err) {
+            tracing::error!(error = %err, "database unreachable");
+            return Self::unreachable();
         }
+        Self::Internal(anyhow::Error::new(err).context("database error"))
     }
+}
+
+/// Whether the database is out of reach for this statement: its
+/// connection lost ([`is_connection_lost`]), none free in time, or the pool
+/// closed (the server is shutting down). A 503: the request may be sent
+/// again, here or on another node.
+pub fn is_unreachable(err: &sqlx::Error) -> bool {
+    is_connection_lost(err) || matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
 }
 
 /// Whether the connection a statement ran on is gone or was cut off: a
@@ -368,4 +379,28 @@ pub async fn render_any_error(err: poem::Error) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_a_503_and_any_other_database_error_a_500() {
+        for err in [
+            sqlx::Error::PoolClosed,
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+        ] {
+            let answer = AppError::from(err);
+            assert_eq!(
+                answer.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{answer:?}"
+            );
+            assert_eq!(answer.code(), "unavailable");
+        }
+        let other = AppError::from(sqlx::Error::RowNotFound);
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

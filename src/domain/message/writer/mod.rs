@@ -62,7 +62,9 @@ use crate::{
         participant::ParticipantType,
         settings::Rate,
     },
-    error::{AppError, AppResult, is_connection_lost, is_deadlock, is_unique_violation},
+    error::{
+        AppError, AppResult, is_connection_lost, is_deadlock, is_unique_violation, is_unreachable,
+    },
 };
 
 /// Most sends in one transaction.

@@ -3,11 +3,6 @@
 
 use super::*;
 
-/// The answer to a send while the database is out of reach.
-fn unreachable() -> AppError {
-    AppError::Unavailable("the database is unreachable; try again shortly".into())
-}
-
 impl Task {
     #[tracing::instrument(skip_all, fields(sends = batch.len()))]
     pub(super) async fn process(&self, mut batch: Vec<Job>) {
@@ -52,19 +47,18 @@ impl Task {
             }
             Err(Failure::Down) => {
                 for job in batch {
-                    let _ = job.reply.send(Err(unreachable()));
+                    let _ = job.reply.send(Err(AppError::unreachable()));
                 }
             }
             // The database is out of reach (or one send failed alone):
             // every send gets the error at once, none is retried here.
             Err(Failure::Statement(err)) => {
-                let unreachable = is_connection_lost(&err)
-                    || matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed);
+                let unreachable = is_unreachable(&err);
                 let mut first = Some(AppError::from(err));
                 for job in batch {
                     let err = first.take().unwrap_or_else(|| {
                         if unreachable {
-                            self::unreachable()
+                            AppError::unreachable()
                         } else {
                             AppError::Internal(anyhow::anyhow!("the batch of this send failed"))
                         }
@@ -98,7 +92,7 @@ impl Task {
                     return self.refuse(job, err);
                 }
                 Err(Failure::Down) => {
-                    let _ = job.reply.send(Err(unreachable()));
+                    let _ = job.reply.send(Err(AppError::unreachable()));
                     return;
                 }
             }
