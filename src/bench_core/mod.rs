@@ -30,8 +30,11 @@
 //! the CPU of this process and of MySQL (utime + stime from
 //! `/proc/PID/stat` over the window; MySQL is the first `mariadbd` or
 //! `mysqld` in `/proc`, or `--db-pid`) in cores and in milliseconds per
-//! message, and the whole machine's busy cores (`/proc/stat`). MySQL's
-//! CPU counts all its clients: keep it otherwise quiet.
+//! message, and the whole machine's busy cores (`/proc/stat`); and
+//! `database`: MySQL's commits and statements over the window
+//! (`Com_commit`, `Questions`), so the writers' batches a second, sends
+//! per batch (each batch is one commit) and statements per batch. MySQL's
+//! CPU and counters count all its clients: keep it otherwise quiet.
 //!
 //! Last, the verification, read from the database: each conversation must
 //! hold seq 1..N without gaps (N its `last_seq`), the id each send was
@@ -201,6 +204,8 @@ struct Conversation {
 /// What every sender reads.
 struct Plan {
     core: Core,
+    /// For MariaDB's counters at the window's ends.
+    pool: Pool,
     conversations: Vec<Conversation>,
     /// `clientMsgId` prefix, unique to this run.
     run: String,
@@ -295,6 +300,7 @@ async fn bench(
     let t1 = t0 + Duration::from_secs(args.seconds);
     let plan = Arc::new(Plan {
         core: core.clone(),
+        pool: pool.clone(),
         conversations,
         run: uuid::Uuid::now_v7().simple().to_string()[20..].to_owned(),
         t0,

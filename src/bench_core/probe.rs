@@ -1,4 +1,5 @@
-//! CPU of this process, of MariaDB and of the machine, from /proc.
+//! CPU of this process, of MariaDB and of the machine, from /proc, and
+//! MariaDB's commit and statement counters.
 
 use super::*;
 
@@ -9,14 +10,29 @@ pub(super) struct Probe {
     pub(super) me: Option<f64>,
     pub(super) db: Option<f64>,
     pub(super) machine: Option<f64>,
+    /// MariaDB's `Com_commit` and `Questions`: the whole server's, so any
+    /// other client of it counts too.
+    pub(super) commits: Option<u64>,
+    pub(super) statements: Option<u64>,
 }
 
-pub(super) fn probe(db_pid: Option<u32>) -> Probe {
+pub(super) async fn probe(db_pid: Option<u32>, pool: &Pool) -> Probe {
+    let counters: HashMap<String, u64> = sqlx::query_as::<_, (String, String)>(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_commit', 'Questions')",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default()
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value.parse().ok()?)))
+    .collect();
     Probe {
         at: Instant::now(),
         me: cpu_seconds("self"),
         db: db_pid.and_then(|pid| cpu_seconds(&pid.to_string())),
         machine: machine_busy_seconds(),
+        commits: counters.get("Com_commit").copied(),
+        statements: counters.get("Questions").copied(),
     }
 }
 
@@ -64,7 +80,7 @@ pub(super) fn find_db_pid() -> Option<u32> {
 /// Probes at `t0` and `t1`.
 pub(super) async fn window_probes(plan: &Plan, db_pid: Option<u32>) -> [Probe; 2] {
     sleep_until(plan.t0.into()).await;
-    let first = probe(db_pid);
+    let first = probe(db_pid, &plan.pool).await;
     sleep_until(plan.t1.into()).await;
-    [first, probe(db_pid)]
+    [first, probe(db_pid, &plan.pool).await]
 }

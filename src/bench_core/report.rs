@@ -105,6 +105,7 @@ pub(super) fn report(
                 "otherProcessesCores": others,
             },
         },
+        "database": database(a, b, wall, messages),
         "setup": {
             "seedSeconds": round(seed_seconds, 2),
             "dbMaxConnections": shared_pool_size(config) as usize + config.writers,
@@ -138,4 +139,27 @@ pub(super) fn report(
         },
     );
     data
+}
+
+/// MariaDB's commits and statements over the window: how large the
+/// writers' batches were (a batch is one commit) and what each cost in
+/// statements. The whole server's counters: run the bench alone on it.
+fn database(a: &Probe, b: &Probe, wall: f64, messages: u64) -> Value {
+    let delta = |x: Option<u64>, y: Option<u64>| x.zip(y).map(|(x, y)| y.saturating_sub(x));
+    let (commits, statements) = (
+        delta(a.commits, b.commits),
+        delta(a.statements, b.statements),
+    );
+    let per_commit = |n: u64| {
+        commits
+            .filter(|c| *c > 0)
+            .map(|c| round(n as f64 / c as f64, 1))
+    };
+    json!({
+        "commits": commits,
+        "statements": statements,
+        "commitsPerSecond": commits.map(|c| (c as f64 / wall).round() as u64),
+        "sendsPerCommit": per_commit(messages),
+        "statementsPerCommit": statements.and_then(per_commit),
+    })
 }

@@ -52,6 +52,19 @@ async fn a_run_over_three_tenants_stores_what_it_acknowledged_in_each() {
     let acknowledged = verification["acknowledged"].as_u64().unwrap();
     assert!(acknowledged > 0);
     assert_eq!(verification["newMessages"], json!(acknowledged));
+    // MariaDB's counters over the window: the batches were committed there,
+    // each in a few statements.
+    let database = &data["database"];
+    let commits = database["commits"].as_u64().unwrap();
+    assert!(commits > 0, "{database}");
+    assert!(
+        database["statements"].as_u64().unwrap() > commits,
+        "{database}"
+    );
+    assert!(
+        database["sendsPerCommit"].as_f64().unwrap() > 0.0,
+        "{database}"
+    );
 
     // Every tenant got its share of the pairs (3, 2, 2), and sent in them.
     let per_tenant: Vec<(String, i64, i64)> = sqlx::query_as(
