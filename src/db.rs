@@ -1,7 +1,9 @@
-//! The MySQL pool: connecting, creating the database when missing, and the
-//! migrations embedded in the binary from `migrations/`.
+//! The MySQL pool: connecting, creating the database when missing, the
+//! migrations embedded in the binary from `migrations/`, and the server's
+//! status counters.
 
 use std::{
+    collections::HashMap,
     str::FromStr,
     sync::{
         Arc,
@@ -249,6 +251,23 @@ async fn probe(health: std::sync::Weak<Health>, doubting: bool) {
 /// Applies the embedded migrations that have not run yet.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations")
+}
+
+/// The server's global status counters that parse as numbers, by name
+/// (`SHOW GLOBAL STATUS`; e.g. `Com_commit`, `Questions`): the whole
+/// server's, every client counted.
+pub async fn global_status(pool: &Pool, names: &[&str]) -> sqlx::Result<HashMap<String, u64>> {
+    let mut query = sqlx::QueryBuilder::new("SHOW GLOBAL STATUS WHERE Variable_name IN (");
+    let mut list = query.separated(", ");
+    for name in names {
+        list.push_bind(*name);
+    }
+    query.push(")");
+    let rows: Vec<(String, String)> = query.build_query_as().fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value.parse().ok()?)))
+        .collect())
 }
 
 /// Creates the database if needed, connects, and migrates: what `serve` and

@@ -17,15 +17,9 @@ pub(super) struct Probe {
 }
 
 pub(super) async fn probe(db_pid: Option<u32>, pool: &Pool) -> Probe {
-    let counters: HashMap<String, u64> = sqlx::query_as::<_, (String, String)>(
-        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_commit', 'Questions')",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap_or_default()
-    .into_iter()
-    .filter_map(|(name, value)| Some((name, value.parse().ok()?)))
-    .collect();
+    let counters = db::global_status(pool, &["Com_commit", "Questions"])
+        .await
+        .unwrap_or_default();
     Probe {
         at: Instant::now(),
         me: cpu_seconds("self"),
